@@ -1,0 +1,46 @@
+// swift-tools-version:6.0
+// rdd: a Swift research harness for "Relational Diffusion Distillation for Efficient Image Generation".
+// Targets are one idea each; see docs/architecture.md for the data flow and what may import what.
+import PackageDescription
+
+let package = Package(
+    name: "rdd",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "rdd-bench", targets: ["rdd-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+    ],
+    targets: [
+        // System libraries (Debian: libopenblas-dev, libhdf5-dev, zlib1g-dev). No unsafeFlags anywhere.
+        .systemLibrary(name: "CBLAS", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CHDF5", providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+
+        // Tensor core: storage, shapes, reverse-mode autodiff, kernels on OpenBLAS, RNG, parallel loops.
+        .target(name: "Tensor", dependencies: ["CBLAS"]),
+        // Layers, named parameters, optimisers, learning-rate schedules, EMA, gradient clipping.
+        .target(name: "NN", dependencies: ["Tensor"]),
+        // Named tensors + attributes to/from HDF5, atomic writes, checksums.
+        .target(name: "Checkpoint", dependencies: ["CHDF5"]),
+        // Datasets: embedded digits, IDX (Fashion-MNIST), CIFAR-10 binary, ImageNet-64 npz.
+        .target(name: "Data", dependencies: ["CZlib"], resources: [.copy("Resources/digits.csv.gz")]),
+        // Cosine schedule on the 1025-level grid, x-prediction, PD target, samplers (spec §1).
+        .target(name: "Diffusion", dependencies: ["Tensor"]),
+        // Fréchet distance, IS / classifier score, KID (spec §5).
+        .target(name: "Metrics", dependencies: ["CBLAS"]),
+
+        .executableTarget(name: "rdd-bench", dependencies: [
+            "Tensor", "NN",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "NN"]),
+        .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "DataTests", dependencies: ["Data"]),
+        .testTarget(name: "DiffusionTests", dependencies: ["Diffusion"]),
+        .testTarget(name: "MetricsTests", dependencies: ["Metrics"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,1 @@
+// Checkpoint: see docs/architecture.md

@@ -1,0 +1,1 @@
+// Data: see docs/architecture.md

@@ -1,0 +1,1 @@
+// Diffusion: see docs/architecture.md

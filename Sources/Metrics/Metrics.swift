@@ -1,0 +1,1 @@
+// Metrics: see docs/architecture.md

@@ -1,0 +1,1 @@
+// NN: see docs/architecture.md

@@ -1,0 +1,1 @@
+print("rdd-bench: benchmarks come here")

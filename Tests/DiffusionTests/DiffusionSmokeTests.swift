@@ -1,0 +1,6 @@
+import XCTest
+import Diffusion
+
+final class DiffusionSmokeTests: XCTestCase {
+    func testModuleLoads() { XCTAssertTrue(true) }
+}

@@ -1,0 +1,6 @@
+import XCTest
+import Metrics
+
+final class MetricsSmokeTests: XCTestCase {
+    func testModuleLoads() { XCTAssertTrue(true) }
+}

@@ -1,0 +1,6 @@
+import XCTest
+import Tensor
+
+final class TensorSmokeTests: XCTestCase {
+    func testModuleLoads() { XCTAssertTrue(true) }
+}
