@@ -1,0 +1,92 @@
+import Foundation
+
+/// Softmax, log-softmax and L2 normalisation over one axis.
+///
+/// Each works on the (outer, n, inner) split of the shape; rows along the axis are independent, so
+/// they run in parallel over `outer`. Max-subtraction keeps exp() in range.
+extension Tensor {
+    /// softmax(x)_j = exp(x_j − max) / Σ exp(x_k − max). Backward: dx = y ⊙ (dy − Σ dy⊙y).
+    public func softmax(axis: Int = -1) -> Tensor {
+        let ax = checked { try Shape.axis(axis, rank: rank, op: "softmax") }
+        let (outer, n, inner) = Shape.split(shape, axis: ax)
+        let out = Tensor(uninitialized: shape)
+        softmaxRows(x: data, y: out.data, outer: outer, n: n, inner: inner, log: false)
+        return out.recording([self]) { out, g in
+            let dx = self.gradBuffer(), y = out.data, dy = g.data
+            for a in 0..<outer { for c in 0..<inner {
+                var dot: Float = 0
+                for j in 0..<n { let i = (a * n + j) * inner + c; dot += dy[i] * y[i] }
+                for j in 0..<n { let i = (a * n + j) * inner + c; dx[i] += y[i] * (dy[i] - dot) }
+            } }
+        }
+    }
+
+    /// log softmax(x)_j = x_j − max − log Σ exp(x_k − max). Backward: dx = dy − softmax·Σ dy.
+    public func logSoftmax(axis: Int = -1) -> Tensor {
+        let ax = checked { try Shape.axis(axis, rank: rank, op: "logSoftmax") }
+        let (outer, n, inner) = Shape.split(shape, axis: ax)
+        let out = Tensor(uninitialized: shape)
+        softmaxRows(x: data, y: out.data, outer: outer, n: n, inner: inner, log: true)
+        return out.recording([self]) { out, g in
+            let dx = self.gradBuffer(), y = out.data, dy = g.data
+            for a in 0..<outer { for c in 0..<inner {
+                var s: Float = 0
+                for j in 0..<n { s += dy[(a * n + j) * inner + c] }
+                for j in 0..<n { let i = (a * n + j) * inner + c; dx[i] += dy[i] - Foundation.exp(y[i]) * s }
+            } }
+        }
+    }
+
+    /// x / max(‖x‖₂, eps) over `axis` (PyTorch's F.normalize, eps 1e-12).
+    /// Backward with n = max(‖x‖, eps): dx = dy/n − x (x·dy)/(n²‖x‖) when ‖x‖ > eps, else dy/eps.
+    public func l2Normalized(axis: Int = -1, eps: Float = 1e-12) -> Tensor {
+        let ax = checked { try Shape.axis(axis, rank: rank, op: "l2Normalized") }
+        let (outer, n, inner) = Shape.split(shape, axis: ax)
+        let out = Tensor(uninitialized: shape)
+        var norms = [Float](repeating: 0, count: outer * inner)
+        let x = data, y = out.data
+        for a in 0..<outer { for c in 0..<inner {
+            var ss: Float = 0
+            for j in 0..<n { let v = x[(a * n + j) * inner + c]; ss += v * v }
+            let nv = ss.squareRoot()
+            norms[a * inner + c] = nv
+            let d = max(nv, eps)
+            for j in 0..<n { let i = (a * n + j) * inner + c; y[i] = x[i] / d }
+        } }
+        return out.recording([self]) { _, g in
+            let dx = self.gradBuffer(), dy = g.data
+            for a in 0..<outer { for c in 0..<inner {
+                let nv = norms[a * inner + c]
+                if nv > eps {
+                    var dot: Float = 0
+                    for j in 0..<n { let i = (a * n + j) * inner + c; dot += x[i] * dy[i] }
+                    let k = dot / (nv * nv * nv)
+                    for j in 0..<n { let i = (a * n + j) * inner + c; dx[i] += dy[i] / nv - x[i] * k }
+                } else {
+                    for j in 0..<n { let i = (a * n + j) * inner + c; dx[i] += dy[i] / eps }
+                }
+            } }
+        }
+    }
+}
+
+/// Row-wise (log-)softmax kernel on the (outer, n, inner) split; parallel over `outer`.
+func softmaxRows(x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, outer: Int, n: Int, inner: Int, log: Bool) {
+    let px = SendablePtr(x), py = SendablePtr(y)
+    parallelRange(outer, minChunk: max(1, 16384 / max(1, n * inner))) { s, e in
+        let x = px.p, y = py.p
+        for a in s..<e { for c in 0..<inner {
+            var m = -Float.infinity
+            for j in 0..<n { m = max(m, x[(a * n + j) * inner + c]) }
+            var z: Float = 0
+            for j in 0..<n { let i = (a * n + j) * inner + c; let ev = Foundation.exp(x[i] - m); y[i] = ev; z += ev }
+            if log {
+                let lz = Foundation.log(z) + m
+                for j in 0..<n { let i = (a * n + j) * inner + c; y[i] = x[i] - lz }
+            } else {
+                let iz = 1 / z
+                for j in 0..<n { y[(a * n + j) * inner + c] *= iz }
+            }
+        } }
+    }
+}

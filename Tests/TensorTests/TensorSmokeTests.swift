@@ -1,6 +1,0 @@
-import XCTest
-import Tensor
-
-final class TensorSmokeTests: XCTestCase {
-    func testModuleLoads() { XCTAssertTrue(true) }
-}
