@@ -1,1 +1,0 @@
-// NN: see docs/architecture.md
