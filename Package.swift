@@ -22,6 +22,8 @@ let package = Package(
         .target(name: "Tensor", dependencies: ["CBLAS"]),
         // Layers, named parameters, optimisers, learning-rate schedules, EMA, gradient clipping.
         .target(name: "NN", dependencies: ["Tensor"]),
+        // The paper's networks: U-Net (spec §2.2), DenseNet-BC (§3), projection head (§4.4).
+        .target(name: "Models", dependencies: ["Tensor", "NN"]),
         // Named tensors + attributes to/from HDF5, atomic writes, checksums.
         .target(name: "Checkpoint", dependencies: ["CHDF5"]),
         // Datasets: embedded digits, IDX (Fashion-MNIST), CIFAR-10 binary, ImageNet-64 npz.
@@ -32,11 +34,12 @@ let package = Package(
         .target(name: "Metrics", dependencies: ["CBLAS"]),
 
         .executableTarget(name: "rdd-bench", dependencies: [
-            "Tensor", "NN",
+            "Tensor", "NN", "Models",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "NN"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "NN", "Tensor"]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DataTests", dependencies: ["Data"]),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion"]),

@@ -8,6 +8,8 @@ open class Module {
     public private(set) var localParameters: [(String, Tensor)] = []
     public private(set) var localBuffers: [(String, Tensor)] = []
     public private(set) var children: [(String, Module)] = []
+    /// Names of parameters that never train (PyTorch parameters with requires_grad = False).
+    public private(set) var frozenNames: Set<String> = []
     /// Training mode (dropout active, BatchNorm uses batch statistics). Set recursively by `train(_:)`.
     public private(set) var isTraining = true
 
@@ -18,6 +20,16 @@ open class Module {
     public func parameter(_ name: String, _ t: Tensor) -> Tensor {
         t.requiresGrad = true
         localParameters.append((name, t))
+        return t
+    }
+
+    /// Registers a parameter that never trains (e.g. the U-Net's fixed sinusoidal table, a frozen
+    /// `nn.Embedding`): it is counted and saved like any parameter but no optimiser sees it.
+    @discardableResult
+    public func frozenParameter(_ name: String, _ t: Tensor) -> Tensor {
+        t.requiresGrad = false
+        localParameters.append((name, t))
+        frozenNames.insert(name)
         return t
     }
 
@@ -47,6 +59,12 @@ open class Module {
 
     public var parameters: [Tensor] { namedParameters().map(\.1) }
 
+    /// Parameters an optimiser updates (all but frozen ones), with dotted paths.
+    public func namedTrainableParameters(prefix: String = "") -> [(String, Tensor)] {
+        localParameters.filter { !frozenNames.contains($0.0) }.map { (prefix + $0.0, $0.1) }
+            + children.flatMap { $0.1.namedTrainableParameters(prefix: prefix + $0.0 + ".") }
+    }
+
     /// Number of trainable scalars.
     public var parameterCount: Int { parameters.reduce(0) { $0 + $1.count } }
 
@@ -58,7 +76,7 @@ open class Module {
 
     /// Freezes (or unfreezes) every parameter: frozen networks still pass gradients to their inputs.
     public func setRequiresGrad(_ on: Bool) {
-        for p in parameters { p.requiresGrad = on; if !on { p.grad = nil } }
+        for p in namedTrainableParameters().map(\.1) { p.requiresGrad = on; if !on { p.grad = nil } }
     }
 
     /// Copies all parameter and buffer values from a module of identical structure (names and shapes).

@@ -250,17 +250,17 @@ final class OpTests: XCTestCase {
     func testDropout() {
         let x = rand([1000], seed: 34, 1, 2)
         var r1 = RNG(seed: 5), r2 = RNG(seed: 5)
-        let y1 = dropout(x, p: 0.3, training: true, rng: &r1), y2 = dropout(x, p: 0.3, training: true, rng: &r2)
+        let y1 = x.dropout(p: 0.3, training: true, rng: &r1), y2 = x.dropout(p: 0.3, training: true, rng: &r2)
         XCTAssertEqual(y1.array, y2.array, "same seed, same mask")
         let zeros = y1.array.filter { $0 == 0 }.count
         XCTAssertTrue(zeros > 230 && zeros < 370, "about 30% dropped, got \(zeros)")
         for i in 0..<1000 where y1.data[i] != 0 { XCTAssertEqual(y1.data[i], x.data[i] / 0.7, accuracy: 1e-6) }
         var r3 = RNG(seed: 6)
-        XCTAssertTrue(dropout(x, p: 0.3, training: false, rng: &r3) === x, "identity in eval mode")
+        XCTAssertTrue(x.dropout(p: 0.3, training: false, rng: &r3) === x, "identity in eval mode")
         let small = rand([7], seed: 35)
         var r4 = RNG(seed: 9)
-        let mask = dropout(Tensor(repeating: 1, shape: [7]), p: 0.5, training: true, rng: &r4).array
-        checkGradients([small], "dropout") { x in var r = RNG(seed: 9); return dropout(x[0], p: 0.5, training: true, rng: &r) }
+        let mask = Tensor(repeating: 1, shape: [7]).dropout(p: 0.5, training: true, rng: &r4).array
+        checkGradients([small], "dropout") { x in var r = RNG(seed: 9); return x[0].dropout(p: 0.5, training: true, rng: &r) }
         _ = mask
     }
 }

@@ -16,7 +16,9 @@ public func attention(q: Tensor, k: Tensor, v: Tensor) -> Tensor {
 
 /// Inverted dropout: zero each element with probability `p` and scale the rest by 1/(1 − p).
 /// Identity when not training or p = 0. The mask comes from `rng`, so runs are reproducible.
-public func dropout(_ x: Tensor, p: Float, training: Bool, rng: inout RNG) -> Tensor {
+extension Tensor {
+public func dropout(p: Float, training: Bool, rng: inout RNG) -> Tensor {
+    let x = self
     precondition(p >= 0 && p < 1, "dropout: probability must be in [0, 1), got \(p)")
     if !training || p == 0 { return x }
     let keep = 1 - p
@@ -28,4 +30,5 @@ public func dropout(_ x: Tensor, p: Float, training: Bool, rng: inout RNG) -> Te
         let d = x.gradBuffer()
         for i in 0..<x.count { d[i] += g.data[i] * mask[i] }
     }
+}
 }
