@@ -1,6 +1,0 @@
-import XCTest
-import Diffusion
-
-final class DiffusionSmokeTests: XCTestCase {
-    func testModuleLoads() { XCTAssertTrue(true) }
-}
