@@ -23,7 +23,7 @@ let package = Package(
         // Layers, named parameters, optimisers, learning-rate schedules, EMA, gradient clipping.
         .target(name: "NN", dependencies: ["Tensor"]),
         // The paper's networks: U-Net (spec §2.2), DenseNet-BC (§3), projection head (§4.4).
-        .target(name: "Models", dependencies: ["Tensor", "NN"]),
+        .target(name: "Models", dependencies: ["Tensor", "NN", "Diffusion"]),
         // Named tensors + attributes to/from HDF5, atomic writes, checksums.
         .target(name: "Checkpoint", dependencies: ["CHDF5"]),
         // Datasets: embedded digits, IDX (Fashion-MNIST), CIFAR-10 binary, ImageNet-64 npz.

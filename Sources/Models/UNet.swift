@@ -1,6 +1,7 @@
 import Foundation
 import Tensor
 import NN
+import Diffusion
 
 /// Configuration of the DDPM / pytorch-ddpm U-Net (spec §2.2).
 public struct UNetConfig: Codable, Equatable, Sendable {
@@ -44,20 +45,11 @@ public struct UNetConfig: Codable, Equatable, Sendable {
     }
 }
 
-/// The interleaved sinusoidal table of spec §2.2: emb[p, 2i] = sin(p·10000^(−2i/d)),
-/// emb[p, 2i+1] = cos(p·10000^(−2i/d)), computed in Float64 (check S3: row 1 starts
-/// 0.84147096, 0.54030231, 0.76172036, 0.64790589).
+/// The U-Net's fixed time table (spec §2.2, check S3) as a tensor: `timeEmbeddingTable` of the
+/// Diffusion module computes it with the official code's float32 arithmetic.
 public func sinusoidalTimeTable(rows: Int, dim: Int) -> Tensor {
-    precondition(dim % 2 == 0, "sinusoidalTimeTable: dim \(dim) must be even")
-    var v = [Float](repeating: 0, count: rows * dim)
-    for p in 0..<rows {
-        for i in 0..<(dim / 2) {
-            let f = Foundation.exp(-Double(2 * i) / Double(dim) * Foundation.log(10000.0))
-            v[p * dim + 2 * i] = Float(Foundation.sin(Double(p) * f))
-            v[p * dim + 2 * i + 1] = Float(Foundation.cos(Double(p) * f))
-        }
-    }
-    return Tensor(v, shape: [rows, dim])
+    do { return Tensor(try timeEmbeddingTable(rows: rows, dim: dim), shape: [rows, dim]) }
+    catch { preconditionFailure("sinusoidalTimeTable: \(error)") }
 }
 
 /// DDPM's AttnBlock: GN → q, k, v (1×1 convs) → softmax(qkᵀ/√C)v → 1×1 proj (gain 1e-5) → residual.

@@ -1,1 +1,0 @@
-// Diffusion: see docs/architecture.md
