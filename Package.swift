@@ -23,7 +23,7 @@ let package = Package(
         // Layers, named parameters, optimisers, learning-rate schedules, EMA, gradient clipping.
         .target(name: "NN", dependencies: ["Tensor"]),
         // Named tensors + attributes to/from HDF5, atomic writes, checksums.
-        .target(name: "Checkpoint", dependencies: ["CHDF5"]),
+        .target(name: "Checkpoint", dependencies: ["CHDF5", "CZlib"]),
         // Datasets: embedded digits, IDX (Fashion-MNIST), CIFAR-10 binary, ImageNet-64 npz.
         .target(name: "Data", dependencies: ["CZlib"], resources: [.copy("Resources/digits.csv.gz")]),
         // Cosine schedule on the 1025-level grid, x-prediction, PD target, samplers (spec §1).
