@@ -37,7 +37,7 @@ let package = Package(
         ]),
 
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "NN"]),
-        .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "CHDF5"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DataTests", dependencies: ["Data"]),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion"]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics"]),
