@@ -4,6 +4,7 @@ the Swift code, so that a bug shared by the Swift writer and reader cannot hide.
 
     check_checkpoint_h5py.py verify FILE   # FILE was written by Swift from the reference contents
     check_checkpoint_h5py.py write FILE    # write the reference contents with h5py, for Swift to read
+    check_checkpoint_h5py.py write-variants FILE  # other attribute encodings, for Swift to read
     check_checkpoint_h5py.py checksum FILE # print the recomputed and the stored checksum
 
 `verify` checks names, dtypes, shapes and values bit for bit, that string attributes come back as
@@ -14,6 +15,7 @@ the two must agree. Exit status 0 means every check passed; anything else prints
 """
 import struct
 import sys
+import types
 import zlib
 
 import h5py
@@ -52,7 +54,8 @@ def reference_attributes():
         "step": 1000,
         "T": 1024,
         "seed": 42,
-        "time_scale": 0.001,
+        "time_scale": 1,
+        "ema_decay": 0.9999,
     }
 
 
@@ -134,15 +137,23 @@ def verify(path):
 
 
 def check_torch_snippet(f, path):
+    """Runs the docs' snippet: with torch, loads the state dict into the module it was made for;
+    without torch, checks the snippet's name mapping with a stand-in `from_numpy` (plain dict)."""
     try:
         import torch
     except ImportError:
-        print("check_checkpoint_h5py: torch not importable; state_dict snippet not checked")
-        return
+        torch = None
+        sys.modules["torch"] = types.SimpleNamespace(from_numpy=lambda a: a)
     state = state_dict_from_checkpoint(f)
     want = {k.split("/", 1)[1]: v for k, v in reference_arrays().items() if k.split("/")[0] in ("params", "buffers")}
     if sorted(state) != sorted(want):
         fail(f"{path}: snippet gave keys {sorted(state)}, expected {sorted(want)}")
+    if torch is None:
+        for k, v in state.items():
+            if not same_bits(np.asarray(v), want[k]):
+                fail(f"{path}: snippet gave {k} = {v}, expected {want[k]}")
+        print("check_checkpoint_h5py: torch not importable; snippet checked on a plain dict only")
+        return
     model = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2))
     model.load_state_dict(state, strict=True)
     for k, v in model.state_dict().items():
@@ -162,14 +173,32 @@ def write(path):
     print(f"check_checkpoint_h5py: wrote {path}")
 
 
+def write_variants(path):
+    """Attribute encodings other writers produce (ASCII and fixed-length strings, narrow ints and
+    floats) next to one float32 array, with a valid header, for the Swift reader to accept."""
+    arrays = {"w": np.array([1.0, 2.0], dtype=np.float32)}
+    with h5py.File(path, "w") as f:
+        f.create_dataset("w", data=arrays["w"])
+        f.attrs.create("ascii", "plain", dtype=h5py.string_dtype("ascii"))
+        f.attrs["fixed"] = np.bytes_("fixed-length")
+        f.attrs["i32"] = np.int32(-7)
+        f.attrs["u8"] = np.uint8(200)
+        f.attrs["f32"] = np.float32(0.5)
+        f.attrs["rdd_format_version"] = np.int64(FORMAT_VERSION)
+        f.attrs["rdd_checksum"] = np.int64(checksum(arrays))
+    print(f"check_checkpoint_h5py: wrote {path}")
+
+
 def main(argv):
-    if len(argv) != 3 or argv[1] not in ("verify", "write", "checksum"):
+    if len(argv) != 3 or argv[1] not in ("verify", "write", "write-variants", "checksum"):
         print(__doc__)
         return 2
     if argv[1] == "verify":
         verify(argv[2])
     elif argv[1] == "write":
         write(argv[2])
+    elif argv[1] == "write-variants":
+        write_variants(argv[2])
     else:
         with h5py.File(argv[2], "r") as f:
             print(checksum(read_all(f)), int(f.attrs.get("rdd_checksum", -1)))

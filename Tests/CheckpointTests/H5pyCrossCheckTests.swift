@@ -52,6 +52,19 @@ final class H5pyCrossCheckTests: CheckpointTestCase {
         XCTAssertEqual(loaded.attributes, ref.attributes)
     }
 
+    /// Attribute encodings other writers use (ASCII vlen and fixed-length strings, int32, uint8,
+    /// float32) are read as the corresponding string / int64 / float64 values.
+    func testSwiftReadsOtherAttributeEncodings() throws {
+        guard try h5pyAvailable() else { return }
+        let p = path("variants.h5")
+        let (status, output) = try runPython([crossCheckScript, "write-variants", p])
+        XCTAssertEqual(status, 0, output)
+        let loaded = try Checkpoint.load(from: p)
+        XCTAssertEqual(loaded.attributes, ["ascii": .string("plain"), "fixed": .string("fixed-length"),
+                                           "i32": .int(-7), "u8": .int(200), "f32": .double(0.5)])
+        XCTAssertEqual(loaded.arrays, ["w": ArrayValue(shape: [2], [Float(1), 2])])
+    }
+
     /// h5py deleting a dataset or editing a value behind our back is caught by the checksum.
     func testH5pyModificationsAreDetected() throws {
         guard try h5pyAvailable() else { return }

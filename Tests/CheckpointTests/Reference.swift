@@ -35,7 +35,8 @@ func referenceCheckpoint() -> Checkpoint {
         "step": .int(1000),
         "T": .int(1024),
         "seed": .int(42),
-        "time_scale": .double(0.001),
+        "time_scale": .int(1),
+        "ema_decay": .double(0.9999),
     ]
     return Checkpoint(arrays: arrays, attributes: attributes)
 }
