@@ -74,8 +74,14 @@ func writeAtomically(arrays: [String: ArrayValue], attributes: [String: Attribut
         if tempCreated { unlink(tempPath) }
         throw error
     }
-    // Make the rename itself durable: the directory entry lives in the directory's data.
-    try fsyncPath(directory, directory: true, path: path)
+    // Make the rename itself durable: the directory entry lives in the directory's data. If only
+    // this fails, the new file is already in place; the error says so rather than pretend otherwise.
+    do {
+        try fsyncPath(directory, directory: true, path: path)
+    } catch let error as CheckpointError {
+        throw CheckpointError(.io, path: path, "\(error.message) (the new checkpoint is in place, "
+                              + "but the rename may not survive a crash)")
+    }
 }
 
 /// Creates the HDF5 file `tempPath` (exclusively: never reuses an existing file) with all
