@@ -25,7 +25,7 @@ let package = Package(
         // The paper's networks: U-Net (spec §2.2), DenseNet-BC (§3), projection head (§4.4).
         .target(name: "Models", dependencies: ["Tensor", "NN", "Diffusion"]),
         // Named tensors + attributes to/from HDF5, atomic writes, checksums.
-        .target(name: "Checkpoint", dependencies: ["CHDF5"]),
+        .target(name: "Checkpoint", dependencies: ["CHDF5", "CZlib"]),
         // Datasets: embedded digits, IDX (Fashion-MNIST), CIFAR-10 binary, ImageNet-64 npz.
         .target(name: "Data", dependencies: ["CZlib"], resources: [.copy("Resources/digits.csv.gz")]),
         // Cosine schedule on the 1025-level grid, x-prediction, PD target, samplers (spec §1).
@@ -40,7 +40,7 @@ let package = Package(
 
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "NN"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "NN", "Tensor"]),
-        .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "CHDF5"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DataTests", dependencies: ["Data"]),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion"]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics"]),

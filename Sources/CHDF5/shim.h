@@ -18,4 +18,11 @@ static inline unsigned swh5_f_acc_excl(void)   { return H5F_ACC_EXCL; }
 static inline unsigned swh5_f_acc_rdonly(void) { return H5F_ACC_RDONLY; }
 static inline unsigned swh5_f_acc_rdwr(void)   { return H5F_ACC_RDWR; }
 static inline size_t swh5_variable(void)      { return H5T_VARIABLE; }
+/* Little-endian file types (checkpoints are stored LE on every host), the default error stack,
+   and the link-creation property-list class (for automatic intermediate groups). */
+static inline hid_t swh5_ieee_f32le(void)   { return H5T_IEEE_F32LE; }
+static inline hid_t swh5_ieee_f64le(void)   { return H5T_IEEE_F64LE; }
+static inline hid_t swh5_std_i64le(void)    { return H5T_STD_I64LE; }
+static inline hid_t swh5_e_default(void)    { return H5E_DEFAULT; }
+static inline hid_t swh5_p_link_create(void) { return H5P_LINK_CREATE; }
 #endif
