@@ -21,7 +21,7 @@ let package = Package(
         // Tensor core: storage, shapes, reverse-mode autodiff, kernels on OpenBLAS, RNG, parallel loops.
         .target(name: "Tensor", dependencies: ["CBLAS"]),
         // Layers, named parameters, optimisers, learning-rate schedules, EMA, gradient clipping.
-        .target(name: "NN", dependencies: ["Tensor"]),
+        .target(name: "NN", dependencies: ["Tensor", "Checkpoint"]),
         // The paper's networks: U-Net (spec §2.2), DenseNet-BC (§3), projection head (§4.4).
         .target(name: "Models", dependencies: ["Tensor", "NN", "Diffusion"]),
         // Named tensors + attributes to/from HDF5, atomic writes, checksums.
