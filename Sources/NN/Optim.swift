@@ -114,3 +114,40 @@ public final class EMA {
         }
     }
 }
+
+/// SGD with momentum and L2 weight decay as `torch.optim.SGD` (dampening 0, no Nesterov):
+/// g ← g + wd·p; buf ← μ·buf + g (buf = g at the first step); p ← p − lr·buf. Classifier
+/// pre-training (spec §3.3: lr 0.1, momentum 0.9, wd 5e-4).
+public final class SGD {
+    public let params: [(String, Tensor)]
+    public var lr: Float
+    public let momentum: Float, weightDecay: Float
+    public private(set) var step = 0
+    public private(set) var buffers: [Tensor]
+
+    public init(_ params: [(String, Tensor)], lr: Float, momentum: Float = 0.9, weightDecay: Float = 0) {
+        self.params = params
+        self.lr = lr
+        self.momentum = momentum
+        self.weightDecay = weightDecay
+        buffers = params.map { Tensor(zeros: $0.1.shape) }
+    }
+
+    public func update() {
+        let first = step == 0
+        step += 1
+        for (i, (_, p)) in params.enumerated() {
+            guard let g = p.grad else { continue }
+            let b = buffers[i]
+            for j in 0..<p.count {
+                let gj = g.data[j] + weightDecay * p.data[j]
+                b.data[j] = first ? gj : momentum * b.data[j] + gj
+                p.data[j] -= lr * b.data[j]
+            }
+        }
+    }
+
+    public func zeroGrad() { for (_, p) in params { p.grad?.fill(0) } }
+    public func namedState() -> [(String, Tensor)] { zip(params, buffers).map { ("momentum/" + $0.0.0, $0.1) } }
+    public func restore(step: Int) { self.step = step }
+}
