@@ -4,7 +4,7 @@ extension ImageDataset {
     /// Rows of the embedded digits file in the training split (the rest, 252 rows, is the test split).
     ///
     /// Why 1545: scikit-learn's digits are the *test* part of UCI optdigits, written on preprinted forms of ~130
-    /// digits each (every form starts 0 1 2 … 9 0 1 2 … 9), and the rows are stored form after form. Row 1545 is
+    /// digits each (every form starts 0 1 2 … 9), and the rows are stored form after form. Row 1545 is
     /// where the last two forms begin, so cutting there keeps each form (each writer's block) on one side:
     /// the test images come from handwriting the model never saw, which a random or "first 1500" split
     /// would not guarantee (row 1500 falls inside a form). The test split still has 22–26 images per class.

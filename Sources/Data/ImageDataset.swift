@@ -116,27 +116,36 @@ enum PixelScale {
     /// `Normalize(0.5, 0.5)` ((v − 0.5) / 0.5). A 256-entry table, so the loops are lookups.
     static let uint8Table: [Float] = (0..<256).map { (Float($0) / 255 - 0.5) / 0.5 }
 
-    /// Converts `n` images of uint8 pixels stored HWC (IDX: C = 1) to scaled floats.
+    /// Converts uint8 pixels already in HWC order (IDX files, where C = 1) to scaled floats.
     static func fromHWC(_ bytes: ArraySlice<UInt8>) -> [Float] {
-        let table = uint8Table
-        return bytes.map { table[Int($0)] }
+        var out = [Float](repeating: 0, count: bytes.count)
+        uint8Table.withUnsafeBufferPointer { table in
+            bytes.withUnsafeBufferPointer { src in
+                out.withUnsafeMutableBufferPointer { dst in
+                    for i in 0..<src.count { dst[i] = table[Int(src[i])] }
+                }
+            }
+        }
+        return out
     }
 
     /// Converts images stored as CHW planes (CIFAR-10, ImageNet-64: all R values, then G, then B) to scaled
-    /// floats in HWC order. `bytesAt(i)` gives the first pixel byte of image i (records may have a label first).
+    /// floats in HWC order. `recordStart(n)` is the offset of image n's first pixel byte (CIFAR records start
+    /// with a label byte).
     static func fromCHW(_ bytes: [UInt8], count: Int, height: Int, width: Int, channels: Int,
                         recordStart: (Int) -> Int) -> [Float] {
-        let table = uint8Table
         let plane = height * width
         let size = plane * channels
         var out = [Float](repeating: 0, count: count * size)
-        bytes.withUnsafeBufferPointer { src in
-            out.withUnsafeMutableBufferPointer { dst in
-                for n in 0..<count {
-                    let s = recordStart(n)
-                    let d = n * size
-                    for c in 0..<channels {
-                        for p in 0..<plane { dst[d + p * channels + c] = table[Int(src[s + c * plane + p])] }
+        uint8Table.withUnsafeBufferPointer { table in
+            bytes.withUnsafeBufferPointer { src in
+                out.withUnsafeMutableBufferPointer { dst in
+                    for n in 0..<count {
+                        let s = recordStart(n)
+                        let d = n * size
+                        for c in 0..<channels {
+                            for p in 0..<plane { dst[d + p * channels + c] = table[Int(src[s + c * plane + p])] }
+                        }
                     }
                 }
             }
