@@ -27,7 +27,7 @@ let package = Package(
         // Named tensors + attributes to/from HDF5, atomic writes, checksums.
         .target(name: "Checkpoint", dependencies: ["CHDF5", "CZlib"]),
         // Datasets: embedded digits, IDX (Fashion-MNIST), CIFAR-10 binary, ImageNet-64 npz.
-        .target(name: "Data", dependencies: ["CZlib"], resources: [.copy("Resources/digits.csv.gz")]),
+        .target(name: "Data", dependencies: ["CZlib", "Tensor"], resources: [.copy("Resources")]),
         // Cosine schedule on the 1025-level grid, x-prediction, PD target, samplers (spec §1).
         .target(name: "Diffusion", dependencies: ["Tensor"]),
         // Fréchet distance, IS / classifier score, KID (spec §5).

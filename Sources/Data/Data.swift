@@ -1,1 +1,0 @@
-// Data: see docs/architecture.md

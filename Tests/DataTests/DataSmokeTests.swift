@@ -1,6 +1,0 @@
-import XCTest
-import Data
-
-final class DataSmokeTests: XCTestCase {
-    func testModuleLoads() { XCTAssertTrue(true) }
-}
