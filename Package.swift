@@ -33,6 +33,9 @@ let package = Package(
         // Fréchet distance, IS / classifier score, KID (spec §5).
         .target(name: "Metrics", dependencies: ["CBLAS"]),
 
+        // Stages as functions of (configuration, input artifacts) → artifacts: classifier, teacher, PD, evaluation.
+        .target(name: "Pipeline", dependencies: ["Tensor", "NN", "Models", "Diffusion", "Data", "Checkpoint", "Metrics"]),
+
         .executableTarget(name: "rdd-bench", dependencies: [
             "Tensor", "NN", "Models",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -42,6 +45,7 @@ let package = Package(
         .testTarget(name: "ModelsTests", dependencies: ["Models", "NN", "Tensor"]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "CHDF5"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DataTests", dependencies: ["Data"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Diffusion", "Data", "Checkpoint", "Tensor", "Models"]),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion"]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics"]),
     ],

@@ -1,0 +1,91 @@
+import Foundation
+import Tensor
+import NN
+import Checkpoint
+import Diffusion
+import Data
+
+/// The code version recorded in every checkpoint and hashed into stage identities. Bump it whenever
+/// a change alters the numbers a stage produces (docs/architecture.md, "stage identity").
+public enum CodeVersion {
+    public static let string = "rdd-0.1.0"
+}
+
+/// A resumable snapshot of a training loop: everything needed to continue at `step` and obtain the
+/// same numbers as an uninterrupted run at the same thread count (spec §8, issue "resume").
+public struct TrainingSnapshot {
+    public var step: Int
+    public var rngs: [String: RNG]
+    public var batchPosition: BatchPosition?
+}
+
+enum TrainingState {
+    /// Writes model (+ EMA, optimiser, RNGs, data position) to `path` atomically.
+    static func save(path: String, model: Module, grid: StepGrid?, ema: EMA?, adam: Adam?, sgd: SGD? = nil,
+                     snapshot: TrainingSnapshot, configJSON: String, extraArrays: [String: ArrayValue] = [:],
+                     extraAttributes: [String: AttributeValue] = [:]) throws {
+        var ck = Checkpoint()
+        ck.arrays = model.stateArrays()
+        if let ema { for (n, t) in ema.shadow { ck.arrays["ema/" + n] = ArrayValue(shape: t.shape, t.array) } }
+        if let adam {
+            for (n, t) in adam.namedState() { ck.arrays["optimizer/adam/" + n] = ArrayValue(shape: t.shape, t.array) }
+            ck.arrays["optimizer/adam/step"] = .scalar(Int64(adam.step))
+        }
+        if let sgd {
+            for (n, t) in sgd.namedState() { ck.arrays["optimizer/sgd/" + n] = ArrayValue(shape: t.shape, t.array) }
+            ck.arrays["optimizer/sgd/step"] = .scalar(Int64(sgd.step))
+        }
+        for (n, r) in snapshot.rngs { ck.arrays["rng/" + n] = ArrayValue(uint64Words: r.stateWords) }
+        for (k, v) in extraArrays { ck.arrays[k] = v }
+        ck.attributes = extraAttributes
+        ck.attributes["step"] = .int(Int64(snapshot.step))
+        ck.attributes["config_json"] = .string(configJSON)
+        ck.attributes["code_version"] = .string(CodeVersion.string)
+        if let grid { ck.attributes["T"] = .int(Int64(grid.steps)); ck.attributes["time_scale"] = .int(Int64(grid.timeScale)) }
+        if let p = snapshot.batchPosition {
+            ck.attributes["data_seed"] = .int(Int64(bitPattern: p.seed))
+            ck.attributes["data_epoch"] = .int(Int64(p.epoch))
+            ck.attributes["data_cursor"] = .int(Int64(p.cursor))
+        }
+        try ck.save(to: path)
+    }
+
+    /// Restores what `save` wrote into existing objects; returns the snapshot.
+    static func restore(path: String, model: Module, ema: EMA?, adam: Adam?, sgd: SGD? = nil, rngNames: [String]) throws -> (TrainingSnapshot, Checkpoint) {
+        let ck = try Checkpoint.load(from: path)
+        try model.loadState(from: ck, strict: false)
+        func fill(_ t: Tensor, _ key: String) throws {
+            let v = try ck.array(key, dtype: .float32, shape: t.shape)
+            v.float32Values!.withUnsafeBufferPointer { t.data.update(from: $0.baseAddress!, count: t.count) }
+        }
+        if let ema { for (n, t) in ema.shadow { try fill(t, "ema/" + n) } }
+        if let adam {
+            for (n, t) in adam.namedState() { try fill(t, "optimizer/adam/" + n) }
+            adam.restore(step: Int(try ck.array("optimizer/adam/step").int64Values![0]))
+        }
+        if let sgd {
+            for (n, t) in sgd.namedState() { try fill(t, "optimizer/sgd/" + n) }
+            sgd.restore(step: Int(try ck.array("optimizer/sgd/step").int64Values![0]))
+        }
+        var rngs: [String: RNG] = [:]
+        for n in rngNames { rngs[n] = RNG(stateWords: try ck.array("rng/" + n).uint64Words!) }
+        var pos: BatchPosition?
+        if case .int(let s)? = ck.attributes["data_seed"], case .int(let e)? = ck.attributes["data_epoch"], case .int(let c)? = ck.attributes["data_cursor"] {
+            pos = BatchPosition(seed: UInt64(bitPattern: s), epoch: Int(e), cursor: Int(c))
+        }
+        return (TrainingSnapshot(step: Int(try ck.int("step")), rngs: rngs, batchPosition: pos), ck)
+    }
+}
+
+/// A mutable RNG shared by closures (dropout inside a `Denoiser`).
+final class RNGBox { var rng: RNG; init(_ r: RNG) { rng = r } }
+
+/// Encodes a Codable configuration as canonical JSON (sorted keys) for checkpoints and hashing.
+public func canonicalJSON<T: Encodable>(_ v: T) -> String {
+    let enc = JSONEncoder()
+    enc.outputFormatting = [.sortedKeys]
+    return String(data: try! enc.encode(v), encoding: .utf8)!
+}
+
+/// A batch as an NHWC tensor.
+func tensor(_ b: Batch) -> Tensor { Tensor(b.images, shape: [b.count, b.height, b.width, b.channels]) }
