@@ -31,9 +31,15 @@ public enum Gzip {
             hint = Int(UInt32(bytes[n - 4]) | UInt32(bytes[n - 3]) << 8 | UInt32(bytes[n - 2]) << 16
                        | UInt32(bytes[n - 1]) << 24)
         }
+        // A corrupt trailer must not make us allocate gigabytes up front: DEFLATE expands at most ~1032:1.
+        hint = min(hint, bytes.count * maxDeflateRatio)
         return try inflate(bytes[...], windowBits: 16 + MAX_WBITS, expectedSize: nil, sizeHint: hint,
                            multiMember: true, source: source, field: "gzip stream")
     }
+
+    /// DEFLATE's largest possible expansion (a stream of maximal-length matches), used to refuse declared
+    /// sizes that no valid stream could reach before allocating memory for them.
+    static let maxDeflateRatio = 1032
 
     /// Decodes a raw DEFLATE stream (no header), as stored in a ZIP member with method 8, and checks that it
     /// produces exactly `expectedSize` bytes.

@@ -36,6 +36,10 @@ final class ArchiveTests: XCTestCase {
         XCTAssertEqual(zip.entry(named: "dir/b.bin")?.uncompressedSize, 300)
         XCTAssertEqual(try zip.data(for: "a.txt"), a)
         XCTAssertEqual(try zip.data(for: "dir/b.bin"), b)
+        // The same members through ZIP64 records and extra fields.
+        let zip64 = try ZipArchive(bytes: zipStored([("a.txt", a), ("dir/b.bin", b)], zip64: true), source: "t64.zip")
+        XCTAssertEqual(zip64.entries, zip.entries)
+        XCTAssertEqual(try zip64.data(for: "dir/b.bin"), b)
     }
 
     func testZipRefusesCorruptArchives() throws {
@@ -92,6 +96,8 @@ final class ArchiveTests: XCTestCase {
         assertDataError(try NpyArray(npyBytes: npyBytes(descr: "<f4", shape: [1, 1], payload: [0, 0, 0, 0],
                                                         fortran: true), source: "f.npy"), field: "fortran_order")
         assertDataError(try NpyArray(npyBytes: Array("PK\u{3}\u{4}....".utf8), source: "x.npy"), field: "npy magic")
+        assertDataError(try NpyArray(npyBytes: npyBytes(descr: "<f8", shape: [1 << 40, 1 << 30], payload: []),
+                                     source: "huge.npy"), field: "data size", contains: "too many")
         var garbled = npyBytes(descr: "<f4", shape: [1], payload: [0, 0, 0, 0])
         garbled[10] = UInt8(ascii: "[")  // the header dict's opening brace
         assertDataError(try NpyArray(npyBytes: garbled, source: "g.npy"), field: "npy header")

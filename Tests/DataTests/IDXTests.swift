@@ -55,6 +55,9 @@ final class IDXTests: XCTestCase {
         assertDataError(try load(Array(imagesFile().prefix(10))), field: "IDX dimension 1")
         assertDataError(try load(imagesFile(), labels: labelsFile([1, 2])), field: "label count", contains: "3 images")
         assertDataError(try load(imagesFile(), labels: labelsFile([1, 12, 2])), field: "label[1]", contains: "12")
+        // A header claiming 2^32 − 1 images of 2^32 − 1 × 2^32 − 1 pixels overflows Int: an error, not a trap.
+        assertDataError(try load(be32(2051) + be32(-1) + be32(-1) + be32(-1) + pixels), field: "IDX data size",
+                        contains: "too many")
         let gz = gzipStored(imagesFile())
         assertDataError(try load(Array(gz.prefix(gz.count / 2))), field: "gzip stream", contains: "truncated")
     }
