@@ -98,3 +98,15 @@ struct ByteReader {
         return bytes[offset ..< offset + length]
     }
 }
+
+/// The product of `factors`, or nil if it overflows `Int`: sizes read from a file header are multiplied
+/// before anything is allocated, and a corrupt header must produce an error, not an overflow trap.
+func checkedProduct(_ factors: [Int]) -> Int? {
+    var p = 1
+    for f in factors {
+        let m = p.multipliedReportingOverflow(by: f)
+        if m.overflow { return nil }
+        p = m.partialValue
+    }
+    return p
+}

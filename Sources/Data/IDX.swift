@@ -22,10 +22,10 @@ struct IDXArray {
         var shape: [Int] = []
         for d in 0..<rank { shape.append(Int(try r.u32be(4 + 4 * d, field: "IDX dimension \(d)"))) }
         let start = 4 + 4 * rank
-        let expected = shape.reduce(1, *)
+        let expected = checkedProduct(shape)
         guard bytes.count - start == expected else {
             throw DataError.invalid(file: path, field: "IDX data size", value: "\(bytes.count - start) bytes",
-                                    reason: "the header's shape \(shape) needs \(expected) bytes")
+                                    reason: "the header's shape \(shape) needs \(expected.map(String.init) ?? "too many") bytes")
         }
         self.shape = shape
         self.values = bytes[start...]

@@ -33,10 +33,10 @@ public struct ImageDataset: Sendable, Equatable {
         where v <= 0 {
             throw DataError.invalidArgument(dataset: source, argument: field, value: "\(v)", reason: "must be positive")
         }
-        let size = height * width * channels
-        guard images.count == labels.count * size else {
+        let total = checkedProduct([labels.count, height, width, channels])
+        guard images.count == total else {
             throw DataError.invalid(file: source, field: "image count", value: "\(images.count) values",
-                                    reason: "\(labels.count) labels need \(labels.count * size) values "
+                                    reason: "\(labels.count) labels need \(total.map(String.init) ?? "too many") values "
                                         + "(\(height)×\(width)×\(channels) each)")
         }
         if let i = labels.firstIndex(where: { $0 < 0 || $0 >= classCount }) {

@@ -73,14 +73,10 @@ public struct NpyArray: Sendable, Equatable {
             throw DataError.invalid(file: source, field: "shape", value: "\(header.shape)",
                                     reason: "negative dimension \(bad)")
         }
-        let (elements, overflow) = header.shape.reduce((1, false)) { acc, d in
-            let m = acc.0.multipliedReportingOverflow(by: d)
-            return (m.partialValue, acc.1 || m.overflow)
-        }
-        let expected = elements.multipliedReportingOverflow(by: dtype.size)
-        guard !overflow, !expected.overflow, bytes.count - dataStart == expected.partialValue else {
+        let expected = checkedProduct(header.shape + [dtype.size])
+        guard bytes.count - dataStart == expected else {
             throw DataError.invalid(file: source, field: "data size", value: "\(bytes.count - dataStart) bytes",
-                                    reason: "shape \(header.shape) of \(descr) needs \(expected.partialValue) bytes")
+                                    reason: "shape \(header.shape) of \(descr) needs \(expected.map(String.init) ?? "too many") bytes")
         }
         self.dtype = dtype
         self.shape = header.shape

@@ -154,6 +154,11 @@ public struct ZipArchive: Sendable {
             }
             out = Array(payload)
         case 8:
+            guard entry.uncompressedSize <= entry.compressedSize * Gzip.maxDeflateRatio + 1024 else {
+                throw DataError.invalid(file: source, field: "\(entry.name) uncompressed size",
+                                        value: "\(entry.uncompressedSize)",
+                                        reason: "impossible for \(entry.compressedSize) deflated bytes (corrupt entry)")
+            }
             out = try Gzip.inflateRaw(payload, expectedSize: entry.uncompressedSize, source: source,
                                       field: "\(entry.name) deflate data")
         default:

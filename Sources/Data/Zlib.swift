@@ -31,9 +31,15 @@ public enum Gzip {
             hint = Int(UInt32(bytes[n - 4]) | UInt32(bytes[n - 3]) << 8 | UInt32(bytes[n - 2]) << 16
                        | UInt32(bytes[n - 1]) << 24)
         }
+        // A corrupt trailer must not make us allocate gigabytes up front: DEFLATE expands at most ~1032:1.
+        hint = min(hint, bytes.count * maxDeflateRatio)
         return try inflate(bytes[...], windowBits: 16 + MAX_WBITS, expectedSize: nil, sizeHint: hint,
                            multiMember: true, source: source, field: "gzip stream")
     }
+
+    /// DEFLATE's largest possible expansion (a stream of maximal-length matches), used to refuse declared
+    /// sizes that no valid stream could reach before allocating memory for them.
+    static let maxDeflateRatio = 1032
 
     /// Decodes a raw DEFLATE stream (no header), as stored in a ZIP member with method 8, and checks that it
     /// produces exactly `expectedSize` bytes.
@@ -108,24 +114,19 @@ public enum Gzip {
 
 /// CRC-32 (the ZIP/gzip polynomial), as zlib computes it.
 public enum CRC32 {
-    /// The CRC-32 of `bytes`, fed to zlib in chunks because its length argument is 32-bit.
-    public static func checksum<C: ContiguousCollection>(_ bytes: C) -> UInt32 where C.Element == UInt8 {
-        bytes.withUnsafeBufferPointer { buf in
-            var crc = crc32(0, nil, 0)
-            var offset = 0
-            while offset < buf.count {
-                let n = min(1 << 30, buf.count - offset)
-                crc = crc32(crc, buf.baseAddress! + offset, UInt32(n))
-                offset += n
-            }
-            return UInt32(crc)
+    public static func checksum(_ bytes: [UInt8]) -> UInt32 { bytes.withUnsafeBufferPointer(checksum) }
+
+    public static func checksum(_ bytes: ArraySlice<UInt8>) -> UInt32 { bytes.withUnsafeBufferPointer(checksum) }
+
+    /// Fed to zlib in chunks because its length argument is 32-bit.
+    public static func checksum(_ buf: UnsafeBufferPointer<UInt8>) -> UInt32 {
+        var crc = crc32(0, nil, 0)
+        var offset = 0
+        while offset < buf.count {
+            let n = min(1 << 30, buf.count - offset)
+            crc = crc32(crc, buf.baseAddress! + offset, UInt32(n))
+            offset += n
         }
+        return UInt32(crc)
     }
 }
-
-/// Collections with contiguous storage (`[UInt8]`, `ArraySlice<UInt8>`) that CRC32 can read without copying.
-public protocol ContiguousCollection: Collection {
-    func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Element>) throws -> R) rethrows -> R
-}
-extension Array: ContiguousCollection {}
-extension ArraySlice: ContiguousCollection {}

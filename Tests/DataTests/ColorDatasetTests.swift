@@ -83,7 +83,7 @@ final class ColorDatasetTests: XCTestCase {
                 extra = dict(mean=data.mean(0)) if name.startswith('train') else {}
                 save('\(dir)/' + name + '.npz', data=data, labels=labels, **extra)
             """
-            return try runPythonWithNumpy(script)
+            return try runPython(script)
         }
         var k = 0
         for (name, n) in counts {

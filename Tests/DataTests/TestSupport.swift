@@ -41,7 +41,11 @@ func gzipStored(_ data: [UInt8]) -> [UInt8] {
 }
 
 /// A ZIP archive of stored members (what `np.savez` writes), with a correct central directory.
-func zipStored(_ members: [(name: String, data: [UInt8])]) -> [UInt8] {
+/// With `zip64`, the central entries' sizes and offsets are 0xFFFFFFFF with the real values in a ZIP64 extra
+/// field, and the end record is saturated and points (through the ZIP64 locator) at a ZIP64 end record: the
+/// layout archives over 4 GiB or 65 535 members must use.
+func zipStored(_ members: [(name: String, data: [UInt8])], zip64: Bool = false) -> [UInt8] {
+    func le64(_ v: Int) -> [UInt8] { le32(UInt32(v & 0xFFFF_FFFF)) + le32(UInt32(v >> 32)) }
     var out: [UInt8] = []
     var central: [UInt8] = []
     for m in members {
@@ -51,14 +55,26 @@ func zipStored(_ members: [(name: String, data: [UInt8])]) -> [UInt8] {
         out += le32(0x0403_4B50) + le16(20) + le16(0) + le16(0) + le16(0) + le16(0x21)
         out += le32(crc) + le32(UInt32(m.data.count)) + le32(UInt32(m.data.count)) + le16(name.count) + le16(0)
         out += name + m.data
-        central += le32(0x0201_4B50) + le16(20) + le16(20) + le16(0) + le16(0) + le16(0) + le16(0x21)
-        central += le32(crc) + le32(UInt32(m.data.count)) + le32(UInt32(m.data.count)) + le16(name.count)
-        central += le16(0) + le16(0) + le16(0) + le16(0) + le32(0) + le32(UInt32(offset)) + name
+        let extra = zip64 ? le16(1) + le16(24) + le64(m.data.count) + le64(m.data.count) + le64(offset) : []
+        let size = zip64 ? 0xFFFF_FFFF : UInt32(m.data.count)
+        central += le32(0x0201_4B50) + le16(45) + le16(45) + le16(0) + le16(0) + le16(0) + le16(0x21)
+        central += le32(crc) + le32(size) + le32(size) + le16(name.count)
+        central += le16(extra.count) + le16(0) + le16(0) + le16(0) + le32(0)
+        central += le32(zip64 ? 0xFFFF_FFFF : UInt32(offset)) + name + extra
     }
     let cdOffset = out.count
     out += central
-    out += le32(0x0605_4B50) + le16(0) + le16(0) + le16(members.count) + le16(members.count)
-    out += le32(UInt32(central.count)) + le32(UInt32(cdOffset)) + le16(0)
+    if zip64 {
+        let z = out.count
+        out += le32(0x0606_4B50) + le64(44) + le16(45) + le16(45) + le32(0) + le32(0)
+        out += le64(members.count) + le64(members.count) + le64(central.count) + le64(cdOffset)
+        out += le32(0x0706_4B50) + le32(0) + le64(z) + le32(1)
+        out += le32(0x0605_4B50) + le16(0) + le16(0) + le16(0xFFFF) + le16(0xFFFF)
+        out += le32(0xFFFF_FFFF) + le32(0xFFFF_FFFF) + le16(0)
+    } else {
+        out += le32(0x0605_4B50) + le16(0) + le16(0) + le16(members.count) + le16(members.count)
+        out += le32(UInt32(central.count)) + le32(UInt32(cdOffset)) + le16(0)
+    }
     return out
 }
 
@@ -74,22 +90,23 @@ func npyBytes(descr: String, shape: [Int], payload: [UInt8], major: UInt8 = 1, f
     return out + Array(header.utf8) + payload
 }
 
-/// Runs a python3 snippet; returns false (after printing why) if python3 or numpy is unavailable.
-func runPythonWithNumpy(_ script: String) throws -> Bool {
+/// Runs a python3 snippet; returns false (after printing why) if python3, or numpy when the snippet imports it,
+/// is unavailable. Any other failure of the snippet fails the test.
+func runPython(_ script: String) throws -> Bool {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     p.arguments = ["python3", "-c", script]
     let err = Pipe()
     p.standardError = err
     do { try p.run() } catch {
-        print("python3 not available (\(error)); using the Swift-written npz files only")
+        print("python3 not available (\(error)); skipping the part of the test that needs it")
         return false
     }
     let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     p.waitUntilExit()
     if p.terminationStatus != 0 {
         if message.contains("No module named 'numpy'") || message.contains("No such file") {
-            print("python3 with numpy not available; using the Swift-written npz files only")
+            print("python3 with numpy not available; skipping the part of the test that needs it")
             return false
         }
         XCTFail("python3 failed: \(message)")
