@@ -8,6 +8,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "rdd-bench", targets: ["rdd-bench"]),
+        .executable(name: "rdd-train", targets: ["rdd-train"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
@@ -38,6 +39,11 @@ let package = Package(
 
         .executableTarget(name: "rdd-bench", dependencies: [
             "Tensor", "NN", "Models",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .executableTarget(name: "rdd-train", dependencies: [
+            "Tensor", "NN", "Models", "Pipeline",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

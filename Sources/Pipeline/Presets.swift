@@ -1,0 +1,61 @@
+import Foundation
+import Models
+import Data
+
+/// Scale presets shared by every stage (issue 4 §6): `tiny` (digits, CI), `small` (Fashion-MNIST,
+/// minutes per stage on 2 cores), `paper` (CIFAR-10 configuration of spec §2, for users with the data).
+public struct Preset: Codable, Equatable, Sendable {
+    public var name: String
+    public var dataset: String
+    public var imageSize: Int
+    public var unet: UNetConfig
+    public var teacherSteps: Int
+    public var teacherBatch: Int
+    public var teacherLR: Float
+    public var teacherWarmup: Int
+    public var emaDecay: Float
+    public var pdStepsPerHalving: Int
+    public var pdBatch: Int
+    public var pdLR: Float
+
+    public static let tiny = Preset(
+        name: "tiny", dataset: "digits", imageSize: 8,
+        unet: UNetConfig(imageSize: 8, inChannels: 1, ch: 32, chMult: [1, 2], attn: [1], numResBlocks: 1, dropout: 0.1),
+        teacherSteps: 400, teacherBatch: 32, teacherLR: 2e-3, teacherWarmup: 40, emaDecay: 0.99,
+        pdStepsPerHalving: 30, pdBatch: 32, pdLR: 2e-4)
+
+    public static let small = Preset(
+        name: "small", dataset: "fashion-mnist", imageSize: 32,
+        unet: UNetConfig(imageSize: 32, inChannels: 1, ch: 32, chMult: [1, 2, 2], attn: [1], numResBlocks: 1, dropout: 0.1),
+        teacherSteps: 6000, teacherBatch: 64, teacherLR: 5e-4, teacherWarmup: 200, emaDecay: 0.999,
+        pdStepsPerHalving: 300, pdBatch: 64, pdLR: 1e-4)
+
+    /// Spec §2.3–2.4 exactly: CIFAR-10 U-Net, 800k teacher steps at batch 128, 10k steps per halving.
+    public static let paper = Preset(
+        name: "paper", dataset: "cifar10", imageSize: 32, unet: .cifar10,
+        teacherSteps: 800_000, teacherBatch: 128, teacherLR: 2e-4, teacherWarmup: 5000, emaDecay: 0.9999,
+        pdStepsPerHalving: 10_000, pdBatch: 128, pdLR: 5e-5)
+
+    public static let all = [tiny, small, paper]
+
+    public static func named(_ n: String) throws -> Preset {
+        guard let p = all.first(where: { $0.name == n }) else {
+            throw PipelineError("unknown preset '\(n)'; valid presets: \(all.map(\.name).joined(separator: ", "))")
+        }
+        return p
+    }
+
+    /// The training split of the preset's dataset at the model size ([−1, 1], NHWC).
+    public func trainingData(cifarDirectory: String? = nil) throws -> ImageDataset {
+        switch dataset {
+        case "digits": return try ImageDataset.digits(.train)
+        case "fashion-mnist": return try ImageDataset.fashionMNIST(.train).padded(to: imageSize)
+        case "cifar10":
+            guard let dir = cifarDirectory else {
+                throw PipelineError("preset 'paper' needs the CIFAR-10 binary batches: pass their directory (data_batch_1.bin … test_batch.bin)")
+            }
+            return try ImageDataset.cifar10(.train, directory: dir)
+        default: throw PipelineError("preset '\(name)': unknown dataset '\(dataset)'")
+        }
+    }
+}

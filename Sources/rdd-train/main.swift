@@ -1,0 +1,59 @@
+import Foundation
+import ArgumentParser
+import Tensor
+import NN
+import Models
+import Pipeline
+
+/// `rdd-train`: run the teacher → PD chain of a preset, or print a preset's networks (dry run).
+@main
+struct RDDTrain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rdd-train",
+        abstract: "Train the 1024-step teacher and the progressive-distillation chain of a preset.",
+        subcommands: [Chain.self, DryRun.self])
+}
+
+struct Chain: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Teacher, then PD halvings down to --down-to steps; resumable.")
+    @Option(help: "Preset: tiny, small or paper.") var preset = "tiny"
+    @Option(help: "Output directory (stages are subdirectories; rerun to resume).") var out = "results/chain-tiny"
+    @Option(help: "Seed.") var seed: UInt64 = 0
+    @Option(help: "Stop the chain at this many steps.") var downTo = 8
+    @Option(help: "Threads for BLAS and our kernels.") var threads = 2
+
+    func run() throws {
+        Threads.set(threads)
+        let p = try Preset.named(preset)
+        let times = try runTeacherAndPDChain(p, root: out, seed: seed, downTo: downTo)
+        let total = times.map(\.seconds).reduce(0, +)
+        print(String(format: "chain '%@' finished in %.1f s (stages run now: %d)", preset, total, times.count))
+    }
+}
+
+struct DryRun: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "dry-run", abstract: "Print a preset's U-Net and its parameter count, and time one training step.")
+    @Option(help: "Preset: tiny, small or paper.") var preset = "paper"
+    @Option(help: "Batch size for the timed step (0: skip timing).") var timeBatch = 0
+    @Flag(help: "List every parameter.") var verbose = false
+
+    func run() throws {
+        let p = try Preset.named(preset)
+        let net = UNet(p.unet, seed: 0)
+        if verbose { print(net.parameterSummary()) }
+        print("preset \(p.name): dataset \(p.dataset), U-Net \(p.unet.ch)×\(p.unet.chMult), attention at levels \(p.unet.attn), \(p.unet.numResBlocks) blocks: \(net.parameterCount) parameters")
+        print("teacher: \(p.teacherSteps) steps at batch \(p.teacherBatch); PD: \(p.pdStepsPerHalving) steps per halving at batch \(p.pdBatch)")
+        if timeBatch > 0 {
+            var rng = RNG(seed: 1)
+            let x = Tensor.randn([timeBatch, p.unet.imageSize, p.unet.imageSize, p.unet.inChannels], rng: &rng)
+            let adam = Adam(net.namedTrainableParameters(), lr: 1e-4)
+            let t0 = Date()
+            let y = net(x, timesteps: [Int](repeating: 500, count: timeBatch), rng: &rng)
+            let loss = mseLoss(y, x)
+            loss.backward()
+            adam.update()
+            let dt = Date().timeIntervalSince(t0)
+            print(String(format: "one training step at batch %d: %.2f s → teacher ≈ %.1f h", timeBatch, dt, dt * Double(p.teacherSteps) / 3600))
+        }
+    }
+}
