@@ -29,6 +29,22 @@ final class TimeEmbeddingTests: XCTestCase {
         XCTAssertEqual(emb[d + 1], Float(cos(1.0)))          // correctly rounded, 1 ulp below torch
     }
 
+    /// Row 1023, columns 2…11, as torch 2.13 computes model.py's table (printed with `%.10f`). At this
+    /// row the float32 rounding of the argument p·ω_i moves sin/cos by up to ~3e-5, so these entries
+    /// pin the official float32 arithmetic (not just the formula).
+    func testOfficialArithmeticMatchesTorchAtRow1023() throws {
+        let d = 128
+        let emb = try timeEmbeddingTable(rows: 1025, dim: d)
+        let f64 = try timeEmbeddingTable(rows: 1025, dim: d, arithmetic: .float64)
+        let torch: [Float] = [-0.0476405472, 0.9988645315, 0.5589982867, 0.8291687965, -0.9916391969,
+                              -0.1290415525, -0.3557831645, -0.9345685244, 0.9747227430, -0.2234178334]
+        for (offset, value) in torch.enumerated() {
+            let j = 1023 * d + 2 + offset
+            XCTAssertLessThanOrEqual(ulps(emb[j], value), 1, "col \(2 + offset): \(emb[j]) vs torch \(value)")
+            XCTAssertGreaterThan(abs(f64[j] - value), 1e-6, "float64 variant col \(2 + offset)")
+        }
+    }
+
     /// The Float64 variant against an independent Float64 evaluation of the §2.2 formula, and its
     /// documented difference from S3 at row 1000 (float32 argument rounding in the official code).
     func testFloat64ArithmeticMatchesFormula() throws {

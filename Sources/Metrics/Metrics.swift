@@ -1,1 +1,0 @@
-// Metrics: see docs/architecture.md

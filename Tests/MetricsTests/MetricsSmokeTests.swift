@@ -1,6 +1,0 @@
-import XCTest
-import Metrics
-
-final class MetricsSmokeTests: XCTestCase {
-    func testModuleLoads() { XCTAssertTrue(true) }
-}
