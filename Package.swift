@@ -32,6 +32,8 @@ let package = Package(
         .target(name: "Diffusion", dependencies: ["Tensor"]),
         // Fréchet distance, IS / classifier score, KID (spec §5).
         .target(name: "Metrics", dependencies: ["CBLAS"]),
+        // The distillation losses (spec §4): CFD, II/IS/M P2P, pixel queue, PD and perceptual baselines.
+        .target(name: "Distill", dependencies: ["Tensor", "NN", "Models"]),
 
         .executableTarget(name: "rdd-bench", dependencies: [
             "Tensor", "NN", "Models",
@@ -44,6 +46,7 @@ let package = Package(
         .testTarget(name: "DataTests", dependencies: ["Data"]),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion"]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics"]),
+        .testTarget(name: "DistillTests", dependencies: ["Distill", "Tensor", "NN", "Models"]),
     ],
     swiftLanguageModes: [.v5]
 )
