@@ -108,7 +108,7 @@ public func iiP2PLoss(teacher: Tensor, student: Tensor, tau: Float = 1) -> Tenso
 /// relations of its pixels with every pixel of the batch (`blockSize·A × B·A`, teacher and student)
 /// are formed, the row KLs accumulated, and the gradient with respect to F̄^S accumulated
 /// (dF̄_i += G_i F̄, dF̄ += G_iᵀ F̄_i with G = (q − p)/(τ·B²·A)); the gradient flows on to F^S through
-/// the recorded L2 normalisation. Peak memory grows like B·A² (3·blockSize·A·B·A floats of scratch
+/// the recorded L2 normalisation. Peak memory grows like B·A² (2·blockSize·A·B·A floats of scratch
 /// plus one B·A·C gradient), not B²·A². Equal to `isP2PLossDirect` to Float32 round-off.
 public func isP2PLoss(teacher: Tensor, student: Tensor, tau: Float = 1, blockSize: Int = 1) -> Tensor {
     let (b, a, c) = mapDims(student, "isP2PLoss")
