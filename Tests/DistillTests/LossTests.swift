@@ -205,6 +205,19 @@ final class LossTests: XCTestCase {
         let l = pdMSELoss(studentPrediction: pred, target: target, gridIndices: [256, 1024])
         XCTAssertEqual(Double(l.item), (5.501524669 + 1) / 2 * 0.01, accuracy: 1e-7)
         XCTAssertEqual(pdMSELoss(studentPrediction: target, target: target, gridIndices: [0, 3]).item, 0)
+        // Finite differences of the Float64 formula (ω from spec §8 S2) with respect to x̂_S.
+        let x = rand([2, 1, 3, 3], seed: 101, grad: true), y = rand([2, 1, 3, 3], seed: 102)
+        let omega = [5.501524669, 1.0], per = 9
+        func ref(_ v: [Double]) -> Double {
+            let yt = f64(y)
+            var acc = 0.0
+            for b in 0..<2 { for i in 0..<per { let d = v[b * per + i] - yt[b * per + i]; acc += omega[b] * d * d / Double(per) } }
+            return acc / 2
+        }
+        let l2 = pdMSELoss(studentPrediction: x, target: y, gridIndices: [256, 1024])
+        assertRel(Double(l2.item), ref(f64(x)), 1e-5, "PD")
+        l2.backward()
+        assertGradient(x.grad, finiteDifferences(ref, at: f64(x)), "PD")
     }
 }
 
