@@ -30,10 +30,10 @@ let package = Package(
         .target(name: "Data", dependencies: ["CZlib"], resources: [.copy("Resources/digits.csv.gz")]),
         // Cosine schedule on the 1025-level grid, x-prediction, PD target, samplers (spec §1).
         .target(name: "Diffusion", dependencies: ["Tensor"]),
-        // Fréchet distance, IS / classifier score, KID (spec §5).
-        .target(name: "Metrics", dependencies: ["CBLAS"]),
         // The distillation losses (spec §4): CFD, II/IS/M P2P, pixel queue, PD and perceptual baselines.
         .target(name: "Distill", dependencies: ["Tensor", "NN", "Models"]),
+        // Fréchet distance, IS / classifier score, KID (spec §5).
+        .target(name: "Metrics", dependencies: ["CBLAS"]),
 
         .executableTarget(name: "rdd-bench", dependencies: [
             "Tensor", "NN", "Models",
@@ -41,12 +41,12 @@ let package = Package(
         ]),
 
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "NN"]),
+        .testTarget(name: "DistillTests", dependencies: ["Distill", "Tensor", "NN", "Models"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "NN", "Tensor"]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DataTests", dependencies: ["Data"]),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion"]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics"]),
-        .testTarget(name: "DistillTests", dependencies: ["Distill", "Tensor", "NN", "Models"]),
     ],
     swiftLanguageModes: [.v5]
 )
