@@ -31,6 +31,8 @@ let package = Package(
         .target(name: "Data", dependencies: ["CZlib", "Tensor"], resources: [.copy("Resources")]),
         // Cosine schedule on the 1025-level grid, x-prediction, PD target, samplers (spec §1).
         .target(name: "Diffusion", dependencies: ["Tensor"]),
+        // The distillation losses (spec §4): CFD, II/IS/M P2P, pixel queue, PD and perceptual baselines.
+        .target(name: "Distill", dependencies: ["Tensor", "NN", "Models"]),
         // Fréchet distance, IS / classifier score, KID (spec §5).
         .target(name: "Metrics", dependencies: ["CBLAS"]),
 
@@ -48,6 +50,7 @@ let package = Package(
         ]),
 
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "NN"]),
+        .testTarget(name: "DistillTests", dependencies: ["Distill", "Tensor", "NN", "Models"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "NN", "Tensor"]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "CHDF5"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DataTests", dependencies: ["Data"]),
