@@ -32,7 +32,7 @@ let package = Package(
         // Cosine schedule on the 1025-level grid, x-prediction, PD target, samplers (spec §1).
         .target(name: "Diffusion", dependencies: ["Tensor"]),
         // The distillation losses (spec §4): CFD, II/IS/M P2P, pixel queue, PD and perceptual baselines.
-        .target(name: "Distill", dependencies: ["Tensor", "NN", "Models"]),
+        .target(name: "Distill", dependencies: ["Tensor", "NN", "Models", "Diffusion"]),
         // Fréchet distance, IS / classifier score, KID (spec §5).
         .target(name: "Metrics", dependencies: ["CBLAS"]),
 
@@ -44,14 +44,8 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        .executableTarget(name: "rdd-train", dependencies: [
-            "Tensor", "NN", "Models", "Pipeline",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
-
-        .testTarget(name: "TensorTests", dependencies: ["Tensor", "NN"]),
-        .testTarget(name: "DistillTests", dependencies: ["Distill", "Tensor", "NN", "Models"]),
-        .testTarget(name: "ModelsTests", dependencies: ["Models", "NN", "Tensor"]),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "NN", "Checkpoint"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "NN", "Tensor", "Checkpoint"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "CHDF5"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DataTests", dependencies: ["Data"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Diffusion", "Data", "Checkpoint", "Tensor", "Models"]),
