@@ -44,10 +44,16 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        .executableTarget(name: "rdd-train", dependencies: [
+            "Tensor", "NN", "Models", "Pipeline",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "NN", "Checkpoint"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "NN", "Tensor", "Checkpoint"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "CHDF5"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DataTests", dependencies: ["Data"]),
+        .testTarget(name: "DistillTests", dependencies: ["Distill", "Tensor", "NN", "Models"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Diffusion", "Data", "Checkpoint", "Tensor", "Models"]),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion"]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics"], resources: [.copy("Fixtures")]),
