@@ -37,7 +37,7 @@ let package = Package(
         .target(name: "Metrics", dependencies: ["CBLAS"]),
 
         // Stages as functions of (configuration, input artifacts) → artifacts: classifier, teacher, PD, evaluation.
-        .target(name: "Pipeline", dependencies: ["Tensor", "NN", "Models", "Diffusion", "Data", "Checkpoint", "Metrics"]),
+        .target(name: "Pipeline", dependencies: ["Tensor", "NN", "Models", "Diffusion", "Distill", "Data", "Checkpoint", "Metrics"]),
 
         .executableTarget(name: "rdd-bench", dependencies: [
             "Tensor", "NN", "Models",

@@ -11,7 +11,7 @@ struct RDDTrain: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rdd-train",
         abstract: "Train the 1024-step teacher and the progressive-distillation chain of a preset.",
-        subcommands: [Chain.self, DryRun.self])
+        subcommands: [Chain.self, Trial.self, DryRun.self])
 }
 
 struct Chain: ParsableCommand {
@@ -28,6 +28,28 @@ struct Chain: ParsableCommand {
         let times = try runTeacherAndPDChain(p, root: out, seed: seed, downTo: downTo)
         let total = times.map(\.seconds).reduce(0, +)
         print(String(format: "chain '%@' finished in %.1f s (stages run now: %d)", preset, total, times.count))
+    }
+}
+
+struct Trial: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "One trial in this process: classifier, teacher, PD chain, distillation, evaluation.")
+    @Option(help: "Preset: tiny, small or paper.") var preset = "tiny"
+    @Option(help: "Distillation method (pd, pd_perceptual, rcfd, rdd, cfd+ii_p2p, cfd+is_p2p, cfd+m_p2p, cfd+is_p2p+m_p2p).") var method = "rdd"
+    @Option(help: "Trial seed.") var seed: UInt64 = 0
+    @Option(help: "Output directory (rerun to resume).") var out = "results/trial-tiny"
+    @Option(help: "Threads.") var threads = 2
+
+    func run() throws {
+        Threads.set(threads)
+        var c = try ExperimentConfig.defaults(preset: preset)
+        c.distill.method = method
+        c.seed = seed
+        try runTrialInProcess(c, root: out)
+        for n in StagePlan.plan(c) where n.kind == .eval {
+            let data = try Data(contentsOf: URL(fileURLWithPath: out + "/" + n.name + "/result.json"))
+            let r = try JSONDecoder().decode(EvaluationResult.self, from: data)
+            for m in r.metrics { print(String(format: "%@  %@ = %.4f   [%@]", n.name, m.name, m.value, m.label)) }
+        }
     }
 }
 

@@ -1,0 +1,124 @@
+import Foundation
+import Tensor
+import NN
+import Models
+import Diffusion
+import Distill
+import Data
+import Checkpoint
+
+/// One distillation stage, teacher (T, s) → student (T/2, 2s), with any method (spec §2.5, §4.5, §9):
+/// the student starts as a copy of the teacher; each step draws the PD target x̃ (§1.6), predicts
+/// x̂_S, passes both through the frozen classifier (x̃ without gradients), evaluates the method's
+/// terms and back-propagates the weighted total. The U-Net's Adam follows a cosine schedule to 0 and
+/// its gradient is clipped; the projection head has its own Adam at constant lr, unclipped. The
+/// student, head, both optimisers, the pixel queue and the RNG are checkpointed; resuming continues
+/// at the exact step.
+public func runDistillation(_ cfg: DistillStageConfig, teacherPath: String, classifierPath: String?, classifierConfig: DenseNetConfig?,
+                            data: ImageDataset, context ctx: StageContext) throws {
+    try ctx.prepare()
+    var ucfg = cfg.unet
+    ucfg.dropout = 0
+    let (teacher, tgrid) = try loadUNet(ucfg, from: teacherPath)
+    guard tgrid.steps == cfg.teacherSteps else {
+        throw PipelineError("distillation stage: teacher '\(teacherPath)' has T = \(tgrid.steps), the configuration says teacherSteps = \(cfg.teacherSteps)")
+    }
+    let sgrid = try tgrid.student()
+    teacher.train(false)
+    teacher.setRequiresGrad(false)
+    let student = UNet(ucfg, seed: 0)
+    student.copyState(from: teacher)
+    student.train(true)
+
+    var objective = try DistillObjective(method: cfg.method)
+    objective.alpha = cfg.alpha; objective.beta = cfg.beta; objective.tauCFD = cfg.tauCFD; objective.tauIS = cfg.tauIS
+    objective.tauContrast = cfg.tauContrast; objective.tauKD = cfg.tauKD; objective.perceptualWeight = cfg.perceptualWeight
+    objective.includePD = cfg.includePD; objective.isP2PBlockSize = cfg.isP2PBlockSize
+    let terms = objective.terms
+    let needsClassifier = terms.contains { $0 != .pd }
+    var classifier: DenseNet?
+    if needsClassifier {
+        guard let path = classifierPath, let ccfg = classifierConfig else {
+            throw PipelineError("distillation stage: method '\(cfg.method)' needs a classifier, none was given")
+        }
+        classifier = try loadClassifier(ccfg, from: path)
+    }
+    let channels = classifierConfig?.featureChannels ?? 1
+    let head = terms.contains(.mP2P) ? ProjectionHead(channels: channels, seed: cfg.seed &+ 31) : nil
+    head?.train(true)
+    var queue = terms.contains(.mP2P)
+        ? PixelQueue(mode: try PixelQueueMode(parsing: cfg.queue.mode), channels: channels, size: cfg.queue.size,
+                     contrastSize: cfg.queue.contrastSize, updateCount: cfg.queue.updateCount, seed: cfg.seed &+ 32) : nil
+
+    let adam = Adam(student.namedTrainableParameters(), lr: cfg.lr)
+    let headAdam = head.map { Adam($0.namedTrainableParameters(), lr: cfg.headLR) }
+    var rng = RNG(seed: cfg.seed &+ 33)
+    var batches = try BatchIterator(dataset: data, batchSize: cfg.batchSize, seed: cfg.seed &+ 34, randomFlip: data.flipAugmentation)
+    var start = 0
+    if FileManager.default.fileExists(atPath: ctx.checkpointPath) {
+        let (snap, ck) = try TrainingState.restore(path: ctx.checkpointPath, model: student, ema: nil, adam: adam, rngNames: ["main"])
+        start = snap.step
+        rng = snap.rngs["main"]!
+        batches = try BatchIterator(dataset: data, batchSize: cfg.batchSize, seed: cfg.seed &+ 34, randomFlip: data.flipAugmentation, start: snap.batchPosition)
+        if let head, let headAdam {
+            try head.loadState(from: ck, prefix: "head/", strict: false)
+            for (n, t) in headAdam.namedState() {
+                let v = try ck.array("optimizer/head_adam/" + n, dtype: .float32, shape: t.shape)
+                v.float32Values!.withUnsafeBufferPointer { t.data.update(from: $0.baseAddress!, count: t.count) }
+            }
+            headAdam.restore(step: Int(try ck.array("optimizer/head_adam/step").int64Values![0]))
+        }
+        if queue != nil {
+            var st: [String: (shape: [Int], values: [Float])] = [:]
+            for k in PixelQueue.stateKeys { let v = try ck.array("queue/" + k, dtype: .float32); st[k] = (v.shape, v.float32Values!) }
+            queue = try PixelQueue(state: st)
+        }
+    }
+    let journal = try Journal(path: ctx.journalPath, resumeFrom: start > 0 ? start - 1 : nil)
+    var unused = RNG(seed: 0)
+    let teacherFn: Denoiser = { z, k, y in teacher(z, timesteps: k, labels: y, rng: &unused) }
+    let json = canonicalJSON(cfg)
+    func save(_ path: String, _ step: Int) throws {
+        var extra: [String: ArrayValue] = [:]
+        if let head, let headAdam {
+            for (k, v) in head.stateArrays(prefix: "head/") { extra[k] = v }
+            for (n, t) in headAdam.namedState() { extra["optimizer/head_adam/" + n] = ArrayValue(shape: t.shape, t.array) }
+            extra["optimizer/head_adam/step"] = .scalar(Int64(headAdam.step))
+        }
+        if let queue { for (k, v) in queue.state() { extra["queue/" + k] = ArrayValue(shape: v.shape, v.values) } }
+        try TrainingState.save(path: path, model: student, grid: sgrid, ema: nil, adam: adam,
+                               snapshot: TrainingSnapshot(step: step, rngs: ["main": rng], batchPosition: batches.position),
+                               configJSON: json, extraArrays: extra, extraAttributes: ["method": .string(cfg.method)])
+    }
+    let clock = ContinuousClock()
+    let diagnostics = TermDiagnostics(every: cfg.diagnosticsEvery)
+    try runTrainingLoop(totalSteps: cfg.steps, startStep: start, context: ctx, journal: journal, save: { try save(ctx.checkpointPath, $0) }) { step in
+        let t0 = clock.now
+        let b = batches.nextBatch()
+        let labels = cfg.conditional ? b.labels : nil
+        adam.lr = LRSchedule.cosine(total: cfg.steps).lr(base: cfg.lr, step: step)
+        let target = pdTarget(teacher: teacherFn, grid: tgrid, x: tensor(b), labels: labels, rng: &rng)
+        let xs = student(target.z, timesteps: target.i0, labels: labels, rng: &unused)
+        var inputs = DistillInputs(studentImage: xs, teacherImage: target.xTilde, gridIndices: target.i0)
+        if let classifier {
+            let tOut = Autograd.noGrad { classifier(target.xTilde) }
+            let sOut = classifier(xs)
+            inputs = DistillInputs(teacher: tOut, student: sOut, studentImage: xs, teacherImage: target.xTilde, gridIndices: target.i0)
+        }
+        let values = try objective.evaluate(inputs, head: head, queue: queue)
+        var metrics: [(String, Double)] = values.terms.map { ($0.term.rawValue, Double($0.value.item)) }
+        if diagnostics.due(step) {
+            metrics += diagnostics.measure(values: values, studentImage: xs, parameters: adam.params.map(\.1), inputs: inputs)
+        }
+        adam.zeroGrad()
+        headAdam?.zeroGrad()
+        values.total.backward()
+        let norm = clipGradNorm(adam.params.map(\.1), maxNorm: cfg.gradClip)
+        adam.update()
+        headAdam?.update()
+        metrics += [("total", Double(values.total.item)), ("lr", Double(adam.lr)), ("grad_norm", Double(norm)),
+                    ("seconds_per_step", (clock.now - t0) / .seconds(1))]
+        return metrics
+    }
+    try save(ctx.finalPath, cfg.steps)
+}

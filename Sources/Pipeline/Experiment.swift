@@ -1,0 +1,214 @@
+import Foundation
+import Models
+
+/// The fully resolved configuration of one trial: everything that determines its numbers.
+///
+/// A sweep spec names a preset, overrides keys of this structure (JSON paths such as
+/// `distill.alpha` or `distill.queue.size`) and sweeps others; `ExperimentConfig.resolve` applies
+/// them on top of the preset's defaults and `validationErrors` checks the result before anything
+/// runs. `StagePlan.plan(_:)` turns it into the stage graph.
+public struct ExperimentConfig: Codable, Equatable, Sendable {
+    public var preset: String
+    /// "digits", "fashion-mnist", "cifar10" or "imagenet64".
+    public var dataset: String
+    /// Directory of CIFAR-10 / ImageNet-64 files (the other datasets need none).
+    public var dataRoot: String?
+    public var imageSize: Int
+    /// Class-conditional U-Nets and sampling (Table 2).
+    public var conditional: Bool
+    /// The trial's seed: distillation stages and evaluation. A first-class sweep axis.
+    public var seed: UInt64
+    /// The seed of the shared stages (classifier, teacher, PD chain), so trials with different
+    /// `seed` share one teacher as in the paper.
+    public var chainSeed: UInt64
+    public var classifier: ClassifierSettings
+    public var unet: UNetConfig
+    public var teacher: TeacherSettings
+    public var pd: PDSettings
+    public var distill: DistillSettings
+    public var evaluation: EvaluationSettings
+}
+
+/// DenseNet-BC feature extractor and its pre-training (spec §3).
+public struct ClassifierSettings: Codable, Equatable, Sendable {
+    public var network: DenseNetConfig
+    public var epochs: Int
+    public var batchSize: Int
+    public var lr: Float
+    public var momentum: Float
+    public var weightDecay: Float
+    /// Epochs (fractions of `epochs`) at which lr is divided by 10 (spec: 150 and 225 of 300).
+    public var milestones: [Double]
+    /// Random-crop padding for augmentation (CIFAR: 4), 0 for none.
+    public var cropPadding: Int
+}
+
+/// Base-model training (spec §2.3).
+public struct TeacherSettings: Codable, Equatable, Sendable {
+    public var steps: Int
+    public var batchSize: Int
+    public var lr: Float
+    public var warmup: Int
+    public var emaDecay: Float
+    public var gradClip: Float
+}
+
+/// The PD chain 1024 → … → `downTo` (spec §2.4).
+public struct PDSettings: Codable, Equatable, Sendable {
+    public var stepsPerHalving: Int
+    public var batchSize: Int
+    public var lr: Float
+    public var gradClip: Float
+    /// Where the PD chain stops and the distillation methods take over (8 in the paper).
+    public var downTo: Int
+}
+
+/// The pixel queue of M_P2P (spec §4.4).
+public struct QueueSettings: Codable, Equatable, Sendable {
+    /// "official-code" (default) or "paper".
+    public var mode: String
+    /// N_q
+    public var size: Int
+    /// V
+    public var contrastSize: Int
+    /// K (per iteration in official-code mode, per image in paper mode).
+    public var updateCount: Int
+}
+
+/// The distillation stages `from` → … → `to` (8 → 4 → 2 → 1 in Tables 1–3; 8 → 4 in Figs 6–9).
+public struct DistillSettings: Codable, Equatable, Sendable {
+    /// pd, pd_perceptual, rcfd, rdd, cfd+ii_p2p, cfd+is_p2p, cfd+m_p2p, cfd+is_p2p+m_p2p.
+    public var method: String
+    public var from: Int
+    public var to: Int
+    public var alpha: Float
+    public var beta: Float
+    /// τ_CFD per stage, in order (8→4, 4→2, 2→1: 0.9, 1.0, 0.85); the last value repeats if short.
+    public var tauCFD: [Float]
+    public var tauIS: Float
+    /// τ_c of M_P2P.
+    public var tauContrast: Float
+    /// τ_kd of M_P2P.
+    public var tauKD: Float
+    public var perceptualWeight: Float
+    /// Add L_PD to CFD methods (the official `--logits`).
+    public var includePD: Bool
+    public var queue: QueueSettings
+    public var batchSize: Int
+    /// Steps per stage, in order; the last value repeats if short.
+    public var steps: [Int]
+    public var lr: Float
+    /// The projection head's Adam (constant lr, no clipping; spec §2.5).
+    public var headLR: Float
+    public var gradClip: Float
+    /// Loss-term diagnostics interval (issue 11); 0 disables them.
+    public var diagnosticsEvery: Int
+    public var isP2PBlockSize: Int
+}
+
+/// What is measured for the trial (spec §5, scaled).
+public struct EvaluationSettings: Codable, Equatable, Sendable {
+    /// Samples per evaluation (N).
+    public var samples: Int
+    /// "fid_classifier", "classifier_score", "kid_classifier", and "fid_inception" when installed.
+    public var metrics: [String]
+    /// Which distilled students to evaluate (by step count).
+    public var studentSteps: [Int]
+    /// Training-free baselines on the teacher / PD chain: e.g. "ddim:8", "ddim:1024", "pd:8",
+    /// "dpm_solver:12", "pndm:10".
+    public var baselines: [String]
+    public var batchSize: Int
+}
+
+extension ExperimentConfig {
+    /// The defaults of a preset (spec values for `paper`, scaled for `small` and `tiny`).
+    public static func defaults(preset name: String) throws -> ExperimentConfig {
+        let p = try Preset.named(name)
+        let isPaper = name == "paper"
+        let classifier: ClassifierSettings
+        switch name {
+        case "tiny":
+            classifier = ClassifierSettings(network: DenseNetConfig(growthRate: 12, blockConfig: [2, 2], initFeatures: 24, numClasses: 10, inChannels: 1),
+                                            epochs: 3, batchSize: 64, lr: 0.1, momentum: 0.9, weightDecay: 5e-4, milestones: [0.5, 0.75], cropPadding: 1)
+        case "small":
+            classifier = ClassifierSettings(network: DenseNetConfig(growthRate: 12, blockConfig: [6, 6, 6], initFeatures: 24, numClasses: 10, inChannels: 1),
+                                            epochs: 4, batchSize: 128, lr: 0.1, momentum: 0.9, weightDecay: 5e-4, milestones: [0.5, 0.75], cropPadding: 2)
+        default:
+            classifier = ClassifierSettings(network: .densenet201, epochs: 300, batchSize: 128, lr: 0.1, momentum: 0.9,
+                                            weightDecay: 5e-4, milestones: [0.5, 0.75], cropPadding: 4)
+        }
+        let queue = isPaper ? QueueSettings(mode: "official-code", size: 20000, contrastSize: 4096, updateCount: 128)
+            : (name == "small" ? QueueSettings(mode: "official-code", size: 4000, contrastSize: 1024, updateCount: 64)
+               : QueueSettings(mode: "official-code", size: 512, contrastSize: 128, updateCount: 16))
+        let distillSteps = isPaper ? [20000, 20000, 20000] : (name == "small" ? [400, 400, 400] : [20, 20, 20])
+        return ExperimentConfig(
+            preset: p.name, dataset: p.dataset, dataRoot: nil, imageSize: p.imageSize, conditional: false,
+            seed: 0, chainSeed: 0, classifier: classifier, unet: p.unet,
+            teacher: TeacherSettings(steps: p.teacherSteps, batchSize: p.teacherBatch, lr: p.teacherLR, warmup: p.teacherWarmup,
+                                     emaDecay: p.emaDecay, gradClip: 1),
+            pd: PDSettings(stepsPerHalving: p.pdStepsPerHalving, batchSize: p.pdBatch, lr: p.pdLR, gradClip: 1, downTo: 8),
+            distill: DistillSettings(method: "rdd", from: 8, to: 1, alpha: 1, beta: 0.1, tauCFD: [0.9, 1.0, 0.85], tauIS: 1,
+                                     tauContrast: 0.1, tauKD: 1, perceptualWeight: 1, includePD: false, queue: queue,
+                                     batchSize: isPaper ? 32 : p.pdBatch, steps: distillSteps, lr: p.pdLR, headLR: p.pdLR,
+                                     gradClip: 1, diagnosticsEvery: isPaper ? 500 : 10, isP2PBlockSize: 4),
+            evaluation: EvaluationSettings(samples: isPaper ? 50000 : (name == "small" ? 2000 : 256),
+                                           metrics: ["fid_classifier", "classifier_score", "kid_classifier"],
+                                           studentSteps: [1], baselines: [], batchSize: isPaper ? 128 : 128))
+    }
+
+    /// Every problem with the configuration, each naming its JSON path and value (empty when valid).
+    public func validationErrors() -> [String] {
+        var e: [String] = []
+        func check(_ ok: Bool, _ path: String, _ value: Any, _ rule: String) { if !ok { e.append("\(path) = \(value): \(rule)") } }
+        check(["digits", "fashion-mnist", "cifar10", "imagenet64"].contains(dataset), "dataset", dataset, "must be digits, fashion-mnist, cifar10 or imagenet64")
+        e += unet.validationErrors().map { "unet: " + $0 }
+        e += classifier.network.validationErrors().map { "classifier.network: " + $0 }
+        check(unet.imageSize == imageSize, "unet.imageSize", unet.imageSize, "must equal imageSize = \(imageSize)")
+        check(teacher.steps >= 1, "teacher.steps", teacher.steps, "must be ≥ 1")
+        check(teacher.batchSize >= 1, "teacher.batchSize", teacher.batchSize, "must be ≥ 1")
+        check(pd.batchSize >= 1, "pd.batchSize", pd.batchSize, "must be ≥ 1")
+        check(pd.downTo >= 1 && pd.downTo <= 1024 && pd.downTo & (pd.downTo - 1) == 0, "pd.downTo", pd.downTo, "must be a power of two in 1…1024")
+        let d = distill
+        check(d.from == pd.downTo, "distill.from", d.from, "must equal pd.downTo = \(pd.downTo) (the stage schedule must halve from the PD chain's end)")
+        check(d.to >= 1 && d.to <= d.from && d.to & (d.to - 1) == 0, "distill.to", d.to, "must be a power of two ≤ distill.from")
+        check(d.alpha >= 0, "distill.alpha", d.alpha, "must be ≥ 0")
+        check(d.beta >= 0, "distill.beta", d.beta, "must be ≥ 0")
+        check(!d.tauCFD.isEmpty && d.tauCFD.allSatisfy { $0 > 0 }, "distill.tauCFD", d.tauCFD, "must be non-empty with every τ > 0")
+        check(d.tauIS > 0, "distill.tauIS", d.tauIS, "τ must be > 0")
+        check(d.tauContrast > 0, "distill.tauContrast", d.tauContrast, "τ must be > 0")
+        check(d.tauKD > 0, "distill.tauKD", d.tauKD, "τ must be > 0")
+        check(["official-code", "paper"].contains(d.queue.mode), "distill.queue.mode", d.queue.mode, "must be official-code or paper")
+        check(d.queue.size >= 1, "distill.queue.size", d.queue.size, "N_q must be ≥ 1")
+        check(d.queue.contrastSize >= 1 && d.queue.contrastSize <= d.queue.size, "distill.queue.contrastSize", d.queue.contrastSize, "V must be in 1…N_q = \(d.queue.size)")
+        check(d.queue.updateCount >= 1, "distill.queue.updateCount", d.queue.updateCount, "K must be ≥ 1")
+        check(d.batchSize >= 1, "distill.batchSize", d.batchSize, "batch size must be ≥ 1")
+        check(!d.steps.isEmpty && d.steps.allSatisfy { $0 >= 1 }, "distill.steps", d.steps, "must be non-empty with every value ≥ 1")
+        check(d.isP2PBlockSize >= 1, "distill.isP2PBlockSize", d.isP2PBlockSize, "must be ≥ 1")
+        check(evaluation.samples >= 2, "evaluation.samples", evaluation.samples, "N must be ≥ 2")
+        for (i, s) in evaluation.studentSteps.enumerated() {
+            check(s >= d.to && s <= d.from && s & (s - 1) == 0, "evaluation.studentSteps[\(i)]", s, "must be a power of two between distill.to = \(d.to) and distill.from = \(d.from)")
+        }
+        let knownMetrics = ["fid_classifier", "classifier_score", "kid_classifier", "fid_inception"]
+        for (i, m) in evaluation.metrics.enumerated() { check(knownMetrics.contains(m), "evaluation.metrics[\(i)]", m, "must be one of \(knownMetrics.joined(separator: ", "))") }
+        for (i, b) in evaluation.baselines.enumerated() {
+            let parts = b.split(separator: ":")
+            check(parts.count == 2 && ["ddim", "pd", "dpm_solver", "pndm"].contains(String(parts[0])) && Int(parts[1]) != nil,
+                  "evaluation.baselines[\(i)]", b, "must look like ddim:8, ddim:1024, pd:8, dpm_solver:12 or pndm:10")
+        }
+        return e
+    }
+
+    /// τ_CFD of the stage whose teacher has `teacherSteps` (index 0 for the first distillation stage).
+    public func tauCFD(forTeacherSteps t: Int) -> Float {
+        var i = 0, s = distill.from
+        while s > t { s /= 2; i += 1 }
+        return distill.tauCFD[min(i, distill.tauCFD.count - 1)]
+    }
+
+    /// Steps of the stage whose teacher has `teacherSteps`.
+    public func distillSteps(forTeacherSteps t: Int) -> Int {
+        var i = 0, s = distill.from
+        while s > t { s /= 2; i += 1 }
+        return distill.steps[min(i, distill.steps.count - 1)]
+    }
+}

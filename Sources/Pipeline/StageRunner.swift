@@ -1,0 +1,100 @@
+import Foundation
+import Models
+import Data
+
+/// What a worker needs to run one stage: its kind and configuration (the node's canonical JSON), the
+/// artifact paths of its inputs by role, and its directory. Written as `request.json` in the stage
+/// directory by the scheduler; `runStage` is the whole worker.
+public struct StageRequest: Codable, Equatable, Sendable {
+    public var kind: StageKind
+    public var config: String
+    /// Role → the input stage's `final.h5` ("teacher", "classifier", "model").
+    public var inputs: [String: String]
+    /// Classifier network configuration when a "classifier" input is present.
+    public var classifierNetwork: DenseNetConfig?
+    public var directory: String
+
+    public init(kind: StageKind, config: String, inputs: [String: String], classifierNetwork: DenseNetConfig?, directory: String) {
+        self.kind = kind; self.config = config; self.inputs = inputs; self.classifierNetwork = classifierNetwork; self.directory = directory
+    }
+}
+
+/// Loads the training or test split of a stage's dataset at the model size.
+public func loadDataset(_ name: String, root: String?, imageSize: Int, split: DatasetSplit) throws -> ImageDataset {
+    switch name {
+    case "digits":
+        let d = try ImageDataset.digits(split)
+        return imageSize == d.height ? d : try d.padded(to: imageSize)
+    case "fashion-mnist":
+        let d = try ImageDataset.fashionMNIST(split)
+        return imageSize == d.height ? d : try d.padded(to: imageSize)
+    case "cifar10":
+        guard let root else { throw PipelineError("dataset cifar10 needs dataRoot: the folder with data_batch_1.bin … test_batch.bin") }
+        return try ImageDataset.cifar10(split, directory: root)
+    case "imagenet64":
+        guard let root else { throw PipelineError("dataset imagenet64 needs dataRoot: the folder with train_data_batch_*.npz and val_data.npz") }
+        return try ImageDataset.imageNet64(split, directory: root)
+    default:
+        throw PipelineError("unknown dataset '\(name)'; valid: digits, fashion-mnist, cifar10, imagenet64")
+    }
+}
+
+/// Runs one stage to completion (resuming from its checkpoint if one exists). Its outputs are
+/// `final.h5` (training stages) or `result.json` (evaluation), plus `journal.jsonl`.
+public func runStage(_ r: StageRequest, context: StageContext? = nil) throws {
+    var ctx = context ?? StageContext(directory: r.directory)
+    if context == nil { ctx.checkpointEvery = 100; ctx.logEvery = 10 }
+    let dec = JSONDecoder()
+    func input(_ role: String) throws -> String {
+        guard let p = r.inputs[role] else { throw PipelineError("stage \(r.kind.rawValue) in '\(r.directory)': missing input '\(role)'") }
+        return p
+    }
+    switch r.kind {
+    case .classifier:
+        let c = try dec.decode(ClassifierStageConfig.self, from: Data(r.config.utf8))
+        try trainClassifier(c, train: try loadDataset(c.dataset, root: c.dataRoot, imageSize: c.imageSize, split: .train),
+                            test: try loadDataset(c.dataset, root: c.dataRoot, imageSize: c.imageSize, split: .test), context: ctx)
+    case .teacher:
+        let c = try dec.decode(TeacherStageConfig.self, from: Data(r.config.utf8))
+        let s = c.settings
+        try trainTeacher(TeacherConfig(unet: c.unet, steps: s.steps, batchSize: s.batchSize, lr: s.lr, warmup: s.warmup, emaDecay: s.emaDecay,
+                                       gradClip: s.gradClip, seed: c.seed, conditional: c.conditional),
+                         data: try loadDataset(c.dataset, root: c.dataRoot, imageSize: c.imageSize, split: .train), context: ctx)
+    case .pd:
+        let c = try dec.decode(PDStageConfig.self, from: Data(r.config.utf8))
+        let s = c.settings
+        try runProgressiveDistillation(PDConfig(unet: c.unet, teacherSteps: c.teacherSteps, steps: s.stepsPerHalving, batchSize: s.batchSize,
+                                                lr: s.lr, gradClip: s.gradClip, seed: c.seed, conditional: c.conditional),
+                                       teacherPath: try input("teacher"),
+                                       data: try loadDataset(c.dataset, root: c.dataRoot, imageSize: c.imageSize, split: .train), context: ctx)
+    case .distill:
+        let c = try dec.decode(DistillStageConfig.self, from: Data(r.config.utf8))
+        try runDistillation(c, teacherPath: try input("teacher"), classifierPath: r.inputs["classifier"], classifierConfig: r.classifierNetwork,
+                            data: try loadDataset(c.dataset, root: c.dataRoot, imageSize: c.imageSize, split: .train), context: ctx)
+    case .eval:
+        let c = try dec.decode(EvalStageConfig.self, from: Data(r.config.utf8))
+        _ = try runEvaluation(c, modelPath: try input("model"), classifierPath: r.inputs["classifier"], classifierConfig: r.classifierNetwork,
+                              reference: try loadDataset(c.dataset, root: c.dataRoot, imageSize: c.imageSize, split: .test), context: ctx)
+    }
+}
+
+/// Runs every stage of a trial's plan in order in this process, under `root/<stage name>`, skipping
+/// stages whose output exists. The simplest executor — the sweep scheduler runs the same requests
+/// in worker processes and shares stages between trials by their identity.
+public func runTrialInProcess(_ c: ExperimentConfig, root: String, log: (String) -> Void = { print($0) }) throws {
+    let problems = c.validationErrors()
+    if !problems.isEmpty { throw PipelineError("invalid configuration:\n  " + problems.joined(separator: "\n  ")) }
+    let nodes = StagePlan.plan(c)
+    for n in nodes {
+        let dir = root + "/" + n.name
+        let done = n.kind == .eval ? dir + "/result.json" : dir + "/final.h5"
+        if FileManager.default.fileExists(atPath: done) { log("\(n.name): done earlier"); continue }
+        var inputs: [String: String] = [:]
+        for (role, src) in n.inputs { inputs[role] = root + "/" + src + "/final.h5" }
+        let req = StageRequest(kind: n.kind, config: n.config, inputs: inputs,
+                               classifierNetwork: n.inputs["classifier"] != nil ? c.classifier.network : nil, directory: dir)
+        let t0 = Date()
+        try runStage(req)
+        log(String(format: "%@: %.1f s", n.name, Date().timeIntervalSince(t0)))
+    }
+}
