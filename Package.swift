@@ -54,7 +54,7 @@ let package = Package(
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "CHDF5"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DataTests", dependencies: ["Data"]),
         .testTarget(name: "DistillTests", dependencies: ["Distill", "Tensor", "NN", "Models"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Diffusion", "Data", "Checkpoint", "Tensor", "Models"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Diffusion", "Distill", "Data", "Checkpoint", "Tensor", "Models"]),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion"]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics"], resources: [.copy("Fixtures")]),
     ],

@@ -101,6 +101,18 @@ public struct DistillLossValues {
     /// Σ weight · value.
     public let total: Tensor
 
+    public init(terms: [(term: DistillTerm, value: Tensor, weight: Float)], total: Tensor) {
+        self.terms = terms
+        self.total = total
+    }
+
+    /// Builds the weighted total Σ w·L from the terms.
+    public init(terms: [(term: DistillTerm, value: Tensor, weight: Float)]) {
+        var total: Tensor?
+        for (_, v, w) in terms { let t = w == 1 ? v : v.scaled(w); total = total.map { $0 + t } ?? t }
+        self.init(terms: terms, total: total ?? Tensor(scalar: 0))
+    }
+
     public func value(_ t: DistillTerm) -> Tensor? { terms.first { $0.term == t }?.value }
     /// Plain numbers for logs: term name → unweighted value, plus "total".
     public var scalars: [String: Float] {

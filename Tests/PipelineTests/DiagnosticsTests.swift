@@ -1,0 +1,43 @@
+import XCTest
+import Tensor
+import Distill
+import Pipeline
+
+/// Issue 11's checks: a term that is zero by construction has share 0; terms with opposite gradients
+/// have cosine −1; a uniform softmax row has relative entropy 1.
+final class DiagnosticsTests: XCTestCase {
+    func testZeroTermHasZeroShareAndOppositeTermsHaveCosineMinusOne() throws {
+        var rng = RNG(seed: 1)
+        let w = Tensor.randn([3, 2], rng: &rng, requiresGrad: true)          // "student parameters"
+        let x = Tensor.randn([4, 3], rng: &rng)
+        let img = matmul(x, w).retainGrad()                                   // "student image"
+        // Student = teacher with τ = 1: the IS_P2P term is exactly zero, CFD (τ = 0.9) is not.
+        let feat = img.reshaped([4, 1, 2, 1]).exp()
+        var obj = DistillObjective(method: .cfdIS)
+        obj.tauCFD = 0.9
+        let inputs = DistillInputs(teacherMap: feat.detached(), teacherPooled: img.detached(), studentMap: feat, studentPooled: img)
+        let values = try obj.evaluate(inputs)
+        let d = TermDiagnostics(every: 1).measure(values: values, studentImage: img, parameters: [w], inputs: inputs)
+        let m = Dictionary(uniqueKeysWithValues: d)
+        XCTAssertEqual(m["diag/is_p2p/share"]!, 0, accuracy: 1e-7)
+        XCTAssertEqual(m["diag/cfd/share"]!, 1, accuracy: 1e-7)
+        XCTAssertEqual(m["diag/is_p2p/value"]!, 0, accuracy: 1e-7)
+        XCTAssertNil(w.grad.map { g in g.array.first { $0 != 0 } } ?? nil, "diagnostics leave the gradients zeroed")
+
+        // Two terms built with opposite gradients: L_a = +Σ a·θ-ish, L_b = −L_a.
+        let la = (img * Tensor([1, 2, 3, 4, 5, 6, 7, 8], shape: [4, 2])).sum()
+        let lb = la.scaled(-1)
+        let opposite = DistillLossValues(terms: [(.cfd, la, 1), (.isP2P, lb, 1)])
+        let d2 = Dictionary(uniqueKeysWithValues: TermDiagnostics(every: 1).measure(values: opposite, studentImage: img, parameters: [w], inputs: DistillInputs()))
+        XCTAssertEqual(d2["diag/cos/cfd|is_p2p"]!, -1, accuracy: 1e-6)
+        XCTAssertEqual(d2["diag/cfd/share"]!, 0.5, accuracy: 1e-6)
+    }
+
+    func testUniformRowsReadOne() {
+        XCTAssertEqual(normalizedRowEntropy(Tensor(zeros: [3, 7])), 1, accuracy: 1e-12)
+        XCTAssertLessThan(normalizedRowEntropy(Tensor([10, 0, 0, 0], shape: [1, 4])), 0.01)
+        // Identical pixels in every sample: every relation logit equal → uniform rows.
+        let flat = Tensor(repeating: 1, shape: [2, 2, 2, 3])
+        XCTAssertEqual(relationEntropy(flat, tau: 1), 1, accuracy: 1e-9)
+    }
+}
