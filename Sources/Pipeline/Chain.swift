@@ -38,25 +38,3 @@ public func runTeacherAndPDChain(_ p: Preset, root: String, seed: UInt64 = 0, do
     }
     return times
 }
-
-/// Samples `n` images from a stored model with DDIM (spec §1.7) at `stride` (1 for students; e.g.
-/// 128 for 8-step DDIM of the base model), from seeded noise. Returns NHWC images in [−1, 1].
-public func sampleImages(unet cfg: UNetConfig, modelPath: String, n: Int, stride: Int = 1, seed: UInt64, batch: Int = 64) throws -> Tensor {
-    var c = cfg
-    c.dropout = 0
-    let (net, grid) = try loadUNet(c, from: modelPath)
-    net.train(false)
-    let indices = try grid.samplingIndices(stride: stride)
-    var rng = RNG(seed: seed)
-    var unused = RNG(seed: 0)
-    let model: Denoiser = { z, k, y in net(z, timesteps: k, labels: y, rng: &unused) }
-    var out: [Float] = []
-    var done = 0
-    while done < n {
-        let b = min(batch, n - done)
-        let xT = Tensor.randn([b, c.imageSize, c.imageSize, c.inChannels], rng: &rng)
-        out += ddimSample(model: model, indices: indices, xT: xT).array
-        done += b
-    }
-    return Tensor(out, shape: [n, c.imageSize, c.imageSize, c.inChannels])
-}

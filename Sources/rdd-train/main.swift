@@ -38,11 +38,19 @@ struct Trial: ParsableCommand {
     @Option(help: "Trial seed.") var seed: UInt64 = 0
     @Option(help: "Output directory (rerun to resume).") var out = "results/trial-tiny"
     @Option(help: "Threads.") var threads = 2
+    @Option(help: "Baselines to evaluate too, comma-separated (ddim:8, ddim:1024, pd:8, dpm_solver:12, pndm:10).") var baselines = ""
+    @Option(help: "Samples per evaluation (default: the preset's).") var samples: Int?
+    @Option(help: "PD steps per halving (default: the preset's).") var pdSteps: Int?
+    @Option(help: "PD learning rate (default: the preset's).") var pdLr: Float?
 
     func run() throws {
         Threads.set(threads)
         var c = try ExperimentConfig.defaults(preset: preset)
         c.distill.method = method
+        c.evaluation.baselines = baselines.split(separator: ",").map(String.init)
+        if let samples { c.evaluation.samples = samples }
+        if let pdSteps { c.pd.stepsPerHalving = pdSteps }
+        if let pdLr { c.pd.lr = pdLr }
         c.seed = seed
         try runTrialInProcess(c, root: out)
         for n in StagePlan.plan(c) where n.kind == .eval {
