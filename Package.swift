@@ -39,6 +39,9 @@ let package = Package(
         // Stages as functions of (configuration, input artifacts) → artifacts: classifier, teacher, PD, evaluation.
         .target(name: "Pipeline", dependencies: ["Tensor", "NN", "Models", "Diffusion", "Distill", "Data", "Checkpoint", "Metrics"]),
 
+        // Tables, figures (SVG, PNG), verdicts and notebooks from a run export (never trains or samples).
+        .target(name: "Report", dependencies: ["Metrics", "Checkpoint", "CZlib"]),
+
         .executableTarget(name: "rdd-bench", dependencies: [
             "Tensor", "NN", "Models",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

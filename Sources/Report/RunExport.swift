@@ -1,0 +1,120 @@
+import Foundation
+
+/// The run database's content as reports need it: trials × metrics with everything that labels them.
+///
+/// `rdd-sweep export --format json` writes this; `rdd-report` reads it (or builds it from the
+/// database), so a committed export reproduces every report byte for byte without the database or
+/// the checkpoints. Keys are sorted and arrays ordered (by sweep, then trial key) for determinism.
+public struct RunExport: Codable, Equatable, Sendable {
+    public var formatVersion: Int
+    public var sweeps: [SweepRecord]
+    public var trials: [TrialRecord]
+
+    public init(formatVersion: Int = 1, sweeps: [SweepRecord], trials: [TrialRecord]) {
+        self.formatVersion = formatVersion; self.sweeps = sweeps; self.trials = trials
+    }
+}
+
+public struct SweepRecord: Codable, Equatable, Sendable {
+    public var name: String
+    /// The spec file the sweep came from (relative path as given).
+    public var specPath: String
+    public var specHash: String
+    public var preset: String
+    public init(name: String, specPath: String, specHash: String, preset: String) {
+        self.name = name; self.specPath = specPath; self.specHash = specHash; self.preset = preset
+    }
+}
+
+/// One trial: its swept values, its resolved configuration, what its stages measured.
+public struct TrialRecord: Codable, Equatable, Sendable {
+    public var sweep: String
+    /// Stable key within the sweep (e.g. "t003").
+    public var key: String
+    /// Swept keys → values as JSON text (e.g. "distill.method": "\"rdd\"", "seed": "1").
+    public var axes: [String: String]
+    /// The resolved ExperimentConfig as canonical JSON.
+    public var configJSON: String
+    /// "completed", "failed", "running", "queued".
+    public var status: String
+    public var evaluations: [EvaluationRecord]
+    public var stages: [StageRecord]
+    public init(sweep: String, key: String, axes: [String: String], configJSON: String, status: String,
+                evaluations: [EvaluationRecord], stages: [StageRecord]) {
+        self.sweep = sweep; self.key = key; self.axes = axes; self.configJSON = configJSON; self.status = status
+        self.evaluations = evaluations; self.stages = stages
+    }
+}
+
+/// One labelled metric of one evaluation stage (spec §5; see Pipeline.MetricResult).
+public struct EvaluationRecord: Codable, Equatable, Sendable {
+    /// The evaluation stage's name in the trial's plan: "eval-rdd-1", "eval-ddim-8", "eval-pd-8", ...
+    public var stage: String
+    /// What was sampled: a method name ("rdd", "pd", ...) or a baseline sampler ("ddim", "dpm_solver", "pndm").
+    public var model: String
+    public var metric: String
+    public var value: Double
+    public var label: String
+    public var featureNetwork: String
+    public var samples: Int
+    public var reference: String
+    public var sampler: String
+    public var steps: Int
+    public var nfe: Int
+    public var secondsPerImage: Double
+    /// Directory of the stage's artifacts (samples.h5), relative to the results root.
+    public var artifactDirectory: String
+    public init(stage: String, model: String, metric: String, value: Double, label: String, featureNetwork: String, samples: Int,
+                reference: String, sampler: String, steps: Int, nfe: Int, secondsPerImage: Double, artifactDirectory: String) {
+        self.stage = stage; self.model = model; self.metric = metric; self.value = value; self.label = label
+        self.featureNetwork = featureNetwork; self.samples = samples; self.reference = reference; self.sampler = sampler
+        self.steps = steps; self.nfe = nfe; self.secondsPerImage = secondsPerImage; self.artifactDirectory = artifactDirectory
+    }
+}
+
+/// One stage of a trial: timing, memory, and its logged series (losses, diagnostics).
+public struct StageRecord: Codable, Equatable, Sendable {
+    /// Name in the trial's plan ("teacher", "pd8", "distill-rdd-4", ...).
+    public var name: String
+    public var kind: String
+    public var identity: String
+    public var status: String
+    public var seconds: Double
+    public var peakMemoryBytes: Int
+    /// Metric name → [(step, value)] in step order (journal entries: losses, lr, "diag/…").
+    public var series: [String: [SeriesPoint]]
+    public init(name: String, kind: String, identity: String, status: String, seconds: Double, peakMemoryBytes: Int, series: [String: [SeriesPoint]]) {
+        self.name = name; self.kind = kind; self.identity = identity; self.status = status; self.seconds = seconds
+        self.peakMemoryBytes = peakMemoryBytes; self.series = series
+    }
+}
+
+public struct SeriesPoint: Codable, Equatable, Sendable {
+    public var step: Int
+    public var value: Double
+    public init(step: Int, value: Double) { self.step = step; self.value = value }
+}
+
+extension RunExport {
+    /// Deterministic JSON (sorted keys, stable order): byte-identical for equal content.
+    public func encoded() throws -> Data {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys, .prettyPrinted]
+        return try enc.encode(self)
+    }
+
+    public static func load(path: String) throws -> RunExport {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ReportError("cannot read the run export '\(path)'")
+        }
+        do { return try JSONDecoder().decode(RunExport.self, from: data) }
+        catch { throw ReportError("run export '\(path)' is not valid: \(error)") }
+    }
+}
+
+public struct ReportError: Error, CustomStringConvertible, LocalizedError {
+    public let message: String
+    public init(_ m: String) { message = m }
+    public var description: String { message }
+    public var errorDescription: String? { message }
+}
