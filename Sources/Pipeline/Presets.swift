@@ -22,7 +22,7 @@ public struct Preset: Codable, Equatable, Sendable {
         name: "tiny", dataset: "digits", imageSize: 8,
         unet: UNetConfig(imageSize: 8, inChannels: 1, ch: 32, chMult: [1, 2], attn: [1], numResBlocks: 1, dropout: 0.1),
         teacherSteps: 400, teacherBatch: 32, teacherLR: 2e-3, teacherWarmup: 40, emaDecay: 0.99,
-        pdStepsPerHalving: 30, pdBatch: 32, pdLR: 2e-4)
+        pdStepsPerHalving: 60, pdBatch: 32, pdLR: 5e-4)
 
     public static let small = Preset(
         name: "small", dataset: "fashion-mnist", imageSize: 32,
