@@ -164,6 +164,8 @@ extension ExperimentConfig {
         e += unet.validationErrors().map { "unet: " + $0 }
         e += classifier.network.validationErrors().map { "classifier.network: " + $0 }
         check(unet.imageSize == imageSize, "unet.imageSize", unet.imageSize, "must equal imageSize = \(imageSize)")
+        check(!conditional || unet.numClasses != nil, "unet.numClasses", unet.numClasses as Any, "must be set (the number of classes) when conditional = true")
+        check(conditional || unet.numClasses == nil, "conditional", conditional, "must be true when unet.numClasses is set")
         check(teacher.steps >= 1, "teacher.steps", teacher.steps, "must be ≥ 1")
         check(teacher.batchSize >= 1, "teacher.batchSize", teacher.batchSize, "must be ≥ 1")
         check(pd.batchSize >= 1, "pd.batchSize", pd.batchSize, "must be ≥ 1")
@@ -194,6 +196,12 @@ extension ExperimentConfig {
             let parts = b.split(separator: ":")
             check(parts.count == 2 && ["ddim", "pd", "dpm_solver", "pndm"].contains(String(parts[0])) && Int(parts[1]) != nil,
                   "evaluation.baselines[\(i)]", b, "must look like ddim:8, ddim:1024, pd:8, dpm_solver:12 or pndm:10")
+            if parts.count == 2, parts[0] == "pd", let n = Int(parts[1]) {
+                check(n >= pd.downTo && n < 1024 && n & (n - 1) == 0, "evaluation.baselines[\(i)]", b, "a PD model exists only for powers of two from pd.downTo = \(pd.downTo) to 512")
+            }
+            if parts.count == 2, parts[0] == "ddim", let n = Int(parts[1]) {
+                check(n >= 1 && 1024 % n == 0, "evaluation.baselines[\(i)]", b, "DDIM on the base model needs a step count dividing 1024")
+            }
         }
         return e
     }
