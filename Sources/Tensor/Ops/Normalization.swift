@@ -49,34 +49,55 @@ public func groupNorm(_ x: Tensor, groups: Int, weight gamma: Tensor, bias beta:
         }
     } }
     return out.recording([x, gamma, beta]) { _, gOut in
-        let dy = gOut.data
-        var dgamma = [Double](repeating: 0, count: c), dbeta = [Double](repeating: 0, count: c)
-        let dx = x.requiresGrad ? x.gradBuffer() : nil
-        for bb in 0..<b {
-            let xb = x.data + bb * a * c, dyb = dy + bb * a * c
-            for g in 0..<groups {
-                let m = mean[bb * groups + g], r = rstd[bb * groups + g]
-                var sdxh = 0.0, sdxhx = 0.0
-                for p in 0..<a { for k in 0..<cg {
-                    let ch = g * cg + k, i = p * c + ch
-                    let xh = (xb[i] - m) * r
-                    let dxh = dyb[i] * gamma.data[ch]
-                    sdxh += Double(dxh); sdxhx += Double(dxh * xh)
-                    dgamma[ch] += Double(dyb[i] * xh); dbeta[ch] += Double(dyb[i])
-                } }
-                if let dx {
-                    let m1 = Float(sdxh / n), m2 = Float(sdxhx / n)
-                    let dxb = dx + bb * a * c
-                    for p in 0..<a { for k in 0..<cg {
-                        let ch = g * cg + k, i = p * c + ch
-                        let xh = (xb[i] - m) * r
-                        dxb[i] += r * (dyb[i] * gamma.data[ch] - m1 - xh * m2)
-                    } }
+        // Parallel over samples: each sample's dx is independent; per-sample partial sums of dγ, dβ
+        // are reduced in sample order afterwards, so the result does not depend on the thread count.
+        var partial = [Double](repeating: 0, count: b * 2 * c)
+        let dx = x.requiresGrad ? SendablePtr(x.gradBuffer()) : nil
+        let dy = SendablePtr(gOut.data)
+        let (meanC, rstdC) = (mean, rstd)
+        partial.withUnsafeMutableBufferPointer { pb in meanC.withUnsafeBufferPointer { mb in rstdC.withUnsafeBufferPointer { rb in
+            let part = SendablePtr(pb.baseAddress!), pm = SendablePtr(mb.baseAddress!), pr = SendablePtr(rb.baseAddress!)
+            parallelRange(b, minChunk: 1) { s, e in
+                for bb in s..<e {
+                    let xb = px.p + bb * a * c, dyb = dy.p + bb * a * c
+                    let dg = part.p + bb * 2 * c, db = dg + c
+                    for g in 0..<groups {
+                        let m = pm.p[bb * groups + g], r = pr.p[bb * groups + g]
+                        var sdxh = 0.0, sdxhx = 0.0
+                        for p in 0..<a {
+                            let base = p * c + g * cg
+                            var s1: Float = 0, s2: Float = 0
+                            for k in 0..<cg {
+                                let ch = g * cg + k, i = base + k
+                                let xh = (xb[i] - m) * r
+                                let dxh = dyb[i] * pg.p[ch]
+                                s1 += dxh; s2 += dxh * xh
+                                dg[ch] += Double(dyb[i] * xh); db[ch] += Double(dyb[i])
+                            }
+                            sdxh += Double(s1); sdxhx += Double(s2)
+                        }
+                        if let dx {
+                            let m1 = Float(sdxh / n), m2 = Float(sdxhx / n)
+                            let dxb = dx.p + bb * a * c
+                            for p in 0..<a {
+                                let base = p * c + g * cg
+                                for k in 0..<cg {
+                                    let ch = g * cg + k, i = base + k
+                                    let xh = (xb[i] - m) * r
+                                    dxb[i] += r * (dyb[i] * pg.p[ch] - m1 - xh * m2)
+                                }
+                            }
+                        }
+                    }
                 }
             }
+        } } }
+        if gamma.requiresGrad || beta.requiresGrad {
+            var dgamma = [Double](repeating: 0, count: c), dbeta = [Double](repeating: 0, count: c)
+            for bb in 0..<b { for k in 0..<c { dgamma[k] += partial[bb * 2 * c + k]; dbeta[k] += partial[bb * 2 * c + c + k] } }
+            if gamma.requiresGrad { let d = gamma.gradBuffer(); for k in 0..<c { d[k] += Float(dgamma[k]) } }
+            if beta.requiresGrad { let d = beta.gradBuffer(); for k in 0..<c { d[k] += Float(dbeta[k]) } }
         }
-        if gamma.requiresGrad { let d = gamma.gradBuffer(); for k in 0..<c { d[k] += Float(dgamma[k]) } }
-        if beta.requiresGrad { let d = beta.gradBuffer(); for k in 0..<c { d[k] += Float(dbeta[k]) } }
     }
 }
 
