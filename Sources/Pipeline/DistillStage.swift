@@ -107,12 +107,12 @@ public func runDistillation(_ cfg: DistillStageConfig, teacherPath: String, clas
         }
         let values = try objective.evaluate(inputs, head: head, queue: queue)
         var metrics: [(String, Double)] = values.terms.map { ($0.term.rawValue, Double($0.value.item)) }
-        if diagnostics.due(step) {
-            metrics += diagnostics.measure(values: values, studentImage: xs, parameters: adam.params.map(\.1), inputs: inputs)
-        }
+        let params = adam.params.map(\.1)
+        let pending = diagnostics.due(step) ? diagnostics.begin(values: values, studentImage: xs, parameters: params) : nil
         adam.zeroGrad()
         headAdam?.zeroGrad()
         values.total.backward()
+        if let pending { metrics += diagnostics.finish(pending, studentImage: xs, parameters: params, inputs: inputs) }
         let norm = clipGradNorm(adam.params.map(\.1), maxNorm: cfg.gradClip)
         adam.update()
         headAdam?.update()

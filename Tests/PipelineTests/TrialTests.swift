@@ -75,6 +75,26 @@ final class TrialTests: XCTestCase {
         for (k, v) in a.arrays { XCTAssertEqual(v, b.arrays[k], "\(k) differs after resume") }
     }
 
+    func testDiagnosticsDoNotChangeTraining() throws {
+        var c = try Self.toy(method: "rdd")
+        c.distill.steps = [3]
+        c.distill.to = 4
+        c.evaluation.studentSteps = [4]
+        let root = tempDir("diag")
+        try runTrialInProcess(c, root: root)                 // diagnostics every step
+        var off = c
+        off.distill.diagnosticsEvery = 0
+        let node = StagePlan.plan(off).first { $0.kind == .distill }!
+        try runStage(StageRequest(kind: .distill, config: node.config, inputs: ["teacher": root + "/pd8/final.h5", "classifier": root + "/classifier/final.h5"],
+                                  classifierNetwork: c.classifier.network, directory: root + "/nodiag"))
+        let a = try Checkpoint.load(from: root + "/distill-rdd-4/final.h5"), b = try Checkpoint.load(from: root + "/nodiag/final.h5")
+        for (k, v) in a.arrays where k.hasPrefix("params/") || k.hasPrefix("head/") { XCTAssertEqual(v, b.arrays[k], "\(k): diagnostics changed training") }
+        let j = Journal.read(path: root + "/distill-rdd-4/journal.jsonl")
+        let shares = ["cfd", "is_p2p", "m_p2p"].map { t in j.filter { $0.name == "diag/\(t)/share" && $0.step == 0 }.first!.value }
+        XCTAssertEqual(shares.reduce(0, +), 1, accuracy: 1e-9, "shares sum to 1")
+        XCTAssertFalse(Journal.read(path: root + "/nodiag/journal.jsonl").contains { $0.name.hasPrefix("diag/") })
+    }
+
     func testInvalidConfigurationNamesPathAndValue() throws {
         var c = try Self.toy()
         c.distill.queue.contrastSize = c.distill.queue.size + 1
