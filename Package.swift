@@ -46,7 +46,7 @@ let package = Package(
         .executableTarget(name: "rdd-setup", dependencies: ["Inception", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         .executableTarget(name: "rdd-bench", dependencies: [
-            "Tensor", "NN", "Models",
+            "Tensor", "NN", "Models", "Inception",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

@@ -33,6 +33,16 @@ struct FeatureMap {
         return FeatureMap(owner: owner, offset: offset + start, b: b, h: h, w: w, c: count, ld: ld)
     }
 
+    /// Copies the values of `src` (same b, h, w, c; either may be a slice) into this map.
+    func copy(from src: FeatureMap) {
+        precondition(src.b == b && src.h == h && src.w == w && src.c == c, "FeatureMap.copy: shapes differ")
+        let d = SendablePtr(pointer), s = SendablePtr(src.pointer)
+        let (ldD, ldS, n) = (ld, src.ld, c)
+        parallelRange(b * h * w, minChunk: 1024) { p0, p1 in
+            for q in p0..<p1 { (d.p + q * ldD).update(from: s.p + q * ldS, count: n) }
+        }
+    }
+
     /// 3×3 average pool, stride 1, padding 1, count_include_pad = False.
     func avgPool3x3() -> FeatureMap {
         let y = FeatureMap(b: b, h: h, w: w, c: c)

@@ -1,3 +1,4 @@
+import Foundation
 import Tensor
 import NN
 
@@ -43,8 +44,15 @@ public final class InceptionV3: Module {
         return out
     }
 
-    /// Folds BatchNorm into packed convolution weights (call after loading parameters).
-    public func prepare() { for (_, c) in convLayers { c.prepare() } }
+    /// Folds BatchNorm into packed convolution weights and builds the merged 1×1 heads of each block
+    /// (call after loading parameters; the layers' own values are left unchanged).
+    public func prepare() {
+        func visit(_ m: Module) {
+            for (_, ch) in m.children { visit(ch) }
+            (m as? PreparedForInference)?.prepare()
+        }
+        visit(self)
+    }
 
     /// pool3 features (B, 2048) of a normalised NHWC batch (B, 299, 299, 3) in the network's input range.
     /// With `taps`, also returns the per-channel spatial means (B, C) of every stage output, for debugging.
@@ -102,13 +110,16 @@ public final class InceptionV3: Module {
     }
 }
 
+/// Modules that derive inference-time data (packed weights) from their parameters.
+protocol PreparedForInference: AnyObject { func prepare() }
+
 /// One TorchScript `Conv2dLayer`: conv (no bias) → BatchNorm(β only, eps 1e-3) → ReLU, folded at `prepare()`.
-public final class Conv2dLayer: Module {
+public final class Conv2dLayer: Module, PreparedForInference {
     public let weight: Tensor, beta: Tensor, mean: Tensor, variance: Tensor
     public let geometry: ConvGeometry
     public let cin: Int, cout: Int
-    private var packed: Tensor?
-    private var foldedBias: Tensor?
+    private(set) var packed: Tensor?
+    private(set) var foldedBias: Tensor?
 
     /// A layer with zero weights and β, zero mean and unit variance (load real values with `loadState`).
     public init(_ cin: Int, _ cout: Int, _ g: ConvGeometry) {
@@ -144,9 +155,16 @@ public final class Conv2dLayer: Module {
     func run(_ x: FeatureMap, into y: FeatureMap) {
         if packed == nil { prepare() }
         precondition(x.c == cin && y.c == cout, "Conv2dLayer: \(x.c) → \(y.c) channels for a \(cin) → \(cout) layer")
+        let t0 = InceptionProfile.enabled ? InceptionProfile.now() : 0
         convForwardNHWC(y.pointer, ldOut: y.ld, x.pointer, ldIn: x.ld, batch: x.b, height: x.h, width: x.w,
                         inChannels: cin, outChannels: cout, geometry: geometry, weightKxN: packed!.data,
                         bias: foldedBias!.data, relu: true)
+        if InceptionProfile.enabled {
+            let (ho, wo) = geometry.outputSize(height: x.h, width: x.w)
+            InceptionProfile.add("conv \(geometry.kh)x\(geometry.kw)/\(geometry.strideH) \(cin)->\(cout) @\(x.h)x\(x.w)",
+                                 seconds: InceptionProfile.now() - t0,
+                                 flops: 2 * Double(cout * cin * geometry.kh * geometry.kw) * Double(x.b * ho * wo))
+        }
     }
 
     func callAsFunction(_ x: FeatureMap) -> FeatureMap {
@@ -177,11 +195,11 @@ final class Tower: Module {
         for (i, c) in convs.enumerated() { child(i == 0 ? "conv" : "conv_\(i)", c) }
     }
     var cout: Int { convs.last!.cout }
-    /// Runs the tower; the last layer writes into `into` when given.
+    /// Runs layers `from...` of the tower; the last layer writes into `into` when given.
     @discardableResult
-    func run(_ x: FeatureMap, into out: FeatureMap? = nil) -> FeatureMap {
+    func run(_ x: FeatureMap, from first: Int = 0, into out: FeatureMap? = nil) -> FeatureMap {
         var h = x
-        for c in convs.dropLast() { h = c(h) }
+        for c in convs[first...].dropLast() { h = c(h) }
         let last = convs.last!
         let y = out ?? last.outputMap(for: h)
         last.run(h, into: y)
@@ -190,21 +208,25 @@ final class Tower: Module {
 }
 
 /// Block A (Mixed_5b–d): [1×1 64 | 1×1 48 → 5×5 64 | 1×1 64 → 3×3 96 → 3×3 96 | avg 3×3 → 1×1 pool].
-final class InceptionA: Module {
+final class InceptionA: Module, PreparedForInference {
     let conv: Conv2dLayer, tower: Tower, tower_1: Tower, tower_2: Tower
     init(_ cin: Int, pool: Int) {
         conv = c1(cin, 64)
         tower = Tower([c1(cin, 48), k(5, 5, 48, 64)])
         tower_1 = Tower([c1(cin, 64), k(3, 3, 64, 96), k(3, 3, 96, 96)])
         tower_2 = Tower([c1(cin, pool)])
+        heads = PointwiseGroup([conv, tower.convs[0], tower_1.convs[0]])
         super.init()
         child("conv", conv); child("tower", tower); child("tower_1", tower_1); child("tower_2", tower_2)
     }
+    let heads: PointwiseGroup
+    func prepare() { heads.prepare() }
     func callAsFunction(_ x: FeatureMap) -> FeatureMap {
         let out = FeatureMap(b: x.b, h: x.h, w: x.w, c: 64 + 64 + 96 + tower_2.cout)
-        conv.run(x, into: out.slice(0, 64))
-        tower.run(x, into: out.slice(64, 64))
-        tower_1.run(x, into: out.slice(128, 96))
+        let h = heads.run(x)  // [conv 64 | tower.conv 48 | tower_1.conv 64] in one GEMM
+        out.slice(0, 64).copy(from: h.slice(0, 64))
+        tower.run(h.slice(64, 48), from: 1, into: out.slice(64, 64))
+        tower_1.run(h.slice(112, 64), from: 1, into: out.slice(128, 96))
         tower_2.run(x.avgPool3x3(), into: out.slice(224, tower_2.cout))
         return out
     }
@@ -230,40 +252,50 @@ final class InceptionB: Module {
 }
 
 /// Block C (Mixed_6b–e): [1×1 192 | 1×1 c7 → 1×7 c7 → 7×1 192 | 1×1 c7 → 7×1 → 1×7 → 7×1 → 1×7 192 | avg → 1×1 192].
-final class InceptionC: Module {
+final class InceptionC: Module, PreparedForInference {
     let conv: Conv2dLayer, tower: Tower, tower_1: Tower, tower_2: Tower
     init(_ cin: Int, c7: Int) {
         conv = c1(cin, 192)
         tower = Tower([c1(cin, c7), k(1, 7, c7, c7), k(7, 1, c7, 192)])
         tower_1 = Tower([c1(cin, c7), k(7, 1, c7, c7), k(1, 7, c7, c7), k(7, 1, c7, c7), k(1, 7, c7, 192)])
         tower_2 = Tower([c1(cin, 192)])
+        heads = PointwiseGroup([conv, tower.convs[0], tower_1.convs[0]])
+        self.c7 = c7
         super.init()
         child("conv", conv); child("tower", tower); child("tower_1", tower_1); child("tower_2", tower_2)
     }
+    let heads: PointwiseGroup
+    let c7: Int
+    func prepare() { heads.prepare() }
     func callAsFunction(_ x: FeatureMap) -> FeatureMap {
         let out = FeatureMap(b: x.b, h: x.h, w: x.w, c: 768)
-        conv.run(x, into: out.slice(0, 192))
-        tower.run(x, into: out.slice(192, 192))
-        tower_1.run(x, into: out.slice(384, 192))
+        let h = heads.run(x)  // [conv 192 | tower.conv c7 | tower_1.conv c7]
+        out.slice(0, 192).copy(from: h.slice(0, 192))
+        tower.run(h.slice(192, c7), from: 1, into: out.slice(192, 192))
+        tower_1.run(h.slice(192 + c7, c7), from: 1, into: out.slice(384, 192))
         tower_2.run(x.avgPool3x3(), into: out.slice(576, 192))
         return out
     }
 }
 
 /// Block D (Mixed_7a): [1×1 192 → 3×3/2 320 | 1×1 192 → 1×7 → 7×1 → 3×3/2 192 | max 3×3/2].
-final class InceptionD: Module {
+final class InceptionD: Module, PreparedForInference {
     let tower: Tower, tower_1: Tower
     init(_ cin: Int) {
         tower = Tower([c1(cin, 192), k(3, 3, 192, 320, stride: 2)])
         tower_1 = Tower([c1(cin, 192), k(1, 7, 192, 192), k(7, 1, 192, 192), k(3, 3, 192, 192, stride: 2)])
+        heads = PointwiseGroup([tower.convs[0], tower_1.convs[0]])
         super.init()
         child("tower", tower); child("tower_1", tower_1)
     }
+    let heads: PointwiseGroup
+    func prepare() { heads.prepare() }
     func callAsFunction(_ x: FeatureMap) -> FeatureMap {
         let ho = (x.h - 3) / 2 + 1, wo = (x.w - 3) / 2 + 1
         let out = FeatureMap(b: x.b, h: ho, w: wo, c: 320 + 192 + x.c)
-        tower.run(x, into: out.slice(0, 320))
-        tower_1.run(x, into: out.slice(320, 192))
+        let h = heads.run(x)  // [tower.conv 192 | tower_1.conv 192]
+        tower.run(h.slice(0, 192), from: 1, into: out.slice(0, 320))
+        tower_1.run(h.slice(192, 192), from: 1, into: out.slice(320, 192))
         x.maxPool3x3(stride: 2, padding: 0, into: out.slice(512, x.c))
         return out
     }
@@ -271,7 +303,7 @@ final class InceptionD: Module {
 
 /// Block E (Mixed_7b/c): [1×1 320 | 1×1 384 → (1×3 384, 3×1 384) | 1×1 448 → 3×3 384 → (1×3 384, 3×1 384) |
 /// pool 3×3/1 pad 1 (average without padding count in mixed_9, max in mixed_10) → 1×1 192].
-final class InceptionE: Module {
+final class InceptionE: Module, PreparedForInference {
     let conv, tower_conv, tower_mixed_conv, tower_mixed_conv_1: Conv2dLayer
     let tower_1_conv, tower_1_conv_1, tower_1_mixed_conv, tower_1_mixed_conv_1, tower_2_conv: Conv2dLayer
     let maxPool: Bool
@@ -282,6 +314,7 @@ final class InceptionE: Module {
         tower_1_conv = c1(cin, 448); tower_1_conv_1 = k(3, 3, 448, 384)
         tower_1_mixed_conv = k(1, 3, 384, 384); tower_1_mixed_conv_1 = k(3, 1, 384, 384)
         tower_2_conv = c1(cin, 192)
+        heads = PointwiseGroup([conv, tower_conv, tower_1_conv])
         super.init()
         child("conv", conv); child("tower_conv", tower_conv)
         child("tower_mixed_conv", tower_mixed_conv); child("tower_mixed_conv_1", tower_mixed_conv_1)
@@ -289,17 +322,80 @@ final class InceptionE: Module {
         child("tower_1_mixed_conv", tower_1_mixed_conv); child("tower_1_mixed_conv_1", tower_1_mixed_conv_1)
         child("tower_2_conv", tower_2_conv)
     }
+    let heads: PointwiseGroup
+    func prepare() { heads.prepare() }
     func callAsFunction(_ x: FeatureMap) -> FeatureMap {
         let out = FeatureMap(b: x.b, h: x.h, w: x.w, c: 2048)
-        conv.run(x, into: out.slice(0, 320))
-        let a = tower_conv(x)
+        let h = heads.run(x)  // [conv 320 | tower_conv 384 | tower_1_conv 448]
+        out.slice(0, 320).copy(from: h.slice(0, 320))
+        let a = h.slice(320, 384)
         tower_mixed_conv.run(a, into: out.slice(320, 384))
         tower_mixed_conv_1.run(a, into: out.slice(704, 384))
-        let b = tower_1_conv_1(tower_1_conv(x))
+        let b = tower_1_conv_1(h.slice(704, 448))
         tower_1_mixed_conv.run(b, into: out.slice(1088, 384))
         tower_1_mixed_conv_1.run(b, into: out.slice(1472, 384))
         let pooled = maxPool ? x.maxPool3x3(stride: 1, padding: 1) : x.avgPool3x3()
         tower_2_conv.run(pooled, into: out.slice(1856, 192))
         return out
+    }
+}
+
+/// Optional per-layer timing of the network (for `rdd-bench inception --profile`).
+public enum InceptionProfile {
+    nonisolated(unsafe) public static var enabled = false
+    nonisolated(unsafe) public static var entries: [String: (seconds: Double, flops: Double, calls: Int)] = [:]
+    public static func reset() { entries = [:] }
+    static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) * 1e-9 }
+    static func add(_ key: String, seconds: Double, flops: Double) {
+        var e = entries[key] ?? (0, 0, 0)
+        e.seconds += seconds; e.flops += flops; e.calls += 1
+        entries[key] = e
+    }
+}
+
+/// Several 1×1 layers that read the same input, run as one GEMM with their packed weights side by side
+/// (N = Σ Cout): the heads of each block's branches. Mathematically identical to running them one by one
+/// (each output column is the same dot product); it reads the input once and gives sgemm a wider N.
+final class PointwiseGroup {
+    let layers: [Conv2dLayer]
+    let cin: Int, total: Int
+    private var packed: Tensor?, bias: Tensor?
+
+    init(_ layers: [Conv2dLayer]) {
+        precondition(layers.allSatisfy { $0.geometry == ConvGeometry(kh: 1, kw: 1) && $0.cin == layers[0].cin },
+                     "PointwiseGroup: layers must be 1×1 on the same input")
+        self.layers = layers
+        cin = layers[0].cin
+        total = layers.reduce(0) { $0 + $1.cout }
+    }
+
+    /// Concatenates the layers' packed (Cin × Cout) weights and biases column-wise.
+    func prepare() {
+        let p = Tensor(uninitialized: [cin, total]), b = Tensor(uninitialized: [total])
+        var off = 0
+        for l in layers {
+            if l.packed == nil { l.prepare() }
+            let src = l.packed!.data
+            for k in 0..<cin { (p.data + k * total + off).update(from: src + k * l.cout, count: l.cout) }
+            (b.data + off).update(from: l.foldedBias!.data, count: l.cout)
+            off += l.cout
+        }
+        packed = p; bias = b
+    }
+
+    /// All heads' outputs side by side: (B, H, W, Σ Cout).
+    func run(_ x: FeatureMap) -> FeatureMap {
+        if packed == nil { prepare() }
+        precondition(x.c == cin, "PointwiseGroup: input has \(x.c) channels, expected \(cin)")
+        let y = FeatureMap(b: x.b, h: x.h, w: x.w, c: total)
+        let t0 = InceptionProfile.enabled ? InceptionProfile.now() : 0
+        convForwardNHWC(y.pointer, ldOut: y.ld, x.pointer, ldIn: x.ld, batch: x.b, height: x.h, width: x.w,
+                        inChannels: cin, outChannels: total, geometry: ConvGeometry(kh: 1, kw: 1),
+                        weightKxN: packed!.data, bias: bias!.data, relu: true)
+        if InceptionProfile.enabled {
+            InceptionProfile.add("heads 1x1 \(cin)->\(total) @\(x.h)x\(x.w)", seconds: InceptionProfile.now() - t0,
+                                 flops: 2 * Double(cin * total) * Double(x.b * x.h * x.w))
+        }
+        return y
     }
 }
