@@ -55,12 +55,25 @@ public final class InceptionV3: Module {
     }
 
     /// pool3 features (B, 2048) of a normalised NHWC batch (B, 299, 299, 3) in the network's input range.
-    /// With `taps`, also returns the per-channel spatial means (B, C) of every stage output, for debugging.
-    public func features(_ x: Tensor, taps: UnsafeMutablePointer<[String: Tensor]>? = nil) -> Tensor {
+    public func features(_ x: Tensor) -> Tensor {
         precondition(x.rank == 4 && x.shape[3] == 3, "InceptionV3.features: expects (B, H, W, 3), got \(x.shape)")
-        let input = FeatureMap(x)
-        return layers.forward(input, taps: taps)
+        return layers.forward(FeatureMap(x), taps: nil)
     }
+
+    /// The features and, for debugging against a reference, the per-channel spatial means (B, C) of the
+    /// output of every stage ("conv", …, "pool1", "mixed", …, "mixed_10").
+    public func featuresAndStageMeans(_ x: Tensor) -> (features: Tensor, stageMeans: [String: Tensor]) {
+        precondition(x.rank == 4 && x.shape[3] == 3, "InceptionV3.features: expects (B, H, W, 3), got \(x.shape)")
+        let taps = StageTaps()
+        let f = layers.forward(FeatureMap(x), taps: taps)
+        return (f, taps.means)
+    }
+
+    /// The stage names of `featuresAndStageMeans`, in order.
+    public static let stageNames = ["conv", "conv_1", "conv_2", "pool0", "conv_3", "conv_4", "pool1", "mixed", "mixed_1",
+                                    "mixed_2", "mixed_3", "mixed_4", "mixed_5", "mixed_6", "mixed_7", "mixed_8", "mixed_9", "mixed_10"]
+
+    final class StageTaps { var means: [String: Tensor] = [:] }
 
     public final class Layers: Module {
         let conv = Conv2dLayer(3, 32, ConvGeometry(kh: 3, kw: 3, stride: 2))
@@ -84,9 +97,9 @@ public final class InceptionV3: Module {
             child("mixed_8", mixed_8); child("mixed_9", mixed_9); child("mixed_10", mixed_10)
         }
 
-        func forward(_ x: FeatureMap, taps: UnsafeMutablePointer<[String: Tensor]>?) -> Tensor {
+        func forward(_ x: FeatureMap, taps: StageTaps?) -> Tensor {
             func tap(_ name: String, _ m: FeatureMap) -> FeatureMap {
-                if let taps { taps.pointee[name] = m.channelMeans() }
+                if let taps { taps.means[name] = m.channelMeans() }
                 return m
             }
             var h = tap("conv", conv(x))
