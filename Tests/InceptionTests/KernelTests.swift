@@ -143,36 +143,40 @@ final class KernelTests: XCTestCase {
         }
     }
 
-    /// Slices in and out, small chunks (many im2col chunks per thread), and 1 vs 2 threads.
+    /// Slices in and out, small chunks (many im2col chunks per thread), and 1 vs 2 threads, for a 1×7 and a
+    /// 1×1 (no im2col) layer.
     func testRectConvSlicesChunksAndThreads() {
-        let g = ConvGeometry(kh: 1, kw: 7, padH: 0, padW: 3)
-        let x = randomTensor([2, 6, 9, 10], seed: 21)          // use channels 3..<8 (5 channels) as input
-        let w = randomTensor([4, 5, 1, 7], seed: 22, -0.5, 0.5)
+      for g in [ConvGeometry(kh: 1, kw: 7, padH: 0, padW: 3), ConvGeometry(kh: 1, kw: 1)] {
+        let x = randomTensor([2, 8, 9, 10], seed: 21)          // channels 3..<8 are the input; 144 rows → 2 threads
+        let w = randomTensor([4, 5, g.kh, g.kw], seed: 22, -0.5, 0.5)
         let bias: [Float] = [0.1, -0.2, 0.3, 0]
-        let sliceIn = Tensor((0..<(2 * 6 * 9)).flatMap { q in (3..<8).map { x.data[q * 10 + $0] } }, shape: [2, 6, 9, 5])
+        let sliceIn = Tensor((0..<(2 * 8 * 9)).flatMap { q in (3..<8).map { x.data[q * 10 + $0] } }, shape: [2, 8, 9, 5])
         let ref = refConv(sliceIn, w, bias, g, relu: true)
-        let wk = Tensor(uninitialized: [7 * 5, 4])
-        packWeightKxN(wk.data, w.data, scale: nil, cout: 4, cin: 5, kh: 1, kw: 7)
-        let savedChunk = RectConvTuning.chunkFloats, savedThreads = Threads.count
-        defer { RectConvTuning.chunkFloats = savedChunk; Threads.set(savedThreads) }
+        let wk = Tensor(uninitialized: [g.kw * 5, 4])
+        packWeightKxN(wk.data, w.data, scale: nil, cout: 4, cin: 5, kh: g.kh, kw: g.kw)
+        let savedChunk = RectConvTuning.chunkFloats, savedRows = RectConvTuning.minChunkRows, savedThreads = Threads.count
+        defer { RectConvTuning.chunkFloats = savedChunk; RectConvTuning.minChunkRows = savedRows; Threads.set(savedThreads) }
         var results: [[Float]] = []
-        for (chunk, threads) in [(1 << 18, 1), (64, 1), (64, 2), (1 << 18, 2)] {
+        // (64 floats, 1 row minimum) gives chunks of 1–12 rows: many chunks per thread.
+        for (chunk, minRows, threads) in [(1 << 18, 512, 1), (64, 1, 1), (64, 1, 2), (1 << 18, 512, 2)] {
             RectConvTuning.chunkFloats = chunk
+            RectConvTuning.minChunkRows = minRows
             Threads.set(threads)
-            let out = Tensor(repeating: 9, shape: [2, 6, 9, 7])  // write channels 2..<6 of 7
+            let out = Tensor(repeating: 9, shape: [2, 8, 9, 7])  // write channels 2..<6 of 7
             bias.withUnsafeBufferPointer { b in
-                convForwardNHWC(out.data + 2, ldOut: 7, x.data + 3, ldIn: 10, batch: 2, height: 6, width: 9, inChannels: 5,
+                convForwardNHWC(out.data + 2, ldOut: 7, x.data + 3, ldIn: 10, batch: 2, height: 8, width: 9, inChannels: 5,
                                 outChannels: 4, geometry: g, weightKxN: wk.data, bias: b.baseAddress!, relu: true)
             }
             var got: [Float] = []
-            for q in 0..<(2 * 6 * 9) {
+            for q in 0..<(2 * 8 * 9) {
                 XCTAssertEqual([out.data[q * 7], out.data[q * 7 + 1], out.data[q * 7 + 6]], [9, 9, 9], "chunk \(chunk): wrote outside its slice")
                 got += (2..<6).map { out.data[q * 7 + $0] }
             }
             let d = maxAbsDiff(got, ref)
-            XCTAssertLessThan(d, 2e-5, "chunk \(chunk) threads \(threads): max |diff| \(d)")
+            XCTAssertLessThan(d, 2e-5, "\(g) chunk \(chunk) threads \(threads): max |diff| \(d)")
             results.append(got)
         }
+      }
     }
 
     /// BatchNorm folding in Conv2dLayer: conv → (x − mean)/√(var + 1e-3) + β → ReLU, in Float64.
