@@ -204,6 +204,19 @@ public struct SweepRecord {
 
 // MARK: - Ingestion (idempotent)
 
+/// One journal line → entry, parsed with `JSONParser` (numbers via `Double(String)`, correctly
+/// rounded). Foundation's JSONSerialization on Linux rounds some doubles 1–3 ulp off, and not always
+/// the same way, which broke "identical numbers after resume" comparisons of ingested metrics.
+func parseJournalLine(_ line: String) -> Journal.Entry? {
+    guard let obj = try? JSONParser.parse(line).value, let step = obj["step"]?.intValue, let name = obj["name"]?.stringValue else { return nil }
+    switch obj["value"] {
+    case .double(let v)?: return Journal.Entry(step: step, name: name, value: v)
+    case .int(let i)?: return Journal.Entry(step: step, name: name, value: Double(i))
+    case .string(let s)?: return Double(s).map { Journal.Entry(step: step, name: name, value: $0) }
+    default: return nil
+    }
+}
+
 /// Reads the complete lines of a journal from byte `offset`; returns entries and the new offset (a
 /// torn last line is left for the next read). Mirrors `Journal.read`.
 func readJournal(path: String, from offset: Int) -> (entries: [Journal.Entry], offset: Int) {
@@ -218,11 +231,7 @@ func readJournal(path: String, from offset: Int) -> (entries: [Journal.Entry], o
     let complete = data[data.startIndex...lastNewline]
     var out: [Journal.Entry] = []
     for line in complete.split(separator: 0x0A) {
-        guard let obj = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
-              let step = obj["step"] as? Int, let name = obj["name"] as? String else { continue }
-        let value: Double
-        if let v = obj["value"] as? Double { value = v } else if let s = obj["value"] as? String, let v = Double(s) { value = v } else { continue }
-        out.append(Journal.Entry(step: step, name: name, value: value))
+        if let e = parseJournalLine(String(decoding: line, as: UTF8.self)) { out.append(e) }
     }
     return (out, start + complete.count)
 }
@@ -241,17 +250,23 @@ extension RunDatabase {
     /// Replaces a completed stage's metrics by its final journal and its evaluations by result.json.
     static func ingestCompleted(_ db: Database, stage: String, directory: String) throws {
         try db.execute(sql: "DELETE FROM metrics WHERE stage = ?", arguments: [stage])
-        try upsertMetrics(db, stage: stage, Journal.read(path: directory + "/journal.jsonl"))
+        try upsertMetrics(db, stage: stage, readJournal(path: directory + "/journal.jsonl", from: 0).entries)
         let resultPath = directory + "/result.json"
         if let data = FileManager.default.contents(atPath: resultPath) {
-            let r = try JSONDecoder().decode(EvaluationResult.self, from: data)
+            // Structure checked by the Codable type; numbers taken from JSONParser (exact, see parseJournalLine).
+            _ = try JSONDecoder().decode(EvaluationResult.self, from: data)
+            let r = try JSONParser.parse(String(decoding: data, as: UTF8.self)).value
+            func num(_ j: JSON?) -> Double? {
+                switch j { case .double(let d)?: return d; case .int(let i)?: return Double(i); case .string(let s)?: return Double(s); default: return nil }
+            }
             try db.execute(sql: "DELETE FROM evaluations WHERE stage = ?", arguments: [stage])
-            for m in r.metrics {
+            for m in r["metrics"]?.arrayValue ?? [] {
                 try db.execute(sql: """
                     INSERT INTO evaluations (stage, metric, value, label, feature_network, samples, reference, sampler, steps, nfe, model_label, seconds_per_image)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """, arguments: [stage, m.name, m.value, m.label, m.featureNetwork, m.samples, m.reference, m.sampler, m.steps, m.nfe,
-                                     r.modelLabel, r.secondsPerImage])
+                    """, arguments: [stage, m["name"]?.stringValue, num(m["value"]), m["label"]?.stringValue, m["featureNetwork"]?.stringValue,
+                                     m["samples"]?.intValue, m["reference"]?.stringValue, m["sampler"]?.stringValue, m["steps"]?.intValue,
+                                     m["nfe"]?.intValue, r["modelLabel"]?.stringValue, num(r["secondsPerImage"])])
             }
         }
     }

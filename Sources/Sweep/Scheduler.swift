@@ -437,7 +437,7 @@ public final class Scheduler {
         failedAttempts += 1
         // A failed attempt: record why, then retry under the policy.
         var lastStep = r.step
-        let journal = Journal.read(path: dir + "/journal.jsonl")
+        let journal = readJournal(path: dir + "/journal.jsonl", from: 0).entries
         if let m = journal.map(\.step).max() { lastStep = max(lastStep ?? 0, m + 1) }
         let tail = Proc.tail(dir + "/" + StageFiles.log, from: r.logOffset, maxBytes: 2000)
         let lastLine = tail.split(separator: "\n").last(where: { !$0.hasPrefix("rdd-sweep worker pid") }).map(String.init) ?? ""

@@ -1,5 +1,6 @@
 import Foundation
 import Pipeline
+import Checkpoint
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -88,8 +89,10 @@ public func runWorker(requestPath: String, checkpointEvery: Int, logEvery: Int) 
     }
     print("rdd-sweep worker pid \(getpid()): \(request.kind.rawValue) stage in \(dir), RDD_THREADS=\(ProcessInfo.processInfo.environment["RDD_THREADS"] ?? "default")")
     fflush(stdout)
+    prepareJournalForResume(directory: dir)
     do {
         try runStage(request, context: ctx)
+        try finishJournal(directory: dir)
     } catch {
         FileHandle.standardError.write(Data("rdd-sweep worker: stage failed: \(error)\n".utf8))
         return WorkerExit.stageError
@@ -108,4 +111,51 @@ public func runWorker(requestPath: String, checkpointEvery: Int, logEvery: Int) 
     print("rdd-sweep worker: done in \(String(format: "%.2f", done.seconds)) s, peak RSS \(done.peakRSSKiB ?? 0) KiB")
     withExtendedLifetime(lock) {}
     return 0
+}
+
+// MARK: - Exact journals across resumes (workaround)
+
+/// Complete lines of a text file.
+private func rawLines(_ path: String) -> [String] {
+    guard let d = FileManager.default.contents(atPath: path) else { return [] }
+    var lines = String(decoding: d, as: UTF8.self).components(separatedBy: "\n")
+    lines.removeLast()   // the part after the last newline: empty or a torn line
+    return lines.filter { !$0.isEmpty }
+}
+
+/// Lines in order, the first of each (step, name), optionally only steps below `limit`.
+private func dedupe(_ lines: [String], below limit: Int? = nil) -> [String] {
+    var seen = Set<String>(), out: [String] = []
+    for l in lines {
+        guard let e = parseJournalLine(l), limit.map({ e.step < $0 }) ?? true else { continue }
+        if seen.insert("\(e.step)\t\(e.name)").inserted { out.append(l) }
+    }
+    return out
+}
+
+/// `Pipeline.Journal(resumeFrom:)` rewrites the lines it keeps through JSONSerialization, whose Linux
+/// number parsing is 1–3 ulp off for some values, so a resumed stage's journal would not be identical
+/// to an uninterrupted one. Until Pipeline keeps the lines verbatim, the worker does it: before a
+/// resumed stage starts, the lines below the checkpoint's step are kept as written in `journal.kept`
+/// and the stage starts an empty `journal.jsonl`; after it completes, `journal.jsonl` = kept + new.
+func prepareJournalForResume(directory dir: String) {
+    let jp = dir + "/journal.jsonl", kp = dir + "/journal.kept", ck = dir + "/checkpoint.h5"
+    guard FileManager.default.fileExists(atPath: ck), let info = try? Checkpoint.inspect(ck),
+          case .int(let step)? = info.attributes["step"] else { return }
+    let kept = dedupe(rawLines(kp) + rawLines(jp), below: Int(step))
+    do {
+        try atomicWrite(Data(kept.map { $0 + "\n" }.joined().utf8), to: kp)
+        try? FileManager.default.removeItem(atPath: jp)
+    } catch {
+        FileHandle.standardError.write(Data("rdd-sweep worker: cannot keep the journal before resuming: \(error)\n".utf8))
+    }
+}
+
+/// Puts the kept lines back in front of the stage's new journal lines (see `prepareJournalForResume`).
+func finishJournal(directory dir: String) throws {
+    let jp = dir + "/journal.jsonl", kp = dir + "/journal.kept"
+    guard FileManager.default.fileExists(atPath: kp) else { return }
+    let merged = dedupe(rawLines(kp) + rawLines(jp))
+    try atomicWrite(Data(merged.map { $0 + "\n" }.joined().utf8), to: jp)
+    try FileManager.default.removeItem(atPath: kp)
 }
