@@ -22,7 +22,7 @@ public func measureSchedulerOverhead(teacherSteps: Int, repeats: Int, scratch: S
     let spec = try SweepSpec.parse(singleTeacherSpec(name: "overhead", teacherSteps: teacherSteps), file: "(overhead)")
     let plan = try SweepPlan.make(spec)
     guard plan.stages.count == 1, let stage = plan.stages.first else { throw PipelineError("overhead spec should have one stage, has \(plan.stages.count)") }
-    var direct: [Double] = [], scheduled: [Double] = [], spawnOnly: [Double] = []
+    var direct: [Double] = [], scheduled: [Double] = [], spawnOnly: [Double] = [], bookkeeping: [Double] = [], workerInside: [Double] = []
     for r in 0..<repeats {
         let dir = scratch + "/direct-\(r)"
         let req = StageRequest(kind: stage.kind, config: stage.config, inputs: [:], classifierNetwork: nil, directory: dir)
@@ -37,6 +37,9 @@ public func measureSchedulerOverhead(teacherSteps: Int, repeats: Int, scratch: S
         let s = try Scheduler(plan: plan, options: o).run()
         scheduled.append(Date().timeIntervalSince(t1))
         guard s.stagesRun == 1 else { throw PipelineError("scheduled run did not complete its stage: \(s.failures)") }
+        bookkeeping.append(s.bookkeepingSeconds)
+        if let d = FileManager.default.contents(atPath: o.root + "/stages/" + stage.identity + "/" + StageFiles.done),
+           let done = try? JSONDecoder().decode(WorkerDone.self, from: d) { workerInside.append(done.seconds) }
 
         // Process start-up alone: the worker binary with a missing request exits at once.
         let t2 = Date()
@@ -50,7 +53,11 @@ public func measureSchedulerOverhead(teacherSteps: Int, repeats: Int, scratch: S
     var out = "one tiny teacher stage of \(teacherSteps) steps, \(repeats) repeats, RDD_THREADS=\(ProcessInfo.processInfo.environment["RDD_THREADS"] ?? "default (cores)") in-process, \(max(1, ProcessInfo.processInfo.activeProcessorCount)) for the worker\n"
     out += "direct (runStage in process): " + direct.map { String(format: "%.3f s", $0) }.joined(separator: ", ") + "\n"
     out += "through the scheduler:        " + scheduled.map { String(format: "%.3f s", $0) }.joined(separator: ", ") + "\n"
-    out += "worker process start+exit:    " + spawnOnly.map { String(format: "%.1f ms", $0 * 1000) }.joined(separator: ", ") + "\n"
+    out += "  of which runStage in worker: " + workerInside.map { String(format: "%.3f s", $0) }.joined(separator: ", ") + "\n"
+    out += "scheduler bookkeeping (DB, files, spawn, display; no waiting): " + bookkeeping.map { String(format: "%.1f ms", $0 * 1000) }.joined(separator: ", ") + "\n"
+    out += "worker process start+exit (empty request): " + spawnOnly.map { String(format: "%.1f ms", $0 * 1000) }.joined(separator: ", ") + "\n"
+    out += String(format: "medians: bookkeeping %.1f ms, process start+exit %.1f ms, end-to-end minus runStage in worker %.0f ms\n",
+                  median(bookkeeping) * 1000, median(spawnOnly) * 1000, (median(scheduled) - median(workerInside)) * 1000)
     out += String(format: "per-stage fixed overhead (difference of medians): %.0f ms; that is %.3f%% of a 3-minute `small` stage\n", overhead * 1000, overhead / 180 * 100)
     return out
 }

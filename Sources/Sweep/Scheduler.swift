@@ -51,6 +51,9 @@ public struct RunSummary {
     public var failedAttempts: Int
     public var interrupted: Bool
     public var seconds: Double
+    /// Wall time spent in the scheduler's own work (database, files, spawning, display), excluding
+    /// waiting for workers: the fixed cost it adds to the stages.
+    public var bookkeepingSeconds: Double
     public var failures: [String]
 }
 
@@ -80,6 +83,7 @@ public final class Scheduler {
     var stagesRun = 0, failedAttempts = 0
     var failureMessages: [String] = []
     var display: ProgressDisplay!
+    var bookkeeping = 0.0
     let stageByID: [String: PlannedStage]
 
     final class RunningStage {
@@ -123,16 +127,20 @@ public final class Scheduler {
         }
         lock.writeOwner("\(getpid())\n")
         defer { withExtendedLifetime(lock) {} }
+        let tb = Date()
         db = try RunDatabase(writerAt: RunDatabase.path(root: root))
         display = ProgressDisplay(mode: options.display)
         try register()
         try reconcile()
+        bookkeeping += Date().timeIntervalSince(tb)
 
         var oldInt: (@convention(c) (Int32) -> Void)?, oldTerm: (@convention(c) (Int32) -> Void)?
         if options.handleSignals {
             interruptRequested = 0
             oldInt = signal(SIGINT) { _ in interruptRequested = 1 }
             oldTerm = signal(SIGTERM) { _ in interruptRequested = 1 }
+            // A closed stdout (`| head`, a dead ssh pipe) must not kill the sweep: writes just fail.
+            signal(SIGPIPE, SIG_IGN)
         }
         defer {
             if options.handleSignals { signal(SIGINT, oldInt); signal(SIGTERM, oldTerm) }
@@ -149,13 +157,15 @@ public final class Scheduler {
         var lastSample = Date.distantPast, lastFlush = Date()
         while true {
             if interruptRequested != 0 { interrupted = true; try stopAll(); break }
+            let tick = Date()
             for (id, r) in running { if let ex = Proc.reap(r.pid) { try finish(id, r, ex) } }
             let now = Date()
             if now.timeIntervalSince(lastSample) >= 0.5 { sample(); lastSample = now }
             if now.timeIntervalSince(lastFlush) >= 2 { try flush(); lastFlush = now }
             while running.count < max(1, options.jobs), let next = nextReady() { try launch(next) }
-            if running.isEmpty { break }
+            if running.isEmpty { bookkeeping += Date().timeIntervalSince(tick); break }
             display.render(rows())
+            bookkeeping += Date().timeIntervalSince(tick)
             usleep(UInt32(options.pollInterval * 1e6))
         }
         try flush()
@@ -165,12 +175,14 @@ public final class Scheduler {
             sweep: sweepLabel, trials: plan.trials.count,
             trialsCompleted: trialStatus.filter { $0 == "completed" }.count, trialsFailed: trialStatus.filter { $0 == "failed" }.count,
             stagesRun: stagesRun, stagesReused: reused, stagesFailed: plan.stages.filter { status[$0.identity] == "failed" }.count,
-            failedAttempts: failedAttempts, interrupted: interrupted, seconds: Date().timeIntervalSince(t0), failures: failureMessages)
+            failedAttempts: failedAttempts, interrupted: interrupted, seconds: Date().timeIntervalSince(t0), bookkeepingSeconds: bookkeeping,
+            failures: failureMessages)
         if interrupted {
             display.event("interrupted: running stages were stopped and are marked stale; `rdd-sweep run \(plan.spec.file)` resumes them from their last checkpoint")
         } else {
-            display.event(String(format: "sweep %@: %d/%d trials completed, %d failed; %d stages run now, %d reused; %.1f s",
-                                 sweepLabel, summary.trialsCompleted, summary.trials, summary.trialsFailed, summary.stagesRun, reused, summary.seconds))
+            display.event(String(format: "sweep %@: %d/%d trials completed, %d failed; %d stages run now, %d reused; %.1f s (scheduler bookkeeping %.0f ms)",
+                                 sweepLabel, summary.trialsCompleted, summary.trials, summary.trialsFailed, summary.stagesRun, reused, summary.seconds,
+                                 summary.bookkeepingSeconds * 1000))
             for id in plan.stages.map(\.identity) where status[id] == "failed" {
                 let s = stageByID[id]!
                 let err = (try? db.read { try String.fetchOne($0, sql: "SELECT error FROM stages WHERE identity = ?", arguments: [id]) }) ?? nil
@@ -508,6 +520,7 @@ public final class Scheduler {
                                arguments: [now, r.step, id, r.attempt])
                 status[id] = "stale"
             }
+            try updateTrials(db, Array(Set(running.keys.flatMap { stageByID[$0]?.trials ?? [] })).sorted())
         }
         running = [:]
     }

@@ -248,6 +248,58 @@ final class SchedulerTests: XCTestCase {
         XCTAssertTrue(out.contains("1 of 2 stage directories removed"), out)
     }
 
+    /// A worker that stops beating (SIGSTOP: alive but silent) is killed after the heartbeat timeout,
+    /// recorded as a stale attempt and retried; a second scheduler on the same root is refused.
+    func testSilentWorkerIsKilledAndRetried() throws {
+        let exe = try worker()
+        let root = tempDir("stale")
+        let spec = """
+            {"name": "s", "preset": "tiny",
+             "base": {"teacher": {"steps": 60, "batchSize": 8, "warmup": 1}, "pd": {"downTo": 1024},
+                      "distill": {"method": "pd", "from": 1024, "to": 1024}, "evaluation": {"metrics": [], "studentSteps": []}},
+             "execution": {"checkpointEvery": 5, "logEvery": 5}}
+            """
+        var o = options(root, exe)
+        o.heartbeatTimeout = 3
+        let stopped = DispatchSemaphore(value: 0)
+        let stopper = Thread {
+            for _ in 0..<600 {
+                usleep(50_000)
+                let dirs = (try? FileManager.default.contentsOfDirectory(atPath: root + "/stages")) ?? []
+                for d in dirs {
+                    guard let p = try? String(contentsOfFile: root + "/stages/" + d + "/progress.json", encoding: .utf8), p.contains("\"step\""),
+                          let hb = try? String(contentsOfFile: root + "/stages/" + d + "/heartbeat", encoding: .utf8),
+                          let pid = Int32(hb.split(separator: " ").first ?? ""),
+                          let cmd = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8), cmd.contains(d) else { continue }
+                    kill(pid, SIGSTOP)
+                    stopped.signal()
+                    return
+                }
+            }
+            stopped.signal()
+        }
+        stopper.start()
+        let s = try Scheduler(plan: plan(spec), options: o).run()
+        XCTAssertEqual(s.trialsCompleted, 1)
+        XCTAssertEqual(s.failedAttempts, 1)
+        let db = try RunDatabase(readerAt: RunDatabase.path(root: root))
+        let a = try db.read { try Row.fetchAll($0, sql: "SELECT outcome, signal FROM attempts ORDER BY attempt") }
+        XCTAssertEqual(a.map { $0["outcome"] as String }, ["stale", "completed"])
+        XCTAssertEqual(a.first?["signal"] as Int?, Int(SIGKILL))
+        let err = try db.read { try String.fetchOne($0, sql: "SELECT stderr_tail FROM attempts WHERE outcome = 'stale'") }
+        XCTAssertNotNil(err)
+        let shown = try Reports(root: root).show(trial: "0", sweep: "s")
+        XCTAssertTrue(shown.contains("stale"), shown)
+
+        // A second scheduler on a root whose lock is held is refused at once.
+        let held = FileLock.tryLock(root + "/.scheduler.lock")
+        XCTAssertNotNil(held)
+        XCTAssertThrowsError(try Scheduler(plan: plan(spec), options: o).run()) { e in
+            XCTAssertTrue("\(e)".contains("another `rdd-sweep run`"), "\(e)")
+        }
+        withExtendedLifetime(held) {}
+    }
+
     // MARK: the CLI end to end
 
     @discardableResult
