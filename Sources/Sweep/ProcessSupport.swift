@@ -19,8 +19,19 @@ enum Proc {
         let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         let envp: [UnsafeMutablePointer<CChar>?] = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { argv.forEach { free($0) }; envp.forEach { free($0) } }
+        // Own process group: a Ctrl-C on the terminal reaches the scheduler only, which then stops
+        // its workers in order (their stages become resumable, not failed). SIGPIPE back to default.
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        sigaddset(&defaults, SIGPIPE)
+        posix_spawnattr_setsigdefault(&attr, &defaults)
+        posix_spawnattr_setpgroup(&attr, 0)
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF))
         var pid: pid_t = 0
-        let rc = posix_spawn(&pid, path, &actions, nil, argv, envp)
+        let rc = posix_spawn(&pid, path, &actions, &attr, argv, envp)
         guard rc == 0 else { throw PipelineError("cannot start worker '\(path)': \(String(cString: strerror(rc)))") }
         return pid
     }
@@ -119,7 +130,7 @@ final class FileLock {
 
     /// Takes the lock without waiting; nil when another process holds it.
     static func tryLock(_ path: String, exclusive: Bool = true) -> FileLock? {
-        let fd = open(path, O_RDWR | O_CREAT, 0o644)
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { return nil }
         if flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0 { close(fd); return nil }
         return FileLock(fd: fd, path: path)
@@ -128,7 +139,7 @@ final class FileLock {
     /// Whether some process holds the lock (tested with a shared lock that is released at once).
     static func isHeld(_ path: String) -> Bool {
         guard FileManager.default.fileExists(atPath: path) else { return false }
-        let fd = open(path, O_RDONLY)
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return false }
         defer { close(fd) }
         if flock(fd, LOCK_SH | LOCK_NB) != 0 { return true }

@@ -103,6 +103,7 @@ public final class Scheduler {
         var peakKiB: Int?
         var killReason: String?
         var heartbeatAge: Double = 0
+        var reaped = false
         init(identity: String, pid: pid_t, attempt: Int, started: Date, logOffset: Int) {
             self.identity = identity; self.pid = pid; self.attempt = attempt; self.started = started; self.logOffset = logOffset
         }
@@ -162,7 +163,7 @@ public final class Scheduler {
             let now = Date()
             if now.timeIntervalSince(lastSample) >= 0.5 { sample(); lastSample = now }
             if now.timeIntervalSince(lastFlush) >= 2 { try flush(); lastFlush = now }
-            while running.count < max(1, options.jobs), let next = nextReady() { try launch(next) }
+            while interruptRequested == 0, running.count < max(1, options.jobs), let next = nextReady() { try launch(next) }
             if running.isEmpty { bookkeeping += Date().timeIntervalSince(tick); break }
             display.render(rows())
             bookkeeping += Date().timeIntervalSince(tick)
@@ -446,6 +447,12 @@ public final class Scheduler {
                                  peak > 0 ? String(format: ", peak %.0f MB", Double(peak) / 1024) : ""))
             return
         }
+        if interruptRequested != 0 {
+            // The sweep is being stopped: this stage is resumable, not failed (stopAll records it).
+            r.reaped = true
+            running[id] = r
+            return
+        }
         failedAttempts += 1
         // A failed attempt: record why, then retry under the policy.
         var lastStep = r.step
@@ -502,9 +509,9 @@ public final class Scheduler {
 
     /// Stops every worker (SIGTERM, then SIGKILL after 2 s) and marks their stages stale (resumable).
     func stopAll() throws {
-        for (_, r) in running { kill(r.pid, SIGTERM) }
+        for (_, r) in running where !r.reaped { kill(r.pid, SIGTERM) }
         let deadline = Date().addingTimeInterval(2)
-        var left = running
+        var left = running.filter { !$0.value.reaped }
         while !left.isEmpty && Date() < deadline {
             for (id, r) in left where Proc.reap(r.pid) != nil { left[id] = nil }
             usleep(20_000)
