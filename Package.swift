@@ -10,9 +10,11 @@ let package = Package(
         .executable(name: "rdd-bench", targets: ["rdd-bench"]),
         .executable(name: "rdd-train", targets: ["rdd-train"]),
         .executable(name: "rdd-setup", targets: ["rdd-setup"]),
+        .executable(name: "rdd-sweep", targets: ["rdd-sweep"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
     ],
     targets: [
         // System libraries (Debian: libopenblas-dev, libhdf5-dev, zlib1g-dev). No unsafeFlags anywhere.
@@ -57,6 +59,15 @@ let package = Package(
             "Tensor", "NN", "Models", "Pipeline",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+
+        // Sweeps: spec parsing/validation/expansion, content-addressed stage graph, scheduler of worker
+        // processes, the SQLite run database (GRDB; the scheduler is its one writer).
+        .target(name: "Sweep", dependencies: ["Pipeline", .product(name: "GRDB", package: "GRDB.swift")]),
+        .executableTarget(name: "rdd-sweep", dependencies: [
+            "Sweep", "Pipeline", "Tensor",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "SweepTests", dependencies: ["Sweep", "Pipeline"]),
 
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "NN", "Checkpoint"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "NN", "Tensor", "Checkpoint"], resources: [.copy("Fixtures")]),

@@ -1,0 +1,103 @@
+import Foundation
+import Pipeline
+import Models
+
+/// The content identity of a stage: SHA-256 over a versioned preamble, the stage kind, the code
+/// version, the canonical configuration JSON and the identities of its inputs by role (sorted). Any
+/// change upstream changes the input identities and so this one; a code version bump changes all.
+public func stageIdentity(kind: StageKind, config: String, inputs: [String: String], codeVersion: String = CodeVersion.string) -> String {
+    var text = "rdd-stage-identity/1\nkind=\(kind.rawValue)\ncode=\(codeVersion)\nconfig=\(config)\n"
+    for (role, id) in inputs.sorted(by: { $0.key < $1.key }) { text += "input \(role)=\(id)\n" }
+    return SHA256.hex(text)
+}
+
+/// A stage of the sweep's graph: one per distinct identity, shared by every trial that needs it.
+public struct PlannedStage {
+    public var identity: String
+    public var kind: StageKind
+    public var config: String
+    /// Role → input stage identity.
+    public var inputs: [String: String]
+    public var classifierNetwork: DenseNetConfig?
+    /// The node names trials give it ("teacher", "pd512", "distill-rdd-4", …).
+    public var names: [String]
+    /// Indices of the trials that need it.
+    public var trials: [Int]
+    /// Steps of a training stage when known from its configuration.
+    public var totalSteps: Int?
+
+    public var displayName: String { names.count == 1 ? names[0] : names.joined(separator: "|") }
+    public var shortID: String { String(identity.prefix(10)) }
+}
+
+/// A trial's link to one of its stages.
+public struct TrialStageLink {
+    public var name: String
+    /// For evaluations, what was measured: "student@1", "ddim@8", "pd@8"; else the stage name.
+    public var role: String
+    public var identity: String
+}
+
+/// A sweep expanded into trials and its de-duplicated stage graph.
+public struct SweepPlan {
+    public var spec: SweepSpec
+    public var trials: [ExpandedTrial]
+    /// In dependency order (every stage after its inputs).
+    public var stages: [PlannedStage]
+    public var links: [Int: [TrialStageLink]]
+    /// SHA-256 of what the sweep computes: each trial's index, key and resolved configuration.
+    /// Formatting, key order, `description` and `execution` do not change it.
+    public var specHash: String
+
+    public func stage(_ id: String) -> PlannedStage? { stages.first { $0.identity == id } }
+
+    public static func make(_ spec: SweepSpec) throws -> SweepPlan {
+        let trials = try spec.expand()
+        var stages: [PlannedStage] = []
+        var index: [String: Int] = [:]
+        var links: [Int: [TrialStageLink]] = [:]
+        for t in trials {
+            var ids: [String: String] = [:]
+            var kinds: [String: StageKind] = [:]
+            for n in StagePlan.plan(t.config) {
+                var inputs: [String: String] = [:]
+                for (role, src) in n.inputs {
+                    guard let id = ids[src] else { throw PipelineError("stage plan: '\(n.name)' needs '\(src)', which comes later or not at all") }
+                    inputs[role] = id
+                }
+                let id = stageIdentity(kind: n.kind, config: n.config, inputs: inputs)
+                ids[n.name] = id
+                kinds[n.name] = n.kind
+                if let i = index[id] {
+                    if !stages[i].names.contains(n.name) { stages[i].names.append(n.name) }
+                    if stages[i].trials.last != t.index { stages[i].trials.append(t.index) }
+                } else {
+                    index[id] = stages.count
+                    stages.append(PlannedStage(identity: id, kind: n.kind, config: n.config, inputs: inputs,
+                                               classifierNetwork: n.inputs["classifier"] != nil ? t.config.classifier.network : nil,
+                                               names: [n.name], trials: [t.index], totalSteps: totalSteps(n.kind, n.config)))
+                }
+                var role = n.name
+                if n.kind == .eval, let e = try? JSONDecoder().decode(EvalStageConfig.self, from: Data(n.config.utf8)) {
+                    let model = n.inputs["model"].flatMap { kinds[$0] }
+                    role = model == .distill ? "student@\(e.steps)" : "\(e.label)@\(e.steps)"
+                }
+                links[t.index, default: []].append(TrialStageLink(name: n.name, role: role, identity: id))
+            }
+        }
+        let hashText = trials.map { "\($0.index)\t\($0.key)\t\($0.configJSON)" }.joined(separator: "\n")
+        return SweepPlan(spec: spec, trials: trials, stages: stages, links: links, specHash: SHA256.hex("rdd-sweep-spec/1\n" + hashText))
+    }
+}
+
+/// Steps of a training stage from its configuration (nil for classifier pre-training, whose step
+/// count depends on the dataset size, and for evaluations).
+func totalSteps(_ kind: StageKind, _ config: String) -> Int? {
+    let d = Data(config.utf8), dec = JSONDecoder()
+    switch kind {
+    case .teacher: return (try? dec.decode(TeacherStageConfig.self, from: d))?.settings.steps
+    case .pd: return (try? dec.decode(PDStageConfig.self, from: d))?.settings.stepsPerHalving
+    case .distill: return (try? dec.decode(DistillStageConfig.self, from: d))?.steps
+    case .classifier, .eval: return nil
+    }
+}

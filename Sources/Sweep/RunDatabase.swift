@@ -1,0 +1,277 @@
+import Foundation
+import GRDB
+import Pipeline
+
+/// The run database `<root>/runs.sqlite` (docs/run-database.md). The scheduler of `rdd-sweep run`
+/// is its one writer (it holds `<root>/.scheduler.lock`); workers never open it — they write files in
+/// their stage directory that the scheduler ingests. WAL journal, 10 s busy timeout, schema by
+/// GRDB's `DatabaseMigrator` before any worker starts. Read-only commands open it read-only.
+public final class RunDatabase {
+    public let path: String
+    public let queue: DatabaseQueue
+
+    /// Migrations in order; never edit a shipped one, add another.
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1-initial") { db in
+            for sql in RunDatabase.schemaV1 { try db.execute(sql: sql) }
+        }
+        return m
+    }
+
+    /// The schema (also shown in docs/run-database.md).
+    public static let schemaV1 = [
+        """
+        CREATE TABLE sweeps (
+          id           INTEGER PRIMARY KEY,
+          name         TEXT NOT NULL,
+          revision     INTEGER NOT NULL,
+          spec_file    TEXT NOT NULL,
+          spec_json    TEXT NOT NULL,
+          spec_hash    TEXT NOT NULL,
+          preset       TEXT NOT NULL,
+          axes_json    TEXT NOT NULL,
+          code_version TEXT NOT NULL,
+          created      REAL NOT NULL,
+          UNIQUE (name, revision))
+        """,
+        """
+        CREATE TABLE trials (
+          id           INTEGER PRIMARY KEY,
+          sweep_id     INTEGER NOT NULL REFERENCES sweeps(id) ON DELETE CASCADE,
+          trial_index  INTEGER NOT NULL,
+          trial_key    TEXT NOT NULL,
+          axes_json    TEXT NOT NULL,
+          config_json  TEXT NOT NULL,
+          status       TEXT NOT NULL DEFAULT 'queued' CHECK (status IN ('queued', 'running', 'completed', 'failed')),
+          completed    REAL,
+          UNIQUE (sweep_id, trial_index),
+          UNIQUE (sweep_id, trial_key))
+        """,
+        """
+        CREATE TABLE stages (
+          identity     TEXT PRIMARY KEY,
+          kind         TEXT NOT NULL,
+          name         TEXT NOT NULL,
+          config_json  TEXT NOT NULL,
+          inputs_json  TEXT NOT NULL,
+          code_version TEXT NOT NULL,
+          status       TEXT NOT NULL DEFAULT 'queued'
+                       CHECK (status IN ('queued', 'running', 'completed', 'failed', 'stale', 'cached')),
+          attempts     INTEGER NOT NULL DEFAULT 0,
+          failures     INTEGER NOT NULL DEFAULT 0,
+          total_steps  INTEGER,
+          last_step    INTEGER,
+          threads      INTEGER,
+          pid          INTEGER,
+          created      REAL NOT NULL,
+          started      REAL,
+          finished     REAL,
+          seconds      REAL,
+          heartbeat    REAL,
+          peak_rss_kib INTEGER,
+          artifact_dir TEXT NOT NULL,
+          exit_status  INTEGER,
+          signal       INTEGER,
+          error        TEXT,
+          ran_by_sweep INTEGER REFERENCES sweeps(id) ON DELETE SET NULL)
+        """,
+        """
+        CREATE TABLE trial_stages (
+          trial_id     INTEGER NOT NULL REFERENCES trials(id) ON DELETE CASCADE,
+          name         TEXT NOT NULL,
+          role         TEXT NOT NULL,
+          stage        TEXT NOT NULL REFERENCES stages(identity),
+          PRIMARY KEY (trial_id, name))
+        """,
+        "CREATE INDEX trial_stages_stage ON trial_stages(stage)",
+        """
+        CREATE TABLE attempts (
+          stage        TEXT NOT NULL REFERENCES stages(identity) ON DELETE CASCADE,
+          attempt      INTEGER NOT NULL,
+          sweep_id     INTEGER REFERENCES sweeps(id) ON DELETE SET NULL,
+          pid          INTEGER,
+          threads      INTEGER,
+          started      REAL NOT NULL,
+          finished     REAL,
+          outcome      TEXT NOT NULL CHECK (outcome IN ('running', 'completed', 'failed', 'interrupted', 'stale')),
+          exit_status  INTEGER,
+          signal       INTEGER,
+          last_step    INTEGER,
+          peak_rss_kib INTEGER,
+          stderr_tail  TEXT,
+          PRIMARY KEY (stage, attempt))
+        """,
+        """
+        CREATE TABLE metrics (
+          stage        TEXT NOT NULL REFERENCES stages(identity) ON DELETE CASCADE,
+          step         INTEGER NOT NULL,
+          name         TEXT NOT NULL,
+          value        REAL)
+        """,
+        "CREATE UNIQUE INDEX metrics_key ON metrics(stage, step, name)",
+        """
+        CREATE TABLE evaluations (
+          stage             TEXT NOT NULL REFERENCES stages(identity) ON DELETE CASCADE,
+          metric            TEXT NOT NULL,
+          value             REAL NOT NULL,
+          label             TEXT NOT NULL,
+          feature_network   TEXT NOT NULL,
+          samples           INTEGER NOT NULL,
+          reference         TEXT NOT NULL,
+          sampler           TEXT NOT NULL,
+          steps             INTEGER NOT NULL,
+          nfe               INTEGER NOT NULL,
+          model_label       TEXT NOT NULL,
+          seconds_per_image REAL,
+          PRIMARY KEY (stage, metric))
+        """,
+    ]
+
+    public static func path(root: String) -> String { root + "/runs.sqlite" }
+
+    /// Opens (creating and migrating) the database for writing. Only the scheduler does this.
+    public init(writerAt path: String) throws {
+        self.path = path
+        var c = Configuration()
+        c.journalMode = .wal
+        c.busyMode = .timeout(10)
+        c.label = "rdd-sweep scheduler"
+        // WAL + synchronous=NORMAL: commits do not fsync (checkpoints do); a power cut can lose the
+        // last transactions but never corrupts the file, and every row can be re-derived from the
+        // stage directories on the next run (reconcile + ingestion are idempotent).
+        c.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
+        queue = try DatabaseQueue(path: path, configuration: c)
+        try RunDatabase.migrator.migrate(queue)
+    }
+
+    /// Opens an existing database read-only (status, show, list, export, plan).
+    public init(readerAt path: String) throws {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw PipelineError("no run database at '\(path)' (nothing has run under this root yet; `rdd-sweep run SPEC --root DIR` creates it)")
+        }
+        self.path = path
+        var c = Configuration()
+        c.readonly = true
+        c.busyMode = .timeout(10)
+        c.label = "rdd-sweep reader"
+        queue = try DatabaseQueue(path: path, configuration: c)
+        let applied = try queue.read { try RunDatabase.migrator.appliedIdentifiers($0) }
+        let known = Set(RunDatabase.migrator.migrations)
+        if !applied.isSuperset(of: known) {
+            throw PipelineError("run database '\(path)' has an older schema; any `rdd-sweep run` migrates it")
+        }
+        if !applied.isSubset(of: known) {
+            throw PipelineError("run database '\(path)' was written by a newer rdd-sweep (migrations \(applied.subtracting(known).sorted()))")
+        }
+    }
+
+    public func read<T>(_ body: (Database) throws -> T) throws -> T { try queue.read(body) }
+    public func write<T>(_ body: (Database) throws -> T) throws -> T { try queue.write(body) }
+}
+
+/// A sweep row.
+public struct SweepRecord {
+    public var id: Int64
+    public var name: String
+    public var revision: Int
+    public var specFile: String
+    public var specJSON: String
+    public var specHash: String
+    public var preset: String
+    public var axes: [String]
+    public var created: Double
+
+    public var label: String { "\(name)@\(revision)" }
+
+    init(_ r: Row) {
+        id = r["id"]; name = r["name"]; revision = r["revision"]; specFile = r["spec_file"]; specJSON = r["spec_json"]
+        specHash = r["spec_hash"]; preset = r["preset"]; created = r["created"]
+        let a: String = r["axes_json"]
+        axes = (try? JSONDecoder().decode([String].self, from: Data(a.utf8))) ?? []
+    }
+
+    /// All sweeps, latest revision last per name.
+    public static func all(_ db: Database) throws -> [SweepRecord] {
+        try Row.fetchAll(db, sql: "SELECT * FROM sweeps ORDER BY name, revision").map(SweepRecord.init)
+    }
+
+    /// `NAME` (latest revision) or `NAME@REV`.
+    public static func find(_ db: Database, _ ref: String) throws -> SweepRecord? {
+        let parts = ref.split(separator: "@", maxSplits: 1).map(String.init)
+        if parts.count == 2, let rev = Int(parts[1]) {
+            return try Row.fetchOne(db, sql: "SELECT * FROM sweeps WHERE name = ? AND revision = ?", arguments: [parts[0], rev]).map(SweepRecord.init)
+        }
+        return try Row.fetchOne(db, sql: "SELECT * FROM sweeps WHERE name = ? ORDER BY revision DESC LIMIT 1", arguments: [ref]).map(SweepRecord.init)
+    }
+}
+
+// MARK: - Ingestion (idempotent)
+
+/// One journal line → entry, parsed with `JSONParser` (numbers via `Double(String)`, correctly
+/// rounded). Foundation's JSONSerialization on Linux rounds some doubles 1–3 ulp off, and not always
+/// the same way, which broke "identical numbers after resume" comparisons of ingested metrics.
+func parseJournalLine(_ line: String) -> Journal.Entry? {
+    guard let obj = try? JSONParser.parse(line).value, let step = obj["step"]?.intValue, let name = obj["name"]?.stringValue else { return nil }
+    switch obj["value"] {
+    case .double(let v)?: return Journal.Entry(step: step, name: name, value: v)
+    case .int(let i)?: return Journal.Entry(step: step, name: name, value: Double(i))
+    case .string(let s)?: return Double(s).map { Journal.Entry(step: step, name: name, value: $0) }
+    default: return nil
+    }
+}
+
+/// Reads the complete lines of a journal from byte `offset`; returns entries and the new offset (a
+/// torn last line is left for the next read). Mirrors `Journal.read`.
+func readJournal(path: String, from offset: Int) -> (entries: [Journal.Entry], offset: Int) {
+    guard let h = FileHandle(forReadingAtPath: path) else { return ([], offset) }
+    defer { try? h.close() }
+    let size = Proc.fileSize(path) ?? 0
+    var start = offset
+    if size < offset { start = 0 }   // truncated back to a checkpoint by a resumed stage
+    h.seek(toFileOffset: UInt64(start))
+    let data = h.readDataToEndOfFile()
+    guard let lastNewline = data.lastIndex(of: 0x0A) else { return ([], start) }
+    let complete = data[data.startIndex...lastNewline]
+    var out: [Journal.Entry] = []
+    for line in complete.split(separator: 0x0A) {
+        if let e = parseJournalLine(String(decoding: line, as: UTF8.self)) { out.append(e) }
+    }
+    return (out, start + complete.count)
+}
+
+extension RunDatabase {
+    /// Upserts journal entries of a running stage (a resumed stage rewrites the steps after its
+    /// checkpoint with the same values, so upsert keeps one row per (stage, step, name)).
+    static func upsertMetrics(_ db: Database, stage: String, _ entries: [Journal.Entry]) throws {
+        let st = try db.cachedStatement(sql: """
+            INSERT INTO metrics (stage, step, name, value) VALUES (?, ?, ?, ?)
+            ON CONFLICT (stage, step, name) DO UPDATE SET value = excluded.value
+            """)
+        for e in entries { try st.execute(arguments: [stage, e.step, e.name, e.value.isNaN ? nil : e.value]) }
+    }
+
+    /// Replaces a completed stage's metrics by its final journal and its evaluations by result.json.
+    static func ingestCompleted(_ db: Database, stage: String, directory: String) throws {
+        try db.execute(sql: "DELETE FROM metrics WHERE stage = ?", arguments: [stage])
+        try upsertMetrics(db, stage: stage, readJournal(path: directory + "/journal.jsonl", from: 0).entries)
+        let resultPath = directory + "/result.json"
+        if let data = FileManager.default.contents(atPath: resultPath) {
+            // Structure checked by the Codable type; numbers taken from JSONParser (exact, see parseJournalLine).
+            _ = try JSONDecoder().decode(EvaluationResult.self, from: data)
+            let r = try JSONParser.parse(String(decoding: data, as: UTF8.self)).value
+            func num(_ j: JSON?) -> Double? {
+                switch j { case .double(let d)?: return d; case .int(let i)?: return Double(i); case .string(let s)?: return Double(s); default: return nil }
+            }
+            try db.execute(sql: "DELETE FROM evaluations WHERE stage = ?", arguments: [stage])
+            for m in r["metrics"]?.arrayValue ?? [] {
+                try db.execute(sql: """
+                    INSERT INTO evaluations (stage, metric, value, label, feature_network, samples, reference, sampler, steps, nfe, model_label, seconds_per_image)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: [stage, m["name"]?.stringValue, num(m["value"]), m["label"]?.stringValue, m["featureNetwork"]?.stringValue,
+                                     m["samples"]?.intValue, m["reference"]?.stringValue, m["sampler"]?.stringValue, m["steps"]?.intValue,
+                                     m["nfe"]?.intValue, r["modelLabel"]?.stringValue, num(r["secondsPerImage"])])
+            }
+        }
+    }
+}

@@ -1,0 +1,566 @@
+import Foundation
+import GRDB
+import Pipeline
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How `rdd-sweep run` executes a plan.
+public struct RunOptions {
+    /// Results root: `runs.sqlite` and `stages/<identity>/`.
+    public var root: String
+    /// Worker processes at once; each gets RDD_THREADS = max(1, cores / jobs).
+    public var jobs: Int = 1
+    /// Automatic retries of a stage whose worker crashed or was killed (a stage that threw is not retried).
+    public var retries: Int = 2
+    /// Requeue stages that failed in earlier runs (`rdd-sweep retry --failed`).
+    public var retryFailed = false
+    /// Record a changed spec as a new revision of the sweep instead of refusing.
+    public var newRevision = false
+    /// The `rdd-sweep` executable whose hidden `worker` subcommand runs a stage.
+    public var workerExecutable: String
+    /// A running worker whose heartbeat file is older than this is killed and its stage retried.
+    public var heartbeatTimeout: Double = 120
+    public var display: DisplayMode = .auto
+    /// Extra environment for workers (tests use RDD_DIE_AFTER_STEPS).
+    public var environment: [String: String] = [:]
+    public var cores = ProcessInfo.processInfo.activeProcessorCount
+    /// Install SIGINT/SIGTERM handlers that stop workers and leave their stages resumable.
+    public var handleSignals = false
+    /// Scheduler tick (seconds).
+    public var pollInterval: Double = 0.02
+
+    public init(root: String, workerExecutable: String) {
+        self.root = root
+        self.workerExecutable = workerExecutable
+    }
+}
+
+/// What a run did.
+public struct RunSummary {
+    public var sweep: String
+    public var trials: Int
+    public var trialsCompleted: Int
+    public var trialsFailed: Int
+    /// Stages a worker completed in this run.
+    public var stagesRun: Int
+    /// Stages this sweep needed that were already complete (earlier runs, other sweeps, adopted from disk).
+    public var stagesReused: Int
+    public var stagesFailed: Int
+    /// Worker attempts that ended without completing (crashes, kills, stage errors).
+    public var failedAttempts: Int
+    public var interrupted: Bool
+    public var seconds: Double
+    /// Wall time spent in the scheduler's own work (database, files, spawning, display), excluding
+    /// waiting for workers: the fixed cost it adds to the stages.
+    public var bookkeepingSeconds: Double
+    public var failures: [String]
+}
+
+/// A spec whose name exists in the database with different trials.
+public struct ChangedSpecError: Error, CustomStringConvertible, LocalizedError {
+    public var message: String
+    public var description: String { message }
+    public var errorDescription: String? { message }
+}
+
+nonisolated(unsafe) var interruptRequested: Int32 = 0
+
+/// Runs a sweep plan: registers it in the run database, reconciles what is already done, and runs
+/// every remaining stage in worker processes, at most `jobs` at a time, in dependency order.
+public final class Scheduler {
+    public let plan: SweepPlan
+    public let options: RunOptions
+    let root: String
+    var db: RunDatabase!
+    var sweepID: Int64 = 0
+    var sweepLabel = ""
+    var status: [String: String] = [:]
+    var failures: [String: Int] = [:]
+    var attempts: [String: Int] = [:]
+    var threadsUsed: [String: Int] = [:]
+    var running: [String: RunningStage] = [:]
+    var stagesRun = 0, failedAttempts = 0
+    var failureMessages: [String] = []
+    var display: ProgressDisplay!
+    var bookkeeping = 0.0
+    let stageByID: [String: PlannedStage]
+
+    final class RunningStage {
+        let identity: String
+        let pid: pid_t
+        let attempt: Int
+        let started: Date
+        let logOffset: Int
+        var journalOffset = 0
+        var journalInode: UInt64 = 0
+        var pending: [Journal.Entry] = []
+        var step: Int?
+        var total: Int?
+        var metrics: [(String, Double)] = []
+        var firstSample: (step: Int, time: Double)?
+        var rate: Double?
+        var peakKiB: Int?
+        var killReason: String?
+        var heartbeatAge: Double = 0
+        var reaped = false
+        init(identity: String, pid: pid_t, attempt: Int, started: Date, logOffset: Int) {
+            self.identity = identity; self.pid = pid; self.attempt = attempt; self.started = started; self.logOffset = logOffset
+        }
+    }
+
+    public init(plan: SweepPlan, options: RunOptions) {
+        self.plan = plan
+        self.options = options
+        root = URL(fileURLWithPath: options.root).standardizedFileURL.path
+        stageByID = Dictionary(uniqueKeysWithValues: plan.stages.map { ($0.identity, $0) })
+    }
+
+    func stageDir(_ id: String) -> String { root + "/stages/" + id }
+
+    public func run() throws -> RunSummary {
+        let t0 = Date()
+        try FileManager.default.createDirectory(atPath: root + "/stages", withIntermediateDirectories: true)
+        let lockPath = root + "/.scheduler.lock"
+        guard let lock = FileLock.tryLock(lockPath) else {
+            let owner = (try? String(contentsOfFile: lockPath, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
+            throw PipelineError("another `rdd-sweep run` (pid \(owner)) is using '\(root)'; one scheduler per results root (it is the database's only writer). Watch it with `rdd-sweep status --root \(options.root)`.")
+        }
+        lock.writeOwner("\(getpid())\n")
+        defer { withExtendedLifetime(lock) {} }
+        let tb = Date()
+        db = try RunDatabase(writerAt: RunDatabase.path(root: root))
+        display = ProgressDisplay(mode: options.display)
+        try register()
+        try reconcile()
+        bookkeeping += Date().timeIntervalSince(tb)
+
+        var oldInt: (@convention(c) (Int32) -> Void)?, oldTerm: (@convention(c) (Int32) -> Void)?
+        if options.handleSignals {
+            interruptRequested = 0
+            oldInt = signal(SIGINT) { _ in interruptRequested = 1 }
+            oldTerm = signal(SIGTERM) { _ in interruptRequested = 1 }
+            // A closed stdout (`| head`, a dead ssh pipe) must not kill the sweep: writes just fail.
+            signal(SIGPIPE, SIG_IGN)
+        }
+        defer {
+            if options.handleSignals { signal(SIGINT, oldInt); signal(SIGTERM, oldTerm) }
+        }
+        let reused = plan.stages.filter { ["completed", "cached"].contains(status[$0.identity]) }.count
+        let todo = plan.stages.count - reused
+        display.event("sweep \(sweepLabel): \(plan.trials.count) trials, \(plan.stages.count) stages (\(reused) done already, \(todo) to run), \(options.jobs) job\(options.jobs == 1 ? "" : "s") × RDD_THREADS=\(threadsPerJob) — root \(root)")
+        let blockedAtStart = plan.stages.filter { status[$0.identity] == "failed" }
+        if !blockedAtStart.isEmpty {
+            display.event("note: \(blockedAtStart.count) stage(s) failed in an earlier run and are not retried (their trials stay failed): `rdd-sweep retry --failed` requeues them")
+        }
+
+        var interrupted = false
+        var lastSample = Date.distantPast, lastFlush = Date()
+        while true {
+            if interruptRequested != 0 { interrupted = true; try stopAll(); break }
+            let tick = Date()
+            for (id, r) in running { if let ex = Proc.reap(r.pid) { try finish(id, r, ex) } }
+            let now = Date()
+            if now.timeIntervalSince(lastSample) >= 0.5 { sample(); lastSample = now }
+            if now.timeIntervalSince(lastFlush) >= 2 { try flush(); lastFlush = now }
+            while interruptRequested == 0, running.count < max(1, options.jobs), let next = nextReady() { try launch(next) }
+            if running.isEmpty { bookkeeping += Date().timeIntervalSince(tick); break }
+            display.render(rows())
+            bookkeeping += Date().timeIntervalSince(tick)
+            usleep(UInt32(options.pollInterval * 1e6))
+        }
+        try flush()
+        display.render([])
+        let trialStatus = plan.trials.map { trialState($0.index) }
+        let summary = RunSummary(
+            sweep: sweepLabel, trials: plan.trials.count,
+            trialsCompleted: trialStatus.filter { $0 == "completed" }.count, trialsFailed: trialStatus.filter { $0 == "failed" }.count,
+            stagesRun: stagesRun, stagesReused: reused, stagesFailed: plan.stages.filter { status[$0.identity] == "failed" }.count,
+            failedAttempts: failedAttempts, interrupted: interrupted, seconds: Date().timeIntervalSince(t0), bookkeepingSeconds: bookkeeping,
+            failures: failureMessages)
+        if interrupted {
+            display.event("interrupted: running stages were stopped and are marked stale; `rdd-sweep run \(plan.spec.file)` resumes them from their last checkpoint")
+        } else {
+            display.event(String(format: "sweep %@: %d/%d trials completed, %d failed; %d stages run now, %d reused; %.1f s (scheduler bookkeeping %.0f ms)",
+                                 sweepLabel, summary.trialsCompleted, summary.trials, summary.trialsFailed, summary.stagesRun, reused, summary.seconds,
+                                 summary.bookkeepingSeconds * 1000))
+            for id in plan.stages.map(\.identity) where status[id] == "failed" {
+                let s = stageByID[id]!
+                let err = (try? db.read { try String.fetchOne($0, sql: "SELECT error FROM stages WHERE identity = ?", arguments: [id]) }) ?? nil
+                display.event("  failed: \(s.displayName) [\(s.shortID)] (\(s.trials.count) trial\(s.trials.count == 1 ? "" : "s")): \(err ?? "?")")
+            }
+        }
+        return summary
+    }
+
+    var threadsPerJob: Int { max(1, options.cores / max(1, options.jobs)) }
+
+    // MARK: registration and reconciliation
+
+    func register() throws {
+        let axes = String(decoding: try JSONEncoder().encode(plan.spec.axisPaths), as: UTF8.self)
+        try db.write { db in
+            let now = Date().timeIntervalSince1970
+            if let e = try SweepRecord.find(db, plan.spec.name) {
+                if e.specHash == plan.specHash {
+                    sweepID = e.id
+                    try db.execute(sql: "UPDATE sweeps SET spec_json = ?, spec_file = ? WHERE id = ?", arguments: [plan.spec.text, plan.spec.file, e.id])
+                    sweepLabel = e.label
+                } else if options.newRevision {
+                    try db.execute(sql: """
+                        INSERT INTO sweeps (name, revision, spec_file, spec_json, spec_hash, preset, axes_json, code_version, created)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """, arguments: [plan.spec.name, e.revision + 1, plan.spec.file, plan.spec.text, plan.specHash, plan.spec.preset, axes, CodeVersion.string, now])
+                    sweepID = db.lastInsertedRowID
+                    sweepLabel = "\(plan.spec.name)@\(e.revision + 1)"
+                } else {
+                    throw ChangedSpecError(message: try changedSpecMessage(db, e))
+                }
+            } else {
+                try db.execute(sql: """
+                    INSERT INTO sweeps (name, revision, spec_file, spec_json, spec_hash, preset, axes_json, code_version, created)
+                    VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: [plan.spec.name, plan.spec.file, plan.spec.text, plan.specHash, plan.spec.preset, axes, CodeVersion.string, now])
+                sweepID = db.lastInsertedRowID
+                sweepLabel = "\(plan.spec.name)@1"
+            }
+            for s in plan.stages {
+                let inputs = JSON.object(s.inputs.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) }).serialized()
+                try db.execute(sql: """
+                    INSERT OR IGNORE INTO stages (identity, kind, name, config_json, inputs_json, code_version, status, total_steps, created, artifact_dir)
+                    VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)
+                    """, arguments: [s.identity, s.kind.rawValue, s.names[0], s.config, inputs, CodeVersion.string, s.totalSteps, now, stageDir(s.identity)])
+            }
+            for t in plan.trials {
+                try db.execute(sql: """
+                    INSERT OR IGNORE INTO trials (sweep_id, trial_index, trial_key, axes_json, config_json) VALUES (?, ?, ?, ?, ?)
+                    """, arguments: [sweepID, t.index, t.key, JSON.object(t.axes).serialized(), t.configJSON])
+                let tid = try Int64.fetchOne(db, sql: "SELECT id FROM trials WHERE sweep_id = ? AND trial_index = ?", arguments: [sweepID, t.index])!
+                try db.execute(sql: "DELETE FROM trial_stages WHERE trial_id = ?", arguments: [tid])
+                for l in plan.links[t.index] ?? [] {
+                    try db.execute(sql: "INSERT INTO trial_stages (trial_id, name, role, stage) VALUES (?, ?, ?, ?)", arguments: [tid, l.name, l.role, l.identity])
+                }
+            }
+        }
+    }
+
+    func changedSpecMessage(_ db: Database, _ e: SweepRecord) throws -> String {
+        let rows = try Row.fetchAll(db, sql: "SELECT trial_index, trial_key, config_json FROM trials WHERE sweep_id = ? ORDER BY trial_index", arguments: [e.id])
+        var old: [String: (Int, String)] = [:]
+        for r in rows { old[r["trial_key"]] = (r["trial_index"], r["config_json"]) }
+        let new = Dictionary(uniqueKeysWithValues: plan.trials.map { ($0.key, $0) })
+        let added = plan.trials.filter { old[$0.key] == nil }.map { "\($0.index) [\($0.axesSummary)]" }
+        let removed = old.filter { new[$0.key] == nil }.sorted { $0.value.0 < $1.value.0 }.map { "\($0.value.0) \($0.key)" }
+        let changed = plan.trials.filter { t in old[t.key].map { $0.1 != t.configJSON } ?? false }.map { "\($0.index) [\($0.axesSummary)]" }
+        let moved = plan.trials.filter { t in old[t.key].map { $0.0 != t.index && $0.1 == t.configJSON } ?? false }.map { "\($0.index) [\($0.axesSummary)]" }
+        var parts: [String] = []
+        if !added.isEmpty { parts.append("trials added: \(added.prefix(8).joined(separator: ", "))\(added.count > 8 ? ", …" : "")") }
+        if !removed.isEmpty { parts.append("trials removed: \(removed.prefix(8).joined(separator: ", "))\(removed.count > 8 ? ", …" : "")") }
+        if !changed.isEmpty { parts.append("configuration changed for trials: \(changed.prefix(8).joined(separator: ", "))\(changed.count > 8 ? ", …" : "")") }
+        if !moved.isEmpty { parts.append("trials renumbered: \(moved.prefix(8).joined(separator: ", "))") }
+        let when = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: e.created))
+        return """
+            sweep '\(e.name)' already exists in \(root)/runs.sqlite (revision \(e.revision), created \(when) from \(e.specFile)) with a different spec:
+              \(parts.isEmpty ? "the trials' resolved configurations differ" : parts.joined(separator: "\n  "))
+            Nothing was run. Either
+              rdd-sweep run \(plan.spec.file) --new     # record this spec as revision \(e.revision + 1); stages it shares with revision \(e.revision) are reused
+            or give the spec another "name".
+            """
+    }
+
+    /// Brings the database in line with what is on disk and with the lock we hold: stages left
+    /// running by a dead scheduler become stale then queued; complete outputs are adopted; failed
+    /// stages stay failed unless `retryFailed`.
+    func reconcile() throws {
+        try db.write { db in
+            let now = Date().timeIntervalSince1970
+            for s in plan.stages {
+                let id = s.identity
+                guard let row = try Row.fetchOne(db, sql: "SELECT status, attempts, failures, threads FROM stages WHERE identity = ?", arguments: [id]) else { continue }
+                var st: String = row["status"]
+                let done = FileManager.default.fileExists(atPath: stageDir(id) + "/" + StageFiles.done)
+                attempts[id] = row["attempts"]
+                failures[id] = row["failures"]
+                threadsUsed[id] = row["threads"]
+                switch st {
+                case "completed", "cached":
+                    if !done {
+                        st = "queued"
+                        display.event("note: \(s.displayName) [\(s.shortID)] was complete but its artifacts are gone; it will run again")
+                    }
+                case "running", "stale":
+                    try db.execute(sql: "UPDATE attempts SET outcome = 'interrupted', finished = ? WHERE stage = ? AND outcome = 'running'", arguments: [now, id])
+                    st = done ? "completed" : "queued"
+                    if done { try RunDatabase.ingestCompleted(db, stage: id, directory: stageDir(id)) }
+                case "failed":
+                    if done { st = "completed"; try RunDatabase.ingestCompleted(db, stage: id, directory: stageDir(id)) }
+                    else if options.retryFailed { st = "queued"; failures[id] = 0 }
+                default:
+                    if done {
+                        st = (attempts[id] ?? 0) == 0 ? "cached" : "completed"
+                        try RunDatabase.ingestCompleted(db, stage: id, directory: stageDir(id))
+                    }
+                }
+                status[id] = st
+                try db.execute(sql: "UPDATE stages SET status = ?, failures = ?, pid = NULL WHERE identity = ?", arguments: [st, failures[id] ?? 0, id])
+            }
+            try updateTrials(db, plan.trials.map(\.index))
+        }
+    }
+
+    // MARK: scheduling
+
+    func isDone(_ id: String) -> Bool { ["completed", "cached"].contains(status[id]) }
+
+    func nextReady() -> PlannedStage? {
+        plan.stages.first { s in
+            status[s.identity] == "queued" && running[s.identity] == nil && s.inputs.values.allSatisfy(isDone)
+        }
+    }
+
+    func launch(_ s: PlannedStage) throws {
+        let id = s.identity, dir = stageDir(id)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        var inputs: [String: String] = [:]
+        for (role, src) in s.inputs { inputs[role] = stageDir(src) + "/final.h5" }
+        let req = StageRequest(kind: s.kind, config: s.config, inputs: inputs, classifierNetwork: s.classifierNetwork, directory: dir)
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys, .prettyPrinted]
+        try atomicWrite(try enc.encode(req), to: dir + "/" + StageFiles.request)
+        let metaPath = dir + "/" + StageFiles.meta
+        if !FileManager.default.fileExists(atPath: metaPath) {
+            let meta = JSON.object([("identity", .string(id)), ("kind", .string(s.kind.rawValue)), ("names", .array(s.names.map { .string($0) })),
+                                    ("codeVersion", .string(CodeVersion.string)),
+                                    ("inputs", .object(s.inputs.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })),
+                                    ("config", (try? JSONParser.parse(s.config).value) ?? .string(s.config))])
+            try atomicWrite(Data(meta.serialized().utf8), to: metaPath)
+        }
+        // Keep a stage's thread count across resumes: identical numbers need the same count.
+        let hasCheckpoint = FileManager.default.fileExists(atPath: dir + "/checkpoint.h5")
+        let threads = hasCheckpoint ? (threadsUsed[id] ?? threadsPerJob) : threadsPerJob
+        threadsUsed[id] = threads
+        var env = ProcessInfo.processInfo.environment
+        for (k, v) in options.environment { env[k] = v }
+        env["RDD_THREADS"] = String(threads)
+        let attempt = (attempts[id] ?? 0) + 1
+        attempts[id] = attempt
+        let logPath = dir + "/" + StageFiles.log
+        let header = "\n=== rdd-sweep \(sweepLabel): attempt \(attempt) of stage \(s.displayName) [\(id)] at \(ISO8601DateFormatter().string(from: Date())), RDD_THREADS=\(threads) ===\n"
+        if let h = FileHandle(forWritingAtPath: logPath) { h.seekToEndOfFile(); h.write(Data(header.utf8)); try? h.close() }
+        else { _ = FileManager.default.createFile(atPath: logPath, contents: Data(header.utf8)) }
+        try? FileManager.default.removeItem(atPath: dir + "/" + StageFiles.progress)
+        let logOffset = Proc.fileSize(logPath) ?? 0
+        let exe = options.workerExecutable
+        let pid = try Proc.spawn(path: exe, arguments: [exe, "worker", dir + "/" + StageFiles.request,
+                                                          "--checkpoint-every", String(plan.spec.checkpointEvery), "--log-every", String(plan.spec.logEvery)],
+                                 env: env, logPath: logPath)
+        let now = Date()
+        let r = RunningStage(identity: id, pid: pid, attempt: attempt, started: now, logOffset: logOffset)
+        r.total = s.totalSteps
+        running[id] = r
+        status[id] = "running"
+        try db.write { db in
+            try db.execute(sql: """
+                UPDATE stages SET status = 'running', attempts = ?, started = COALESCE(started, ?), pid = ?, threads = ?, heartbeat = ?
+                WHERE identity = ?
+                """, arguments: [attempt, now.timeIntervalSince1970, pid, threads, now.timeIntervalSince1970, id])
+            try db.execute(sql: """
+                INSERT OR REPLACE INTO attempts (stage, attempt, sweep_id, pid, threads, started, outcome) VALUES (?, ?, ?, ?, ?, ?, 'running')
+                """, arguments: [id, attempt, sweepID, pid, threads, now.timeIntervalSince1970])
+            try updateTrials(db, s.trials)
+        }
+        display.event("▶ \(s.displayName) [\(s.shortID)] started (attempt \(attempt), pid \(pid))")
+    }
+
+    /// Reads progress, heartbeat, memory and new journal lines of running workers; kills silent ones.
+    func sample() {
+        let now = Date().timeIntervalSince1970
+        for (_, r) in running {
+            let dir = stageDir(r.identity)
+            if let d = FileManager.default.contents(atPath: dir + "/" + StageFiles.progress), let p = try? JSONParser.parse(String(decoding: d, as: UTF8.self)).value {
+                if let step = p["step"]?.intValue {
+                    r.step = step
+                    r.total = p["total"]?.intValue ?? r.total
+                    let t: Double
+                    if case .double(let x)? = p["time"] { t = x } else { t = now }
+                    if let f = r.firstSample { if t > f.time + 0.2, step > f.step { r.rate = Double(step - f.step) / (t - f.time) } }
+                    else { r.firstSample = (step, t) }
+                }
+                if let m = p["metrics"]?.objectPairs {
+                    r.metrics = m.compactMap { k, v in
+                        switch v { case .double(let x): return (k, x); case .int(let i): return (k, Double(i)); default: return nil }
+                    }
+                }
+            }
+            let hb = Proc.mtime(dir + "/" + StageFiles.heartbeat) ?? r.started.timeIntervalSince1970
+            r.heartbeatAge = now - max(hb, r.started.timeIntervalSince1970)
+            if r.heartbeatAge > options.heartbeatTimeout, r.killReason == nil {
+                r.killReason = String(format: "no heartbeat for %.0f s (limit %.0f s)", r.heartbeatAge, options.heartbeatTimeout)
+                kill(r.pid, SIGKILL)
+            }
+            if let k = Proc.peakRSSKiB(r.pid) { r.peakKiB = max(r.peakKiB ?? 0, k) }
+            let jp = dir + "/journal.jsonl"
+            let ino = Proc.inode(jp) ?? 0
+            if ino != r.journalInode { r.journalInode = ino; r.journalOffset = 0 }
+            let (entries, off) = readJournal(path: jp, from: r.journalOffset)
+            r.journalOffset = off
+            r.pending += entries
+        }
+    }
+
+    /// Writes running stages' heartbeat, step, memory and new metric rows (one transaction).
+    func flush() throws {
+        guard !running.isEmpty else { return }
+        try db.write { db in
+            for (_, r) in running {
+                try db.execute(sql: "UPDATE stages SET heartbeat = ?, last_step = ?, total_steps = COALESCE(?, total_steps), peak_rss_kib = ? WHERE identity = ?",
+                               arguments: [Date().timeIntervalSince1970 - r.heartbeatAge, r.step, r.total, r.peakKiB, r.identity])
+                try RunDatabase.upsertMetrics(db, stage: r.identity, r.pending)
+                r.pending = []
+            }
+        }
+    }
+
+    func finish(_ id: String, _ r: RunningStage, _ ex: Proc.Exit) throws {
+        running[id] = nil
+        sample(r)
+        let s = stageByID[id]!, dir = stageDir(id)
+        let now = Date()
+        let seconds = now.timeIntervalSince(r.started)
+        let donePath = dir + "/" + StageFiles.done
+        if ex == .exited(0), let d = FileManager.default.contents(atPath: donePath), let done = try? JSONDecoder().decode(WorkerDone.self, from: d) {
+            let peak = max(r.peakKiB ?? 0, done.peakRSSKiB ?? 0)
+            try db.write { db in
+                try RunDatabase.ingestCompleted(db, stage: id, directory: dir)
+                try db.execute(sql: """
+                    UPDATE stages SET status = 'completed', finished = ?, seconds = ?, peak_rss_kib = ?, last_step = COALESCE(total_steps, last_step),
+                      exit_status = 0, signal = NULL, error = NULL, pid = NULL, failures = 0, ran_by_sweep = ?, heartbeat = ?
+                    WHERE identity = ?
+                    """, arguments: [now.timeIntervalSince1970, seconds, peak, sweepID, now.timeIntervalSince1970, id])
+                try db.execute(sql: "UPDATE attempts SET outcome = 'completed', finished = ?, exit_status = 0, last_step = ?, peak_rss_kib = ? WHERE stage = ? AND attempt = ?",
+                               arguments: [now.timeIntervalSince1970, r.step, peak, id, r.attempt])
+                status[id] = "completed"
+                try updateTrials(db, s.trials)
+            }
+            stagesRun += 1
+            display.event(String(format: "✓ %@ [%@] completed in %.1f s%@", s.displayName, s.shortID, seconds,
+                                 peak > 0 ? String(format: ", peak %.0f MB", Double(peak) / 1024) : ""))
+            return
+        }
+        if interruptRequested != 0 {
+            // The sweep is being stopped: this stage is resumable, not failed (stopAll records it).
+            r.reaped = true
+            running[id] = r
+            return
+        }
+        failedAttempts += 1
+        // A failed attempt: record why, then retry under the policy.
+        var lastStep = r.step
+        let journal = readJournal(path: dir + "/journal.jsonl", from: 0).entries
+        if let m = journal.map(\.step).max() { lastStep = max(lastStep ?? 0, m + 1) }
+        let tail = Proc.tail(dir + "/" + StageFiles.log, from: r.logOffset, maxBytes: 2000)
+        let lastLine = tail.split(separator: "\n").last(where: { !$0.hasPrefix("rdd-sweep worker pid") }).map(String.init) ?? ""
+        let deterministic = ex == .exited(WorkerExit.stageError) || ex == .exited(WorkerExit.usage)
+        let exitNote: String
+        switch ex {
+        case .exited(0): exitNote = "exit status 0 without done.json"
+        case .exited(137): exitNote = "exit status 137 (killed)"
+        case .exited(WorkerExit.orphaned): exitNote = "exit status 70 (worker lost its scheduler)"
+        default: exitNote = ex.description
+        }
+        var reason = (r.killReason.map { $0 + "; " } ?? "") + exitNote
+        if let st = lastStep { reason += " at step \(st)\(r.total.map { "/\($0)" } ?? "")" }
+        if !lastLine.isEmpty { reason += ": " + lastLine }
+        let f = (failures[id] ?? 0) + 1
+        failures[id] = f
+        let retry = !deterministic && f <= options.retries
+        let newStatus = retry ? "queued" : "failed"
+        status[id] = newStatus
+        var exitStatus: Int?, sig: Int?
+        switch ex { case .exited(let c): exitStatus = Int(c); case .signaled(let sg): sig = Int(sg) }
+        try db.write { db in
+            try RunDatabase.upsertMetrics(db, stage: id, r.pending)
+            r.pending = []
+            try db.execute(sql: """
+                UPDATE stages SET status = ?, failures = ?, exit_status = ?, signal = ?, error = ?, last_step = ?, pid = NULL,
+                  peak_rss_kib = MAX(COALESCE(peak_rss_kib, 0), ?), finished = ?
+                WHERE identity = ?
+                """, arguments: [newStatus, f, exitStatus, sig, reason, lastStep, r.peakKiB ?? 0, now.timeIntervalSince1970, id])
+            try db.execute(sql: """
+                UPDATE attempts SET outcome = ?, finished = ?, exit_status = ?, signal = ?, last_step = ?, peak_rss_kib = ?, stderr_tail = ?
+                WHERE stage = ? AND attempt = ?
+                """, arguments: [r.killReason != nil ? "stale" : "failed", now.timeIntervalSince1970, exitStatus, sig, lastStep, r.peakKiB, tail, id, r.attempt])
+            try updateTrials(db, s.trials)
+        }
+        let what = retry ? "retrying (retry \(f) of \(options.retries))"
+            : deterministic ? "not retried (the stage itself failed; fix it, then `rdd-sweep retry --failed`)"
+            : "giving up after \(f) failed attempt\(f == 1 ? "" : "s") (`rdd-sweep retry --failed` tries again)"
+        let msg = "✗ \(s.displayName) [\(s.shortID)] attempt \(r.attempt): \(reason) — \(what)"
+        display.event(msg)
+        if !retry { failureMessages.append(msg) }
+    }
+
+    func sample(_ r: RunningStage) {
+        let saved = running
+        running = [r.identity: r]
+        sample()
+        running = saved
+    }
+
+    /// Stops every worker (SIGTERM, then SIGKILL after 2 s) and marks their stages stale (resumable).
+    func stopAll() throws {
+        for (_, r) in running where !r.reaped { kill(r.pid, SIGTERM) }
+        let deadline = Date().addingTimeInterval(2)
+        var left = running.filter { !$0.value.reaped }
+        while !left.isEmpty && Date() < deadline {
+            for (id, r) in left where Proc.reap(r.pid) != nil { left[id] = nil }
+            usleep(20_000)
+        }
+        for (_, r) in left { kill(r.pid, SIGKILL); while Proc.reap(r.pid) == nil { usleep(10_000) } }
+        let now = Date().timeIntervalSince1970
+        try db.write { db in
+            for (id, r) in running {
+                sample(r)
+                try RunDatabase.upsertMetrics(db, stage: id, r.pending)
+                try db.execute(sql: "UPDATE stages SET status = 'stale', pid = NULL, last_step = ? WHERE identity = ?", arguments: [r.step, id])
+                try db.execute(sql: "UPDATE attempts SET outcome = 'interrupted', finished = ?, last_step = ? WHERE stage = ? AND attempt = ?",
+                               arguments: [now, r.step, id, r.attempt])
+                status[id] = "stale"
+            }
+            try updateTrials(db, Array(Set(running.keys.flatMap { stageByID[$0]?.trials ?? [] })).sorted())
+        }
+        running = [:]
+    }
+
+    // MARK: trials
+
+    func trialState(_ index: Int) -> String {
+        let ids = (plan.links[index] ?? []).map(\.identity)
+        let st = ids.map { status[$0] ?? "queued" }
+        if st.allSatisfy({ $0 == "completed" || $0 == "cached" }) { return "completed" }
+        if st.contains("failed") { return "failed" }
+        if st.contains("running") { return "running" }
+        return "queued"
+    }
+
+    func updateTrials(_ db: Database, _ indices: [Int]) throws {
+        let now = Date().timeIntervalSince1970
+        for i in indices {
+            let s = trialState(i)
+            try db.execute(sql: """
+                UPDATE trials SET status = ?, completed = CASE WHEN ? = 'completed' THEN COALESCE(completed, ?) ELSE NULL END
+                WHERE sweep_id = ? AND trial_index = ?
+                """, arguments: [s, s, now, sweepID, i])
+        }
+    }
+
+    // MARK: display
+
+    func rows() -> [ProgressRow] {
+        plan.stages.compactMap { s in
+            guard let r = running[s.identity] else { return nil }
+            return ProgressRow(name: s.displayName, shortID: s.shortID, step: r.step, total: r.total, rate: r.rate,
+                               elapsed: Date().timeIntervalSince(r.started), metrics: r.metrics, attempt: r.attempt)
+        }
+    }
+}

@@ -1,0 +1,161 @@
+import Foundation
+import Pipeline
+import Checkpoint
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Files a stage directory holds besides the stage's own outputs (final.h5 / result.json,
+/// checkpoint.h5, journal.jsonl, samples.h5).
+public enum StageFiles {
+    public static let request = "request.json"
+    public static let done = "done.json"
+    public static let progress = "progress.json"
+    public static let heartbeat = "heartbeat"
+    public static let log = "worker.log"
+    public static let lock = ".lock"
+    public static let meta = "stage.json"
+}
+
+/// Exit statuses of `rdd-sweep worker`.
+public enum WorkerExit {
+    /// The stage threw (bad data path, non-finite loss, …): deterministic, not retried automatically.
+    public static let stageError: Int32 = 3
+    /// Bad request file or arguments.
+    public static let usage: Int32 = 64
+    /// The scheduler that started this worker died; the stage stops and resumes later from its checkpoint.
+    public static let orphaned: Int32 = 70
+    /// Another worker holds this stage directory.
+    public static let busy: Int32 = 75
+}
+
+/// What a worker writes last (`done.json`): the stage is complete when this file exists.
+public struct WorkerDone: Codable, Equatable {
+    public var seconds: Double
+    public var peakRSSKiB: Int?
+    public var finished: Double
+    public var pid: Int32
+    public var codeVersion: String
+    public var threads: String?
+}
+
+/// The worker: runs one stage request (`StageRequest` JSON) in this process. It takes the stage
+/// directory's lock, touches `heartbeat` every second (and exits if its parent scheduler is gone),
+/// writes `progress.json` as steps complete, calls `Pipeline.runStage`, and on success writes
+/// `done.json`. Returns the exit status.
+public func runWorker(requestPath: String, checkpointEvery: Int, logEvery: Int) -> Int32 {
+    let request: StageRequest
+    do {
+        request = try JSONDecoder().decode(StageRequest.self, from: Data(contentsOf: URL(fileURLWithPath: requestPath)))
+    } catch {
+        FileHandle.standardError.write(Data("rdd-sweep worker: cannot read request '\(requestPath)': \(error)\n".utf8))
+        return WorkerExit.usage
+    }
+    let dir = request.directory
+    try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    guard let lock = FileLock.tryLock(dir + "/" + StageFiles.lock) else {
+        FileHandle.standardError.write(Data("rdd-sweep worker: another worker is running the stage in '\(dir)'\n".utf8))
+        return WorkerExit.busy
+    }
+    lock.writeOwner("\(getpid())\n")
+    try? FileManager.default.removeItem(atPath: dir + "/" + StageFiles.done)
+
+    let parent = getppid()
+    let heartbeatPath = dir + "/" + StageFiles.heartbeat
+    Proc.quickWrite("\(getpid()) \(Date().timeIntervalSince1970)\n", to: heartbeatPath)
+    let beat = Thread {
+        while true {
+            Thread.sleep(forTimeInterval: 1)
+            if parent != 1 && getppid() != parent {
+                FileHandle.standardError.write(Data("rdd-sweep worker: scheduler (pid \(parent)) is gone; stopping (the stage resumes from its checkpoint)\n".utf8))
+                _exit(WorkerExit.orphaned)
+            }
+            Proc.quickWrite("\(getpid()) \(Date().timeIntervalSince1970)\n", to: heartbeatPath)
+        }
+    }
+    beat.start()
+
+    let progressPath = dir + "/" + StageFiles.progress
+    var lastWrite = 0.0
+    let start = Date()
+    let ctx = StageContext(directory: dir, checkpointEvery: checkpointEvery, logEvery: logEvery) { step, total, metrics in
+        let now = Date().timeIntervalSince1970
+        guard now - lastWrite >= 0.25 || step == total else { return }
+        lastWrite = now
+        var m: [(String, JSON)] = []
+        for (k, v) in metrics where v.isFinite { m.append((k, .double(v))) }
+        let obj = JSON.object([("step", .int(Int64(step))), ("total", .int(Int64(total))), ("time", .double(now)), ("metrics", .object(m))])
+        Proc.quickWrite(obj.serialized(), to: progressPath)
+    }
+    print("rdd-sweep worker pid \(getpid()): \(request.kind.rawValue) stage in \(dir), RDD_THREADS=\(ProcessInfo.processInfo.environment["RDD_THREADS"] ?? "default")")
+    fflush(stdout)
+    prepareJournalForResume(directory: dir)
+    do {
+        try runStage(request, context: ctx)
+        try finishJournal(directory: dir)
+    } catch {
+        FileHandle.standardError.write(Data("rdd-sweep worker: stage failed: \(error)\n".utf8))
+        return WorkerExit.stageError
+    }
+    let done = WorkerDone(seconds: Date().timeIntervalSince(start), peakRSSKiB: Proc.peakRSSKiB(getpid()),
+                          finished: Date().timeIntervalSince1970, pid: getpid(), codeVersion: CodeVersion.string,
+                          threads: ProcessInfo.processInfo.environment["RDD_THREADS"])
+    do {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
+        try atomicWrite(try enc.encode(done), to: dir + "/" + StageFiles.done)
+    } catch {
+        FileHandle.standardError.write(Data("rdd-sweep worker: cannot write done.json: \(error)\n".utf8))
+        return WorkerExit.stageError
+    }
+    print("rdd-sweep worker: done in \(String(format: "%.2f", done.seconds)) s, peak RSS \(done.peakRSSKiB ?? 0) KiB")
+    withExtendedLifetime(lock) {}
+    return 0
+}
+
+// MARK: - Exact journals across resumes (workaround)
+
+/// Complete lines of a text file.
+private func rawLines(_ path: String) -> [String] {
+    guard let d = FileManager.default.contents(atPath: path) else { return [] }
+    var lines = String(decoding: d, as: UTF8.self).components(separatedBy: "\n")
+    lines.removeLast()   // the part after the last newline: empty or a torn line
+    return lines.filter { !$0.isEmpty }
+}
+
+/// Lines in order, the first of each (step, name), optionally only steps below `limit`.
+private func dedupe(_ lines: [String], below limit: Int? = nil) -> [String] {
+    var seen = Set<String>(), out: [String] = []
+    for l in lines {
+        guard let e = parseJournalLine(l), limit.map({ e.step < $0 }) ?? true else { continue }
+        if seen.insert("\(e.step)\t\(e.name)").inserted { out.append(l) }
+    }
+    return out
+}
+
+/// `Pipeline.Journal(resumeFrom:)` rewrites the lines it keeps through JSONSerialization, whose Linux
+/// number parsing is 1–3 ulp off for some values, so a resumed stage's journal would not be identical
+/// to an uninterrupted one. Until Pipeline keeps the lines verbatim, the worker does it: before a
+/// resumed stage starts, the lines below the checkpoint's step are kept as written in `journal.kept`
+/// and the stage starts an empty `journal.jsonl`; after it completes, `journal.jsonl` = kept + new.
+func prepareJournalForResume(directory dir: String) {
+    let jp = dir + "/journal.jsonl", kp = dir + "/journal.kept", ck = dir + "/checkpoint.h5"
+    guard FileManager.default.fileExists(atPath: ck), let info = try? Checkpoint.inspect(ck),
+          case .int(let step)? = info.attributes["step"] else { return }
+    let kept = dedupe(rawLines(kp) + rawLines(jp), below: Int(step))
+    do {
+        try atomicWrite(Data(kept.map { $0 + "\n" }.joined().utf8), to: kp)
+        try? FileManager.default.removeItem(atPath: jp)
+    } catch {
+        FileHandle.standardError.write(Data("rdd-sweep worker: cannot keep the journal before resuming: \(error)\n".utf8))
+    }
+}
+
+/// Puts the kept lines back in front of the stage's new journal lines (see `prepareJournalForResume`).
+func finishJournal(directory dir: String) throws {
+    let jp = dir + "/journal.jsonl", kp = dir + "/journal.kept"
+    guard FileManager.default.fileExists(atPath: kp) else { return }
+    let merged = dedupe(rawLines(kp) + rawLines(jp))
+    try atomicWrite(Data(merged.map { $0 + "\n" }.joined().utf8), to: jp)
+    try FileManager.default.removeItem(atPath: kp)
+}

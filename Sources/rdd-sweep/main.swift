@@ -1,0 +1,173 @@
+import Foundation
+import ArgumentParser
+import Pipeline
+import Sweep
+import Tensor
+
+/// `rdd-sweep`: run sweeps of trials as a content-addressed stage graph in worker processes,
+/// tracked in a SQLite run database (docs/sweeps.md, docs/run-database.md).
+@main
+struct RDDSweep: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rdd-sweep",
+        abstract: "Plan, run, resume and inspect sweeps of RDD trials (docs/sweeps.md).",
+        subcommands: [Run.self, Plan.self, Status.self, Show.self, Retry.self, List.self, Export.self, GC.self,
+                      Worker.self, MeasureOverhead.self])
+}
+
+/// The running executable (workers are this binary's hidden `worker` subcommand).
+func selfExecutable() -> String {
+    if let p = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") { return p }
+    return Bundle.main.executablePath ?? CommandLine.arguments[0]
+}
+
+func loadPlan(_ path: String) throws -> SweepPlan {
+    do { return try SweepPlan.make(try SweepSpec.load(path: path)) } catch let e as SpecError {
+        FileHandle.standardError.write(Data((e.description + "\n").utf8))
+        throw ExitCode(2)
+    }
+}
+
+struct CommonRunOptions: ParsableArguments {
+    @Option(help: "Worker processes at once (each gets RDD_THREADS = max(1, cores / jobs)).") var jobs = 1
+    @Option(help: "Results root: runs.sqlite and stages/<identity>/ (shared by every sweep run under it).") var root = "results"
+    @Option(help: "Automatic retries of a stage whose worker crashed or was killed.") var retries = 2
+    @Option(help: "Kill and retry a worker whose heartbeat is older than this many seconds.") var heartbeatTimeout: Double = 120
+    @Option(help: "Progress display: auto (tty on a terminal, else plain), tty, plain, quiet.") var display: String = "auto"
+}
+
+func execute(_ plan: SweepPlan, _ o: CommonRunOptions, retryFailed: Bool, new: Bool) throws {
+    guard o.jobs >= 1 else { throw ValidationError("--jobs must be ≥ 1") }
+    guard let mode = DisplayMode(rawValue: o.display) else { throw ValidationError("--display must be one of \(DisplayMode.allCases.map(\.rawValue).joined(separator: ", "))") }
+    var opts = RunOptions(root: o.root, workerExecutable: selfExecutable())
+    opts.jobs = o.jobs
+    opts.retries = max(0, o.retries)
+    opts.retryFailed = retryFailed
+    opts.newRevision = new
+    opts.heartbeatTimeout = o.heartbeatTimeout
+    opts.display = mode
+    opts.handleSignals = true
+    let summary: RunSummary
+    do { summary = try Scheduler(plan: plan, options: opts).run() } catch let e as ChangedSpecError {
+        FileHandle.standardError.write(Data((e.message + "\n").utf8))
+        throw ExitCode(2)
+    }
+    if summary.interrupted { throw ExitCode(130) }
+    if summary.trialsFailed > 0 { throw ExitCode(1) }
+}
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run a sweep; rerunning the same spec continues it (done stages skipped, interrupted ones resumed).")
+    @Argument(help: "Sweep spec (JSON; schemas/sweep-spec.schema.json).") var spec: String
+    @OptionGroup var common: CommonRunOptions
+    @Flag(help: "Record a changed spec as a new revision of the sweep (stages shared with earlier revisions are reused).") var new = false
+    @Flag(help: "Also requeue stages that failed in earlier runs (same as `retry --failed`).") var retryFailed = false
+
+    func run() throws { try execute(try loadPlan(spec), common, retryFailed: retryFailed, new: new) }
+}
+
+struct Retry: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Requeue failed stages of a sweep and run it again.")
+    @Flag(help: "Retry the stages that failed (required: says what is retried).") var failed = false
+    @Argument(help: "Sweep spec; default: the spec stored in the database for --sweep.") var spec: String?
+    @Option(help: "Sweep name (NAME or NAME@REVISION) when no SPEC is given.") var sweep: String?
+    @OptionGroup var common: CommonRunOptions
+
+    func run() throws {
+        guard failed else { throw ValidationError("say what to retry: `rdd-sweep retry --failed [SPEC]`") }
+        let plan: SweepPlan
+        if let spec { plan = try loadPlan(spec) } else {
+            let (text, file) = try Reports(root: common.root).storedSpec(sweep: sweep)
+            do { plan = try SweepPlan.make(try SweepSpec.parse(text, file: file)) } catch let e as SpecError {
+                FileHandle.standardError.write(Data((e.description + "\n").utf8)); throw ExitCode(2)
+            }
+        }
+        try execute(plan, common, retryFailed: true, new: false)
+    }
+}
+
+struct Plan: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Dry run: validate a spec, print its trials, the stages they share and which are done.")
+    @Argument(help: "Sweep spec.") var spec: String
+    @Option(help: "Results root to check for done stages.") var root = "results"
+    @Flag(help: "Omit the per-stage table.") var noStages = false
+
+    func run() throws { print(try Reports(root: root).plan(try loadPlan(spec), showStages: !noStages), terminator: "") }
+}
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Counts, ETA and per-stage progress of a sweep (works while it runs, or after).")
+    @Argument(help: "A sweep spec (its name selects the sweep).") var spec: String?
+    @Option(help: "Sweep name (NAME or NAME@REVISION).") var sweep: String?
+    @Option(help: "Results root.") var root = "results"
+    @Flag(help: "List every stage, not only those not done.") var all = false
+
+    func run() throws {
+        var ref = sweep
+        if ref == nil, let spec { ref = try SweepSpec.load(path: spec).name }
+        print(try Reports(root: root).status(sweep: ref, all: all), terminator: "")
+    }
+}
+
+struct Show: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "One trial: axes, configuration changes, stages, evaluations, failed attempts.")
+    @Argument(help: "NAME/INDEX, NAME@REV/INDEX, or INDEX with --sweep (or when the database holds one sweep).") var trial: String
+    @Option(help: "Sweep name.") var sweep: String?
+    @Option(help: "Results root.") var root = "results"
+    @Flag(help: "Print the resolved configuration.") var config = false
+
+    func run() throws { print(try Reports(root: root).show(trial: trial, sweep: sweep, config: config), terminator: "") }
+}
+
+struct List: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Sweeps in the run database.")
+    @Option(help: "Results root.") var root = "results"
+    func run() throws { print(try Reports(root: root).list(), terminator: "") }
+}
+
+struct Export: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Trials × metrics: one row per trial with its axis values and every evaluation metric.")
+    @Argument(help: "A sweep spec (its name selects the sweep).") var spec: String?
+    @Option(help: "Sweep name (NAME or NAME@REVISION).") var sweep: String?
+    @Option(help: "Results root.") var root = "results"
+    @Option(help: "csv or json.") var format = "csv"
+    @Option(help: "Write to this file instead of stdout.") var output: String?
+
+    func run() throws {
+        guard let f = Reports.ExportFormat(rawValue: format) else { throw ValidationError("--format must be csv or json") }
+        var ref = sweep
+        if ref == nil, let spec { ref = try SweepSpec.load(path: spec).name }
+        let text = try Reports(root: root).export(sweep: ref, format: f)
+        if let output { try Data(text.utf8).write(to: URL(fileURLWithPath: output)) } else { print(text, terminator: "") }
+    }
+}
+
+struct GC: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "gc", abstract: "Remove stage directories that no trial in the database needs.")
+    @Option(help: "Results root.") var root = "results"
+    @Flag(help: "Only say what would be removed.") var dryRun = false
+    @Flag(help: "First forget superseded revisions of every sweep.") var dropOldRevisions = false
+    func run() throws { print(try Reports(root: root).gc(dryRun: dryRun, dropOldRevisions: dropOldRevisions), terminator: "") }
+}
+
+struct Worker: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run one stage request (started by the scheduler).", shouldDisplay: false)
+    @Argument var request: String
+    @Option var checkpointEvery = 100
+    @Option var logEvery = 10
+    func run() throws {
+        let code = runWorker(requestPath: request, checkpointEvery: checkpointEvery, logEvery: logEvery)
+        if code != 0 { throw ExitCode(code) }
+    }
+}
+
+struct MeasureOverhead: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "measure-overhead",
+                                                    abstract: "Time one stage run in this process and through the scheduler (docs/sweeps.md).", shouldDisplay: false)
+    @Option(help: "Teacher steps of the measured stage.") var steps = 20
+    @Option(help: "Repetitions.") var repeats = 3
+    @Option(help: "Scratch directory.") var dir = NSTemporaryDirectory() + "rdd-sweep-overhead"
+    func run() throws {
+        print(try measureSchedulerOverhead(teacherSteps: steps, repeats: repeats, scratch: dir, workerExecutable: selfExecutable()))
+    }
+}
