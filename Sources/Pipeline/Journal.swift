@@ -23,9 +23,11 @@ public final class Journal {
         self.path = path
         let fm = FileManager.default
         if let keepUpTo = resumeFrom, fm.fileExists(atPath: path) {
-            let kept = Journal.read(path: path).filter { $0.step <= keepUpTo }
-            let text = kept.map { Journal.line($0) }.joined()
-            try atomicWrite(Data(text.utf8), to: path)
+            // Keep the complete lines up to the checkpoint byte for byte (re-printing parsed numbers
+            // could change their last digits).
+            let text = (fm.contents(atPath: path).flatMap { String(data: $0, encoding: .utf8) }) ?? ""
+            let kept = text.split(separator: "\n").filter { line in Journal.parse(line).map { $0.step <= keepUpTo } ?? false }
+            try atomicWrite(Data(kept.map { $0 + "\n" }.joined().utf8), to: path)
         } else if resumeFrom == nil {
             try atomicWrite(Data(), to: path)
         }
@@ -57,15 +59,21 @@ public final class Journal {
     /// All complete entries of a journal file (a torn last line is skipped).
     public static func read(path: String) -> [Entry] {
         guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else { return [] }
-        var out: [Entry] = []
-        for line in text.split(separator: "\n") {
-            guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                  let step = obj["step"] as? Int, let name = obj["name"] as? String else { continue }
-            let value: Double
-            if let v = obj["value"] as? Double { value = v } else if let s = obj["value"] as? String, let v = Double(s) { value = v } else { continue }
-            out.append(Entry(step: step, name: name, value: value))
-        }
-        return out
+        return text.split(separator: "\n").compactMap { parse($0) }
+    }
+
+    /// Parses one line written by `line(_:)`; nil for a torn or foreign line. Numbers go through
+    /// `Double(String)`, which round-trips the printed shortest representation exactly.
+    static func parse(_ line: Substring) -> Entry? {
+        guard line.hasPrefix("{\"step\":"), line.hasSuffix("}"),
+              let nameStart = line.range(of: ",\"name\":\""), let valueStart = line.range(of: "\",\"value\":", options: .backwards),
+              nameStart.upperBound <= valueStart.lowerBound,
+              let step = Int(line[line.index(line.startIndex, offsetBy: 8)..<nameStart.lowerBound]) else { return nil }
+        let name = line[nameStart.upperBound..<valueStart.lowerBound].replacingOccurrences(of: "\\\"", with: "\"").replacingOccurrences(of: "\\\\", with: "\\")
+        var raw = line[valueStart.upperBound..<line.index(before: line.endIndex)]
+        if raw.hasPrefix("\"") && raw.hasSuffix("\"") && raw.count >= 2 { raw = raw.dropFirst().dropLast() }
+        guard let value = Double(raw) else { return nil }
+        return Entry(step: step, name: name, value: value)
     }
 }
 
