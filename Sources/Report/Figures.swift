@@ -56,13 +56,16 @@ func sweepPanel(_ s: SweepData, rcfd: Cell, title: String) -> SVGPlot.Panel {
 }
 
 /// The data table of a sweep (every point, per seed, vs RCFD).
-func sweepTable(_ s: SweepData, rcfd: Cell, links: LinkStyle, linkTerms: Bool) -> String {
+func sweepTable(_ s: SweepData, rcfd: Cell, links: LinkStyle, linkTerms: Bool, linked: Set<String>) -> String {
     var rows: [[String]] = []
     for l in s.lines {
         for pt in l.points {
             var r = [l.name, compact(pt.x), pt.cell.text(2), pt.cell.isEmpty ? "–" : pt.cell.perSeed(2)]
             if let d = Difference(pt.cell, rcfd) { r.append(signed(d.mean, 2) + (d.halfWidth.map { " ± " + fixed($0, 2) } ?? "")) } else { r.append("–") }
-            if linkTerms { r.append(pt.trials.sorted { $0.seed < $1.seed }.map { links.link("s\($0.seed)", report: "terms", anchor: termsAnchor($0.ref)) }.joined(separator: " ")) }
+            if linkTerms {
+                let ts = pt.trials.filter { linked.contains($0.ref) }.sorted { $0.seed < $1.seed }
+                r.append(ts.isEmpty ? "–" : ts.map { links.link($0.ref, report: "terms", anchor: termsAnchor($0.ref)) }.joined(separator: " "))
+            }
             rows.append(r)
         }
     }
@@ -98,6 +101,7 @@ func sweepFigure(_ data: ReportData, number: Int, title: String, keys: [SweepKey
                  extraTable: (SweepData, [TrialView]) -> String = { _, _ in "" }, linkTerms: Bool = false) -> (String, [ReportFile]) {
     var out = "## Fig. \(number) — \(title)\n\n" + intro + "\n\n"
     let scopes = data.scopes(conditional: false)
+    let linked = linkTerms ? termsLinkTargets(data) : []
     var panels: [SVGPlot.Panel] = []
     var body = ""
     for scope in scopes {
@@ -118,7 +122,7 @@ func sweepFigure(_ data: ReportData, number: Int, title: String, keys: [SweepKey
             }
             panels.append(sweepPanel(s, rcfd: rcfd, title: "\(s.key.symbol) — \(scope.dataset)"))
             panels += extraPanels(s, trials)
-            body += sweepTable(s, rcfd: rcfd, links: links, linkTerms: linkTerms) + "\n"
+            body += sweepTable(s, rcfd: rcfd, links: links, linkTerms: linkTerms, linked: linked) + "\n"
             body += extraTable(s, trials)
             body += optimumLine(s) + "\n"
             records += s.lines.flatMap { $0.points.flatMap(\.cell.records) }

@@ -109,7 +109,7 @@ public func produceReport(_ kind: ReportKind, _ data: ReportData, request r: Rep
     case .terms: let (md, f) = try termsReport(data, trials: r.trials, links: links); return ReportOutput(markdown: md, files: f)
     case .all:
         var files: [ReportFile] = []
-        var index = "# Reports\n\nFrom `\(r.export)` (\(data.export.trials.count) trials in \(data.export.sweeps.count) sweeps). Each report states its aggregation rule, N, feature network, data set and preset; verdict rules are in docs/reports.md.\n\n"
+        var index = "# Reports\n\nFrom a run export of \(data.export.trials.count) trials in \(data.export.sweeps.count) sweeps. Each report states its aggregation rule, N, feature network, data set and preset; verdict rules are in docs/reports.md.\n\n"
         var rows: [[String]] = []
         for k in ReportKind.allCases where k != .all {
             let sub = LinkStyle(stem: k.rawValue, prefix: "")

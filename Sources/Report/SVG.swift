@@ -147,7 +147,7 @@ public struct SVGPlot {
         return s
     }
 
-    func f(_ x: Double) -> String { fixed(x, 2) }
+    func f(_ x: Double) -> String { fixed(x, 1) }
 }
 
 /// 1-2-5 ticks covering [lo, hi], about `count` of them.

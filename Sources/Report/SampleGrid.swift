@@ -67,13 +67,13 @@ func sampleGrid(_ rows: [(label: String, samples: Samples)], count: Int) -> Imag
     return img
 }
 
-/// Fig. 5 over every scope: the `steps`-step students of PD, RCFD and RDD of one seed.
+/// Fig. 5 over every unconditional scope (the paper's figure is CIFAR-10): the `steps`-step students of PD, RCFD and RDD of one seed.
 public func fig5Report(_ data: ReportData, resultsRoot: String, seed: Int?, steps: Int, count: Int, links: LinkStyle) -> (String, [ReportFile]) {
     var out = "## Fig. 5 — samples of PD, RCFD and RDD from the same noise\n\n"
     out += "Each row is one method's \(steps)-step student; every row uses the same trial seed, and the evaluation draws its initial noise x_T from that seed alone, so column i starts from the same x_T in every row. The images are the first \(count) of the N samples each evaluation stores in `samples.h5` (values in [−1, 1] mapped to 0–255, upscaled with nearest neighbours).\n\n"
     let methods = ["pd", "rcfd", "rdd"]
     var files: [ReportFile] = []
-    let scopes = data.scopes()
+    let scopes = data.scopes(conditional: false)
     var any = false
     for scope in scopes {
         let trials = data.trials(in: scope).filter(isTableTrial)
@@ -105,7 +105,8 @@ public func fig5Report(_ data: ReportData, resultsRoot: String, seed: Int?, step
                 rows.append((name, s))
                 table.append([name, t.ref, "`\(r.stage)`", fidText, "`\(r.artifactDirectory)/samples.h5`", "\(s.n) × \(s.h)×\(s.w)×\(s.c)"])
             } catch {
-                problems.append("missing: \(name) samples at `\(path)` (\(error)) — pass --results-root to the directory holding the evaluations' artifacts")
+                // The message names the path relative to the results root only, so the report does not depend on where it runs.
+                problems.append("missing: \(name) samples `\(r.artifactDirectory)/samples.h5` could not be read under the results root — pass --results-root (the directory the evaluations' artifactDirectory is relative to)")
             }
         }
         if !rows.isEmpty {
@@ -119,6 +120,6 @@ public func fig5Report(_ data: ReportData, resultsRoot: String, seed: Int?, step
         out += markdownTable(["Row", "Trial", "Evaluation", "FID of this seed", "Samples file", "Stored"], table) + "\n"
         if !problems.isEmpty { out += problems.map { "- \($0)\n" }.joined() + "\n" }
     }
-    if !any { out += "missing: no completed trial with method pd, rcfd or rdd evaluated at \(steps) step\(steps == 1 ? "" : "s") in this export.\n" }
+    if !any { out += "missing: no completed unconditional trial with method pd, rcfd or rdd evaluated at \(steps) step\(steps == 1 ? "" : "s") in this export.\n" }
     return (out, files)
 }

@@ -33,10 +33,13 @@ public func speedupReport(_ data: ReportData, links: LinkStyle) -> String {
             let nfe = Array(Set(c.records.map(\.nfe))).sorted().map(String.init).joined(separator: ", ")
             var speed = "–"
             if st != "eval-ddim-1024", !ddim.isEmpty {
-                let paired = Cell(c.values.compactMap { v in
-                    ddim.values.first { $0.seed == v.seed && $0.trial == v.trial }.map { SeedValue(seed: v.seed, value: $0.value / v.value, trial: v.trial, record: nil) }
+                // Per trial: the trial's own DDIM-1024 time over its time for this row (then one value per seed).
+                let paired = Cell(trials.compactMap { t in
+                    guard let mine = t.record.evaluations.first(where: { $0.stage == st }),
+                          let ref = t.record.evaluations.first(where: { $0.stage == "eval-ddim-1024" }), mine.secondsPerImage > 0 else { return nil }
+                    return SeedValue(seed: t.seed, value: ref.secondsPerImage / mine.secondsPerImage, trial: t.ref, record: nil)
                 })
-                if !paired.isEmpty { speed = paired.text(1) + " ×" }
+                if !paired.isEmpty { speed = paired.text(1).replacingOccurrences(of: " [", with: " × [") }
                 else if let a = ddim.mean, let b = c.mean { speed = fixed(a / b, 1) + " × (ratio of means)" }
             }
             let ideal = first.nfe > 0 && ddim.records.first != nil ? fixed(Double(ddim.records.first!.nfe) / Double(first.nfe), 1) + " ×" : "–"

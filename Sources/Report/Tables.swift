@@ -155,6 +155,7 @@ public func table3Report(_ data: ReportData, links: LinkStyle) -> String {
         let fid = fidMetric(trials)
         let spec = specToExtend(data, trials, fallback: "a sweep spec under experiments/\(scope.preset)/")
         out += "Our data set **\(scope.dataset)** (preset `\(scope.preset)`) stands in for CIFAR-10; each configuration distills 8 → 4 → 2 → 1 and the 1-step student is evaluated.\n\n"
+        let linked = termsLinkTargets(data)
         var rows: [[String]] = []
         var cells: [Cell] = []
         var missing: [String] = []
@@ -164,14 +165,14 @@ public func table3Report(_ data: ReportData, links: LinkStyle) -> String {
             cells.append(c)
             records += c.records
             if c.isEmpty { missing.append(missingStudent(trials, method: r.methods[0], steps: 1, spec: spec)) }
-            let refs = c.values.map { v in links.link("s\(v.seed)", report: "terms", anchor: termsAnchor(v.trial)) }
+            let refs = c.values.filter { linked.contains($0.trial) }.map { v in links.link(v.trial, report: "terms", anchor: termsAnchor(v.trial)) }
             rows.append([r.label, r.methods.map { "`\($0)`" }.joined(separator: ", "), c.text(2, paper: PaperReference.table3[i].fid),
                          c.values.isEmpty ? "–" : c.perSeed(2), refs.isEmpty ? "–" : refs.joined(separator: " ")])
         }
         out += "**FID ↓** (`\(fid)`; ours, mean ± 95% CI [n seeds] (paper))\n\n"
         out += markdownTable(["Loss", "Method", "FID ours (paper)", "Per seed", "Term diagnostics"], rows, align: ["l", "l", "r", "l", "l"]) + "\n"
         out += LabelSummary(records: records, trials: trials).lines(metric: fid, scoreMetric: nil).joined(separator: "\n") + "\n"
-        out += "- Term diagnostics: the time-averaged value, gradient norms and gradient share of each loss term of each trial (issue 11), in the `terms` report (`rdd-report terms --trial <sweep/key>`).\n\n"
+        out += "- Term diagnostics: the time-averaged value, gradient norms and gradient share of each loss term (issue 11) of one trial per configuration (the lowest seed), in the `terms` report; other seeds: `rdd-report terms --trial <sweep/key>`.\n\n"
         if !missing.isEmpty { out += "**Missing rows** (\(missing.count)):\n\n" + missing.map { "- \($0)\n" }.joined() + "\n" }
         func p(_ i: Int, _ j: Int) -> Double { PaperReference.table3[i].fid - PaperReference.table3[j].fid }
         var verdicts: [Verdict] = []

@@ -67,7 +67,7 @@ func termReading(_ s: StageRecord, tauIS: Double?) -> String {
             findings.append("\(pair.joined(separator: " and ")) pull against each other (cos \(signed(c, 2)))")
         }
     }
-    if let e = mean(s.series["diag/is_p2p/entropy_teacher"]), e >= TermThresholds.uniformEntropy {
+    if terms.contains("is_p2p"), let e = mean(s.series["diag/is_p2p/entropy_teacher"]), e >= TermThresholds.uniformEntropy {
         findings.append("the teacher's IS_P2P relation rows are nearly uniform (entropy \(fixed(e, 3)) of the maximum\(tauIS.map { " at τ_IS = \(compact($0))" } ?? "")): they carry little information")
     }
     if findings.isEmpty {
@@ -98,6 +98,11 @@ func termsSelection(_ data: ReportData, _ selectors: [String]) throws -> [TrialV
         if seen.insert(config).inserted { out.append(t) }
     }
     return out.sorted { $0.index < $1.index }
+}
+
+/// The trials the default terms report shows (one per configuration): the targets other reports link to.
+func termsLinkTargets(_ data: ReportData) -> Set<String> {
+    Set(((try? termsSelection(data, [])) ?? []).map(\.ref))
 }
 
 public func termsReport(_ data: ReportData, trials selectors: [String], links: LinkStyle) throws -> (String, [ReportFile]) {
@@ -138,7 +143,7 @@ public func termsReport(_ data: ReportData, trials selectors: [String], links: L
             out += markdownTable(["Term", "Value", "Weighted", "‖∂/∂x̂_S‖", "‖∂/∂θ‖", "Share", "Points"], rows, align: ["l", "r", "r", "r", "r", "r", "r"]) + "\n"
             var extra: [String] = []
             let et = mean(s.series["diag/is_p2p/entropy_teacher"]), es = mean(s.series["diag/is_p2p/entropy_student"])
-            if et != nil || es != nil {
+            if terms.contains("is_p2p"), et != nil || es != nil {
                 extra.append("IS_P2P relation entropy ÷ maximum: teacher \(et.map { fixed($0, 3) } ?? "–"), student \(es.map { fixed($0, 3) } ?? "–")")
             }
             let cos = s.series.keys.filter { $0.hasPrefix("diag/cos/") }.sorted().compactMap { k -> String? in

@@ -86,7 +86,7 @@ public struct Verdict {
         case .inconclusive: why = d.halfWidth == nil ? "inconclusive (n = 1 on a side: no CI)" : "inconclusive (CI includes 0)"
         case .untested: why = "untested"
         }
-        line = "\(claim): \(why), \(diff) (\(d.ciText)), \(d.nText)\(paperText)"
+        line = "\(claim): \(why), \(diff)\(d.kind == .none ? "" : " (\(d.ciText))"), \(d.nText)\(paperText)"
     }
 
     public init(claim: String, outcome: Outcome, line: String) {

@@ -28,17 +28,22 @@ assert anchor in p
 open("Package.swift", "w").write(p.replace(anchor, target + anchor, 1))
 PY
 swift build -c release --scratch-path "$SCRATCH" --product report-fixture-runner
+# Put the manifest back now (not at exit: the runs below take long and the manifest may change meanwhile).
 cp "$backup" Package.swift
+rm -f "$backup"
+trap - EXIT
 
 BIN="$SCRATCH/release/report-fixture-runner"
 "$BIN" run "$HERE/plan.json" "$ROOT"
 mkdir -p "$FIX"
 "$BIN" export "$HERE/plan.json" "$ROOT" "$FIX/export.json"
 
-# fig5 reads the first samples of the 1-step PD, RCFD and RDD students of the table sweep.
+# fig5 reads the first samples of the 1-step PD, RCFD and RDD students of the table sweep (seed 0 only).
 rm -rf "$FIX/results"
 for d in "$ROOT"/fixture-tables/t*/eval-{pd,rcfd,rdd}-1; do
   [ -f "$d/samples.h5" ] || continue
+  seed=$(python3 -c 'import json,sys; print(dict(json.load(open(sys.argv[1]))["axes"])["seed"])' "$(dirname "$d")/trial.json")
+  [ "$seed" = "0" ] || continue
   rel=${d#"$ROOT"/}
   mkdir -p "$FIX/results/$rel"
   cp "$d/samples.h5" "$FIX/results/$rel/samples.h5"

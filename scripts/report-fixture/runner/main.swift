@@ -26,6 +26,8 @@ struct Plan: Decodable {
     var sweeps: [Sweep]
     /// Stages whose journal series are kept in the export (others keep timing and memory only).
     var seriesStagesPrefix: String
+    /// Series points kept: steps that are multiples of this, and the last logged step.
+    var seriesEvery: Int
 }
 
 /// A JSON value that keeps its text (numbers are written back exactly as given).
@@ -203,7 +205,10 @@ func export(_ plan: Plan, root: String, out: String) throws {
             }
             var series: [String: [SeriesPoint]] = [:]
             if n.name.hasPrefix(plan.seriesStagesPrefix) {
-                for e in Journal.read(path: sdir + "/journal.jsonl") where e.name != "lr" {
+                // Thinned to every `seriesEvery`-th step and the last, to keep the fixture small.
+                let entries = Journal.read(path: sdir + "/journal.jsonl").filter { $0.name != "lr" }
+                let last = entries.map(\.step).max() ?? 0
+                for e in entries where e.step % plan.seriesEvery == 0 || e.step == last {
                     series[e.name, default: []].append(SeriesPoint(step: e.step, value: e.value))
                 }
             }
@@ -224,7 +229,10 @@ func export(_ plan: Plan, root: String, out: String) throws {
     }
     let ex = RunExport(sweeps: sweeps.keys.sorted().map { sweeps[$0]! },
                        trials: trials.sorted { ($0.sweep, $0.key) < ($1.sweep, $1.key) })
-    try ex.encoded().write(to: URL(fileURLWithPath: out))
+    // Compact (not pretty-printed) but with sorted keys: deterministic, and RunExport.load reads either.
+    let enc = JSONEncoder()
+    enc.outputFormatting = [.sortedKeys]
+    try (enc.encode(ex) + Data("\n".utf8)).write(to: URL(fileURLWithPath: out))
     print("wrote \(out): \(ex.trials.count) trials, \(ex.trials.map(\.evaluations.count).reduce(0, +)) evaluation records")
 }
 
