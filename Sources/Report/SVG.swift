@@ -1,6 +1,6 @@
 import Foundation
 
-/// A small SVG writer for line plots: panels side by side (or in a grid), each with series of points,
+/// A small SVG writer for line plots: panels side by side (or in a grid), each with series of points (legend below the axis),
 /// vertical error bars, horizontal reference lines, vertical markers, ticks and a legend.
 /// Output is deterministic (fixed decimals, series in the given order).
 public struct SVGPlot {
@@ -70,8 +70,19 @@ public struct SVGPlot {
     }
 
     func panel(_ p: Panel) -> String {
-        let left = 62.0, right = 14.0, top = 28.0, bottom = 44.0
-        let pw = panelWidth - left - right, ph = panelHeight - top - bottom
+        let left = 62.0, right = 14.0, top = 28.0
+        // Legend below the x-axis label, wrapped into rows, so it never covers data.
+        let pw = panelWidth - left - right
+        var legend: [(x: Double, row: Int)] = []
+        var lx = 0.0, row = 0
+        for ser in p.series {
+            let w = 30 + 6.5 * Double(ser.name.count) + 14
+            if lx > 0 && lx + w > pw { lx = 0; row += 1 }
+            legend.append((lx, row)); lx += w
+        }
+        let legendRows = p.series.isEmpty ? 0 : row + 1
+        let bottom = 44.0 + 20 * Double(legendRows)
+        let ph = panelHeight - top - bottom
         let xs = p.series.flatMap { $0.points.map(\.x) } + p.markers.map(\.x)
         let logX = p.logX ?? (xs.allSatisfy { $0 > 0 } && (xs.max() ?? 1) / (xs.min() ?? 1) >= 8)
         func tx(_ x: Double) -> Double { logX ? log2(x) : x }
@@ -89,7 +100,9 @@ public struct SVGPlot {
         func px(_ x: Double) -> Double { left + (tx(x) - x0) / (x1 - x0) * pw }
         func py(_ y: Double) -> Double { top + (1 - (y - y0) / (y1 - y0)) * ph }
 
-        var s = "<text x=\"\(f(left + pw / 2))\" y=\"16\" text-anchor=\"middle\" font-size=\"12\" font-weight=\"bold\">\(esc(p.title))</text>\n"
+        // Bold 12 px text is about 0.62 em per character: shrink long titles to fit the panel.
+        let titleSize = min(12, max(7, (panelWidth - 16) / (0.62 * Double(max(p.title.count, 1)))))
+        var s = "<text x=\"\(f(panelWidth / 2))\" y=\"16\" text-anchor=\"middle\" font-size=\"\(f(titleSize))\" font-weight=\"bold\">\(esc(p.title))</text>\n"
         s += "<rect x=\"\(f(left))\" y=\"\(f(top))\" width=\"\(f(pw))\" height=\"\(f(ph))\" fill=\"none\" stroke=\"#444444\" stroke-width=\"1\"/>\n"
         for t in yt where t >= y0 && t <= y1 {
             s += "<line x1=\"\(f(left))\" y1=\"\(f(py(t)))\" x2=\"\(f(left + pw))\" y2=\"\(f(py(t)))\" stroke=\"#e5e5e5\" stroke-width=\"1\"/>\n"
@@ -102,7 +115,7 @@ public struct SVGPlot {
             s += "<line x1=\"\(f(px(t)))\" y1=\"\(f(top + ph))\" x2=\"\(f(px(t)))\" y2=\"\(f(top + ph + 4))\" stroke=\"#444444\"/>\n"
             s += "<text x=\"\(f(px(t)))\" y=\"\(f(top + ph + 16))\" text-anchor=\"middle\">\(esc(tickLabel(t, xticks)))</text>\n"
         }
-        s += "<text x=\"\(f(left + pw / 2))\" y=\"\(f(panelHeight - 8))\" text-anchor=\"middle\">\(esc(p.xLabel + (logX ? " (log scale)" : "")))</text>\n"
+        s += "<text x=\"\(f(left + pw / 2))\" y=\"\(f(top + ph + 32))\" text-anchor=\"middle\">\(esc(p.xLabel + (logX ? " (log scale)" : "")))</text>\n"
         s += "<text transform=\"translate(14,\(f(top + ph / 2))) rotate(-90)\" text-anchor=\"middle\">\(esc(p.yLabel))</text>\n"
         for m in p.markers {
             s += "<line x1=\"\(f(px(m.x)))\" y1=\"\(f(top))\" x2=\"\(f(px(m.x)))\" y2=\"\(f(top + ph))\" stroke=\"#999999\" stroke-dasharray=\"2,3\"/>\n"
@@ -133,16 +146,12 @@ public struct SVGPlot {
                 s += "<circle cx=\"\(f(px(pt.x)))\" cy=\"\(f(py(pt.y)))\" r=\"3\" fill=\"\(c)\"/>\n"
             }
         }
-        // Legend, top right inside the plot.
-        if !p.series.isEmpty {
-            let lw = min(pw - 8, 8 + 7 * Double(p.series.map(\.name.count).max() ?? 4) + 26)
-            let lx = left + pw - lw - 4, ly = top + 4
-            s += "<rect x=\"\(f(lx))\" y=\"\(f(ly))\" width=\"\(f(lw))\" height=\"\(f(Double(p.series.count) * 14 + 6))\" fill=\"#ffffff\" fill-opacity=\"0.85\" stroke=\"#cccccc\"/>\n"
-            for (i, ser) in p.series.enumerated() {
-                let c = SVGPlot.palette[i % SVGPlot.palette.count], yy = ly + 13 + Double(i) * 14
-                s += "<line x1=\"\(f(lx + 6))\" y1=\"\(f(yy - 4))\" x2=\"\(f(lx + 24))\" y2=\"\(f(yy - 4))\" stroke=\"\(c)\" stroke-width=\"2\"/>\n"
-                s += "<text x=\"\(f(lx + 28))\" y=\"\(f(yy))\">\(esc(ser.name))</text>\n"
-            }
+        for (i, ser) in p.series.enumerated() {
+            let c = SVGPlot.palette[i % SVGPlot.palette.count]
+            let x0 = left + legend[i].x, yy = top + ph + 50 + 16 * Double(legend[i].row)
+            s += "<line x1=\"\(f(x0))\" y1=\"\(f(yy - 4))\" x2=\"\(f(x0 + 22))\" y2=\"\(f(yy - 4))\" stroke=\"\(c)\" stroke-width=\"2\"\(ser.dashed ? " stroke-dasharray=\"5,3\"" : "")/>\n"
+            s += "<circle cx=\"\(f(x0 + 11))\" cy=\"\(f(yy - 4))\" r=\"3\" fill=\"\(c)\"/>\n"
+            s += "<text x=\"\(f(x0 + 28))\" y=\"\(f(yy))\">\(esc(ser.name))</text>\n"
         }
         return s
     }

@@ -154,7 +154,8 @@ public func termsReport(_ data: ReportData, trials selectors: [String], links: L
             out += "- Reading: \(termReading(s, tauIS: t.number("distill.tauIS")))\n\n"
             offset += lastStep + 1
         }
-        var p = SVGPlot.Panel(title: "\(t.ref) (\(t.method), seed \(t.seed))", xLabel: "training step (stages in order)", yLabel: "share of gradient norm",
+        let swept = t.sweptKeys.filter { $0 != "distill.method" }.map { "\($0.split(separator: ".").last!)=\(t.record.axes[$0]!)" }
+        var p = SVGPlot.Panel(title: "\(t.ref) (" + ([t.method] + swept + ["seed \(t.seed)"]).joined(separator: ", ") + ")", xLabel: "training step (stages in order)", yLabel: "share of gradient norm",
                               series: series.keys.sorted { termOrder($0) < termOrder($1) }.map { SVGPlot.Series(name: $0, points: series[$0]!) })
         p.markers = markers.map { (x: $0.0, label: $0.1) }
         p.yRange = 0...1

@@ -64,7 +64,7 @@ final class ImageTests: XCTestCase {
         let el = assertValidXML(Data(svg.utf8), "plot")
         XCTAssertEqual(el["svg"], 1)
         XCTAssertEqual(el["polyline"], 2)
-        XCTAssertEqual(el["circle"], 4)
+        XCTAssertEqual(el["circle"], 6, "2 points + 1 legend marker per panel")
         XCTAssertTrue(svg.contains("τ &lt;&amp;&gt; &quot;x&quot;"))
     }
 
