@@ -11,6 +11,7 @@ let package = Package(
         .executable(name: "rdd-train", targets: ["rdd-train"]),
         .executable(name: "rdd-setup", targets: ["rdd-setup"]),
         .executable(name: "rdd-sweep", targets: ["rdd-sweep"]),
+        .executable(name: "rdd-report", targets: ["rdd-report"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
@@ -68,6 +69,10 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "SweepTests", dependencies: ["Sweep", "Pipeline"]),
+        .executableTarget(name: "rdd-report", dependencies: [
+            "Report",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
 
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "NN", "Checkpoint"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "NN", "Tensor", "Checkpoint"], resources: [.copy("Fixtures")]),
@@ -78,6 +83,7 @@ let package = Package(
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion"]),
         .testTarget(name: "InceptionTests", dependencies: ["Inception", "Tensor", "Checkpoint", "Data"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ReportTests", dependencies: ["Report"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]
 )

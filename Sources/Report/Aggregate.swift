@@ -1,0 +1,109 @@
+import Foundation
+import Metrics
+
+/// One measured value of one seed, with the trial it came from.
+public struct SeedValue: Equatable {
+    public var seed: Int
+    public var value: Double
+    public var trial: String
+    public var record: EvaluationRecord?
+}
+
+/// The values behind one table cell or plotted point: one per seed.
+///
+/// Aggregation rule (docs/reports.md): one value per seed; when several trials give the same seed, the
+/// first in export order (sweep, then trial key) is kept and the others are counted as duplicates.
+/// The cell shows mean ± the half-width of the Student-t 95% CI (`Metrics.summarize`), and n.
+public struct Cell {
+    public var values: [SeedValue]
+    public var duplicates: Int
+
+    public init(_ raw: [SeedValue]) {
+        var seen = Set<Int>()
+        var kept: [SeedValue] = []
+        for v in raw where v.value.isFinite {
+            if seen.insert(v.seed).inserted { kept.append(v) }
+        }
+        values = kept.sorted { $0.seed < $1.seed }
+        duplicates = raw.filter { $0.value.isFinite }.count - kept.count
+    }
+
+    public var isEmpty: Bool { values.isEmpty }
+    public var n: Int { values.count }
+    public var seeds: [Int] { values.map(\.seed) }
+    public var summary: SeedSummary? { values.isEmpty ? nil : try? summarize(values.map(\.value)) }
+    public var mean: Double? { summary?.mean }
+    public var records: [EvaluationRecord] { values.compactMap(\.record) }
+
+    /// "12.34 ± 0.56 [n=3]", "12.34 [n=1]" or "missing".
+    public func text(_ decimals: Int) -> String {
+        guard let s = summary else { return "missing" }
+        if let h = s.halfWidth95 { return "\(fixed(s.mean, decimals)) ± \(fixed(h, decimals)) [n=\(s.count)]" }
+        return "\(fixed(s.mean, decimals)) [n=1]"
+    }
+
+    /// "ours (paper)": the cell text followed by the paper's value in parentheses ("–" when it has none).
+    public func text(_ decimals: Int, paper: Double?) -> String {
+        text(decimals) + " (" + (paper.map { fixed($0, 2) } ?? "–") + ")"
+    }
+
+    /// The per-seed values, "s0: 1.23, s1: 1.45".
+    public func perSeed(_ decimals: Int) -> String {
+        values.map { "s\($0.seed): \(fixed($0.value, decimals))" }.joined(separator: ", ")
+    }
+}
+
+/// The values of `metric` at evaluation stage `stage` over `trials`, one per seed.
+public func cell(_ trials: [TrialView], stage: String, metric: String) -> Cell {
+    Cell(trials.compactMap { t in
+        t.metric(stage, metric).map { SeedValue(seed: t.seed, value: $0.value, trial: t.ref, record: $0) }
+    })
+}
+
+/// Which FID the reports use in a scope: Inception FID when every evaluation that has a classifier FID
+/// also has an Inception one, else the classifier-feature FID.
+public func fidMetric(_ trials: [TrialView]) -> String {
+    let evals = trials.flatMap(\.record.evaluations)
+    let stagesWithFID = Set(evals.filter { $0.metric == "fid_classifier" || $0.metric == "fid_inception" }.map { "\($0.stage)@\($0.artifactDirectory)" })
+    let stagesWithInception = Set(evals.filter { $0.metric == "fid_inception" }.map { "\($0.stage)@\($0.artifactDirectory)" })
+    return !stagesWithInception.isEmpty && stagesWithInception == stagesWithFID ? "fid_inception" : "fid_classifier"
+}
+
+/// What the FID in a report is, and why it is not the paper's number.
+public func fidCaveat(_ metric: String, samples: [Int]) -> String {
+    let n = samples.isEmpty ? "?" : samples.map(String.init).joined(separator: ", ")
+    if metric == "fid_inception" {
+        return "FID here is the Inception FID, but on N = \(n) samples per evaluation of our scaled models and data, not the paper's 50,000 CIFAR-10 samples: compare orderings and differences, not numbers."
+    }
+    return "FID here is computed on our classifier's features (not Inception), on N = \(n) samples per evaluation: it is not comparable in absolute value with the paper's Inception FID on CIFAR-10 / ImageNet 64 — compare orderings and differences, not numbers."
+}
+
+/// The labels of the records behind a report, summarised: sample counts, feature networks, references.
+public struct LabelSummary {
+    public var samples: [Int] = []
+    public var featureNetworks: [String] = []
+    public var references: [String] = []
+    public var datasets: [String] = []
+    public var presets: [String] = []
+
+    public init(records: [EvaluationRecord], trials: [TrialView]) {
+        samples = Array(Set(records.map(\.samples))).sorted()
+        featureNetworks = Array(Set(records.filter { $0.metric.hasPrefix("fid") || $0.metric.hasPrefix("kid") }.map(\.featureNetwork))).sorted()
+        references = Array(Set(records.filter { $0.reference != "none" }.map(\.reference))).sorted()
+        datasets = Array(Set(trials.map(\.dataset))).sorted()
+        presets = Array(Set(trials.map(\.preset))).sorted()
+    }
+
+    /// The lines stated under a table.
+    public func lines(metric: String, scoreMetric: String? = "classifier_score") -> [String] {
+        var out = [
+            "- Aggregation: mean ± half-width of the 95% Student-t confidence interval over seeds (one value per seed, first trial in export order when a seed repeats); n = number of seeds in brackets; n = 1 has no interval.",
+            "- N (samples per evaluation): \(samples.isEmpty ? "–" : samples.map(String.init).joined(separator: ", ")); FID metric: `\(metric)`\(scoreMetric.map { "; score metric: `\($0)` (the IS formula on our classifier's softmax, not Inception's)" } ?? "").",
+            "- Feature network: \(featureNetworks.isEmpty ? "–" : featureNetworks.joined(separator: "; ")).",
+            "- Reference: \(references.isEmpty ? "–" : references.joined(separator: "; ")).",
+            "- Dataset: \(datasets.joined(separator: ", ")); preset: \(presets.joined(separator: ", ")).",
+        ]
+        out.append("- " + fidCaveat(metric, samples: samples))
+        return out
+    }
+}

@@ -1,0 +1,240 @@
+import Foundation
+
+// Figures 6–9: one swept key per panel, the 4-step student's FID against the swept value, one line per
+// method (and per value of any other swept key), error bars over seeds, RCFD's 4-step FID as a line.
+
+/// One panel of a sweep figure: the key, how it is named, and what the paper says about it.
+struct SweepKey {
+    var path: String
+    var symbol: String
+}
+
+/// The trials that sweep `key` in a scope, grouped into lines (method + other swept keys) and x values.
+struct SweepData {
+    struct Line { var name: String; var points: [(x: Double, cell: Cell, trials: [TrialView])] }
+    var key: SweepKey
+    var lines: [Line]
+    var fid: String
+}
+
+/// Lines of a sweep: trials whose axes contain `key.path`, evaluated at 4 steps.
+func sweepData(_ trials: [TrialView], key: SweepKey, fid: String, steps: Int = 4) -> SweepData {
+    let swept = trials.filter { $0.record.axes[key.path] != nil && $0.number(key.path) != nil }
+    var groups: [String: [TrialView]] = [:]
+    for t in swept {
+        let others = t.sweptKeys.filter { $0 != key.path && $0 != "distill.method" }
+            .map { "\($0.split(separator: ".").last!)=\(t.record.axes[$0]!)" }
+        groups[([t.method] + others).joined(separator: ", "), default: []].append(t)
+    }
+    var lines: [SweepData.Line] = []
+    for name in groups.keys.sorted() {
+        let ts = groups[name]!
+        let xs = Array(Set(ts.compactMap { $0.number(key.path) })).sorted()
+        lines.append(SweepData.Line(name: name, points: xs.map { x in
+            let at = ts.filter { $0.number(key.path) == x }
+            return (x, studentCell(at, methods: Array(Set(at.map(\.method))), steps: steps, metric: fid), at)
+        }))
+    }
+    return SweepData(key: key, lines: lines, fid: fid)
+}
+
+/// RCFD's 4-step FID in a scope: every trial with method rcfd that evaluated its 4-step student.
+func rcfdReference(_ trials: [TrialView], fid: String) -> Cell {
+    studentCell(trials.filter { $0.method == "rcfd" }, methods: ["rcfd"], steps: 4, metric: fid)
+}
+
+/// The SVG panel of one sweep.
+func sweepPanel(_ s: SweepData, rcfd: Cell, title: String) -> SVGPlot.Panel {
+    var p = SVGPlot.Panel(title: title, xLabel: "\(s.key.symbol) (\(s.key.path))", yLabel: "FID of the 4-step student (\(s.fid))",
+                          series: s.lines.map { l in
+                              SVGPlot.Series(name: l.name, points: l.points.compactMap { pt in
+                                  pt.cell.summary.map { SVGPlot.Point(x: pt.x, y: $0.mean, error: $0.halfWidth95) }
+                              })
+                          })
+    if let r = rcfd.summary { p.references = [SVGPlot.Reference(label: "RCFD 4-step (n=\(r.count))", y: r.mean, band: r.halfWidth95)] }
+    return p
+}
+
+/// The data table of a sweep (every point, per seed, vs RCFD).
+func sweepTable(_ s: SweepData, rcfd: Cell, links: LinkStyle, linkTerms: Bool, linked: Set<String>) -> String {
+    var rows: [[String]] = []
+    for l in s.lines {
+        for pt in l.points {
+            var r = [l.name, compact(pt.x), pt.cell.text(2), pt.cell.isEmpty ? "–" : pt.cell.perSeed(2)]
+            if let d = Difference(pt.cell, rcfd) { r.append(signed(d.mean, 2) + (d.halfWidth.map { " ± " + fixed($0, 2) } ?? "")) } else { r.append("–") }
+            if linkTerms {
+                let ts = pt.trials.filter { linked.contains($0.ref) }.sorted { $0.seed < $1.seed }
+                r.append(ts.isEmpty ? "–" : ts.map { links.link($0.ref, report: "terms", anchor: termsAnchor($0.ref)) }.joined(separator: " "))
+            }
+            rows.append(r)
+        }
+    }
+    var header = ["Line", s.key.symbol, "FID mean ± 95% CI [n]", "Per seed", "− RCFD"]
+    var align = ["l", "r", "r", "l", "r"]
+    if linkTerms { header.append("Term diagnostics"); align.append("l") }
+    return markdownTable(header, rows, align: align)
+}
+
+/// "every value beats RCFD": one verdict per (line, value), combined.
+func beatsRCFD(_ s: SweepData, rcfd: Cell) -> [Verdict] {
+    var parts: [Verdict] = []
+    for l in s.lines { for pt in l.points {
+        parts.append(Verdict(claim: "\(l.name), \(s.key.symbol) = \(compact(pt.x)) < RCFD", a: pt.cell, b: rcfd, unit: "FID",
+                             missingA: "\(s.key.symbol) = \(compact(pt.x))", missingB: "RCFD at 4 steps"))
+    } }
+    return [combined("Every \(s.key.symbol) value beats RCFD's 4-step FID", parts)] + parts
+}
+
+/// Where the smallest mean FID of each line lies, next to the optimum the paper states.
+func optimumLine(_ s: SweepData) -> String {
+    let paper = PaperReference.figureOptima[s.key.path].map { "paper's optimum: \($0)" } ?? "paper: no optimum stated"
+    let ours = s.lines.map { l -> String in
+        let best = l.points.compactMap { p in p.cell.mean.map { (p.x, $0) } }.min { $0.1 < $1.1 }
+        return best.map { "\(l.name): lowest FID at \(s.key.symbol) = \(compact($0.0))" } ?? "\(l.name): no data"
+    }
+    return "- Optimum: " + (ours.isEmpty ? "no data" : ours.joined(separator: "; ")) + " (\(paper)).\n"
+}
+
+/// A figure report over the unconditional scopes: panels of `keys`, each plotted and tabulated.
+func sweepFigure(_ data: ReportData, number: Int, title: String, keys: [SweepKey], intro: String, links: LinkStyle,
+                 claims: (SweepData, Cell, [TrialView]) -> [Verdict], extraPanels: (SweepData, [TrialView]) -> [SVGPlot.Panel] = { _, _ in [] },
+                 extraTable: (SweepData, [TrialView]) -> String = { _, _ in "" }, linkTerms: Bool = false) -> (String, [ReportFile]) {
+    var out = "## Fig. \(number) — \(title)\n\n" + intro + "\n\n"
+    let scopes = data.scopes(conditional: false)
+    let linked = linkTerms ? termsLinkTargets(data) : []
+    var panels: [SVGPlot.Panel] = []
+    var body = ""
+    for scope in scopes {
+        let trials = data.trials(in: scope)
+        let fid = fidMetric(trials)
+        let rcfd = rcfdReference(trials, fid: fid)
+        let sweeps = keys.map { sweepData(trials, key: $0, fid: fid) }
+        if sweeps.allSatisfy({ $0.lines.isEmpty }) { continue }
+        if scopes.count > 1 { body += "### \(scope.title)\n\n" }
+        body += "Data set **\(scope.dataset)**, preset `\(scope.preset)`; the RCFD reference is the 4-step student of every `rcfd` trial in the export: \(rcfd.text(2)) (paper, CIFAR-10: \(fixed(PaperReference.rcfd4StepFID, 2))).\n\n"
+        var records: [EvaluationRecord] = rcfd.records
+        var verdicts: [Verdict] = []
+        for s in sweeps {
+            body += "**\(s.key.symbol)** (`\(s.key.path)`)\n\n"
+            if s.lines.isEmpty {
+                body += "missing: no trial sweeps `\(s.key.path)` — add a sweep over it (with `distill.to: 4`, `evaluation.studentSteps: [4]`, several seeds) to experiments/\(scope.preset)/.\n\n"
+                continue
+            }
+            panels.append(sweepPanel(s, rcfd: rcfd, title: "\(s.key.symbol) — \(scope.dataset)"))
+            panels += extraPanels(s, trials)
+            body += sweepTable(s, rcfd: rcfd, links: links, linkTerms: linkTerms, linked: linked) + "\n"
+            body += extraTable(s, trials)
+            body += optimumLine(s) + "\n"
+            records += s.lines.flatMap { $0.points.flatMap(\.cell.records) }
+            verdicts += claims(s, rcfd, trials)
+        }
+        body += LabelSummary(records: records, trials: trials).lines(metric: fid, scoreMetric: nil).joined(separator: "\n") + "\n"
+        body += "- Error bars and the grey band: 95% CI over seeds (none for n = 1). “− RCFD”: the difference to RCFD's 4-step FID with its CI (paired by seed when the seeds match, Welch otherwise).\n\n"
+        if !verdicts.isEmpty { body += verdictSection(verdicts) + "\n" }
+    }
+    if panels.isEmpty {
+        out += "missing: no completed unconditional trial sweeps " + keys.map { "`\($0.path)`" }.joined(separator: " or ")
+        out += " — add a sweep over it with `distill.to: 4` and `evaluation.studentSteps: [4]` (several seeds) to experiments/<preset>/ and export again.\n"
+        return (out, [])
+    }
+    let svg = SVGPlot(panels: panels, columns: min(2, panels.count)).render()
+    out += "![Fig. \(number): \(title)](\(links.asset("svg")))\n\n" + body
+    return (out, [ReportFile(name: links.assetName("svg"), data: Data(svg.utf8))])
+}
+
+// MARK: The four figures
+
+public func fig6Report(_ data: ReportData, links: LinkStyle) -> (String, [ReportFile]) {
+    let key = SweepKey(path: "distill.batchSize", symbol: "batch size")
+    func memCell(_ ts: [TrialView]) -> Cell {
+        Cell(ts.compactMap { t in
+            t.stage("distill-\(t.method)-4").map { SeedValue(seed: t.seed, value: Double($0.peakMemoryBytes) / 1_048_576, trial: t.ref, record: nil) }
+        })
+    }
+    func memLines(_ s: SweepData) -> [(name: String, points: [(Double, Cell)])] {
+        s.lines.map { l in (l.name, l.points.map { ($0.x, memCell($0.trials)) }) }
+    }
+    return sweepFigure(data, number: 6, title: "batch size: FID and peak memory", keys: [key],
+        intro: "The paper sweeps the distillation batch size for IS_P2P (8 → 4 on CIFAR-10): a larger batch gives more inter-sample relations and a better FID, while GPU memory grows steeply. We plot the 4-step student's FID and the peak resident memory of the process during its 8 → 4 distillation stage (`peakMemoryBytes` of stage `distill-<method>-4`, CPU RAM: it includes the teacher, the classifier and the data, not only the batch).",
+        links: links,
+        claims: { s, _, _ in
+            var v: [Verdict] = []
+            for l in s.lines {
+                guard let lo = l.points.first, let hi = l.points.last, l.points.count >= 2 else { continue }
+                v.append(Verdict(claim: "\(l.name): batch \(compact(hi.x)) < batch \(compact(lo.x)) (a larger batch helps IS_P2P)", a: hi.cell, b: lo.cell,
+                                 unit: "FID", missingA: "batch \(compact(hi.x))", missingB: "batch \(compact(lo.x))"))
+                let mem = memLines(s).first { $0.name == l.name }!.points.compactMap { p in p.1.mean.map { (p.0, $0) } }
+                if mem.count >= 2 {
+                    let grows = zip(mem.dropFirst(), mem).allSatisfy { $0.1 >= $1.1 } && mem.last!.1 > mem.first!.1
+                    let text = mem.map { "\(compact($0.0)): \(fixed($0.1, 1))" }.joined(separator: ", ")
+                    v.append(Verdict(claim: "\(l.name): memory grows with batch", outcome: grows ? .reproduced : .notReproduced,
+                                     line: "\(l.name): memory grows with batch: \(grows ? "reproduced" : "not reproduced") (mean peak MiB by batch — \(text); rule: non-decreasing and last > first)"))
+                }
+            }
+            return v
+        },
+        extraPanels: { s, _ in
+            var p = SVGPlot.Panel(title: "peak memory — distill stage", xLabel: "batch size (distill.batchSize)", yLabel: "peak resident memory (MiB)",
+                                  series: memLines(s).map { l in SVGPlot.Series(name: l.name, points: l.points.compactMap { pt in
+                                      pt.1.summary.map { SVGPlot.Point(x: pt.0, y: $0.mean, error: $0.halfWidth95) } }) })
+            p.logX = nil
+            return [p]
+        },
+        extraTable: { s, _ in
+            var rows: [[String]] = []
+            for l in memLines(s) { for (x, c) in l.points { rows.append([l.name, compact(x), c.text(1), c.isEmpty ? "–" : c.perSeed(1)]) } }
+            return "Peak memory of the distillation stage (MiB):\n\n" + markdownTable(["Line", "batch size", "peak MiB mean ± 95% CI [n]", "Per seed"], rows, align: ["l", "r", "r", "l"]) + "\n"
+        })
+}
+
+public func fig7Report(_ data: ReportData, links: LinkStyle) -> (String, [ReportFile]) {
+    sweepFigure(data, number: 7, title: "temperatures τ of IS_P2P and M_P2P",
+                keys: [SweepKey(path: "distill.tauIS", symbol: "τ_IS"), SweepKey(path: "distill.tauContrast", symbol: "τ_M")],
+                intro: "The paper sweeps the relation temperature of IS_P2P (τ_IS) and the contrast temperature of M_P2P (τ_M) on the 8 → 4 stage and reports that every value beats RCFD's 4-step FID (3.80 on CIFAR-10); the best values stated are τ_IS = 0.7 and 0.9, τ_M = 0.4.",
+                links: links, claims: { s, rcfd, _ in beatsRCFD(s, rcfd: rcfd) }, linkTerms: true)
+}
+
+public func fig8Report(_ data: ReportData, links: LinkStyle) -> (String, [ReportFile]) {
+    sweepFigure(data, number: 8, title: "pixel queue: size N_q and contrast sample V",
+                keys: [SweepKey(path: "distill.queue.size", symbol: "N_q"), SweepKey(path: "distill.queue.contrastSize", symbol: "V")],
+                intro: "The paper sweeps the memory queue size N_q and the number V of queued pixels sampled for M_P2P: performance rises and then falls with N_q (best at 20,000) and saturates with V (2048 chosen).",
+                links: links, claims: { s, _, _ in
+                    s.key.path == "distill.queue.size" ? s.lines.map { riseThenFall($0, symbol: s.key.symbol) } : s.lines.map { saturates($0, symbol: s.key.symbol) }
+                })
+}
+
+public func fig9Report(_ data: ReportData, links: LinkStyle) -> (String, [ReportFile]) {
+    sweepFigure(data, number: 9, title: "loss weights α (IS_P2P) and β (M_P2P)",
+                keys: [SweepKey(path: "distill.alpha", symbol: "α"), SweepKey(path: "distill.beta", symbol: "β")],
+                intro: "The paper sweeps the weights of IS_P2P (α) and M_P2P (β) on the 8 → 4 stage and reports that every value beats RCFD's 4-step FID; the best values stated are α = 0.8 and β = 0.3.",
+                links: links, claims: { s, rcfd, _ in beatsRCFD(s, rcfd: rcfd) }, linkTerms: true)
+}
+
+/// Fig. 8's N_q claim: the best (lowest-FID) value is interior, and lower than both ends.
+func riseThenFall(_ l: SweepData.Line, symbol: String) -> Verdict {
+    let claim = "\(l.name): performance rises then falls with \(symbol)"
+    let pts = l.points.filter { !$0.cell.isEmpty }
+    guard pts.count >= 3 else { return Verdict(claim: claim, outcome: .untested, line: "\(claim): untested (needs ≥ 3 values, have \(pts.count))") }
+    let best = pts.indices.min { pts[$0].cell.mean! < pts[$1].cell.mean! }!
+    if best == 0 || best == pts.count - 1 {
+        return Verdict(claim: claim, outcome: .notReproduced,
+                       line: "\(claim): not reproduced (lowest mean FID at the edge \(symbol) = \(compact(pts[best].x)))")
+    }
+    let dl = Verdict(claim: "", a: pts[best].cell, b: pts[0].cell, unit: "FID", missingA: "", missingB: "")
+    let dr = Verdict(claim: "", a: pts[best].cell, b: pts[pts.count - 1].cell, unit: "FID", missingA: "", missingB: "")
+    let both = dl.outcome == .reproduced && dr.outcome == .reproduced
+    return Verdict(claim: claim, outcome: both ? .reproduced : .inconclusive,
+                   line: "\(claim): \(both ? "reproduced" : "inconclusive (the interior minimum is not below both ends with 95% confidence)") — lowest mean FID at interior \(symbol) = \(compact(pts[best].x)); vs first \(dl.line.dropFirst(2)); vs last \(dr.line.dropFirst(2))")
+}
+
+/// Fig. 8's V claim: the first increase helps, the last changes little (|last gain| < half the first gain, on means).
+func saturates(_ l: SweepData.Line, symbol: String) -> Verdict {
+    let claim = "\(l.name): FID saturates with \(symbol)"
+    let pts = l.points.compactMap { p in p.cell.mean.map { (p.x, $0, p.cell.n) } }
+    guard pts.count >= 3 else { return Verdict(claim: claim, outcome: .untested, line: "\(claim): untested (needs ≥ 3 values, have \(pts.count))") }
+    let first = pts[0].1 - pts[1].1, last = pts[pts.count - 2].1 - pts[pts.count - 1].1
+    let ok = first > 0 && abs(last) < first / 2
+    let nMin = pts.map(\.2).min()!
+    return Verdict(claim: claim, outcome: ok ? (nMin >= 2 ? .reproduced : .inconclusive) : .notReproduced,
+                   line: "\(claim): \(ok ? (nMin >= 2 ? "reproduced" : "inconclusive (shape holds on means, n = 1: no CI)") : "not reproduced") — FID gain of the first step \(signed(first, 2)), of the last step \(signed(last, 2)) (rule: first gain > 0 and |last gain| < first gain / 2, on means)")
+}

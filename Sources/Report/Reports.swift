@@ -1,0 +1,171 @@
+import Foundation
+
+/// A file a report writes next to its Markdown (a figure).
+public struct ReportFile: Equatable {
+    public var name: String
+    public var data: Data
+    public init(name: String, data: Data) { self.name = name; self.data = data }
+}
+
+/// What a report produces: Markdown and the files its links point at.
+public struct ReportOutput: Equatable {
+    public var markdown: String
+    public var files: [ReportFile]
+    public init(markdown: String, files: [ReportFile] = []) { self.markdown = markdown; self.files = files }
+}
+
+/// How a report names its figure files and links to them and to other reports.
+///
+/// Figures are written next to the Markdown as `<stem>.svg` / `<stem>.png`; `prefix` is prepended to
+/// every link (empty when the Markdown sits next to its files; "generated/" for a notebook whose
+/// outputs live in generated/).
+public struct LinkStyle: Equatable {
+    public var stem: String
+    public var prefix: String
+    public init(stem: String, prefix: String = "") { self.stem = stem; self.prefix = prefix }
+    public func assetName(_ ext: String) -> String { stem + "." + ext }
+    public func asset(_ ext: String) -> String { prefix + assetName(ext) }
+    /// A Markdown link to an anchor in another report written to the same directory ("terms.md#…").
+    public func link(_ text: String, report: String, anchor: String) -> String { "[\(text)](\(prefix)\(report).md#\(anchor))" }
+}
+
+/// The report subcommands.
+public enum ReportKind: String, CaseIterable {
+    case table1, table2, table3, fig5, fig6, fig7, fig8, fig9, speedup, terms, all
+}
+
+/// One report invocation, as the command line and the notebooks give it.
+public struct ReportRequest: Equatable {
+    public var kind: ReportKind
+    public var export = "results/export.json"
+    public var out: String?
+    public var outDir = "results/reports"
+    public var resultsRoot = "results"
+    public var preset: String?
+    public var trials: [String] = []
+    public var seed: Int?
+    public var steps = 1
+    public var count = 8
+
+    public init(kind: ReportKind) { self.kind = kind }
+
+    /// Parses `<subcommand> [options]` (the words after `rdd-report`), the same options as the CLI:
+    /// --export, --out, --out-dir, --results-root, --preset, --trial (repeatable), --seed, --steps, --count.
+    public init(arguments raw: [String]) throws {
+        // "--option=value" → "--option", "value"
+        let arguments = raw.flatMap { a -> [String] in
+            if a.hasPrefix("--"), let eq = a.firstIndex(of: "=") { return [String(a[..<eq]), String(a[a.index(after: eq)...])] }
+            return [a]
+        }
+        guard let first = arguments.first else { throw ReportError("rdd-report: missing subcommand; one of \(ReportKind.allCases.map(\.rawValue).joined(separator: ", "))") }
+        guard let k = ReportKind(rawValue: first) else {
+            throw ReportError("rdd-report: unknown subcommand '\(first)'; one of \(ReportKind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        self.init(kind: k)
+        var i = 1
+        func value(_ name: String) throws -> String {
+            guard i + 1 < arguments.count else { throw ReportError("rdd-report \(first): option \(name) needs a value") }
+            i += 1
+            return arguments[i]
+        }
+        func int(_ name: String) throws -> Int {
+            let v = try value(name)
+            guard let n = Int(v) else { throw ReportError("rdd-report \(first): \(name) must be an integer, got '\(v)'") }
+            return n
+        }
+        while i < arguments.count {
+            let a = arguments[i]
+            switch a {
+            case "--export": export = try value(a)
+            case "--out": out = try value(a)
+            case "--out-dir": outDir = try value(a)
+            case "--results-root": resultsRoot = try value(a)
+            case "--preset": preset = try value(a)
+            case "--trial": trials.append(try value(a))
+            case "--seed": seed = try int(a)
+            case "--steps": steps = try int(a)
+            case "--count": count = try int(a)
+            default: throw ReportError("rdd-report \(first): unknown option '\(a)'")
+            }
+            i += 1
+        }
+    }
+}
+
+/// Produces one report from an export. `links` decides file stems and link prefixes.
+public func produceReport(_ kind: ReportKind, _ data: ReportData, request r: ReportRequest, links: LinkStyle) throws -> ReportOutput {
+    switch kind {
+    case .table1: return ReportOutput(markdown: table1Report(data, links: links))
+    case .table2: return ReportOutput(markdown: table2Report(data, links: links))
+    case .table3: return ReportOutput(markdown: table3Report(data, links: links))
+    case .fig5:
+        let (md, files) = fig5Report(data, resultsRoot: r.resultsRoot, seed: r.seed, steps: r.steps, count: r.count, links: links)
+        return ReportOutput(markdown: md, files: files)
+    case .fig6: let (md, f) = fig6Report(data, links: links); return ReportOutput(markdown: md, files: f)
+    case .fig7: let (md, f) = fig7Report(data, links: links); return ReportOutput(markdown: md, files: f)
+    case .fig8: let (md, f) = fig8Report(data, links: links); return ReportOutput(markdown: md, files: f)
+    case .fig9: let (md, f) = fig9Report(data, links: links); return ReportOutput(markdown: md, files: f)
+    case .speedup: return ReportOutput(markdown: speedupReport(data, links: links))
+    case .terms: let (md, f) = try termsReport(data, trials: r.trials, links: links); return ReportOutput(markdown: md, files: f)
+    case .all:
+        var files: [ReportFile] = []
+        var index = "# Reports\n\nFrom a run export of \(data.export.trials.count) trials in \(data.export.sweeps.count) sweeps. Each report states its aggregation rule, N, feature network, data set and preset; verdict rules are in docs/reports.md.\n\n"
+        var rows: [[String]] = []
+        for k in ReportKind.allCases where k != .all {
+            let sub = LinkStyle(stem: k.rawValue, prefix: "")
+            let o = try produceReport(k, data, request: r, links: sub)
+            files.append(ReportFile(name: k.rawValue + ".md", data: Data(o.markdown.utf8)))
+            files += o.files
+            let verdicts = o.markdown.split(separator: "\n").filter { $0.hasPrefix("- ") && ($0.contains(": reproduced") || $0.contains(": not reproduced") || $0.contains(": inconclusive") || $0.contains(": untested")) }
+            func count(_ s: String) -> Int { verdicts.filter { $0.contains(": " + s) }.count }
+            rows.append(["[\(k.rawValue)](\(links.prefix)\(k.rawValue).md)", reportTitle(o.markdown),
+                         verdicts.isEmpty ? "–" : "\(count("reproduced")) reproduced, \(count("not reproduced")) not, \(count("inconclusive")) inconclusive, \(count("untested")) untested"])
+        }
+        index += markdownTable(["Report", "Title", "Verdict lines"], rows) + "\n"
+        return ReportOutput(markdown: index, files: files)
+    }
+}
+
+/// The first "## " heading of a report.
+func reportTitle(_ md: String) -> String {
+    md.split(separator: "\n").first { $0.hasPrefix("## ") }.map { String($0.dropFirst(3)) } ?? ""
+}
+
+/// Loads the export and produces the report of a request (the whole CLI but for writing files).
+public func produceReport(_ r: ReportRequest, links: LinkStyle) throws -> ReportOutput {
+    let ex = try RunExport.load(path: r.export)
+    return try produceReport(r.kind, ReportData(ex, preset: r.preset), request: r, links: links)
+}
+
+/// The stem of a report's files from its --out path ("results/reports/fig7.md" → "fig7").
+public func stem(ofOut out: String?, kind: ReportKind) -> String {
+    guard let out else { return kind.rawValue }
+    let name = (out as NSString).lastPathComponent
+    return name.hasSuffix(".md") ? String(name.dropLast(3)) : name
+}
+
+/// Writes `data` to `path`, creating its directory; leaves the file untouched when the bytes are equal.
+public func writeIfChanged(_ data: Data, to path: String) throws {
+    let dir = (path as NSString).deletingLastPathComponent
+    if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+    if FileManager.default.contents(atPath: path) == data { return }
+    guard FileManager.default.createFile(atPath: path, contents: data) else { throw ReportError("cannot write '\(path)'") }
+}
+
+/// Runs a request as the CLI does: the Markdown goes to --out (files next to it) or is returned for stdout;
+/// `all` writes everything under --out-dir (index.md and one file per report). Returns the Markdown.
+@discardableResult
+public func runReport(_ r: ReportRequest, linkPrefix: String = "") throws -> (markdown: String, wroteFiles: Bool) {
+    if r.kind == .all {
+        let o = try produceReport(r, links: LinkStyle(stem: "index", prefix: linkPrefix))
+        for f in o.files { try writeIfChanged(f.data, to: r.outDir + "/" + f.name) }
+        try writeIfChanged(Data(o.markdown.utf8), to: r.outDir + "/index.md")
+        return (o.markdown, true)
+    }
+    let o = try produceReport(r, links: LinkStyle(stem: stem(ofOut: r.out, kind: r.kind), prefix: linkPrefix))
+    guard let out = r.out else { return (o.markdown, false) }
+    let dir = (out as NSString).deletingLastPathComponent
+    for f in o.files { try writeIfChanged(f.data, to: (dir.isEmpty ? "" : dir + "/") + f.name) }
+    try writeIfChanged(Data(o.markdown.utf8), to: out)
+    return (o.markdown, true)
+}

@@ -1,0 +1,197 @@
+import Foundation
+
+// Tables 1–3: rows × columns as in the paper, each cell "ours (paper)".
+
+/// The four method columns of Tables 1 and 2, ours → the paper's name.
+let tableMethods: [(ours: String, paper: String)] = [("pd", "PD"), ("pd_perceptual", "PD+LPIPS"), ("rcfd", "RCFD"), ("rdd", "RDD")]
+let tableSteps = [1, 2, 4]
+
+/// The values of `metric` for the `steps`-step students of any of `methods` (stage "eval-<method>-<steps>").
+func studentCell(_ trials: [TrialView], methods: [String], steps: Int, metric: String) -> Cell {
+    Cell(trials.filter { methods.contains($0.method) }.compactMap { t in
+        t.metric("eval-\(t.method)-\(steps)", metric).map { SeedValue(seed: t.seed, value: $0.value, trial: t.ref, record: $0) }
+    })
+}
+
+/// The spec file to name when a cell is missing: the sweep contributing most of `trials` (ties: by name).
+func specToExtend(_ data: ReportData, _ trials: [TrialView], fallback: String) -> String {
+    var count: [String: Int] = [:]
+    for t in trials { count[t.record.sweep, default: 0] += 1 }
+    guard let best = count.keys.sorted().max(by: { count[$0]! < count[$1]! || (count[$0]! == count[$1]! && $0 > $1) }) else { return fallback }
+    return data.sweep(named: best)?.specPath ?? fallback
+}
+
+/// Why a student cell is empty and which trial would fill it.
+func missingStudent(_ trials: [TrialView], method: String, steps: Int, spec: String) -> String {
+    let withMethod = trials.filter { $0.method == method }
+    if withMethod.isEmpty {
+        return "missing: method=\(method) at \(steps) step\(steps == 1 ? "" : "s"), any seed — add it to \(spec)"
+    }
+    return "missing: method=\(method) at \(steps) step\(steps == 1 ? "" : "s") — its trials (\(withMethod.map(\.ref).joined(separator: ", "))) did not evaluate it: add \(steps) to evaluation.studentSteps (with distill.to ≤ \(steps)) in \(spec)"
+}
+
+/// Tables 1 (unconditional) and 2 (class-conditional).
+func methodTable(_ data: ReportData, conditional: Bool, paper: [PaperReference.Row], title: String,
+                 paperDataset: String, baselineRows: [(String, Int)], links: LinkStyle) -> String {
+    var out = "## \(title)\n\n"
+    let scopes = data.scopes(conditional: conditional)
+    if scopes.isEmpty {
+        out += "No completed \(conditional ? "class-conditional (`conditional: true`)" : "unconditional") trials in this export: every cell is missing. "
+        out += "Add a sweep over `distill.method` (pd, pd_perceptual, rcfd, rdd) with `evaluation.studentSteps: [1, 2, 4]`\(conditional ? " and `conditional: true`" : "") and several seeds.\n\n"
+        out += "Paper (\(paperDataset)), FID: " + paper.map { "\($0.method) \($0.steps): \(fixed($0.fid, 2))" }.joined(separator: "; ") + ".\n"
+        return out
+    }
+    for scope in scopes {
+        let trials = data.trials(in: scope).filter(isTableTrial)
+        if scopes.count > 1 { out += "### \(scope.title)\n\n" }
+        out += "Our data set **\(scope.dataset)** (preset `\(scope.preset)`) stands in for the paper's \(paperDataset). "
+        let sweeps = Array(Set(trials.map(\.record.sweep))).sorted()
+        out += "\(trials.count) trial\(trials.count == 1 ? "" : "s") (sweep\(sweeps.count == 1 ? "" : "s") \(sweeps.joined(separator: ", "))).\n\n"
+        let fid = fidMetric(trials)
+        let spec = specToExtend(data, trials, fallback: "a sweep spec under experiments/\(scope.preset)/")
+        var missing: [String] = []
+        var records: [EvaluationRecord] = []
+        func grid(_ metric: String, _ paperValue: (PaperReference.Row) -> Double?, trackMissing: Bool) -> String {
+            var rows: [[String]] = []
+            for s in tableSteps {
+                var row = ["\(s)"]
+                for (m, pm) in tableMethods {
+                    let c = studentCell(trials, methods: [m], steps: s, metric: metric)
+                    records += c.records
+                    if c.isEmpty && trackMissing { missing.append(missingStudent(trials, method: m, steps: s, spec: spec)) }
+                    row.append(c.text(2, paper: PaperReference.row(paper, method: pm, steps: s).flatMap(paperValue)))
+                }
+                rows.append(row)
+            }
+            return markdownTable(["Steps"] + tableMethods.map { "\($0.paper) (`\($0.ours)`)" }, rows, align: ["r", "r", "r", "r", "r"])
+        }
+        out += "**FID ↓** (`\(fid)`; each cell: ours, mean ± 95% CI [n seeds] (paper))\n\n"
+        out += grid(fid, { $0.fid }, trackMissing: true) + "\n"
+        out += "**Classifier score ↑** (`classifier_score`; the paper's column is the Inception Score)\n\n"
+        out += grid("classifier_score", { $0.inceptionScore }, trackMissing: false) + "\n"
+
+        // Training-free baselines and the 8-step PD model: every table trial of the scope evaluates them the same way.
+        var extra = baselineRows
+        let present = Set(trials.flatMap(\.record.evaluations).map(\.stage))
+        for st in present.sorted() {
+            let parts = st.split(separator: "-")
+            guard parts.count == 3, let n = Int(parts[2]) else { continue }
+            let kind = String(parts[1])
+            let isBaseline = ["ddim", "dpm_solver", "pndm"].contains(kind) || (kind == "pd" && n == 8)
+            if isBaseline && !extra.contains(where: { $0.0 == kind && $0.1 == n }) { extra.append((kind, n)) }
+        }
+        var brows: [[String]] = []
+        for (kind, n) in extra {
+            let stage = "eval-\(kind)-\(n)"
+            let cf = cell(trials, stage: stage, metric: fid), cs = cell(trials, stage: stage, metric: "classifier_score")
+            records += cf.records
+            let p = PaperReference.row(paper, method: PaperReference.paperName(kind), steps: n)
+            let nfe = Array(Set(cf.records.map(\.nfe))).sorted().map(String.init).joined(separator: ", ")
+            brows.append(["\(PaperReference.paperName(kind)) \(n) steps (`\(stage)`)", nfe.isEmpty ? "–" : nfe,
+                          cf.text(2, paper: p?.fid), cs.text(2, paper: p?.inceptionScore)])
+            if cf.isEmpty { missing.append("missing: \(stage) (baseline \(kind):\(n)), any seed — add \"\(kind):\(n)\" to evaluation.baselines in \(spec)") }
+        }
+        out += "**Other rows** (samplers on the teacher; the 8-step PD model)\n\n"
+        out += markdownTable(["Row", "NFE (ours)", "FID ↓ ours (paper)", "Score ↑ ours (paper IS)"], brows, align: ["l", "r", "r", "r"]) + "\n"
+        out += LabelSummary(records: records, trials: trials).lines(metric: fid).joined(separator: "\n") + "\n"
+        out += "- The PD+LPIPS column is our `pd_perceptual`: L_PD plus a perceptual distance on our classifier's features (no LPIPS network).\n\n"
+        if !missing.isEmpty {
+            out += "**Missing cells** (\(missing.count)):\n\n" + missing.map { "- \($0)\n" }.joined() + "\n"
+        }
+        var verdicts: [Verdict] = []
+        for s in tableSteps {
+            func c(_ m: String) -> Cell { studentCell(trials, methods: [m], steps: s, metric: fid) }
+            func pdiff(_ a: String, _ b: String) -> Double? {
+                guard let x = PaperReference.row(paper, method: a, steps: s), let y = PaperReference.row(paper, method: b, steps: s) else { return nil }
+                return x.fid - y.fid
+            }
+            let st = "\(s) step\(s == 1 ? "" : "s")"
+            verdicts.append(Verdict(claim: "RDD < RCFD at \(st)", a: c("rdd"), b: c("rcfd"), unit: "FID", paper: pdiff("RDD", "RCFD"),
+                                    missingA: "RDD", missingB: "RCFD"))
+            verdicts.append(Verdict(claim: "RCFD < PD at \(st)", a: c("rcfd"), b: c("pd"), unit: "FID", paper: pdiff("RCFD", "PD"),
+                                    missingA: "RCFD", missingB: "PD"))
+            verdicts.append(Verdict(claim: "PD+perceptual < PD at \(st)", a: c("pd_perceptual"), b: c("pd"), unit: "FID",
+                                    paper: pdiff("PD+LPIPS", "PD"), missingA: "PD+perceptual", missingB: "PD"))
+        }
+        out += verdictSection(verdicts) + "\n"
+    }
+    return out
+}
+
+/// Table 1: CIFAR-10 unconditional in the paper.
+public func table1Report(_ data: ReportData, links: LinkStyle) -> String {
+    methodTable(data, conditional: false, paper: PaperReference.table1,
+                title: "Table 1 — unconditional generation: methods × steps (paper: CIFAR-10)", paperDataset: "CIFAR-10",
+                baselineRows: [("pd", 8), ("ddim", 8), ("pndm", 10), ("dpm_solver", 12), ("ddim", 1024)], links: links)
+}
+
+/// Table 2: ImageNet 64×64 class-conditional in the paper.
+public func table2Report(_ data: ReportData, links: LinkStyle) -> String {
+    methodTable(data, conditional: true, paper: PaperReference.table2,
+                title: "Table 2 — class-conditional generation: methods × steps (paper: ImageNet 64×64)", paperDataset: "ImageNet 64×64",
+                baselineRows: [("pd", 8), ("ddim", 8), ("ddim", 128), ("ddim", 1024)], links: links)
+}
+
+/// Table 3's rows: the paper's loss configuration and the methods of ours that train it.
+let table3Rows: [(label: String, methods: [String], paperTerms: [String])] = [
+    ("PD", ["pd"], ["PD"]),
+    ("CFD (= RCFD)", ["rcfd"], ["CFD"]),
+    ("CFD + II_P2P", ["cfd+ii_p2p"], ["CFD", "II_P2P"]),
+    ("CFD + IS_P2P", ["cfd+is_p2p"], ["CFD", "IS_P2P"]),
+    ("CFD + M_P2P", ["cfd+m_p2p"], ["CFD", "M_P2P"]),
+    ("CFD + IS_P2P + M_P2P (RDD)", ["rdd", "cfd+is_p2p+m_p2p"], ["CFD", "IS_P2P", "M_P2P"]),
+]
+
+/// Table 3: the loss ablation at 1 step.
+public func table3Report(_ data: ReportData, links: LinkStyle) -> String {
+    var out = "## Table 3 — loss ablation: FID of the 1-step student (paper: CIFAR-10)\n\n"
+    let scopes = data.scopes(conditional: false)
+    if scopes.isEmpty {
+        return out + "No completed unconditional trials in this export: every row is missing. Add a sweep over `distill.method` ∈ {pd, rcfd, cfd+ii_p2p, cfd+is_p2p, cfd+m_p2p, rdd} with `evaluation.studentSteps: [1]` and several seeds.\n"
+    }
+    for scope in scopes {
+        let trials = data.trials(in: scope).filter(isTableTrial)
+        if scopes.count > 1 { out += "### \(scope.title)\n\n" }
+        let fid = fidMetric(trials)
+        let spec = specToExtend(data, trials, fallback: "a sweep spec under experiments/\(scope.preset)/")
+        out += "Our data set **\(scope.dataset)** (preset `\(scope.preset)`) stands in for CIFAR-10; each configuration distills 8 → 4 → 2 → 1 and the 1-step student is evaluated.\n\n"
+        let linked = termsLinkTargets(data)
+        var rows: [[String]] = []
+        var cells: [Cell] = []
+        var missing: [String] = []
+        var records: [EvaluationRecord] = []
+        for (i, r) in table3Rows.enumerated() {
+            let c = studentCell(trials, methods: r.methods, steps: 1, metric: fid)
+            cells.append(c)
+            records += c.records
+            if c.isEmpty { missing.append(missingStudent(trials, method: r.methods[0], steps: 1, spec: spec)) }
+            let refs = c.values.filter { linked.contains($0.trial) }.map { v in links.link(v.trial, report: "terms", anchor: termsAnchor(v.trial)) }
+            rows.append([r.label, r.methods.map { "`\($0)`" }.joined(separator: ", "), c.text(2, paper: PaperReference.table3[i].fid),
+                         c.values.isEmpty ? "–" : c.perSeed(2), refs.isEmpty ? "–" : refs.joined(separator: " ")])
+        }
+        out += "**FID ↓** (`\(fid)`; ours, mean ± 95% CI [n seeds] (paper))\n\n"
+        out += markdownTable(["Loss", "Method", "FID ours (paper)", "Per seed", "Term diagnostics"], rows, align: ["l", "l", "r", "l", "l"]) + "\n"
+        out += LabelSummary(records: records, trials: trials).lines(metric: fid, scoreMetric: nil).joined(separator: "\n") + "\n"
+        out += "- Term diagnostics: the time-averaged value, gradient norms and gradient share of each loss term (issue 11) of one trial per configuration (the lowest seed), in the `terms` report; other seeds: `rdd-report terms --trial <sweep/key>`.\n\n"
+        if !missing.isEmpty { out += "**Missing rows** (\(missing.count)):\n\n" + missing.map { "- \($0)\n" }.joined() + "\n" }
+        func p(_ i: Int, _ j: Int) -> Double { PaperReference.table3[i].fid - PaperReference.table3[j].fid }
+        var verdicts: [Verdict] = []
+        for i in 2...4 {
+            verdicts.append(Verdict(claim: "\(table3Rows[i].label) < CFD", a: cells[i], b: cells[1], unit: "FID", paper: p(i, 1),
+                                    missingA: table3Rows[i].label, missingB: "CFD"))
+        }
+        var best: [Verdict] = []
+        for j in 0...4 {
+            best.append(Verdict(claim: "RDD < \(table3Rows[j].label)", a: cells[5], b: cells[j], unit: "FID", paper: p(5, j),
+                                missingA: "RDD", missingB: table3Rows[j].label))
+        }
+        verdicts.append(combined("Each relational term improves on CFD alone", Array(verdicts[0..<3])))
+        verdicts += best
+        verdicts.append(combined("RDD is best of the six", best))
+        out += verdictSection(verdicts) + "\n"
+    }
+    return out
+}
+
+/// The anchor of a trial's section in the terms report.
+public func termsAnchor(_ trialRef: String) -> String { "terms-" + anchorID(trialRef) }

@@ -1,0 +1,97 @@
+import Foundation
+
+/// A trial with the few configuration keys reports need, read from its `configJSON` (Report does not
+/// import Pipeline: the keys are looked up by their JSON path, e.g. "distill.alpha").
+public struct TrialView {
+    public let record: TrialRecord
+    /// Position of the trial in the export (reports keep this order wherever they must choose).
+    public let index: Int
+    let config: [String: Any]
+
+    public init(_ record: TrialRecord, index: Int) {
+        self.record = record
+        self.index = index
+        config = (try? JSONSerialization.jsonObject(with: Data(record.configJSON.utf8))) as? [String: Any] ?? [:]
+    }
+
+    /// "sweep/key": how reports name a trial.
+    public var ref: String { record.sweep + "/" + record.key }
+
+    /// The raw JSON value at a dotted path ("distill.queue.size"), or nil.
+    public func value(_ path: String) -> Any? {
+        var cur: Any? = config
+        for part in path.split(separator: ".") { cur = (cur as? [String: Any])?[String(part)] }
+        return cur
+    }
+
+    public func number(_ path: String) -> Double? {
+        (value(path) as? NSNumber)?.doubleValue
+    }
+
+    public func string(_ path: String) -> String? { value(path) as? String }
+
+    public var preset: String { string("preset") ?? "?" }
+    public var dataset: String { string("dataset") ?? "?" }
+    public var conditional: Bool { (value("conditional") as? Bool) ?? false }
+    public var method: String { string("distill.method") ?? "?" }
+    /// The trial seed: the axis "seed" when swept, else the configuration's.
+    public var seed: Int { record.axes["seed"].flatMap { Int($0) } ?? number("seed").map { Int($0) } ?? 0 }
+    public var isCompleted: Bool { record.status == "completed" }
+
+    /// Swept keys other than the seed, in sorted order.
+    public var sweptKeys: [String] { record.axes.keys.filter { $0 != "seed" }.sorted() }
+
+    /// The value of an evaluation metric at a stage ("eval-rdd-1"), if recorded.
+    public func metric(_ stage: String, _ name: String) -> EvaluationRecord? {
+        record.evaluations.first { $0.stage == stage && $0.metric == name }
+    }
+
+    public func stage(_ name: String) -> StageRecord? { record.stages.first { $0.name == name } }
+}
+
+/// The part of the export one report looks at: preset, dataset and conditioning.
+public struct Scope: Hashable, Comparable {
+    public var preset: String
+    public var dataset: String
+    public var conditional: Bool
+    public static func < (a: Scope, b: Scope) -> Bool {
+        (a.preset, a.dataset, a.conditional ? 1 : 0) < (b.preset, b.dataset, b.conditional ? 1 : 0)
+    }
+    public var title: String { "preset \(preset), dataset \(dataset)\(conditional ? ", class-conditional" : "")" }
+}
+
+/// The export as reports see it: trials in export order with decoded configurations.
+public struct ReportData {
+    public let export: RunExport
+    public let trials: [TrialView]
+    /// Restrict to one preset (nil: all).
+    public var presetFilter: String?
+
+    public init(_ export: RunExport, preset: String? = nil) {
+        self.export = export
+        trials = export.trials.enumerated().map { TrialView($0.element, index: $0.offset) }
+        presetFilter = preset
+    }
+
+    /// Completed trials (within the preset filter).
+    public var completed: [TrialView] {
+        trials.filter { $0.isCompleted && (presetFilter == nil || $0.preset == presetFilter) }
+    }
+
+    /// Scopes present among completed trials, sorted.
+    public func scopes(conditional: Bool? = nil) -> [Scope] {
+        Array(Set(completed.filter { conditional == nil || $0.conditional == conditional }
+            .map { Scope(preset: $0.preset, dataset: $0.dataset, conditional: $0.conditional) })).sorted()
+    }
+
+    public func trials(in s: Scope) -> [TrialView] {
+        completed.filter { $0.preset == s.preset && $0.dataset == s.dataset && $0.conditional == s.conditional }
+    }
+
+    public func sweep(named n: String) -> SweepRecord? { export.sweeps.first { $0.name == n } }
+}
+
+/// Trials that feed the tables: nothing swept but the method and the seed (sweeps of other keys feed the figures).
+public func isTableTrial(_ t: TrialView) -> Bool {
+    t.sweptKeys.allSatisfy { $0 == "distill.method" }
+}

@@ -1,0 +1,155 @@
+import XCTest
+import Foundation
+@testable import Report
+
+/// Every report on the fixture export (real tiny runs: scripts/report-fixture) against its golden file.
+/// The fixture has several seeds per cell, cells with n = 1, missing cells (cfd+ii_p2p, cfd+m_p2p are
+/// not in it; pd_perceptual has one seed) and sweeps of every figure key.
+final class GoldenReportTests: XCTestCase {
+    func request(_ kind: ReportKind) throws -> ReportRequest {
+        var r = ReportRequest(kind: kind)
+        r.export = try fixturesDirectory() + "/export.json"
+        r.resultsRoot = try fixturesDirectory() + "/results"
+        return r
+    }
+
+    func produce(_ kind: ReportKind) throws -> ReportOutput {
+        try produceReport(request(kind), links: LinkStyle(stem: kind.rawValue))
+    }
+
+    func golden(_ kind: ReportKind, file: StaticString = #filePath, line: UInt = #line) throws -> ReportOutput {
+        let o = try produce(kind)
+        try assertGolden(Data(o.markdown.utf8), kind.rawValue + ".md", file: file, line: line)
+        for f in o.files where f.name.hasSuffix(".svg") {
+            assertValidXML(f.data, f.name, file: file, line: line)
+            try assertGolden(f.data, f.name, file: file, line: line)
+        }
+        return o
+    }
+
+    func testTable1() throws {
+        let o = try golden(.table1)
+        XCTAssertTrue(o.markdown.contains("[n=2]"), "cells over two seeds")
+        XCTAssertTrue(o.markdown.contains("[n=1]"), "pd_perceptual has one seed")
+        XCTAssertTrue(o.markdown.contains("not comparable in absolute value"), "the FID caveat")
+        XCTAssertTrue(o.markdown.contains("RDD < RCFD at 1 step: "))
+    }
+
+    func testTable2() throws {
+        let o = try golden(.table2)
+        XCTAssertTrue(o.markdown.contains("class-conditional"))
+        XCTAssertTrue(o.markdown.contains("missing: method=pd at 1 step, any seed — add it to experiments/tiny/fixture-conditional.json"))
+    }
+
+    func testTable3() throws {
+        let o = try golden(.table3)
+        XCTAssertTrue(o.markdown.contains("missing: method=cfd+m_p2p at 1 step, any seed — add it to experiments/tiny/fixture-tables.json"))
+        XCTAssertTrue(o.markdown.contains("RDD is best of the six: "))
+        XCTAssertTrue(o.markdown.contains("](terms.md#terms-fixture-tables-"), "links to the term diagnostics")
+    }
+
+    func testFig5() throws {
+        let o = try golden(.fig5)
+        let png = try XCTUnwrap(o.files.first { $0.name == "fig5.png" })
+        let img = try decodePNG(png.data)
+        // 3 rows of 8×8 samples upscaled ×4 (32 px) with 2 px gaps; a label column for "RCFD".
+        XCTAssertEqual(img.height, 3 * (32 + 2) + 2)
+        XCTAssertEqual(img.channels, 1)
+        // Compared by pixels, not bytes: another zlib version may compress the same image differently.
+        let goldenPath = sourceFixturesDirectory() + "/golden/fig5.png"
+        if ProcessInfo.processInfo.environment["RDD_UPDATE_GOLDEN"] == "1" { try png.data.write(to: URL(fileURLWithPath: goldenPath)); return }
+        let golden = try decodePNG(XCTUnwrap(FileManager.default.contents(atPath: fixturesDirectory() + "/golden/fig5.png")))
+        XCTAssertEqual(img, golden, "fig5.png pixels differ from the golden image")
+    }
+
+    func testFig6() throws {
+        let o = try golden(.fig6)
+        XCTAssertTrue(o.markdown.contains("memory grows with batch: "))
+        XCTAssertEqual(o.files.map(\.name), ["fig6.svg"])
+    }
+
+    func testFig7() throws {
+        let o = try golden(.fig7)
+        XCTAssertTrue(o.markdown.contains("Every τ_IS value beats RCFD's 4-step FID: "))
+        XCTAssertTrue(o.markdown.contains("Every τ_M value beats RCFD's 4-step FID: "))
+        XCTAssertTrue(o.markdown.contains("](terms.md#terms-fixture-fig7-tau-is-"))
+    }
+
+    func testFig8() throws {
+        let o = try golden(.fig8)
+        XCTAssertTrue(o.markdown.contains("performance rises then falls with N_q: "))
+        XCTAssertTrue(o.markdown.contains("FID saturates with V: "))
+    }
+
+    func testFig9() throws {
+        let o = try golden(.fig9)
+        XCTAssertTrue(o.markdown.contains("Every α value beats RCFD's 4-step FID: "))
+    }
+
+    func testSpeedup() throws {
+        let o = try golden(.speedup)
+        XCTAssertTrue(o.markdown.contains("DDIM 1024 steps (reference)"))
+    }
+
+    func testTerms() throws {
+        let o = try golden(.terms)
+        XCTAssertTrue(o.markdown.contains("- Reading: "))
+        XCTAssertTrue(o.markdown.contains("<a id=\"terms-fixture-tables-t004\"></a>"))
+    }
+
+    func testTermsOfOneTrial() throws {
+        var r = try request(.terms)
+        r.trials = ["fixture-tables/t004"]
+        let o = try produceReport(r, links: LinkStyle(stem: "terms-t004"))
+        XCTAssertEqual(o.markdown.components(separatedBy: "<a id=").count - 1, 1)
+        try assertGolden(Data(o.markdown.utf8), "terms-t004.md")
+        r.trials = ["no-such-trial"]
+        XCTAssertThrowsError(try produceReport(r, links: LinkStyle(stem: "x")))
+    }
+
+    func testAllWritesEveryReportAndAnIndex() throws {
+        let o = try golden(.all)
+        let names = Set(o.files.map(\.name))
+        for k in ReportKind.allCases where k != .all { XCTAssertTrue(names.contains(k.rawValue + ".md"), k.rawValue) }
+        for f in ["fig5.png", "fig6.svg", "fig7.svg", "fig8.svg", "fig9.svg", "terms.svg"] { XCTAssertTrue(names.contains(f), f) }
+    }
+
+    /// Same export → byte-identical reports, also after the trials are decoded again (no dictionary order).
+    func testDeterministic() throws {
+        for k in ReportKind.allCases {
+            let a = try produce(k), b = try produce(k)
+            XCTAssertEqual(a, b, k.rawValue)
+        }
+        // Re-encoding the export (sorted keys) changes nothing either.
+        let ex = try fixtureExport()
+        let again = try JSONDecoder().decode(RunExport.self, from: ex.encoded())
+        let r = try request(.table3)
+        XCTAssertEqual(try produceReport(.table3, ReportData(ex), request: r, links: LinkStyle(stem: "t")),
+                       try produceReport(.table3, ReportData(again), request: r, links: LinkStyle(stem: "t")))
+    }
+
+    /// Reports of an export without trials say what is missing instead of failing.
+    func testEmptyExport() throws {
+        let empty = ReportData(RunExport(sweeps: [], trials: []))
+        for k in ReportKind.allCases {
+            let o = try produceReport(k, empty, request: ReportRequest(kind: k), links: LinkStyle(stem: k.rawValue))
+            XCTAssertTrue(o.markdown.contains("missing") || k == .all, "\(k.rawValue) should say what is missing")
+        }
+    }
+
+    /// The fixture is real runs: labelled records, completed trials, diagnostics and timings present.
+    func testFixtureIsRealRuns() throws {
+        let ex = try fixtureExport()
+        XCTAssertGreaterThanOrEqual(ex.trials.count, 20)
+        XCTAssertTrue(ex.trials.allSatisfy { $0.status == "completed" })
+        let evals = ex.trials.flatMap(\.evaluations)
+        XCTAssertTrue(evals.contains { $0.metric == "fid_classifier" && $0.label.contains("N=64") && $0.featureNetwork.hasPrefix("DenseNet-BC") })
+        XCTAssertTrue(evals.allSatisfy { $0.secondsPerImage > 0 && $0.nfe > 0 })
+        XCTAssertTrue(ex.trials.flatMap(\.stages).contains { $0.series.keys.contains("diag/is_p2p/share") })
+        XCTAssertTrue(ex.trials.flatMap(\.stages).allSatisfy { $0.seconds > 0 && $0.peakMemoryBytes > 0 })
+        let size = try FileManager.default.subpathsOfDirectory(atPath: sourceFixturesDirectory()).reduce(0) { s, p in
+            s + ((try? FileManager.default.attributesOfItem(atPath: sourceFixturesDirectory() + "/" + p)[.size] as? Int) ?? 0)
+        }
+        XCTAssertLessThan(size, 1_000_000, "fixtures must stay under 1 MB")
+    }
+}

@@ -1,0 +1,101 @@
+import XCTest
+@testable import Report
+
+final class VerdictTests: XCTestCase {
+    func cellOf(_ values: [Double], seeds: [Int]? = nil) -> Cell {
+        Cell(values.enumerated().map { SeedValue(seed: seeds?[$0.offset] ?? $0.offset, value: $0.element, trial: "s/t\($0.offset)", record: nil) })
+    }
+
+    /// Paired by seed: d = [−1, 0, −2], mean −1, s = 1, half-width t_{0.975,2}·1/√3 = 4.3026527297/√3.
+    func testPairedDifference() throws {
+        let d = try XCTUnwrap(Difference(cellOf([1, 2, 3]), cellOf([2, 2, 5])))
+        XCTAssertEqual(d.kind, .paired)
+        XCTAssertEqual(d.mean, -1, accuracy: 1e-12)
+        XCTAssertEqual(try XCTUnwrap(d.halfWidth), 4.3026527297 / 3.0.squareRoot(), accuracy: 1e-9)
+    }
+
+    /// Welch: A = [1,2,3], B = [2,4,6,8] (different seeds): −3 ± t_{0.975,⌊4.0755⌋}·√2.
+    func testWelchDifference() throws {
+        let d = try XCTUnwrap(Difference(cellOf([1, 2, 3]), cellOf([2, 4, 6, 8], seeds: [0, 1, 2, 3])))
+        XCTAssertEqual(d.kind, .welch)
+        XCTAssertEqual(d.mean, -3, accuracy: 1e-12)
+        XCTAssertEqual(try XCTUnwrap(d.halfWidth), 2.7764451052 * 2.0.squareRoot(), accuracy: 1e-9)
+        XCTAssertEqual(d.nText, "n = 3 vs 4")
+    }
+
+    func testNoIntervalWithOneValue() throws {
+        let d = try XCTUnwrap(Difference(cellOf([1]), cellOf([2, 3])))
+        XCTAssertEqual(d.kind, .none)
+        XCTAssertNil(d.halfWidth)
+        XCTAssertNil(Difference(cellOf([]), cellOf([1, 2])))
+    }
+
+    func testOutcomes() {
+        func v(_ a: [Double], _ b: [Double]) -> Verdict {
+            Verdict(claim: "A < B", a: cellOf(a), b: cellOf(b), unit: "FID", paper: -0.76, missingA: "A", missingB: "B")
+        }
+        let r = v([1.0, 1.1, 1.2], [2.0, 2.1, 2.3])
+        XCTAssertEqual(r.outcome, .reproduced)
+        XCTAssertTrue(r.line.hasPrefix("A < B: reproduced, difference −1.03 ± "), r.line)
+        XCTAssertTrue(r.line.hasSuffix("(95% CI of the paired difference over seeds), n = 3; paper: −0.76"), r.line)
+        XCTAssertEqual(v([2.0, 2.1, 2.3], [1.0, 1.1, 1.2]).outcome, .notReproduced)
+        XCTAssertEqual(v([1.0, 3.0, 1.5], [2.0, 2.1, 2.3]).outcome, .inconclusive)
+        XCTAssertTrue(v([1.0, 3.0, 1.5], [2.0, 2.1, 2.3]).line.contains("inconclusive (CI includes 0)"))
+        XCTAssertTrue(v([1.0], [2.0, 2.1]).line.contains("inconclusive (n = 1 on a side: no CI)"))
+        let u = v([], [2.0])
+        XCTAssertEqual(u.outcome, .untested)
+        XCTAssertEqual(u.line, "A < B: untested (no data for A); paper: −0.76")
+    }
+
+    func testCombined() {
+        let yes = Verdict(claim: "a", outcome: .reproduced, line: ""), no = Verdict(claim: "b", outcome: .notReproduced, line: "")
+        let maybe = Verdict(claim: "c", outcome: .inconclusive, line: ""), none = Verdict(claim: "d", outcome: .untested, line: "")
+        XCTAssertEqual(combined("all", [yes, yes]).outcome, .reproduced)
+        XCTAssertEqual(combined("all", [yes, no, maybe]).outcome, .notReproduced)
+        XCTAssertEqual(combined("all", [yes, maybe]).outcome, .inconclusive)
+        XCTAssertEqual(combined("all", [yes, none]).outcome, .inconclusive)
+        XCTAssertEqual(combined("all", [none]).outcome, .untested)
+        XCTAssertEqual(combined("all", [yes, no, maybe]).line, "all: not reproduced (1 reproduced, 1 not reproduced, 1 inconclusive of 3)")
+    }
+
+    /// One value per seed: a repeated seed keeps the first trial's value.
+    func testCellKeepsFirstValuePerSeed() {
+        let c = Cell([SeedValue(seed: 1, value: 5, trial: "a", record: nil), SeedValue(seed: 0, value: 3, trial: "b", record: nil),
+                      SeedValue(seed: 1, value: 9, trial: "c", record: nil)])
+        XCTAssertEqual(c.values.map(\.value), [3, 5])
+        XCTAssertEqual(c.duplicates, 1)
+        XCTAssertEqual(c.text(2), "4.00 ± 12.71 [n=2]")
+        XCTAssertEqual(c.text(2, paper: 8.16), "4.00 ± 12.71 [n=2] (8.16)")
+        XCTAssertEqual(Cell([]).text(2, paper: nil), "missing (–)")
+    }
+}
+
+final class FormatTests: XCTestCase {
+    func testFixedAndSigned() {
+        XCTAssertEqual(fixed(-0.0001, 2), "0.00")
+        XCTAssertEqual(fixed(2.345, 1), "2.3")
+        XCTAssertEqual(fixed(.nan, 2), "nan")
+        XCTAssertEqual(signed(-0.41, 2), "−0.41")
+        XCTAssertEqual(signed(0.41, 2), "+0.41")
+        XCTAssertEqual(signed(0, 2), "0.00")
+        XCTAssertEqual(compact(0.5), "0.5")
+        XCTAssertEqual(compact(2048), "2048")
+        XCTAssertEqual(compact(0.05), "0.05")
+    }
+
+    func testMarkdownTableAndAnchors() {
+        XCTAssertEqual(markdownTable(["a", "b|c"], [["1", "2"]], align: ["l", "r"]), "| a | b\\|c |\n|---|---:|\n| 1 | 2 |\n")
+        XCTAssertEqual(anchorID("fixture-tables/t004"), "fixture-tables-t004")
+        XCTAssertEqual(termsAnchor("Sweep A/t001"), "terms-sweep-a-t001")
+    }
+
+    func testNiceTicks() {
+        let t = niceTicks(0, 1, 5)
+        XCTAssertEqual(t.count, 6)
+        XCTAssertEqual(t.first, 0)
+        XCTAssertEqual(t.last ?? 0, 1, accuracy: 1e-12)
+        XCTAssertEqual(niceTicks(0.3, 9.7, 5), [2, 4, 6, 8])
+        XCTAssertEqual(tickLabel(0.05, [0, 0.05, 0.1]), "0.05")
+        XCTAssertEqual(tickLabel(2048, [128, 512, 2048]), "2048")
+    }
+}
