@@ -260,12 +260,15 @@ public struct Reports {
 
     // MARK: export
 
-    public enum ExportFormat: String, CaseIterable, Sendable { case csv, json }
+    public enum ExportFormat: String, CaseIterable, Sendable { case csv, json, report }
 
     /// Trials × metrics: one row per trial (by index) with its axis values and every evaluation metric
     /// as `<model>/<metric>` (model: "student@1", "ddim@8", …). JSON rows also carry each metric's
     /// label, N, reference, sampler, steps and NFE.
     public func export(sweep ref: String?, format: ExportFormat) throws -> String {
+        if format == .report {   // the RunExport that rdd-report reads (all sweeps unless one is named)
+            return String(decoding: try runExport(sweep: ref).encoded(), as: UTF8.self) + "\n"
+        }
         let db = try openReader()
         return try db.read { db in
             let sw = try resolveSweep(db, ref)
@@ -298,6 +301,8 @@ public struct Reports {
                     lines.append(fields.map(csvField).joined(separator: ","))
                 }
                 return lines.joined(separator: "\n") + "\n"
+            case .report:
+                return ""
             case .json:
                 var out: [JSON] = []
                 for t in trials {

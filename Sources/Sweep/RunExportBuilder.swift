@@ -1,0 +1,62 @@
+import Foundation
+import GRDB
+import Report
+
+extension Reports {
+    /// The run database as a `RunExport` (what `rdd-report` reads): every sweep's latest revision (or
+    /// the one named), its trials with resolved configurations and axis values, each trial's labelled
+    /// evaluations, and its stages with time, peak memory and — for distillation stages — the logged
+    /// series (losses and loss-term diagnostics). Ordered by sweep name, trial index, stage name and
+    /// metric name, so equal databases give byte-identical exports.
+    public func runExport(sweep ref: String? = nil) throws -> RunExport {
+        let db = try openReader()
+        return try db.read { db in
+            var sweeps = try SweepRecord.all(db)
+            if let ref { sweeps = [try resolveSweep(db, ref)] } else {
+                var latest: [String: SweepRecord] = [:]
+                for s in sweeps where (latest[s.name]?.revision ?? -1) < s.revision { latest[s.name] = s }
+                sweeps = latest.values.sorted { $0.name < $1.name }
+            }
+            var trialsOut: [TrialRecord] = []
+            for sw in sweeps {
+                let trials = try Row.fetchAll(db, sql: "SELECT * FROM trials WHERE sweep_id = ? ORDER BY trial_index", arguments: [sw.id])
+                for t in trials {
+                    let tid: Int64 = t["id"]
+                    var axes: [String: String] = [:]
+                    for (k, v) in ((try? JSONParser.parse(t["axes_json"] as String).value)?.objectPairs) ?? [] { axes[k] = v.serialized() }
+                    let stageRows = try Row.fetchAll(db, sql: """
+                        SELECT ts.name AS tname, s.* FROM trial_stages ts JOIN stages s ON s.identity = ts.stage
+                        WHERE ts.trial_id = ? ORDER BY ts.name
+                        """, arguments: [tid])
+                    var evaluations: [EvaluationRecord] = []
+                    var stages: [StageRecord] = []
+                    for s in stageRows {
+                        let identity: String = s["identity"], tname: String = s["tname"], kind: String = s["kind"]
+                        var dir: String = s["artifact_dir"]
+                        if dir.hasPrefix(root + "/") { dir = String(dir.dropFirst(root.count + 1)) }
+                        let evals = try Row.fetchAll(db, sql: "SELECT * FROM evaluations WHERE stage = ? ORDER BY metric", arguments: [identity])
+                        for e in evals {
+                            evaluations.append(EvaluationRecord(stage: tname, model: e["model_label"], metric: e["metric"], value: e["value"],
+                                                                label: e["label"], featureNetwork: e["feature_network"], samples: e["samples"],
+                                                                reference: e["reference"], sampler: e["sampler"], steps: e["steps"], nfe: e["nfe"],
+                                                                secondsPerImage: (e["seconds_per_image"] as Double?) ?? 0, artifactDirectory: dir))
+                        }
+                        var series: [String: [SeriesPoint]] = [:]
+                        if kind == "distill" {
+                            for m in try Row.fetchAll(db, sql: "SELECT step, name, value FROM metrics WHERE stage = ? ORDER BY name, step", arguments: [identity]) {
+                                if let v = m["value"] as Double? { series[m["name"], default: []].append(SeriesPoint(step: m["step"], value: v)) }
+                            }
+                        }
+                        stages.append(StageRecord(name: tname, kind: kind, identity: identity, status: s["status"],
+                                                  seconds: (s["seconds"] as Double?) ?? 0, peakMemoryBytes: ((s["peak_rss_kib"] as Int?) ?? 0) * 1024,
+                                                  series: series))
+                    }
+                    trialsOut.append(TrialRecord(sweep: sw.label, key: t["trial_key"], axes: axes, configJSON: t["config_json"], status: t["status"],
+                                                 evaluations: evaluations, stages: stages))
+                }
+            }
+            return RunExport(sweeps: sweeps.map { Report.SweepRecord(name: $0.label, specPath: $0.specFile, specHash: $0.specHash, preset: $0.preset) },
+                             trials: trialsOut)
+        }
+    }
+}
