@@ -78,6 +78,40 @@ func im2colRows(_ cols: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>
     }
 }
 
+/// Row-band lowering for stride-1 convolutions: for image `b` and the band of output rows
+/// oy0..<oy1, fills rows q0..<q1 of Q, where Q row j·Wo + ox (j < oy1 − oy0 + k − 1) is
+/// src[b, oy0 − p + j, ox − p + kx, :] for kx < k (zero outside the image), length k·C.
+/// The im2col row of output pixel (oy, ox) for kernel row ky is then Q row (oy − oy0 + ky)·Wo + ox,
+/// so for each ky the band's GEMM operand is a plain strided matrix (row stride k·C): k GEMMs
+/// with K = k·C replace one with K = k·k·C, and the lowering copies k× less.
+@usableFromInline
+func bandLowerRows(_ q: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ L: ConvLowering,
+                   image b: Int, oy0: Int, _ q0: Int, _ q1: Int) {
+    if q0 >= q1 { return }
+    let k = L.k, p = L.p, C = L.C, H = L.H, W = L.W, Wo = L.Wo
+    let kC = k * C
+    let fbytes = MemoryLayout<Float>.stride
+    let img = src + b * H * W * C
+    var j = q0 / Wo
+    var ox = q0 - j * Wo
+    var dst = q + q0 * kC
+    for _ in q0..<q1 {
+        let iy = oy0 - p + j
+        let ix0 = ox - p
+        let kx0 = max(0, -ix0), kx1 = min(k, W - ix0)
+        if iy < 0 || iy >= H || kx1 <= kx0 {
+            memset(dst, 0, kC * fbytes)
+        } else {
+            if kx0 > 0 { memset(dst, 0, kx0 * C * fbytes) }
+            memcpy(dst + kx0 * C, img + (iy * W + ix0 + kx0) * C, (kx1 - kx0) * C * fbytes)
+            if kx1 < k { memset(dst + kx1 * C, 0, (k - kx1) * C * fbytes) }
+        }
+        dst += kC
+        ox += 1
+        if ox == Wo { ox = 0; j += 1 }
+    }
+}
+
 /// col2im as a gather: for input pixels of images b0..<b1, adds every im2col entry that reads them.
 /// `dcols` holds the rows of output pixels of images b0..<b1 (row 0 = image b0, pixel (0,0)), with
 /// row stride `L.K`. Pixels are processed in the range [q0, q1) of the images' B·H·W flat index
