@@ -112,6 +112,8 @@ struct ConvBench: ParsableCommand {
     @Option(help: "Path of the PyTorch benchmark script.") var torchScript = "scripts/bench/torch_conv.py"
     @Option(help: "Python interpreter.") var python = "python3"
     @Flag(help: "Print the time split between lowering (im2col/col2im) and GEMM.") var profile = false
+    @Flag(help: "Before every conv call run a small multi-threaded sgemm (as a linear layer would) to see the cost of OpenBLAS worker threads spin-waiting while our workers run.")
+    var blasNoise = false
     @Option(help: "Tuning: im2col chunk floats (per thread).") var chunkFloats: Int?
     @Option(help: "Tuning: 'thread' (per-thread lowering+sgemm) or 'shared' (parallel im2col + threaded sgemm).")
     var mode: String?
@@ -125,16 +127,20 @@ struct ConvBench: ParsableCommand {
         if !shape.isEmpty { return shape.compactMap { ConvShape(spec: $0) } }
         let main = ConvShape(32, 64, 64, 32)
         if mainOnly { return [main] }
+        // The anchor U-Net (torch_unet_bench.py: ch 64, mult (1,2,2), 32x32) and wider variants.
         return [
             main,
-            ConvShape(32, 3, 64, 32),                  // first conv
-            ConvShape(32, 64, 3, 32),                  // last conv
+            ConvShape(32, 3, 64, 32),                  // first conv (input 3 channels)
+            ConvShape(32, 128, 64, 32),                // up path at 32x32 (concatenated skip)
             ConvShape(32, 128, 128, 16),               // level 1 res block
+            ConvShape(32, 128, 128, 8),                // level 2 / middle
             ConvShape(32, 64, 64, 32, stride: 2),      // downsample 32 -> 16
             ConvShape(32, 128, 128, 16, stride: 2),    // downsample 16 -> 8
+            ConvShape(32, 192, 128, 16, k: 1),         // 1x1 skip conv after concatenation
+            ConvShape(32, 128, 384, 16, k: 1),         // attention qkv projection
+            ConvShape(32, 64, 3, 32),                  // last conv
             ConvShape(32, 256, 256, 8),                // wider U-Net, 8x8
             ConvShape(32, 256, 256, 4),                // wider U-Net, 4x4
-            ConvShape(32, 192, 128, 16, k: 1),         // 1x1 skip conv after concatenation
             ConvShape(128, 128, 128, 32),              // the paper's U-Net level 0 at batch 128
         ]
     }
@@ -227,13 +233,24 @@ struct ConvBench: ParsableCommand {
         var dx = [Float](repeating: 0, count: x.count)
         var dw = [Float](repeating: 0, count: w.count)
         var db = [Float](repeating: 0, count: b.count)
+        let noiseN = 128
+        let noiseA = [Float](repeating: 0.5, count: noiseN * noiseN)
+        var noiseC = [Float](repeating: 0, count: noiseN * noiseN)
+        func noise() {
+            if !blasNoise { return }
+            noiseC.withUnsafeMutableBufferPointer { cp in
+                sgemm(m: noiseN, n: noiseN, k: noiseN, a: noiseA, b: noiseA, c: cp.baseAddress!)
+            }
+        }
         func fwd() {
+            noise()
             y.withUnsafeMutableBufferPointer { yp in
                 conv2dForward(yp.baseAddress!, x, w, b, batch: c.batch, height: c.hw, width: c.hw,
                               inChannels: c.cin, outChannels: c.cout, kernel: c.k, stride: c.stride, padding: c.pad)
             }
         }
         func bwd() {
+            noise()
             dx.withUnsafeMutableBufferPointer { dxp in dw.withUnsafeMutableBufferPointer { dwp in
                 db.withUnsafeMutableBufferPointer { dbp in
                     conv2dBackward(dxp.baseAddress!, dwp.baseAddress!, dbp.baseAddress!, dy, x, w,

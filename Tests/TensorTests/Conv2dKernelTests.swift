@@ -281,6 +281,34 @@ final class Conv2dKernelTests: XCTestCase {
         Self.assertClose(dx!, r.dx, "dx only")
     }
 
+    /// Outputs and gradients of 1 and 2 threads are bit-identical in the default per-thread mode
+    /// (chunking is independent of the thread count and every sgemm call is single-threaded).
+    func testSameResultsForAnyThreadCount() {
+        for g in [Geo(B: 4, H: 16, W: 16, Cin: 8, Cout: 8, k: 3, s: 1, p: 1),
+                  Geo(B: 4, H: 8, W: 8, Cin: 16, Cout: 8, k: 3, s: 1, p: 1),
+                  Geo(B: 4, H: 8, W: 8, Cin: 16, Cout: 8, k: 3, s: 2, p: 1),
+                  Geo(B: 4, H: 8, W: 8, Cin: 16, Cout: 8, k: 1, s: 1, p: 0)] {
+            var rng = RNG(seed: 4)
+            let x = Self.rand(g.xCount, &rng), w = Self.rand(g.wCount, &rng), b = Self.rand(g.Cout, &rng)
+            let dy = Self.rand(g.yCount, &rng)
+            var results = [[[Float]]]()
+            for threads in [1, 2] {
+                withSettings(threads: threads, chunkFloats: 1000, perThread: true) {
+                    let y = Self.forward(g, x: x, w: w, b: b)
+                    var dx: [Float]? = [Float](repeating: 0, count: g.xCount)
+                    var dw: [Float]? = [Float](repeating: 0, count: g.wCount)
+                    var db: [Float]? = [Float](repeating: 0, count: g.Cout)
+                    Self.backward(g, dx: &dx, dw: &dw, db: &db, dy: dy, x: x, w: w)
+                    results.append([y, dx!, dw!, db!])
+                }
+            }
+            for i in 0..<4 {
+                XCTAssertEqual(results[0][i].map { $0.bitPattern }, results[1][i].map { $0.bitPattern },
+                               "1 vs 2 threads differ in output \(i), \(g)")
+            }
+        }
+    }
+
     /// Same inputs and thread count give bit-identical outputs and gradients.
     func testDeterministic() {
         for (threads, band) in [(1, false), (2, false), (2, true)] {

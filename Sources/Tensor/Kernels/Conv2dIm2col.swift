@@ -158,24 +158,25 @@ func addInPlace(_ d: UnsafeMutablePointer<Float>, _ s: UnsafePointer<Float>, _ n
     while i < n { d[i] += s[i]; i += 1 }
 }
 
-/// Column sums of the M×N row-major matrix `a`, added to `out` (length N). Rows are split into fixed
-/// chunks per thread; each chunk sums blocks of 64 rows in Float and adds the block sums in Double,
-/// and the chunk totals are combined in order: deterministic at a fixed thread count.
+/// Column sums of the M×N row-major matrix `a`, added to `out` (length N). Rows are cut into fixed
+/// chunks of 1024 (independent of the thread count); each chunk sums blocks of 64 rows in Float and
+/// adds the block sums in Double; the chunk totals are combined in chunk order. Deterministic, and
+/// identical for any thread count.
 @usableFromInline
 func addColumnSums(_ out: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, m M: Int, n N: Int) {
     if M == 0 || N == 0 { return }
-    let T = min(Threads.count, max(1, M / 256))
-    let chunk = (M + T - 1) / T
-    let partial = UnsafeMutablePointer<Double>.allocate(capacity: T * N)
+    let rowsPerChunk = 1024
+    let nChunks = (M + rowsPerChunk - 1) / rowsPerChunk
+    let partial = UnsafeMutablePointer<Double>.allocate(capacity: nChunks * N)
     defer { partial.deallocate() }
-    partial.initialize(repeating: 0, count: T * N)
+    partial.initialize(repeating: 0, count: nChunks * N)
     let pp = SendablePtr(partial), ap = SendablePtr(a)
-    parallelRange(T, minChunk: 1) { t0, t1 in
+    parallelRange(nChunks, minChunk: 1) { c0, c1 in
         let blk = UnsafeMutablePointer<Float>.allocate(capacity: N)
         defer { blk.deallocate() }
-        for t in t0..<t1 {
-            let r0 = t * chunk, r1 = min(M, r0 + chunk)
-            let acc = pp.p + t * N
+        for c in c0..<c1 {
+            let r0 = c * rowsPerChunk, r1 = min(M, r0 + rowsPerChunk)
+            let acc = pp.p + c * N
             var r = r0
             while r < r1 {
                 let re = min(r1, r + 64)
@@ -188,7 +189,7 @@ func addColumnSums(_ out: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>
     }
     for j in 0..<N {
         var s = 0.0
-        for t in 0..<T { s += partial[t * N + j] }
+        for c in 0..<nChunks { s += partial[c * N + j] }
         out[j] += Float(s)
     }
 }
