@@ -35,7 +35,64 @@ struct ConvShape {
 
 struct Timing { var fwdBwdMs: Double; var fwdMs: Double }
 
+/// scripts/bench/torch_conv.py --serve as a child process: one request line in, one JSON line out.
+final class TorchServer {
+    let process = Process()
+    let input = Pipe(), output = Pipe()
+    var info = ""
+    var buffer = Data()
+
+    init?(python: String, script: String, threads: Int, runs: Int, warmup: Int) {
+        guard FileManager.default.fileExists(atPath: script) else { return nil }
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [python, script, "--serve", "--threads", "\(threads)", "--runs", "\(runs)",
+                             "--warmup", "\(warmup)"]
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = FileHandle.standardError
+        do { try process.run() } catch { return nil }
+        guard let hello = readJSON(), let v = hello["torch"] as? String else { close(); return nil }
+        info = "torch \(v), threads \(hello["threads"] ?? "?"), cpu capability \(hello["cpu_capability"] ?? "?")"
+    }
+
+    func readLine() -> String? {
+        while true {
+            if let nl = buffer.firstIndex(of: 10) {
+                let line = String(decoding: buffer[buffer.startIndex..<nl], as: UTF8.self)
+                buffer.removeSubrange(buffer.startIndex...nl)
+                return line
+            }
+            let d = output.fileHandleForReading.availableData
+            if d.isEmpty { return nil }
+            buffer.append(d)
+        }
+    }
+
+    func readJSON() -> [String: Any]? {
+        guard let line = readLine() else { return nil }
+        return (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
+    }
+
+    func bench(_ spec: String, _ layout: String) -> Timing? {
+        input.fileHandleForWriting.write(Data("\(spec) \(layout)\n".utf8))
+        guard let r = readJSON(), let fb = r["fwd_bwd_ms"] as? Double, let f = r["fwd_ms"] as? Double else { return nil }
+        return Timing(fwdBwdMs: fb, fwdMs: f)
+    }
+
+    func close() {
+        try? input.fileHandleForWriting.close()
+        if process.isRunning { process.waitUntilExit() }
+    }
+}
+
 func nowSeconds() -> Double { Double(DispatchTime.now().uptimeNanoseconds) * 1e-9 }
+
+/// Process CPU time (user + system), seconds: robust to other processes on a shared machine.
+func cpuSeconds() -> Double {
+    var u = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &u)
+    return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6
+}
 
 func median(_ a: [Double]) -> Double { let s = a.sorted(); return s[s.count / 2] }
 
@@ -55,28 +112,35 @@ struct ConvBench: ParsableCommand {
     @Option(help: "Path of the PyTorch benchmark script.") var torchScript = "scripts/bench/torch_conv.py"
     @Option(help: "Python interpreter.") var python = "python3"
     @Flag(help: "Print the time split between lowering (im2col/col2im) and GEMM.") var profile = false
+    @Flag(help: "Before every conv call run a small multi-threaded sgemm (as a linear layer would) to see the cost of OpenBLAS worker threads spin-waiting while our workers run.")
+    var blasNoise = false
     @Option(help: "Tuning: im2col chunk floats (per thread).") var chunkFloats: Int?
     @Option(help: "Tuning: 'thread' (per-thread lowering+sgemm) or 'shared' (parallel im2col + threaded sgemm).")
     var mode: String?
-    @Option(help: "Tuning: forward weight as N×K with transB (1) or K×N (0).") var transB: Int?
-    @Option(help: "Tuning: weight gradient as K×N (1) or N×K (0).") var gradKxN: Int?
-    @Option(help: "Alternate Swift and PyTorch this many rounds; the per-case median over rounds is reported.")
+    @Option(help: "Tuning: row-band lowering for stride-1 convs (1) or full im2col (0).") var band: Int?
+    @Option(help: "Tuning: least output pixels per image for the band lowering.") var bandMinPixels: Int?
+    @Option(help: "Tuning: least number of chunks per lowering.") var minChunks: Int?
+    @Option(help: "Alternate Swift and PyTorch case by case this many rounds; medians over rounds are reported.")
     var rounds = 1
 
     func shapes() -> [ConvShape] {
         if !shape.isEmpty { return shape.compactMap { ConvShape(spec: $0) } }
         let main = ConvShape(32, 64, 64, 32)
         if mainOnly { return [main] }
+        // The anchor U-Net (torch_unet_bench.py: ch 64, mult (1,2,2), 32x32) and wider variants.
         return [
             main,
-            ConvShape(32, 3, 64, 32),                  // first conv
-            ConvShape(32, 64, 3, 32),                  // last conv
+            ConvShape(32, 3, 64, 32),                  // first conv (input 3 channels)
+            ConvShape(32, 128, 64, 32),                // up path at 32x32 (concatenated skip)
             ConvShape(32, 128, 128, 16),               // level 1 res block
+            ConvShape(32, 128, 128, 8),                // level 2 / middle
             ConvShape(32, 64, 64, 32, stride: 2),      // downsample 32 -> 16
             ConvShape(32, 128, 128, 16, stride: 2),    // downsample 16 -> 8
+            ConvShape(32, 192, 128, 16, k: 1),         // 1x1 skip conv after concatenation
+            ConvShape(32, 128, 384, 16, k: 1),         // attention qkv projection
+            ConvShape(32, 64, 3, 32),                  // last conv
             ConvShape(32, 256, 256, 8),                // wider U-Net, 8x8
             ConvShape(32, 256, 256, 4),                // wider U-Net, 4x4
-            ConvShape(32, 192, 128, 16, k: 1),         // 1x1 skip conv after concatenation
             ConvShape(128, 128, 128, 32),              // the paper's U-Net level 0 at batch 128
         ]
     }
@@ -85,29 +149,38 @@ struct ConvBench: ParsableCommand {
         Threads.set(threads)
         if let c = chunkFloats { Conv2dTuning.chunkFloats = c }
         if let m = mode { Conv2dTuning.perThread = (m != "shared") }
-        if let t = transB { Conv2dTuning.weightTransB = t != 0 }
-        if let g = gradKxN { Conv2dTuning.weightGradKxN = g != 0 }
+        if let m = minChunks { Conv2dTuning.minChunks = m }
+        if let b = band { Conv2dTuning.bandLowering = b != 0 }
+        if let b = bandMinPixels { Conv2dTuning.bandMinPixels = b }
         let cases = shapes()
-        print("rdd-bench conv: threads \(Threads.count), runs \(runs) (median), warm-up \(warmup); "
-              + "mode \(Conv2dTuning.perThread ? "per-thread" : "shared"), chunk \(Conv2dTuning.chunkFloats) floats, "
-              + "transB \(Conv2dTuning.weightTransB), gradKxN \(Conv2dTuning.weightGradKxN)")
+        let modeName = Conv2dTuning.perThread ? "per-thread" : "shared"
+        let bandInfo = "band \(Conv2dTuning.bandLowering) (min \(Conv2dTuning.bandMinPixels) px)"
+        print("rdd-bench conv: threads \(Threads.count), runs \(runs) (median), warm-up \(warmup), rounds \(rounds); "
+              + "mode \(modeName), chunk \(Conv2dTuning.chunkFloats) floats, \(bandInfo), "
+              + "min chunks \(Conv2dTuning.minChunks)")
         var swiftT = [[Timing]](repeating: [], count: cases.count)
         var torchT = [[String: [Timing]]](repeating: [:], count: cases.count)
-        var torchInfo: String? = nil
-        var torchOK = !noTorch && torchAvailable()
-        if !noTorch && !torchOK { print("PyTorch not available (\(python) -c 'import torch' failed): Swift only") }
+        var torch: TorchServer? = nil
+        if !noTorch {
+            torch = TorchServer(python: python, script: torchScript, threads: threads, runs: runs, warmup: warmup)
+            if let t = torch { print("PyTorch: \(t.info)") } else {
+                print("PyTorch not available (\(python) \(torchScript) failed, or no 'import torch'): Swift only")
+            }
+        }
+        // Interleave case by case (Swift, PyTorch NCHW, PyTorch NHWC), `rounds` times: on a shared
+        // machine both sides then see the same load.
         for round in 0..<max(1, rounds) {
-            for (i, c) in cases.enumerated() { swiftT[i].append(benchSwift(c, verbose: round == 0)) }
-            if torchOK {
-                guard let (info, res) = runTorch(cases) else { torchOK = false; break }
-                torchInfo = info
-                for (i, c) in cases.enumerated() {
-                    for (layout, t) in res[c.spec] ?? [:] { torchT[i][layout, default: []].append(t) }
+            for (i, c) in cases.enumerated() {
+                swiftT[i].append(benchSwift(c, verbose: round == 0))
+                if let t = torch {
+                    for layout in ["NCHW", "NHWC"] {
+                        if let r = t.bench(c.spec, layout) { torchT[i][layout, default: []].append(r) }
+                    }
                 }
             }
         }
-        if let info = torchInfo { print("PyTorch: \(info)") }
-        printTable(cases, swiftT, torchOK ? torchT : nil)
+        torch?.close()
+        printTable(cases, swiftT, torch == nil ? nil : torchT)
     }
 
     func medianTiming(_ ts: [Timing]) -> Timing {
@@ -149,45 +222,6 @@ struct ConvBench: ParsableCommand {
     func f1(_ v: Double) -> String { String(format: "%.1f", v) }
     func f2(_ v: Double) -> String { String(format: "%.2f", v) }
 
-    func torchAvailable() -> Bool {
-        guard let (status, _) = runProcess(python, ["-c", "import torch"]) else { return false }
-        return status == 0
-    }
-
-    func runProcess(_ exe: String, _ args: [String]) -> (Int32, String)? {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = [exe] + args
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.standardError
-        do { try p.run() } catch { return nil }
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
-
-    /// Runs the PyTorch script on all cases; returns its header line and spec -> layout -> timing.
-    func runTorch(_ cases: [ConvShape]) -> (String, [String: [String: Timing]])? {
-        var args = [torchScript, "--threads", "\(threads)", "--runs", "\(runs)", "--warmup", "\(warmup)"]
-        for c in cases { args += ["--shape", c.spec] }
-        guard let (status, out) = runProcess(python, args), status == 0 else {
-            print("PyTorch benchmark failed; Swift only"); return nil
-        }
-        var info = ""
-        var res = [String: [String: Timing]]()
-        for line in out.split(separator: "\n") {
-            guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { continue }
-            if let v = obj["torch"] as? String {
-                info = "torch \(v), threads \(obj["threads"] ?? "?"), cpu capability \(obj["cpu_capability"] ?? "?")"
-            } else if let spec = obj["shape"] as? String, let layout = obj["layout"] as? String,
-                      let fb = obj["fwd_bwd_ms"] as? Double, let f = obj["fwd_ms"] as? Double {
-                res[spec, default: [:]][layout] = Timing(fwdBwdMs: fb, fwdMs: f)
-            }
-        }
-        return (info, res)
-    }
-
     func benchSwift(_ c: ConvShape, verbose: Bool) -> Timing {
         var rng = RNG(seed: 1)
         let x = rng.uniforms(c.batch * c.hw * c.hw * c.cin, -1, 1)
@@ -199,13 +233,24 @@ struct ConvBench: ParsableCommand {
         var dx = [Float](repeating: 0, count: x.count)
         var dw = [Float](repeating: 0, count: w.count)
         var db = [Float](repeating: 0, count: b.count)
+        let noiseN = 128
+        let noiseA = [Float](repeating: 0.5, count: noiseN * noiseN)
+        var noiseC = [Float](repeating: 0, count: noiseN * noiseN)
+        func noise() {
+            if !blasNoise { return }
+            noiseC.withUnsafeMutableBufferPointer { cp in
+                sgemm(m: noiseN, n: noiseN, k: noiseN, a: noiseA, b: noiseA, c: cp.baseAddress!)
+            }
+        }
         func fwd() {
+            noise()
             y.withUnsafeMutableBufferPointer { yp in
                 conv2dForward(yp.baseAddress!, x, w, b, batch: c.batch, height: c.hw, width: c.hw,
                               inChannels: c.cin, outChannels: c.cout, kernel: c.k, stride: c.stride, padding: c.pad)
             }
         }
         func bwd() {
+            noise()
             dx.withUnsafeMutableBufferPointer { dxp in dw.withUnsafeMutableBufferPointer { dwp in
                 db.withUnsafeMutableBufferPointer { dbp in
                     conv2dBackward(dxp.baseAddress!, dwp.baseAddress!, dbp.baseAddress!, dy, x, w,
@@ -219,24 +264,33 @@ struct ConvBench: ParsableCommand {
         Conv2dProfile.enabled = profile
         Conv2dProfile.reset()
         var tb = [Double]()
+        let cpu0 = cpuSeconds()
         for _ in 0..<runs {
             let t0 = nowSeconds(); fwd(); let t1 = nowSeconds(); bwd(); let t2 = nowSeconds()
             tfb.append(t2 - t0); tb.append(t2 - t1)
         }
+        let cpuMs = (cpuSeconds() - cpu0) * 1e3 / Double(runs)
         let prof = Conv2dProfile.totals
-        Conv2dProfile.enabled = false
+        Conv2dProfile.reset()
         for _ in 0..<runs {
             let t0 = nowSeconds(); fwd(); tf.append(nowSeconds() - t0)
         }
+        let profF = Conv2dProfile.totals
+        Conv2dProfile.enabled = false
         let r = Timing(fwdBwdMs: median(tfb) * 1e3, fwdMs: median(tf) * 1e3)
         if profile && verbose {
             let total = tfb.reduce(0, +) * 1e9
             print(String(format: "  profile %@: fwd+bwd %.1f ms/run; lowering %.1f thread-ms/run, gemm %.1f thread-ms/run "
-                         + "(%.0f%% / %.0f%% of %d-thread wall); bwd alone %.1f ms",
+                         + "(%.0f%% / %.0f%% of %d-thread wall); bwd alone %.1f ms; CPU %.1f ms/run",
                          c.label, r.fwdBwdMs, Double(prof.lowering) / 1e6 / Double(runs),
                          Double(prof.gemm) / 1e6 / Double(runs),
                          100 * Double(prof.lowering) / (total * Double(threads)),
-                         100 * Double(prof.gemm) / (total * Double(threads)), threads, median(tb) * 1e3))
+                         100 * Double(prof.gemm) / (total * Double(threads)), threads, median(tb) * 1e3, cpuMs))
+            print(String(format: "  profile %@: fwd %.1f ms/run; lowering %.1f thread-ms/run, gemm %.1f thread-ms/run, "
+                         + "other %.2f ms/run (fwd+bwd other %.2f ms/run)",
+                         c.label, median(tf) * 1e3, Double(profF.lowering) / 1e6 / Double(runs),
+                         Double(profF.gemm) / 1e6 / Double(runs), Double(profF.other) / 1e6 / Double(runs),
+                         Double(prof.other) / 1e6 / Double(runs)))
         }
         return r
     }
@@ -263,6 +317,7 @@ struct GemmBench: ParsableCommand {
             let a = rng.uniforms(m * k * copies, -1, 1), b = rng.uniforms(k * n * copies, -1, 1)
             var c = [Float](repeating: 0, count: m * n * copies)
             var ts = [Double]()
+            var cpu = 0.0
             a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in c.withUnsafeMutableBufferPointer { cp in
                 let A = SendablePtr(ap.baseAddress!), B = SendablePtr(bp.baseAddress!), C = SendablePtr(cp.baseAddress!)
                 func once() {
@@ -278,11 +333,14 @@ struct GemmBench: ParsableCommand {
                     }
                 }
                 for _ in 0..<3 { once() }
+                let c0 = cpuSeconds()
                 for _ in 0..<runs { let t0 = nowSeconds(); once(); ts.append(nowSeconds() - t0) }
+                cpu = (cpuSeconds() - c0) / Double(runs)
             } } }
             let t = median(ts)
-            print(String(format: "sgemm %@%@ m %6d n %6d k %6d  x%d: %8.3f ms  %6.1f GFLOP/s", ta ? "T" : "N", tb ? "T" : "N",
-                         m, n, k, copies, t * 1e3, 2 * Double(m * n * k * copies) / t / 1e9))
+            print(String(format: "sgemm %@%@ m %6d n %6d k %6d  x%d: %8.3f ms  %6.1f GFLOP/s  (CPU %.3f ms: %.1f GFLOP/s per busy core)", ta ? "T" : "N", tb ? "T" : "N",
+                         m, n, k, copies, t * 1e3, 2 * Double(m * n * k * copies) / t / 1e9, cpu * 1e3,
+                         2 * Double(m * n * k * copies) / cpu / 1e9))
         }
     }
 }

@@ -107,9 +107,16 @@ final class Conv2dKernelTests: XCTestCase {
                                  file: file, line: line)
     }
 
-    /// Forward and all three gradients against the Float64 reference.
+    /// Forward and all three gradients against the Float64 reference, with both lowerings of
+    /// stride-1 convolutions (row bands, forced even for small images, and full im2col).
     func checkAgainstReference(_ g: Geo, bias: Bool = true, seed: UInt64 = 1,
                                file: StaticString = #filePath, line: UInt = #line) {
+        for band in [true, false] {
+            withSettings(band: band) { checkOnce(g, bias: bias, seed: seed, file: file, line: line) }
+        }
+    }
+
+    func checkOnce(_ g: Geo, bias: Bool, seed: UInt64, file: StaticString, line: UInt) {
         var rng = RNG(seed: seed)
         let x = Self.rand(g.xCount, &rng), w = Self.rand(g.wCount, &rng)
         let b: [Float]? = bias ? Self.rand(g.Cout, &rng) : nil
@@ -127,9 +134,16 @@ final class Conv2dKernelTests: XCTestCase {
     }
 
     /// Runs `body` under the given thread count and tuning, restoring the previous settings.
-    func withSettings(threads: Int? = nil, chunkFloats: Int? = nil, perThread: Bool? = nil, _ body: () -> Void) {
+    /// `band`: force the row-band lowering for stride-1 convolutions (true) or full im2col (false).
+    func withSettings(threads: Int? = nil, chunkFloats: Int? = nil, perThread: Bool? = nil, band: Bool? = nil,
+                      _ body: () -> Void) {
         let (t0, c0, p0) = (Threads.count, Conv2dTuning.chunkFloats, Conv2dTuning.perThread)
-        defer { Threads.set(t0); Conv2dTuning.chunkFloats = c0; Conv2dTuning.perThread = p0 }
+        let (b0, m0) = (Conv2dTuning.bandLowering, Conv2dTuning.bandMinPixels)
+        defer {
+            Threads.set(t0); Conv2dTuning.chunkFloats = c0; Conv2dTuning.perThread = p0
+            Conv2dTuning.bandLowering = b0; Conv2dTuning.bandMinPixels = m0
+        }
+        if let b = band { Conv2dTuning.bandLowering = b; Conv2dTuning.bandMinPixels = 1 }
         if let t = threads { Threads.set(t) }
         if let c = chunkFloats { Conv2dTuning.chunkFloats = c }
         if let p = perThread { Conv2dTuning.perThread = p }
@@ -161,15 +175,20 @@ final class Conv2dKernelTests: XCTestCase {
     func testK3PadLargerThanKernel() { checkAgainstReference(Geo(B: 1, H: 4, W: 3, Cin: 2, Cout: 3, k: 3, s: 1, p: 3)) }
     func testKernelCoversWholeInput() { checkAgainstReference(Geo(B: 2, H: 3, W: 3, Cin: 4, Cout: 5, k: 3, s: 1, p: 0)) }
 
-    /// Many chunks (tiny chunk buffer), in both threading modes and with 1 and 2 threads.
+    /// Many chunks (tiny chunk buffers: several row bands per image, or im2col chunks that straddle
+    /// images), in both threading modes, with 1 and 2 threads, and with both lowerings.
     func testChunkingAndThreadingModes() {
         let geos = [Geo(B: 3, H: 8, W: 9, Cin: 4, Cout: 5, k: 3, s: 1, p: 1),
                     Geo(B: 3, H: 9, W: 8, Cin: 4, Cout: 5, k: 3, s: 2, p: 1),
                     Geo(B: 2, H: 6, W: 6, Cin: 8, Cout: 16, k: 1, s: 1, p: 0)]
+        // 396 floats: 11 im2col rows (K = 36; images have 72 and 20 rows) or 1-row bands;
+        // 1000 floats: 27 im2col rows or 4-row bands (2 per image).
         for threads in [1, 2] {
             for perThread in [true, false] {
-                withSettings(threads: threads, chunkFloats: 200, perThread: perThread) {
-                    for (i, g) in geos.enumerated() { checkAgainstReference(g, seed: UInt64(10 + i)) }
+                for chunk in [396, 1000] {
+                    withSettings(threads: threads, chunkFloats: chunk, perThread: perThread) {
+                        for (i, g) in geos.enumerated() { checkAgainstReference(g, seed: UInt64(10 + i)) }
+                    }
                 }
             }
         }
@@ -262,10 +281,38 @@ final class Conv2dKernelTests: XCTestCase {
         Self.assertClose(dx!, r.dx, "dx only")
     }
 
+    /// Outputs and gradients of 1 and 2 threads are bit-identical in the default per-thread mode
+    /// (chunking is independent of the thread count and every sgemm call is single-threaded).
+    func testSameResultsForAnyThreadCount() {
+        for g in [Geo(B: 4, H: 16, W: 16, Cin: 8, Cout: 8, k: 3, s: 1, p: 1),
+                  Geo(B: 4, H: 8, W: 8, Cin: 16, Cout: 8, k: 3, s: 1, p: 1),
+                  Geo(B: 4, H: 8, W: 8, Cin: 16, Cout: 8, k: 3, s: 2, p: 1),
+                  Geo(B: 4, H: 8, W: 8, Cin: 16, Cout: 8, k: 1, s: 1, p: 0)] {
+            var rng = RNG(seed: 4)
+            let x = Self.rand(g.xCount, &rng), w = Self.rand(g.wCount, &rng), b = Self.rand(g.Cout, &rng)
+            let dy = Self.rand(g.yCount, &rng)
+            var results = [[[Float]]]()
+            for threads in [1, 2] {
+                withSettings(threads: threads, chunkFloats: 1000, perThread: true) {
+                    let y = Self.forward(g, x: x, w: w, b: b)
+                    var dx: [Float]? = [Float](repeating: 0, count: g.xCount)
+                    var dw: [Float]? = [Float](repeating: 0, count: g.wCount)
+                    var db: [Float]? = [Float](repeating: 0, count: g.Cout)
+                    Self.backward(g, dx: &dx, dw: &dw, db: &db, dy: dy, x: x, w: w)
+                    results.append([y, dx!, dw!, db!])
+                }
+            }
+            for i in 0..<4 {
+                XCTAssertEqual(results[0][i].map { $0.bitPattern }, results[1][i].map { $0.bitPattern },
+                               "1 vs 2 threads differ in output \(i), \(g)")
+            }
+        }
+    }
+
     /// Same inputs and thread count give bit-identical outputs and gradients.
     func testDeterministic() {
-        for threads in [1, 2] {
-            withSettings(threads: threads, chunkFloats: 1000) {
+        for (threads, band) in [(1, false), (2, false), (2, true)] {
+            withSettings(threads: threads, chunkFloats: 1000, band: band) {
                 for g in [Geo(B: 4, H: 8, W: 8, Cin: 16, Cout: 8, k: 3, s: 1, p: 1),
                           Geo(B: 4, H: 8, W: 8, Cin: 16, Cout: 8, k: 3, s: 2, p: 1)] {
                     var rng = RNG(seed: 3)
@@ -282,7 +329,7 @@ final class Conv2dKernelTests: XCTestCase {
                     let a = run(), c = run()
                     for i in 0..<a.count {
                         XCTAssertEqual(a[i].map { $0.bitPattern }, c[i].map { $0.bitPattern },
-                                       "run-to-run difference in output \(i), \(g), threads \(threads)")
+                                       "run-to-run difference in output \(i), \(g), threads \(threads), band \(band)")
                     }
                 }
             }

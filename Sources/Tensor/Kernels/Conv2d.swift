@@ -8,25 +8,33 @@ import CBLAS
 //   y  (B, Ho, Wo, Cout)     contiguous NHWC output, Ho = (H + 2p − k)/s + 1 (same for Wo)
 //   weight (Cout, Cin, k, k) PyTorch layout;  bias (Cout)
 //
-// Square k×k kernels, stride s ≥ 1, zero padding p ≥ 0, groups 1, dilation 1.
+// Square k×k kernels (any k), stride s ≥ 1, zero padding p ≥ 0, groups 1, dilation 1.
 //
-// Lowering: each output pixel's k×k×Cin window is gathered ("im2col") into one row of length
-// K = k·k·Cin ordered (ky, kx, ci) — in NHWC each kernel row of the window is one contiguous copy —
-// and the convolution is a GEMM with M = B·Ho·Wo rows. Rows are processed in chunks so the column
-// buffer stays small (cache-sized) whatever the batch; buffers come from `ScratchPool`.
-//   forward     y  = cols(x) · Wf            Wf = weight permuted to (ky, kx, ci) × co
-//   weight grad dW += dYᵀ · cols(x)           (accumulated per thread, then permuted back)
-//   input grad  stride 1: dX += cols'(dY) · Wt, the "transposed convolution" of dY with the
-//               spatially flipped, channel-swapped weight (padding k−1−p), so no scatter is needed;
-//               stride > 1: dcols = dY · Wm, then a col2im gather (each dx pixel sums its entries).
+// Lowering: the convolution is a GEMM with M = B·Ho·Wo rows (output pixels) and K = k·k·Cin
+// ordered (ky, kx, ci); in NHWC each kernel row of a window is one contiguous copy. Rows are
+// processed in chunks whose lowering buffer is cache-sized (`Conv2dTuning.chunkFloats`) whatever
+// the batch; buffers come from `ScratchPool` (no page faults after the first call).
+//   - full im2col (strided convs, small images): one row of K per output pixel, one GEMM per chunk;
+//   - row bands (stride 1, images ≥ `bandMinPixels`): a band of output rows of one image is
+//     lowered once per kernel row (K = k·Cin; k× less copying) and the chunk is k GEMMs on
+//     strided views of the same buffer, accumulating;
+//   - direct (1×1, stride 1, no padding): no lowering, the NHWC rows are the GEMM operand.
+// Products:
+//   forward     y  = lowered(x) · Wmᵀ         Wm = weight as Cout × (ky, kx, ci)
+//   weight grad dW += dYᵀ · lowered(x)         Cout × K partial sums, permuted back into (Cout, Cin, k, k)
+//   input grad  stride 1: dX += lowered'(dY) · Wt, the transposed convolution of dY with the
+//               spatially flipped, channel-swapped weight (padding k−1−p): a gather, no scatter;
+//               stride > 1: dcols = dY · Wm per chunk of images, then a col2im gather (each dx pixel
+//               sums its own entries).
 //   bias grad   db += column sums of dY.
-// 1×1 stride-1 unpadded convolutions skip the lowering: they are plain GEMMs on the NHWC rows.
 //
-// Threading: by default each of `Threads.count` threads takes a fixed contiguous range of GEMM rows
-// and runs im2col + a single-threaded sgemm on its own chunks (no barrier between im2col and GEMM,
-// both cores busy all the time); OpenBLAS is switched to 1 thread for the duration and restored.
-// Results are deterministic for a fixed thread count (fixed chunking, partial weight gradients are
-// summed in thread order), not across thread counts.
+// Threading: the chunks of a lowering are handed out dynamically to `Threads.count` workers; each
+// worker lowers a chunk and runs a single-threaded sgemm on it, so both cores stay busy with no
+// barrier between copying and multiplying (OpenBLAS is set to 1 thread meanwhile and restored).
+// Chunking never depends on the thread count, and no result depends on which worker ran a chunk
+// (disjoint outputs; weight-gradient partials per fixed chunk group, summed in group order), so
+// outputs are bit-identical run to run. They are also identical across thread counts, except for
+// paths that call a multi-threaded sgemm (`perThread = false`).
 
 /// Output extent of a convolution along one axis: (n + 2·padding − kernel)/stride + 1.
 @inlinable
@@ -34,16 +42,25 @@ public func conv2dOutputSize(_ n: Int, kernel: Int, stride: Int = 1, padding: In
     (n + 2 * padding - kernel) / stride + 1
 }
 
-/// Performance knobs of the convolution kernels (for benchmarks; the defaults are the measured best).
+/// Performance knobs of the convolution kernels (for benchmarks and tests; defaults are the measured best).
 public enum Conv2dTuning {
-    /// Floats in one im2col chunk buffer (per thread in the per-thread mode). Default 1 Mi floats (4 MB).
-    nonisolated(unsafe) public static var chunkFloats: Int = 1 << 20
-    /// Per-thread lowering + single-threaded sgemm (true) or parallel im2col + one multi-threaded sgemm.
+    /// Floats in one lowering buffer (one per worker). Default 256 Ki floats (1 MB).
+    nonisolated(unsafe) public static var chunkFloats: Int = 1 << 18
+    /// Per-worker lowering + single-threaded sgemm (true) or, for comparison, sequential chunks with a
+    /// parallel lowering and one multi-threaded sgemm per chunk (false).
     nonisolated(unsafe) public static var perThread: Bool = true
-    /// Forward/input-grad GEMM uses the weight as N×K with transB (true) or as K×N (false).
-    nonisolated(unsafe) public static var weightTransB: Bool = false
-    /// Weight-gradient GEMM produces K×Cout (colsᵀ·dY, true) or Cout×K (dYᵀ·cols, false).
-    nonisolated(unsafe) public static var weightGradKxN: Bool = false
+    /// Stride-1 k×k convolutions lower one band of output rows per chunk, once per kernel row, and
+    /// run k GEMMs with K = k·Cin (true), instead of a full im2col with K = k·k·Cin (false).
+    nonisolated(unsafe) public static var bandLowering: Bool = true
+    /// Band lowering only when an image has at least this many output pixels (small images give
+    /// small GEMMs and relatively large halos).
+    nonisolated(unsafe) public static var bandMinPixels: Int = 256
+    /// Chunks per lowering are at least this many when the GEMM has enough rows (load balance).
+    nonisolated(unsafe) public static var minChunks: Int = 8
+    /// Weight gradient: at most this many partial sums (fixed groups of chunks)...
+    nonisolated(unsafe) public static var maxWeightGradGroups: Int = 16
+    /// ... and at most this many floats for all of them.
+    nonisolated(unsafe) public static var weightGradPartialFloats: Int = 4 << 20
 }
 
 /// Optional per-phase timing of the convolution kernels (for `rdd-bench conv --profile`).
@@ -57,18 +74,22 @@ public enum Conv2dProfile {
         return p
     }()
     public static func reset() { slots.update(repeating: 0, count: 128) }
-    /// (lowering: im2col / col2im, GEMM) thread-nanoseconds since `reset()`.
-    public static var totals: (lowering: UInt64, gemm: UInt64) {
+    /// (lowering: im2col / col2im / bias prefill, GEMM) thread-nanoseconds and (other: weight
+    /// permutations, bias sums, partial-sum reduction) wall nanoseconds since `reset()`.
+    public static var totals: (lowering: UInt64, gemm: UInt64, other: UInt64) {
         var l: UInt64 = 0, g: UInt64 = 0
-        for i in 0..<64 { l &+= slots[i]; g &+= slots[64 + i] }
-        return (l, g)
+        for i in 0..<63 { l &+= slots[i]; g &+= slots[64 + i] }
+        return (l, g, slots[63] &+ slots[127])
+    }
+    @inline(__always) static func addOther(_ t0: UInt64) {
+        if enabled { slots[63] &+= DispatchTime.now().uptimeNanoseconds &- t0 }
     }
     @inline(__always) static func now() -> UInt64 { enabled ? DispatchTime.now().uptimeNanoseconds : 0 }
     @inline(__always) static func addLower(_ slot: Int, _ t0: UInt64) {
-        if enabled { slots[slot & 63] &+= DispatchTime.now().uptimeNanoseconds &- t0 }
+        if enabled { slots[slot % 63] &+= DispatchTime.now().uptimeNanoseconds &- t0 }
     }
     @inline(__always) static func addGemm(_ slot: Int, _ t0: UInt64) {
-        if enabled { slots[64 + (slot & 63)] &+= DispatchTime.now().uptimeNanoseconds &- t0 }
+        if enabled { slots[64 + slot % 63] &+= DispatchTime.now().uptimeNanoseconds &- t0 }
     }
 }
 
@@ -88,22 +109,16 @@ public func conv2dForward(_ y: UnsafeMutablePointer<Float>,
     let Ho = conv2dOutputSize(H, kernel: k, stride: s, padding: p)
     let Wo = conv2dOutputSize(W, kernel: k, stride: s, padding: p)
     precondition(Ho > 0 && Wo > 0, "conv2dForward: kernel larger than padded input")
-    let M = B * Ho * Wo
-    if M == 0 { return }
-    let initMode: RowInit = bias.map { .bias($0) } ?? .zero
-    if k == 1 && s == 1 && p == 0 {
-        // Plain GEMM on the NHWC rows: Y (M×Cout) = X (M×Cin) · Wᵀ.
-        prefillRows(y, rows: 0, M, n: Cout, initMode)
-        sgemm(transB: true, m: M, n: Cout, k: Cin, a: x, b: weight, beta: initMode.beta, c: y)
+    if B == 0 { return }
+    let L = ConvLowering(B: B, H: H, W: W, C: Cin, k: k, s: s, p: p, Ho: Ho, Wo: Wo)
+    let mode: RowInit = bias.map { .bias($0) } ?? .zero
+    if k == 1 {  // (Cout, Cin, 1, 1) is already Cout × K
+        loweredGemm(y, x, L, weight, n: Cout, transB: true, mode)
         return
     }
-    let L = ConvLowering(B: B, H: H, W: W, C: Cin, k: k, s: s, p: p, Ho: Ho, Wo: Wo)
-    let K = L.K
-    let transB = Conv2dTuning.weightTransB
-    ScratchPool.withScratch(K * Cout) { wk in
-        if transB { permuteWeightNxK(wk, weight, Cout: Cout, Cin: Cin, k: k) }
-        else { permuteWeightKxN(wk, weight, Cout: Cout, Cin: Cin, k: k) }
-        loweredGemm(y, x, L, wk, n: Cout, transB: transB, initMode)
+    ScratchPool.withScratch(L.K * Cout) { wm in
+        timedOther { permuteWeightNxK(wm, weight, Cout: Cout, Cin: Cin, k: k) }
+        loweredGemm(y, x, L, wm, n: Cout, transB: true, mode)
     }
 }
 
@@ -128,39 +143,39 @@ public func conv2dBackward(_ dx: UnsafeMutablePointer<Float>?, _ dweight: Unsafe
     let Ho = conv2dOutputSize(H, kernel: k, stride: s, padding: p)
     let Wo = conv2dOutputSize(W, kernel: k, stride: s, padding: p)
     precondition(Ho > 0 && Wo > 0, "conv2dBackward: kernel larger than padded input")
-    let M = B * Ho * Wo
-    if M == 0 { return }
-    if let db = dbias { addColumnSums(db, dy, m: M, n: Cout) }
-
-    if k == 1 && s == 1 && p == 0 {
-        // dW (Cout×Cin) += dYᵀ · X;  dX (M×Cin) += dY · W. The weight layout is already Cout×Cin.
-        if let dw = dweight { sgemm(transA: true, m: Cout, n: Cin, k: M, a: dy, b: x, beta: 1, c: dw) }
-        if let dx = dx { sgemm(m: M, n: Cin, k: Cout, a: dy, b: weight, beta: 1, c: dx) }
-        return
-    }
+    if B == 0 { return }
     let L = ConvLowering(B: B, H: H, W: W, C: Cin, k: k, s: s, p: p, Ho: Ho, Wo: Wo)
     let K = L.K
+    if let db = dbias { timedOther { addColumnSums(db, dy, m: L.rows, n: Cout) } }
     if let dw = dweight {
-        let kxn = Conv2dTuning.weightGradKxN
         ScratchPool.withScratch(K * Cout) { g in
-            loweredWeightGrad(g, x, L, dy, n: Cout, kxn: kxn)
-            if kxn { accumulateWeightFromKxN(dw, g, Cout: Cout, Cin: Cin, k: k) }
-            else { accumulateWeightFromNxK(dw, g, Cout: Cout, Cin: Cin, k: k) }
+            loweredWeightGrad(g, x, L, dy, n: Cout)
+            timedOther { accumulateWeightFromNxK(dw, g, Cout: Cout, Cin: Cin, k: k) }
         }
     }
     guard let dx = dx else { return }
     if s == 1 {
         // dX = conv(dY, flip(W) with Cin/Cout swapped, padding k−1−p): rows are dx pixels, K' = k·k·Cout.
         let Lt = ConvLowering(B: B, H: Ho, W: Wo, C: Cout, k: k, s: 1, p: k - 1 - p, Ho: H, Wo: W)
-        let transB = Conv2dTuning.weightTransB
+        if k == 1 {  // the flipped weight of a 1×1 conv, as Cout × Cin (K' × N), is the weight itself
+            loweredGemm(dx, dy, Lt, weight, n: Cin, transB: false, .accumulate)
+            return
+        }
         ScratchPool.withScratch(K * Cout) { wt in
-            if transB { permuteWeightFlippedNxK(wt, weight, Cout: Cout, Cin: Cin, k: k) }
-            else { permuteWeightFlippedKxN(wt, weight, Cout: Cout, Cin: Cin, k: k) }
-            loweredGemm(dx, dy, Lt, wt, n: Cin, transB: transB, .accumulate)
+            timedOther { permuteWeightFlippedKxN(wt, weight, Cout: Cout, Cin: Cin, k: k) }
+            loweredGemm(dx, dy, Lt, wt, n: Cin, transB: false, .accumulate)
         }
     } else {
         stridedInputGrad(dx, dy, weight, L, cout: Cout)
     }
+}
+
+/// Runs `body`, adding its time to the profile's "other" slot (weight permutations, bias sums).
+@inline(__always)
+func timedOther(_ body: () -> Void) {
+    let t0 = Conv2dProfile.now()
+    body()
+    Conv2dProfile.addOther(t0)
 }
 
 // MARK: - Drivers
@@ -189,185 +204,337 @@ func withSingleThreadedBLAS<R>(_ body: () -> R) -> R {
     return body()
 }
 
-/// out (L.rows × n, row stride n) ⟵ init, then += im2col(src, L) · w, where w is K×n (or n×K with
-/// `transB`).
-func loweredGemm(_ out: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ L: ConvLowering,
-                 _ w: UnsafePointer<Float>, n N: Int, transB: Bool, _ mode: RowInit) {
-    let M = L.rows, K = L.K
-    let T = Threads.count
-    let beta = mode.beta
-    let outP = SendablePtr(out), srcP = SendablePtr(src), wP = SendablePtr(w)
-    if Conv2dTuning.perThread && T > 1 {
-        let rowsPerChunk = max(8, Conv2dTuning.chunkFloats / K)
-        // Each thread takes a contiguous block of rows (at least one chunk's worth unless M is small).
-        let per = (M + T - 1) / T
-        let nT = (M + per - 1) / per
-        withSingleThreadedBLAS {
-            parallelRange(nT, minChunk: 1) { t0, t1 in
-                for t in t0..<t1 {
-                    let a = t * per, e = min(M, a + per)
-                    let rc = min(rowsPerChunk, e - a)
-                    ScratchPool.withScratch(rc * K) { cols in
-                        var r = a
-                        while r < e {
-                            let re = min(e, r + rowsPerChunk)
-                            var c0 = Conv2dProfile.now()
-                            im2colRows(cols, srcP.p, L, r, re)
-                            prefillRows(outP.p, rows: r, re, n: N, mode)
-                            Conv2dProfile.addLower(t, c0)
-                            c0 = Conv2dProfile.now()
-                            sgemm(transB: transB, m: re - r, n: N, k: K, a: cols, b: wP.p,
-                                  beta: beta, c: outP.p + r * N)
-                            Conv2dProfile.addGemm(t, c0)
-                            r = re
-                        }
+/// Hands out chunk indices 0, 1, 2, ... to whichever worker asks first (dynamic scheduling: a core
+/// slowed down by another process simply takes fewer chunks). Results never depend on which worker
+/// ran a chunk: chunks write disjoint outputs, or private partial sums reduced in chunk order.
+final class ChunkCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var next = 0
+    func take() -> Int { lock.lock(); defer { lock.unlock() }; let c = next; next += 1; return c }
+}
+
+/// Runs `body(worker, chunk, buffer)` for chunk = 0..<n on up to `Threads.count` workers with
+/// single-threaded OpenBLAS; each worker owns one scratch buffer of `bufferFloats`.
+func forEachChunk(_ n: Int, bufferFloats: Int,
+                  _ body: (_ worker: Int, _ chunk: Int, _ buf: UnsafeMutablePointer<Float>) -> Void) {
+    if n <= 0 { return }
+    let T = min(Threads.count, n)
+    if T <= 1 {
+        ScratchPool.withScratch(bufferFloats) { buf in for c in 0..<n { body(0, c, buf) } }
+        return
+    }
+    let counter = ChunkCounter()
+    withSingleThreadedBLAS {
+        parallelRange(T, minChunk: 1) { t0, t1 in
+            for t in t0..<t1 {
+                ScratchPool.withScratch(bufferFloats) { buf in
+                    while true {
+                        let c = counter.take()
+                        if c >= n { break }
+                        body(t, c, buf)
                     }
                 }
-            }
-        }
-    } else {
-        let rowsPerChunk = max(8, Conv2dTuning.chunkFloats * T / K)
-        ScratchPool.withScratch(min(M, rowsPerChunk) * K) { cols in
-            let colsP = SendablePtr(cols)
-            var r = 0
-            while r < M {
-                let re = min(M, r + rowsPerChunk)
-                let base = r
-                var c0 = Conv2dProfile.now()
-                parallelRange(re - r, minChunk: 16) { a, e in
-                    im2colRows(colsP.p + a * K, srcP.p, L, base + a, base + e)
-                    prefillRows(outP.p, rows: base + a, base + e, n: N, mode)
-                }
-                Conv2dProfile.addLower(0, c0)
-                c0 = Conv2dProfile.now()
-                sgemm(transB: transB, m: re - r, n: N, k: K, a: cols, b: w, beta: beta, c: out + r * N)
-                Conv2dProfile.addGemm(0, c0)
-                r = re
             }
         }
     }
 }
 
-/// g ⟵ dYᵀ · im2col(src, L) as n×K (or its transpose K×n when `kxn`); dy is L.rows × n.
-func loweredWeightGrad(_ g: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ L: ConvLowering,
-                       _ dy: UnsafePointer<Float>, n N: Int, kxn: Bool) {
-    let M = L.rows, K = L.K
-    let T = Threads.count
-    let srcP = SendablePtr(src), dyP = SendablePtr(dy)
-    @inline(__always) func gemm(_ cols: UnsafePointer<Float>, _ r: Int, _ re: Int, _ beta: Float,
-                                _ out: UnsafeMutablePointer<Float>) {
-        if kxn {
-            sgemm(transA: true, m: K, n: N, k: re - r, a: cols, b: dyP.p + r * N, beta: beta, c: out)
+/// How the GEMM rows of one lowering are cut into chunks, and how a chunk is lowered.
+///
+/// Full im2col: chunk = a range of GEMM rows (output pixels), lowered to rows of K = k·k·C.
+/// Band (stride 1 only): chunk = a band of output rows of one image, lowered once per kernel row
+/// (see `bandLowerRows`); the chunk's GEMM is then k GEMMs with K = k·C on strided views.
+/// Direct (1×1, stride 1, no padding): chunk = a range of rows; the operand is the source itself.
+/// Chunking never depends on the thread count.
+struct ConvPlan {
+    enum Kind { case full, band, direct }
+    let L: ConvLowering
+    let kind: Kind
+    let rowsPerChunk: Int     // full, direct
+    let bandRows: Int         // band: output rows per band
+    let bandsPerImage: Int
+    let count: Int
+
+    init(_ L: ConvLowering, chunkFloats: Int) {
+        self.L = L
+        let kC = L.k * L.C
+        if L.k == 1 && L.s == 1 && L.p == 0 {
+            kind = .direct
+        } else if Conv2dTuning.bandLowering && L.s == 1 && L.k > 1 && L.Ho * L.Wo >= Conv2dTuning.bandMinPixels {
+            kind = .band
         } else {
-            sgemm(transA: true, m: N, n: K, k: re - r, a: dyP.p + r * N, b: cols, beta: beta, c: out)
+            kind = .full
+        }
+        // At least `minChunks` chunks when possible, so that dynamic scheduling can balance the
+        // threads (a fixed number: the chunking must not depend on the thread count).
+        let minChunks = Conv2dTuning.minChunks
+        if kind == .band {
+            let maxRows = max(1, chunkFloats / (L.Wo * kC) - (L.k - 1))
+            let perImage = min(L.Ho, max((L.Ho + maxRows - 1) / maxRows, (minChunks + L.B - 1) / L.B))
+            bandRows = (L.Ho + perImage - 1) / perImage
+            bandsPerImage = (L.Ho + bandRows - 1) / bandRows
+            rowsPerChunk = 0
+            count = L.B * bandsPerImage
+        } else {
+            let balanced = (L.rows + minChunks - 1) / minChunks
+            rowsPerChunk = max(16, min(chunkFloats / L.K, balanced))
+            bandRows = 0; bandsPerImage = 0
+            count = (L.rows + rowsPerChunk - 1) / rowsPerChunk
         }
     }
-    if Conv2dTuning.perThread && T > 1 {
-        let rowsPerChunk = max(8, Conv2dTuning.chunkFloats / K)
-        let per = (M + T - 1) / T
-        let nT = (M + per - 1) / per
-        // Thread 0 writes into g directly; the others into partial buffers, summed in order.
-        ScratchPool.withScratch(max(1, nT - 1) * N * K) { partials in
-            let gP = SendablePtr(g), partP = SendablePtr(partials)
-            withSingleThreadedBLAS {
-                parallelRange(nT, minChunk: 1) { t0, t1 in
-                    for t in t0..<t1 {
-                        let a = t * per, e = min(M, a + per)
-                        let out = t == 0 ? gP.p : partP.p + (t - 1) * N * K
-                        let rc = min(rowsPerChunk, e - a)
-                        ScratchPool.withScratch(rc * K) { cols in
-                            var r = a
-                            var beta: Float = 0
-                            while r < e {
-                                let re = min(e, r + rowsPerChunk)
-                                var c0 = Conv2dProfile.now()
-                                im2colRows(cols, srcP.p, L, r, re)
-                                Conv2dProfile.addLower(t, c0)
-                                c0 = Conv2dProfile.now()
-                                gemm(cols, r, re, beta, out)
-                                Conv2dProfile.addGemm(t, c0)
-                                beta = 1
-                                r = re
-                            }
-                        }
-                    }
-                }
-            }
-            for t in 1..<max(1, nT) { addInPlace(g, partials + (t - 1) * N * K, N * K) }
+
+    /// Floats of the lowering buffer for one chunk.
+    var bufferFloats: Int {
+        switch kind {
+        case .band: return (bandRows + L.k - 1) * L.Wo * L.k * L.C
+        case .full: return min(L.rows, rowsPerChunk) * L.K
+        case .direct: return 0
+        }
+    }
+
+    /// GEMM rows (output pixels) of chunk c.
+    func rows(_ c: Int) -> (Int, Int) {
+        if kind == .band {
+            let b = c / bandsPerImage, i = c - b * bandsPerImage
+            let oy0 = i * bandRows, oy1 = min(L.Ho, oy0 + bandRows)
+            return ((b * L.Ho + oy0) * L.Wo, (b * L.Ho + oy1) * L.Wo)
+        }
+        let r0 = c * rowsPerChunk
+        return (r0, min(L.rows, r0 + rowsPerChunk))
+    }
+
+    /// Lowering rows of chunk c (units: full = GEMM rows, band = buffer rows), for splitting the copy.
+    func lowerCount(_ c: Int) -> Int {
+        let (r0, r1) = rows(c)
+        switch kind {
+        case .band: return (r1 - r0) + (L.k - 1) * L.Wo
+        case .full: return r1 - r0
+        case .direct: return 0
+        }
+    }
+
+    /// Lowers part [a, e) (of `lowerCount(c)`) of chunk c from `src` into `buf`.
+    func lower(_ c: Int, _ buf: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ a: Int, _ e: Int) {
+        switch kind {
+        case .band:
+            let b = c / bandsPerImage, i = c - b * bandsPerImage
+            bandLowerRows(buf, src, L, image: b, oy0: i * bandRows, a, e)
+        case .full:
+            let (r0, _) = rows(c)
+            im2colRows(buf + a * L.K, src, L, r0 + a, r0 + e)
+        case .direct:
+            break
+        }
+    }
+
+    /// The GEMM operand of chunk c for kernel row `part` (band) or the whole K (full, direct), with
+    /// its column count and row stride.
+    @inline(__always)
+    func operand(_ c: Int, part: Int, _ buf: UnsafePointer<Float>, _ src: UnsafePointer<Float>)
+        -> (a: UnsafePointer<Float>, cols: Int, lda: Int) {
+        switch kind {
+        case .band:
+            let kC = L.k * L.C
+            return (buf + part * L.Wo * kC, kC, kC)
+        case .full:
+            return (buf, L.K, L.K)
+        case .direct:
+            return (src + rows(c).0 * L.C, L.C, L.C)
+        }
+    }
+
+    /// Number of GEMMs per chunk (k for bands, one per kernel row; 1 otherwise).
+    var parts: Int { kind == .band ? L.k : 1 }
+
+    /// out rows of chunk c (row stride n) = (beta) out + lowered · wᵀ, with w n×K (`transB`), or
+    /// lowered · w with w K×n.
+    func gemm(_ c: Int, _ buf: UnsafePointer<Float>, _ src: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+              n N: Int, transB: Bool, beta: Float, _ out: UnsafeMutablePointer<Float>) {
+        let (r0, r1) = rows(c)
+        for part in 0..<parts {
+            let (a, kc, lda) = operand(c, part: part, buf, src)
+            sgemm(transB: transB, m: r1 - r0, n: N, k: kc, a: a, lda: lda,
+                  b: transB ? w + part * kc : w + part * kc * N, ldb: transB ? L.K : N,
+                  beta: part == 0 ? beta : 1, c: out + r0 * N)
+        }
+    }
+
+    /// g (n × K) = (beta) g + dY[rows of c]ᵀ · lowered; dy has row stride n.
+    func weightGemm(_ c: Int, _ buf: UnsafePointer<Float>, _ src: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
+                    n N: Int, beta: Float, _ g: UnsafeMutablePointer<Float>) {
+        let (r0, r1) = rows(c)
+        for part in 0..<parts {
+            let (a, kc, lda) = operand(c, part: part, buf, src)
+            sgemm(transA: true, m: N, n: kc, k: r1 - r0, a: dy + r0 * N, b: a, ldb: lda,
+                  beta: beta, c: g + part * kc, ldc: L.K)
+        }
+    }
+}
+
+/// out (L.rows × n, row stride n) ⟵ init, then += lowered(src, L) · wᵀ with w n×K (`transB`), or
+/// lowered(src, L) · w with w K×n.
+func loweredGemm(_ out: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ L: ConvLowering,
+                 _ w: UnsafePointer<Float>, n N: Int, transB: Bool, _ mode: RowInit) {
+    let T = Threads.count
+    let beta = mode.beta
+    let outP = SendablePtr(out), srcP = SendablePtr(src), wP = SendablePtr(w)
+    if Conv2dTuning.perThread || T == 1 {
+        let plan = ConvPlan(L, chunkFloats: Conv2dTuning.chunkFloats)
+        forEachChunk(plan.count, bufferFloats: plan.bufferFloats) { t, c, buf in
+            var c0 = Conv2dProfile.now()
+            plan.lower(c, buf, srcP.p, 0, plan.lowerCount(c))
+            let (r0, r1) = plan.rows(c)
+            prefillRows(outP.p, rows: r0, r1, n: N, mode)
+            Conv2dProfile.addLower(t, c0)
+            c0 = Conv2dProfile.now()
+            plan.gemm(c, buf, srcP.p, wP.p, n: N, transB: transB, beta: beta, outP.p)
+            Conv2dProfile.addGemm(t, c0)
         }
     } else {
-        let rowsPerChunk = max(8, Conv2dTuning.chunkFloats * T / K)
-        ScratchPool.withScratch(min(M, rowsPerChunk) * K) { cols in
-            let colsP = SendablePtr(cols)
-            var r = 0
-            var beta: Float = 0
-            while r < M {
-                let re = min(M, r + rowsPerChunk)
-                let base = r
+        let plan = ConvPlan(L, chunkFloats: Conv2dTuning.chunkFloats * T)
+        ScratchPool.withScratch(plan.bufferFloats) { buf in
+            let bufP = SendablePtr(buf)
+            for c in 0..<plan.count {
                 var c0 = Conv2dProfile.now()
-                parallelRange(re - r, minChunk: 16) { a, e in
-                    im2colRows(colsP.p + a * K, srcP.p, L, base + a, base + e)
-                }
+                parallelRange(plan.lowerCount(c), minChunk: 16) { a, e in plan.lower(c, bufP.p, srcP.p, a, e) }
+                let (r0, r1) = plan.rows(c)
+                parallelRange(r1 - r0, minChunk: 64) { a, e in prefillRows(outP.p, rows: r0 + a, r0 + e, n: N, mode) }
                 Conv2dProfile.addLower(0, c0)
                 c0 = Conv2dProfile.now()
-                gemm(cols, r, re, beta, g)
+                plan.gemm(c, buf, src, w, n: N, transB: transB, beta: beta, out)
                 Conv2dProfile.addGemm(0, c0)
-                beta = 1
-                r = re
+            }
+        }
+    }
+}
+
+/// g ⟵ dYᵀ · lowered(src, L) as n × K; dy is L.rows × n.
+///
+/// Chunks are grouped into G fixed groups (contiguous chunk ranges, G independent of the thread
+/// count); each group accumulates into its own partial buffer and the partials are summed in group
+/// order, so the result does not depend on which worker ran which group.
+func loweredWeightGrad(_ g: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ L: ConvLowering,
+                       _ dy: UnsafePointer<Float>, n N: Int) {
+    let K = L.K
+    let T = Threads.count
+    let srcP = SendablePtr(src), dyP = SendablePtr(dy)
+    if Conv2dTuning.perThread || T == 1 {
+        let plan = ConvPlan(L, chunkFloats: Conv2dTuning.chunkFloats)
+        let NK = N * K
+        let G = max(1, min(plan.count, Conv2dTuning.maxWeightGradGroups, Conv2dTuning.weightGradPartialFloats / NK))
+        let per = (plan.count + G - 1) / G
+        let groups = (plan.count + per - 1) / per
+        if groups == 1 {
+            ScratchPool.withScratch(plan.bufferFloats) { buf in
+                for c in 0..<plan.count {
+                    plan.lower(c, buf, src, 0, plan.lowerCount(c))
+                    plan.weightGemm(c, buf, src, dy, n: N, beta: c == 0 ? 0 : 1, g)
+                }
+            }
+            return
+        }
+        ScratchPool.withScratch(groups * NK) { partials in
+            let partP = SendablePtr(partials)
+            forEachChunk(groups, bufferFloats: plan.bufferFloats) { t, gi, buf in
+                let out = partP.p + gi * NK
+                for c in (gi * per)..<min(plan.count, (gi + 1) * per) {
+                    var c0 = Conv2dProfile.now()
+                    plan.lower(c, buf, srcP.p, 0, plan.lowerCount(c))
+                    Conv2dProfile.addLower(t, c0)
+                    c0 = Conv2dProfile.now()
+                    plan.weightGemm(c, buf, srcP.p, dyP.p, n: N, beta: c == gi * per ? 0 : 1, out)
+                    Conv2dProfile.addGemm(t, c0)
+                }
+            }
+            // g = Σ partials in group order (parallel over elements).
+            let gP = SendablePtr(g)
+            timedOther {
+                parallelRange(NK, minChunk: 16384) { a, e in
+                    (gP.p + a).update(from: partP.p + a, count: e - a)
+                    for gi in 1..<groups { addInPlace(gP.p + a, partP.p + gi * NK + a, e - a) }
+                }
+            }
+        }
+    } else {
+        let plan = ConvPlan(L, chunkFloats: Conv2dTuning.chunkFloats * T)
+        ScratchPool.withScratch(plan.bufferFloats) { buf in
+            let bufP = SendablePtr(buf)
+            for c in 0..<plan.count {
+                var c0 = Conv2dProfile.now()
+                parallelRange(plan.lowerCount(c), minChunk: 16) { a, e in plan.lower(c, bufP.p, srcP.p, a, e) }
+                Conv2dProfile.addLower(0, c0)
+                c0 = Conv2dProfile.now()
+                plan.weightGemm(c, buf, src, dy, n: N, beta: c == 0 ? 0 : 1, g)
+                Conv2dProfile.addGemm(0, c0)
             }
         }
     }
 }
 
 /// Input gradient of a strided convolution: per chunk of whole images, dcols = dY · Wm (Wm is
-/// Cout × K), then each dx pixel gathers its entries (no write conflicts, parallel over pixels).
+/// Cout × K), then each dx pixel of those images gathers its entries (col2im without scatter).
+/// Chunks write disjoint images of dx, so any worker may run any chunk.
 func stridedInputGrad(_ dx: UnsafeMutablePointer<Float>, _ dy: UnsafePointer<Float>, _ weight: UnsafePointer<Float>,
                       _ L: ConvLowering, cout N: Int) {
     let K = L.K
     let rowsPerImage = L.Ho * L.Wo
-    let imgsPerChunk = max(1, Conv2dTuning.chunkFloats * Threads.count / (rowsPerImage * K))
+    let T = Threads.count
+    let perThread = Conv2dTuning.perThread || T == 1
+    var imgs = max(1, Conv2dTuning.chunkFloats * (perThread ? 1 : T) / (rowsPerImage * K))
+    if perThread { imgs = min(imgs, max(1, (L.B + Conv2dTuning.minChunks - 1) / Conv2dTuning.minChunks)) }
+    let imgsPerChunk = imgs
+    let count = (L.B + imgsPerChunk - 1) / imgsPerChunk
     ScratchPool.withScratch(K * N) { wm in
-        permuteWeightNxK(wm, weight, Cout: N, Cin: L.C, k: L.k)
-        ScratchPool.withScratch(min(L.B, imgsPerChunk) * rowsPerImage * K) { dcols in
-            let dxP = SendablePtr(dx), dcP = SendablePtr(dcols)
-            var b = 0
-            while b < L.B {
-                let be = min(L.B, b + imgsPerChunk)
+        timedOther { permuteWeightNxK(wm, weight, Cout: N, Cin: L.C, k: L.k) }
+        let dxP = SendablePtr(dx), dyP = SendablePtr(dy), wmP = SendablePtr(wm)
+        let bufFloats = min(L.B, imgsPerChunk) * rowsPerImage * K
+        if perThread {
+            forEachChunk(count, bufferFloats: bufFloats) { t, c, dcols in
+                let b = c * imgsPerChunk, be = min(L.B, b + imgsPerChunk)
+                var c0 = Conv2dProfile.now()
+                sgemm(m: (be - b) * rowsPerImage, n: K, k: N, a: dyP.p + b * rowsPerImage * N, b: wmP.p, c: dcols)
+                Conv2dProfile.addGemm(t, c0)
+                c0 = Conv2dProfile.now()
+                col2imGather(dxP.p, dcols, L, imageBase: b, 0, (be - b) * L.H * L.W)
+                Conv2dProfile.addLower(t, c0)
+            }
+            return
+        }
+        ScratchPool.withScratch(bufFloats) { dcols in
+            let dcP = SendablePtr(dcols)
+            for c in 0..<count {
+                let b = c * imgsPerChunk, be = min(L.B, b + imgsPerChunk)
                 var c0 = Conv2dProfile.now()
                 sgemm(m: (be - b) * rowsPerImage, n: K, k: N, a: dy + b * rowsPerImage * N, b: wm, c: dcols)
                 Conv2dProfile.addGemm(0, c0)
                 c0 = Conv2dProfile.now()
-                let base = b
                 parallelRange((be - b) * L.H * L.W, minChunk: 64) { q0, q1 in
-                    col2imGather(dxP.p, dcP.p, L, imageBase: base, q0, q1)
+                    col2imGather(dxP.p, dcP.p, L, imageBase: b, q0, q1)
                 }
                 Conv2dProfile.addLower(0, c0)
-                b = be
             }
         }
     }
 }
 
 // MARK: - Weight permutations (weight is (Cout, Cin, k, k); K index is (ky, kx, ci))
+// Each output channel co touches only its own k·k·Cin block (a local transpose), so the loops are
+// cache-friendly and split over threads by co.
 
-/// wk[(ky,kx,ci), co] = w[co, ci, ky, kx]  (K × Cout)
-func permuteWeightKxN(_ wk: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, Cout: Int, Cin: Int, k: Int) {
-    let kk = k * k
-    for co in 0..<Cout {
-        for ci in 0..<Cin {
-            let src = w + (co * Cin + ci) * kk
-            for t in 0..<kk { wk[(t * Cin + ci) * Cout + co] = src[t] }
-        }
-    }
+@inline(__always)
+func forEachOutputChannel(_ Cout: Int, _ perChannel: Int, _ body: (Int) -> Void) {
+    parallelRange(Cout, minChunk: max(1, 32768 / max(1, perChannel))) { a, e in for co in a..<e { body(co) } }
 }
 
 /// wm[co, (ky,kx,ci)] = w[co, ci, ky, kx]  (Cout × K)
 func permuteWeightNxK(_ wm: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, Cout: Int, Cin: Int, k: Int) {
     let kk = k * k, K = kk * Cin
-    for co in 0..<Cout {
+    let wmP = SendablePtr(wm), wP = SendablePtr(w)
+    forEachOutputChannel(Cout, K) { co in
+        let dst = wmP.p + co * K
         for ci in 0..<Cin {
-            let src = w + (co * Cin + ci) * kk
-            for t in 0..<kk { wm[co * K + t * Cin + ci] = src[t] }
+            let src = wP.p + (co * Cin + ci) * kk
+            for t in 0..<kk { dst[t * Cin + ci] = src[t] }
         }
     }
 }
@@ -375,21 +542,11 @@ func permuteWeightNxK(_ wm: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Floa
 /// wt[(ky',kx',co), ci] = w[co, ci, k−1−ky', k−1−kx']  (k·k·Cout × Cin): the transposed-convolution weight.
 func permuteWeightFlippedKxN(_ wt: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, Cout: Int, Cin: Int, k: Int) {
     let kk = k * k
-    for co in 0..<Cout {
+    let wtP = SendablePtr(wt), wP = SendablePtr(w)
+    forEachOutputChannel(Cout, kk * Cin) { co in
         for ci in 0..<Cin {
-            let src = w + (co * Cin + ci) * kk
-            for t in 0..<kk { wt[((kk - 1 - t) * Cout + co) * Cin + ci] = src[t] }
-        }
-    }
-}
-
-/// The transpose of `permuteWeightFlippedKxN`: Cin × (ky',kx',co).
-func permuteWeightFlippedNxK(_ wt: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, Cout: Int, Cin: Int, k: Int) {
-    let kk = k * k, K = kk * Cout
-    for co in 0..<Cout {
-        for ci in 0..<Cin {
-            let src = w + (co * Cin + ci) * kk
-            for t in 0..<kk { wt[ci * K + (kk - 1 - t) * Cout + co] = src[t] }
+            let src = wP.p + (co * Cin + ci) * kk
+            for t in 0..<kk { wtP.p[((kk - 1 - t) * Cout + co) * Cin + ci] = src[t] }
         }
     }
 }
@@ -397,21 +554,12 @@ func permuteWeightFlippedNxK(_ wt: UnsafeMutablePointer<Float>, _ w: UnsafePoint
 /// dw[co, ci, ky, kx] += g[co, (ky,kx,ci)]
 func accumulateWeightFromNxK(_ dw: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, Cout: Int, Cin: Int, k: Int) {
     let kk = k * k, K = kk * Cin
-    for co in 0..<Cout {
+    let dwP = SendablePtr(dw), gP = SendablePtr(g)
+    forEachOutputChannel(Cout, K) { co in
+        let src = gP.p + co * K
         for ci in 0..<Cin {
-            let d = dw + (co * Cin + ci) * kk
-            for t in 0..<kk { d[t] += g[co * K + t * Cin + ci] }
-        }
-    }
-}
-
-/// dw[co, ci, ky, kx] += g[(ky,kx,ci), co]
-func accumulateWeightFromKxN(_ dw: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, Cout: Int, Cin: Int, k: Int) {
-    let kk = k * k
-    for co in 0..<Cout {
-        for ci in 0..<Cin {
-            let d = dw + (co * Cin + ci) * kk
-            for t in 0..<kk { d[t] += g[(t * Cin + ci) * Cout + co] }
+            let d = dwP.p + (co * Cin + ci) * kk
+            for t in 0..<kk { d[t] += src[t * Cin + ci] }
         }
     }
 }

@@ -78,6 +78,40 @@ func im2colRows(_ cols: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>
     }
 }
 
+/// Row-band lowering for stride-1 convolutions: for image `b` and the band of output rows
+/// oy0..<oy1, fills rows q0..<q1 of Q, where Q row j·Wo + ox (j < oy1 − oy0 + k − 1) is
+/// src[b, oy0 − p + j, ox − p + kx, :] for kx < k (zero outside the image), length k·C.
+/// The im2col row of output pixel (oy, ox) for kernel row ky is then Q row (oy − oy0 + ky)·Wo + ox,
+/// so for each ky the band's GEMM operand is a plain strided matrix (row stride k·C): k GEMMs
+/// with K = k·C replace one with K = k·k·C, and the lowering copies k× less.
+@usableFromInline
+func bandLowerRows(_ q: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ L: ConvLowering,
+                   image b: Int, oy0: Int, _ q0: Int, _ q1: Int) {
+    if q0 >= q1 { return }
+    let k = L.k, p = L.p, C = L.C, H = L.H, W = L.W, Wo = L.Wo
+    let kC = k * C
+    let fbytes = MemoryLayout<Float>.stride
+    let img = src + b * H * W * C
+    var j = q0 / Wo
+    var ox = q0 - j * Wo
+    var dst = q + q0 * kC
+    for _ in q0..<q1 {
+        let iy = oy0 - p + j
+        let ix0 = ox - p
+        let kx0 = max(0, -ix0), kx1 = min(k, W - ix0)
+        if iy < 0 || iy >= H || kx1 <= kx0 {
+            memset(dst, 0, kC * fbytes)
+        } else {
+            if kx0 > 0 { memset(dst, 0, kx0 * C * fbytes) }
+            memcpy(dst + kx0 * C, img + (iy * W + ix0 + kx0) * C, (kx1 - kx0) * C * fbytes)
+            if kx1 < k { memset(dst + kx1 * C, 0, (k - kx1) * C * fbytes) }
+        }
+        dst += kC
+        ox += 1
+        if ox == Wo { ox = 0; j += 1 }
+    }
+}
+
 /// col2im as a gather: for input pixels of images b0..<b1, adds every im2col entry that reads them.
 /// `dcols` holds the rows of output pixels of images b0..<b1 (row 0 = image b0, pixel (0,0)), with
 /// row stride `L.K`. Pixels are processed in the range [q0, q1) of the images' B·H·W flat index
@@ -124,24 +158,25 @@ func addInPlace(_ d: UnsafeMutablePointer<Float>, _ s: UnsafePointer<Float>, _ n
     while i < n { d[i] += s[i]; i += 1 }
 }
 
-/// Column sums of the M×N row-major matrix `a`, added to `out` (length N). Rows are split into fixed
-/// chunks per thread; each chunk sums blocks of 64 rows in Float and adds the block sums in Double,
-/// and the chunk totals are combined in order: deterministic at a fixed thread count.
+/// Column sums of the M×N row-major matrix `a`, added to `out` (length N). Rows are cut into fixed
+/// chunks of 1024 (independent of the thread count); each chunk sums blocks of 64 rows in Float and
+/// adds the block sums in Double; the chunk totals are combined in chunk order. Deterministic, and
+/// identical for any thread count.
 @usableFromInline
 func addColumnSums(_ out: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, m M: Int, n N: Int) {
     if M == 0 || N == 0 { return }
-    let T = min(Threads.count, max(1, M / 256))
-    let chunk = (M + T - 1) / T
-    let partial = UnsafeMutablePointer<Double>.allocate(capacity: T * N)
+    let rowsPerChunk = 1024
+    let nChunks = (M + rowsPerChunk - 1) / rowsPerChunk
+    let partial = UnsafeMutablePointer<Double>.allocate(capacity: nChunks * N)
     defer { partial.deallocate() }
-    partial.initialize(repeating: 0, count: T * N)
+    partial.initialize(repeating: 0, count: nChunks * N)
     let pp = SendablePtr(partial), ap = SendablePtr(a)
-    parallelRange(T, minChunk: 1) { t0, t1 in
+    parallelRange(nChunks, minChunk: 1) { c0, c1 in
         let blk = UnsafeMutablePointer<Float>.allocate(capacity: N)
         defer { blk.deallocate() }
-        for t in t0..<t1 {
-            let r0 = t * chunk, r1 = min(M, r0 + chunk)
-            let acc = pp.p + t * N
+        for c in c0..<c1 {
+            let r0 = c * rowsPerChunk, r1 = min(M, r0 + rowsPerChunk)
+            let acc = pp.p + c * N
             var r = r0
             while r < r1 {
                 let re = min(r1, r + 64)
@@ -154,7 +189,7 @@ func addColumnSums(_ out: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>
     }
     for j in 0..<N {
         var s = 0.0
-        for t in 0..<T { s += partial[t * N + j] }
+        for c in 0..<nChunks { s += partial[c * N + j] }
         out[j] += Float(s)
     }
 }
