@@ -17,18 +17,7 @@ import Checkpoint
 public func runDistillation(_ cfg: DistillStageConfig, teacherPath: String, classifierPath: String?, classifierConfig: DenseNetConfig?,
                             data: ImageDataset, context ctx: StageContext) throws {
     try ctx.prepare()
-    var ucfg = cfg.unet
-    ucfg.dropout = 0
-    let (teacher, tgrid) = try loadUNet(ucfg, from: teacherPath)
-    guard tgrid.steps == cfg.teacherSteps else {
-        throw PipelineError("distillation stage: teacher '\(teacherPath)' has T = \(tgrid.steps), the configuration says teacherSteps = \(cfg.teacherSteps)")
-    }
-    let sgrid = try tgrid.student()
-    teacher.train(false)
-    teacher.setRequiresGrad(false)
-    let student = UNet(ucfg, seed: 0)
-    student.copyState(from: teacher)
-    student.train(true)
+    let (teacher, student, tgrid, sgrid) = try teacherAndStudent(cfg.unet, teacherPath: teacherPath, teacherSteps: cfg.teacherSteps, stage: "distillation stage")
 
     var objective = try DistillObjective(method: cfg.method)
     objective.alpha = cfg.alpha; objective.beta = cfg.beta; objective.tauCFD = cfg.tauCFD; objective.tauIS = cfg.tauIS

@@ -46,18 +46,7 @@ public func loadUNet(_ cfg: UNetConfig, from path: String) throws -> (UNet, Step
 /// (spec §1.6, §2.4). Writes `final.h5` with T = teacher T/2 and time_scale doubled.
 public func runProgressiveDistillation(_ cfg: PDConfig, teacherPath: String, data: ImageDataset, context ctx: StageContext) throws {
     try ctx.prepare()
-    var ucfg = cfg.unet
-    ucfg.dropout = 0
-    let (teacher, tgrid) = try loadUNet(ucfg, from: teacherPath)
-    guard tgrid.steps == cfg.teacherSteps else {
-        throw PipelineError("PD stage: teacher '\(teacherPath)' has T = \(tgrid.steps), the configuration says teacherSteps = \(cfg.teacherSteps)")
-    }
-    let sgrid = try tgrid.student()
-    teacher.train(false)
-    teacher.setRequiresGrad(false)
-    let student = UNet(ucfg, seed: 0)
-    student.copyState(from: teacher)
-    student.train(true)
+    let (teacher, student, tgrid, sgrid) = try teacherAndStudent(cfg.unet, teacherPath: teacherPath, teacherSteps: cfg.teacherSteps, stage: "PD stage")
     let adam = Adam(student.namedTrainableParameters(), lr: cfg.lr)
     var rng = RNG(seed: cfg.seed &+ 11)
     var batches = try BatchIterator(dataset: data, batchSize: cfg.batchSize, seed: cfg.seed &+ 13, randomFlip: data.flipAugmentation)
@@ -92,4 +81,23 @@ public func runProgressiveDistillation(_ cfg: PDConfig, teacherPath: String, dat
         return [("loss", Double(loss.item)), ("lr", Double(adam.lr)), ("grad_norm", Double(norm)), ("seconds_per_step", (clock.now - t0) / .seconds(1))]
     }
     try save(ctx.finalPath, cfg.steps)
+}
+
+/// The start of every halving stage (spec §2.4, §2.5): the frozen teacher (T, s) from `teacherPath`
+/// (checked against the configuration's T) and a student initialised as its copy, in training mode,
+/// with dropout 0 as in every distillation configuration; the student's grid is (T/2, 2s).
+func teacherAndStudent(_ cfg: UNetConfig, teacherPath: String, teacherSteps: Int, stage: String) throws -> (UNet, UNet, StepGrid, StepGrid) {
+    var ucfg = cfg
+    ucfg.dropout = 0
+    let (teacher, tgrid) = try loadUNet(ucfg, from: teacherPath)
+    guard tgrid.steps == teacherSteps else {
+        throw PipelineError("\(stage): teacher '\(teacherPath)' has T = \(tgrid.steps), the configuration says teacherSteps = \(teacherSteps)")
+    }
+    let sgrid = try tgrid.student()
+    teacher.train(false)
+    teacher.setRequiresGrad(false)
+    let student = UNet(ucfg, seed: 0)
+    student.copyState(from: teacher)
+    student.train(true)
+    return (teacher, student, tgrid, sgrid)
 }

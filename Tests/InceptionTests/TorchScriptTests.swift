@@ -4,11 +4,11 @@ import Data
 import Tensor
 @testable import Inception
 
-/// The TorchScript reader and converter on `tiny.pt` (a 2-layer module of the FID network's layer type,
+/// The TorchScript reader and converter on `tiny-torchscript.zip` (a TorchScript archive — the `.pt` format — of a 2-layer module of the FID network's layer type,
 /// saved by torch.jit.save in scripts/inception/make_fixture.py), compared with the values torch wrote.
 final class TorchScriptTests: XCTestCase {
     func tiny() throws -> (TorchScriptArchive, Checkpoint) {
-        let archive = try TorchScriptArchive(path: try Fixtures.url("tiny.pt").path)
+        let archive = try TorchScriptArchive(path: try Fixtures.url("tiny-torchscript.zip").path)
         return (archive, try Fixtures.checkpoint("tiny_reference.h5"))
     }
 
@@ -63,12 +63,12 @@ final class TorchScriptTests: XCTestCase {
 
     func testSHA1OfArchiveMatchesPython() throws {
         let ref = try Fixtures.checkpoint("tiny_reference.h5")
-        let bytes = try readFileBytes(try Fixtures.url("tiny.pt").path)
+        let bytes = try readFileBytes(try Fixtures.url("tiny-torchscript.zip").path)
         XCTAssertEqual(SHA1.hex(bytes), try ref.string("tiny_pt_sha1"))
     }
 
     func testConverterRefusesWrongFiles() throws {
-        let bytes = try readFileBytes(try Fixtures.url("tiny.pt").path)
+        let bytes = try readFileBytes(try Fixtures.url("tiny-torchscript.zip").path)
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("rdd-inc-\(getpid()).h5").path
         defer { try? FileManager.default.removeItem(atPath: out) }
         // Wrong digest: refused before parsing, naming the field and the digest found.

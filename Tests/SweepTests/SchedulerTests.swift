@@ -25,7 +25,9 @@ final class SchedulerTests: XCTestCase {
 
     func worker() throws -> String {
         guard let e = Self.executable else {
-            throw XCTSkip("rdd-sweep executable not found next to the test bundle; build it (swift build --product rdd-sweep) with the same scratch path")
+            // `swift test` builds every product next to the test bundle; a missing worker is a failure, not a skip.
+            XCTFail("rdd-sweep executable not found next to the test bundle; build it (swift build --product rdd-sweep) with the same scratch path")
+            throw CancellationError()
         }
         return e
     }

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the Inception test fixtures (Tests/InceptionTests/Fixtures), with PyTorch as the reference.
 
-  tiny.pt                 a TorchScript archive of a 2-layer module built like the FID network's layers
+  tiny-torchscript.zip    a TorchScript archive (torch.jit.save output, a .pt file renamed) of a 2-layer module built like the FID network's layers
                           (conv without bias -> BatchNorm with beta only, eps 1e-3 -> ReLU; one 3x3/2 layer
                           with int padding, one 1x3 layer with list padding) plus buffers that share a
                           storage (offset) and a transposed (non-contiguous) buffer: it tests the pickle
@@ -133,7 +133,7 @@ class Tiny(nn.Module):
 def make_tiny():
     m = Tiny().eval()
     s = torch.jit.script(m)
-    path = os.path.join(OUT, "tiny.pt")
+    path = os.path.join(OUT, "tiny-torchscript.zip")
     torch.jit.save(s, path)
     x = pattern(2, 3, 9, 11) * 2 - 1
     with torch.no_grad():
