@@ -94,7 +94,9 @@ public func runDistillation(_ cfg: DistillStageConfig, teacherPath: String, clas
             let sOut = classifier(xs)
             inputs = DistillInputs(teacher: tOut, student: sOut, studentImage: xs, teacherImage: target.xTilde, gridIndices: target.i0)
         }
-        let values = try objective.evaluate(inputs, head: head, queue: queue)
+        let values: DistillLossValues
+        do { values = try objective.evaluate(inputs, head: head, queue: queue) }
+        catch { throw PipelineError("distillation stage '\(cfg.method)' \(cfg.teacherSteps)→\(cfg.teacherSteps / 2), step \(step): \(error)") }
         var metrics: [(String, Double)] = values.terms.map { ($0.term.rawValue, Double($0.value.item)) }
         let params = adam.params.map(\.1)
         let pending = diagnostics.due(step) ? diagnostics.begin(values: values, studentImage: xs, parameters: params) : nil
