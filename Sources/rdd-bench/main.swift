@@ -78,8 +78,8 @@ final class TorchServer {
 
     /// Times `n` calls (kind "fb" = forward+backward, "f" = forward) of the case, in ms; n = 0 just
     /// builds and warms the case up.
-    func time(_ spec: String, _ layout: String, _ kind: String, _ n: Int) -> [Double]? {
-        input.fileHandleForWriting.write(Data("\(spec) \(layout) \(kind) \(n)\n".utf8))
+    func time(_ spec: String, _ layout: String, _ kind: String, _ n: Int, warm: Int = 0) -> [Double]? {
+        input.fileHandleForWriting.write(Data("\(spec) \(layout) \(kind) \(n) \(warm)\n".utf8))
         return readJSON()?["times_ms"] as? [Double]
     }
 
@@ -113,6 +113,8 @@ struct ConvBench: ParsableCommand {
     @Option(parsing: .singleValue, help: "Extra/replacement shape(s) batch,cin,cout,hw,k,stride,pad (repeatable).")
     var shape: [String] = []
     @Flag(help: "Skip the PyTorch comparison.") var noTorch = false
+    @Option(help: "Timed runs per turn: the sides take turns, each doing one untimed run and then this many timed ones (so every timed run is warm, and both sides see the same load).")
+    var block = 3
     @Option(help: "Path of the PyTorch benchmark script.") var torchScript = "scripts/bench/torch_conv.py"
     @Option(help: "Python interpreter.") var python = "python3"
     @Flag(help: "Print the time split between lowering (im2col/col2im) and GEMM.") var profile = false
@@ -183,7 +185,8 @@ struct ConvBench: ParsableCommand {
 
     func printTable(_ cases: [ConvShape], _ sm: [Samples], _ withTorch: Bool) {
         print("")
-        print("fwd+bwd = forward + dX + dW + db (3x fwd FLOPs); medians of \(max(1, rounds) * runs) interleaved runs; "
+        print("fwd+bwd = forward + dX + dW + db (3x fwd FLOPs); medians of \(max(1, rounds) * ((runs + max(1, block) - 1) / max(1, block)) * max(1, block)) runs "
+              + "(sides alternate in turns of 1 untimed + \(max(1, block)) timed runs); "
               + "ratio = PyTorch best layout / Swift (>= 1.0: Swift faster)")
         let hdr = ["case", "Swift f+b ms", "GFLOP/s", "torch NCHW", "torch NHWC", "ratio f+b",
                    "Swift fwd ms", "GFLOP/s", "torch NCHW", "torch NHWC", "ratio fwd"]
@@ -254,16 +257,23 @@ struct ConvBench: ParsableCommand {
         for _ in 0..<warmup { fwd(); bwd() }
         let layouts = ["NCHW", "NHWC"]
         if let t = torch { for l in layouts { _ = t.time(c.spec, l, "fb", 0) } }
-        for _ in 0..<runs {
-            let t0 = nowSeconds(); fwd(); bwd(); out.swiftFB.append((nowSeconds() - t0) * 1e3)
-            if let t = torch {
-                for l in layouts { if let v = t.time(c.spec, l, "fb", 1) { out.torchFB[l, default: []] += v } }
-            }
-        }
-        for _ in 0..<runs {
-            let t0 = nowSeconds(); fwd(); out.swiftF.append((nowSeconds() - t0) * 1e3)
-            if let t = torch {
-                for l in layouts { if let v = t.time(c.spec, l, "f", 1) { out.torchF[l, default: []] += v } }
+        // Turns: Swift (1 untimed + `block` timed runs), PyTorch NCHW (same), PyTorch NHWC (same), ...
+        let blk = max(1, block)
+        let turns = (runs + blk - 1) / blk
+        for kind in ["fb", "f"] {
+            for _ in 0..<turns {
+                if kind == "fb" { fwd(); bwd() } else { fwd() }
+                for _ in 0..<blk {
+                    let t0 = nowSeconds()
+                    if kind == "fb" { fwd(); bwd() } else { fwd() }
+                    let ms = (nowSeconds() - t0) * 1e3
+                    if kind == "fb" { out.swiftFB.append(ms) } else { out.swiftF.append(ms) }
+                }
+                guard let t = torch else { continue }
+                for l in layouts {
+                    guard let v = t.time(c.spec, l, kind, blk, warm: 1) else { continue }
+                    if kind == "fb" { out.torchFB[l, default: []] += v } else { out.torchF[l, default: []] += v }
+                }
             }
         }
         if !(profile && verbose) { return }

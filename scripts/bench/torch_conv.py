@@ -10,10 +10,10 @@ Stand-alone:
   {"shape": "32,64,64,32,3,1,1", "layout": "NHWC", "fwd_bwd_ms": <median>, "fwd_ms": <median>}
 
 Server (used by rdd-bench): python3 torch_conv.py --serve --threads 2 --warmup 3
-  prints a header line, then answers each stdin request "shape layout kind n" (kind = fb | f) with
-  {"times_ms": [...]} for n timed calls. The module and input of each (shape, layout) are built and
-  warmed up on first use and kept, so the caller can alternate single timed runs of its own with
-  PyTorch's: on a shared machine both sides then see the same load.
+  prints a header line, then answers each stdin request "shape layout kind n [warm]" (kind = fb | f)
+  with {"times_ms": [...]} for n timed calls after `warm` untimed ones. The module and input of each (shape, layout) are built and
+  warmed up on first use and kept, so the caller can alternate short blocks of timed runs of its own
+  with PyTorch's: on a shared machine both sides then see the same load.
 """
 import argparse
 import json
@@ -44,13 +44,17 @@ class Case:
         y = self.conv(self.x)
         y.backward(torch.ones_like(y))
 
-    def time(self, kind, n):
+    def time(self, kind, n, warm=0):
         ts = []
         if kind == "fb":
+            for _ in range(warm):
+                self.fb()
             for _ in range(n):
                 t0 = time.perf_counter(); self.fb(); ts.append((time.perf_counter() - t0) * 1e3)
         else:
             with torch.no_grad():
+                for _ in range(warm):
+                    self.conv(self.x)
                 for _ in range(n):
                     t0 = time.perf_counter(); self.conv(self.x); ts.append((time.perf_counter() - t0) * 1e3)
         return ts
@@ -76,16 +80,17 @@ def main():
         cases = {}
         for line in sys.stdin:
             parts = line.split()
-            if len(parts) != 4:
-                print(json.dumps({"error": "expected 'shape layout kind n'"}), flush=True)
+            if len(parts) not in (4, 5):
+                print(json.dumps({"error": "expected 'shape layout kind n [warm]'"}), flush=True)
                 continue
-            spec, layout, kind, n = parts
+            spec, layout, kind, n = parts[:4]
+            warm = int(parts[4]) if len(parts) == 5 else 0
             key = (spec, layout)
             if key not in cases:
                 if any(k[0] != spec for k in cases):
                     cases.clear()      # only the current shape's cases stay alive (memory)
                 cases[key] = Case(spec, layout, args.warmup)
-            print(json.dumps({"times_ms": cases[key].time(kind, int(n))}), flush=True)
+            print(json.dumps({"times_ms": cases[key].time(kind, int(n), warm)}), flush=True)
         return
     for spec in args.shape:
         for layout in args.layouts.split(","):
