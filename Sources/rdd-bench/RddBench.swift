@@ -33,7 +33,11 @@ struct ConvShape {
     }
 }
 
-struct Timing { var fwdBwdMs: Double; var fwdMs: Double }
+/// Timed runs of one case (ms), Swift and PyTorch per layout.
+struct Samples {
+    var swiftFB = [Double](), swiftF = [Double]()
+    var torchFB = [String: [Double]](), torchF = [String: [Double]]()
+}
 
 /// scripts/bench/torch_conv.py --serve as a child process: one request line in, one JSON line out.
 final class TorchServer {
@@ -45,8 +49,7 @@ final class TorchServer {
     init?(python: String, script: String, threads: Int, runs: Int, warmup: Int) {
         guard FileManager.default.fileExists(atPath: script) else { return nil }
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [python, script, "--serve", "--threads", "\(threads)", "--runs", "\(runs)",
-                             "--warmup", "\(warmup)"]
+        process.arguments = [python, script, "--serve", "--threads", "\(threads)", "--warmup", "\(warmup)"]
         process.standardInput = input
         process.standardOutput = output
         process.standardError = FileHandle.standardError
@@ -73,10 +76,11 @@ final class TorchServer {
         return (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
     }
 
-    func bench(_ spec: String, _ layout: String) -> Timing? {
-        input.fileHandleForWriting.write(Data("\(spec) \(layout)\n".utf8))
-        guard let r = readJSON(), let fb = r["fwd_bwd_ms"] as? Double, let f = r["fwd_ms"] as? Double else { return nil }
-        return Timing(fwdBwdMs: fb, fwdMs: f)
+    /// Times `n` calls (kind "fb" = forward+backward, "f" = forward) of the case, in ms; n = 0 just
+    /// builds and warms the case up.
+    func time(_ spec: String, _ layout: String, _ kind: String, _ n: Int, warm: Int = 0) -> [Double]? {
+        input.fileHandleForWriting.write(Data("\(spec) \(layout) \(kind) \(n) \(warm)\n".utf8))
+        return readJSON()?["times_ms"] as? [Double]
     }
 
     func close() {
@@ -109,6 +113,8 @@ struct ConvBench: ParsableCommand {
     @Option(parsing: .singleValue, help: "Extra/replacement shape(s) batch,cin,cout,hw,k,stride,pad (repeatable).")
     var shape: [String] = []
     @Flag(help: "Skip the PyTorch comparison.") var noTorch = false
+    @Option(help: "Timed runs per turn: the sides take turns, each doing one untimed run and then this many timed ones (so every timed run is warm, and both sides see the same load).")
+    var block = 3
     @Option(help: "Path of the PyTorch benchmark script.") var torchScript = "scripts/bench/torch_conv.py"
     @Option(help: "Python interpreter.") var python = "python3"
     @Flag(help: "Print the time split between lowering (im2col/col2im) and GEMM.") var profile = false
@@ -120,7 +126,7 @@ struct ConvBench: ParsableCommand {
     @Option(help: "Tuning: row-band lowering for stride-1 convs (1) or full im2col (0).") var band: Int?
     @Option(help: "Tuning: least output pixels per image for the band lowering.") var bandMinPixels: Int?
     @Option(help: "Tuning: least number of chunks per lowering.") var minChunks: Int?
-    @Option(help: "Alternate Swift and PyTorch case by case this many rounds; medians over rounds are reported.")
+    @Option(help: "Repeat the whole (interleaved) table this many times; medians over all runs are reported.")
     var rounds = 1
 
     func shapes() -> [ConvShape] {
@@ -158,8 +164,7 @@ struct ConvBench: ParsableCommand {
         print("rdd-bench conv: threads \(Threads.count), runs \(runs) (median), warm-up \(warmup), rounds \(rounds); "
               + "mode \(modeName), chunk \(Conv2dTuning.chunkFloats) floats, \(bandInfo), "
               + "min chunks \(Conv2dTuning.minChunks)")
-        var swiftT = [[Timing]](repeating: [], count: cases.count)
-        var torchT = [[String: [Timing]]](repeating: [:], count: cases.count)
+        var samples = [Samples](repeating: Samples(), count: cases.count)
         var torch: TorchServer? = nil
         if !noTorch {
             torch = TorchServer(python: python, script: torchScript, threads: threads, runs: runs, warmup: warmup)
@@ -167,29 +172,22 @@ struct ConvBench: ParsableCommand {
                 print("PyTorch not available (\(python) \(torchScript) failed, or no 'import torch'): Swift only")
             }
         }
-        // Interleave case by case (Swift, PyTorch NCHW, PyTorch NHWC), `rounds` times: on a shared
-        // machine both sides then see the same load.
+        // Single timed runs alternate: Swift, PyTorch NCHW, PyTorch NHWC, Swift, ... so that on a
+        // shared machine both sides sample the same load; `rounds` repeats the whole table.
         for round in 0..<max(1, rounds) {
             for (i, c) in cases.enumerated() {
-                swiftT[i].append(benchSwift(c, verbose: round == 0))
-                if let t = torch {
-                    for layout in ["NCHW", "NHWC"] {
-                        if let r = t.bench(c.spec, layout) { torchT[i][layout, default: []].append(r) }
-                    }
-                }
+                benchCase(c, torch, &samples[i], verbose: round == 0)
             }
         }
         torch?.close()
-        printTable(cases, swiftT, torch == nil ? nil : torchT)
+        printTable(cases, samples, torch != nil)
     }
 
-    func medianTiming(_ ts: [Timing]) -> Timing {
-        Timing(fwdBwdMs: median(ts.map { $0.fwdBwdMs }), fwdMs: median(ts.map { $0.fwdMs }))
-    }
-
-    func printTable(_ cases: [ConvShape], _ sw: [[Timing]], _ tt: [[String: [Timing]]]?) {
+    func printTable(_ cases: [ConvShape], _ sm: [Samples], _ withTorch: Bool) {
         print("")
-        print("fwd+bwd = forward + dX + dW + db (3x fwd FLOPs); ratio = PyTorch best layout / Swift (>= 1.0: Swift faster)")
+        print("fwd+bwd = forward + dX + dW + db (3x fwd FLOPs); medians of \(max(1, rounds) * ((runs + max(1, block) - 1) / max(1, block)) * max(1, block)) runs "
+              + "(sides alternate in turns of 1 untimed + \(max(1, block)) timed runs); "
+              + "ratio = PyTorch best layout / Swift (>= 1.0: Swift faster)")
         let hdr = ["case", "Swift f+b ms", "GFLOP/s", "torch NCHW", "torch NHWC", "ratio f+b",
                    "Swift fwd ms", "GFLOP/s", "torch NCHW", "torch NHWC", "ratio fwd"]
         let widths = [26, 12, 7, 10, 10, 9, 12, 7, 10, 10, 9]
@@ -199,21 +197,18 @@ struct ConvBench: ParsableCommand {
                        : String(repeating: " ", count: max(0, cw.1 - cw.0.count)) + cw.0
             }.joined(separator: " ")
         }
+        func med(_ v: [Double]?) -> Double? { (v?.isEmpty ?? true) ? nil : median(v!) }
         print(row(hdr))
         for (i, c) in cases.enumerated() {
-            let s = medianTiming(sw[i])
-            var cells = [c.label, f1(s.fwdBwdMs), f0(3 * c.fwdFlops / s.fwdBwdMs / 1e6)]
-            var nchw: Timing? = nil, nhwc: Timing? = nil
-            if let tt = tt {
-                nchw = tt[i]["NCHW"].map(medianTiming); nhwc = tt[i]["NHWC"].map(medianTiming)
-            }
-            let bestFB = [nchw?.fwdBwdMs, nhwc?.fwdBwdMs].compactMap { $0 }.min()
-            let bestF = [nchw?.fwdMs, nhwc?.fwdMs].compactMap { $0 }.min()
-            cells += [nchw.map { f1($0.fwdBwdMs) } ?? "-", nhwc.map { f1($0.fwdBwdMs) } ?? "-",
-                      bestFB.map { f2($0 / s.fwdBwdMs) } ?? "-"]
-            cells += [f1(s.fwdMs), f0(c.fwdFlops / s.fwdMs / 1e6),
-                      nchw.map { f1($0.fwdMs) } ?? "-", nhwc.map { f1($0.fwdMs) } ?? "-",
-                      bestF.map { f2($0 / s.fwdMs) } ?? "-"]
+            let s = sm[i]
+            let sfb = median(s.swiftFB), sf = median(s.swiftF)
+            var cells = [c.label, f1(sfb), f0(3 * c.fwdFlops / sfb / 1e6)]
+            let nchwFB = withTorch ? med(s.torchFB["NCHW"]) : nil, nhwcFB = withTorch ? med(s.torchFB["NHWC"]) : nil
+            let nchwF = withTorch ? med(s.torchF["NCHW"]) : nil, nhwcF = withTorch ? med(s.torchF["NHWC"]) : nil
+            let bestFB = [nchwFB, nhwcFB].compactMap { $0 }.min(), bestF = [nchwF, nhwcF].compactMap { $0 }.min()
+            cells += [nchwFB.map(f1) ?? "-", nhwcFB.map(f1) ?? "-", bestFB.map { f2($0 / sfb) } ?? "-"]
+            cells += [f1(sf), f0(c.fwdFlops / sf / 1e6), nchwF.map(f1) ?? "-", nhwcF.map(f1) ?? "-",
+                      bestF.map { f2($0 / sf) } ?? "-"]
             print(row(cells))
         }
     }
@@ -222,7 +217,7 @@ struct ConvBench: ParsableCommand {
     func f1(_ v: Double) -> String { String(format: "%.1f", v) }
     func f2(_ v: Double) -> String { String(format: "%.2f", v) }
 
-    func benchSwift(_ c: ConvShape, verbose: Bool) -> Timing {
+    func benchCase(_ c: ConvShape, _ torch: TorchServer?, _ out: inout Samples, verbose: Bool) {
         var rng = RNG(seed: 1)
         let x = rng.uniforms(c.batch * c.hw * c.hw * c.cin, -1, 1)
         let w = rng.uniforms(c.cout * c.cin * c.k * c.k, -0.1, 0.1)
@@ -260,10 +255,32 @@ struct ConvBench: ParsableCommand {
             } }
         }
         for _ in 0..<warmup { fwd(); bwd() }
-        var tfb = [Double](), tf = [Double]()
-        Conv2dProfile.enabled = profile
+        let layouts = ["NCHW", "NHWC"]
+        if let t = torch { for l in layouts { _ = t.time(c.spec, l, "fb", 0) } }
+        // Turns: Swift (1 untimed + `block` timed runs), PyTorch NCHW (same), PyTorch NHWC (same), ...
+        let blk = max(1, block)
+        let turns = (runs + blk - 1) / blk
+        for kind in ["fb", "f"] {
+            for _ in 0..<turns {
+                if kind == "fb" { fwd(); bwd() } else { fwd() }
+                for _ in 0..<blk {
+                    let t0 = nowSeconds()
+                    if kind == "fb" { fwd(); bwd() } else { fwd() }
+                    let ms = (nowSeconds() - t0) * 1e3
+                    if kind == "fb" { out.swiftFB.append(ms) } else { out.swiftF.append(ms) }
+                }
+                guard let t = torch else { continue }
+                for l in layouts {
+                    guard let v = t.time(c.spec, l, kind, blk, warm: 1) else { continue }
+                    if kind == "fb" { out.torchFB[l, default: []] += v } else { out.torchF[l, default: []] += v }
+                }
+            }
+        }
+        if !(profile && verbose) { return }
+        // Profile: separate (non-interleaved) runs with the phase timers on.
+        Conv2dProfile.enabled = true
         Conv2dProfile.reset()
-        var tb = [Double]()
+        var tfb = [Double](), tb = [Double](), tf = [Double]()
         let cpu0 = cpuSeconds()
         for _ in 0..<runs {
             let t0 = nowSeconds(); fwd(); let t1 = nowSeconds(); bwd(); let t2 = nowSeconds()
@@ -277,22 +294,18 @@ struct ConvBench: ParsableCommand {
         }
         let profF = Conv2dProfile.totals
         Conv2dProfile.enabled = false
-        let r = Timing(fwdBwdMs: median(tfb) * 1e3, fwdMs: median(tf) * 1e3)
-        if profile && verbose {
-            let total = tfb.reduce(0, +) * 1e9
-            print(String(format: "  profile %@: fwd+bwd %.1f ms/run; lowering %.1f thread-ms/run, gemm %.1f thread-ms/run "
-                         + "(%.0f%% / %.0f%% of %d-thread wall); bwd alone %.1f ms; CPU %.1f ms/run",
-                         c.label, r.fwdBwdMs, Double(prof.lowering) / 1e6 / Double(runs),
-                         Double(prof.gemm) / 1e6 / Double(runs),
-                         100 * Double(prof.lowering) / (total * Double(threads)),
-                         100 * Double(prof.gemm) / (total * Double(threads)), threads, median(tb) * 1e3, cpuMs))
-            print(String(format: "  profile %@: fwd %.1f ms/run; lowering %.1f thread-ms/run, gemm %.1f thread-ms/run, "
-                         + "other %.2f ms/run (fwd+bwd other %.2f ms/run)",
-                         c.label, median(tf) * 1e3, Double(profF.lowering) / 1e6 / Double(runs),
-                         Double(profF.gemm) / 1e6 / Double(runs), Double(profF.other) / 1e6 / Double(runs),
-                         Double(prof.other) / 1e6 / Double(runs)))
-        }
-        return r
+        let total = tfb.reduce(0, +) * 1e9
+        print(String(format: "  profile %@: fwd+bwd %.1f ms/run; lowering %.1f thread-ms/run, gemm %.1f thread-ms/run "
+                     + "(%.0f%% / %.0f%% of %d-thread wall); bwd alone %.1f ms; CPU %.1f ms/run",
+                     c.label, median(tfb) * 1e3, Double(prof.lowering) / 1e6 / Double(runs),
+                     Double(prof.gemm) / 1e6 / Double(runs),
+                     100 * Double(prof.lowering) / (total * Double(threads)),
+                     100 * Double(prof.gemm) / (total * Double(threads)), threads, median(tb) * 1e3, cpuMs))
+        print(String(format: "  profile %@: fwd %.1f ms/run; lowering %.1f thread-ms/run, gemm %.1f thread-ms/run, "
+                     + "other %.2f ms/run (fwd+bwd other %.2f ms/run)",
+                     c.label, median(tf) * 1e3, Double(profF.lowering) / 1e6 / Double(runs),
+                     Double(profF.gemm) / 1e6 / Double(runs), Double(profF.other) / 1e6 / Double(runs),
+                     Double(prof.other) / 1e6 / Double(runs)))
     }
 }
 

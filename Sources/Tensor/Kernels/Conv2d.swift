@@ -148,9 +148,8 @@ public func conv2dBackward(_ dx: UnsafeMutablePointer<Float>?, _ dweight: Unsafe
     let K = L.K
     if let db = dbias { timedOther { addColumnSums(db, dy, m: L.rows, n: Cout) } }
     if let dw = dweight {
-        ScratchPool.withScratch(K * Cout) { g in
-            loweredWeightGrad(g, x, L, dy, n: Cout)
-            timedOther { accumulateWeightFromNxK(dw, g, Cout: Cout, Cin: Cin, k: k) }
+        loweredWeightGrad(x, L, dy, n: Cout) { partials, groups in
+            timedOther { accumulateWeightFromPartials(dw, partials, groups: groups, Cout: Cout, Cin: Cin, k: k) }
         }
     }
     guard let dx = dx else { return }
@@ -408,31 +407,21 @@ func loweredGemm(_ out: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>
     }
 }
 
-/// g ⟵ dYᵀ · lowered(src, L) as n × K; dy is L.rows × n.
-///
-/// Chunks are grouped into G fixed groups (contiguous chunk ranges, G independent of the thread
-/// count); each group accumulates into its own partial buffer and the partials are summed in group
-/// order, so the result does not depend on which worker ran which group.
-func loweredWeightGrad(_ g: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ L: ConvLowering,
-                       _ dy: UnsafePointer<Float>, n N: Int) {
-    let K = L.K
+/// Computes dYᵀ · lowered(src, L) (n × K; dy is L.rows × n) as `groups` partial sums and passes them
+/// to `finish(partials, groups)`, where partial g (at partials + g·n·K) covers a fixed contiguous
+/// range of chunks. G is independent of the thread count and the caller sums the partials in
+/// group order, so the result does not depend on which worker ran which group.
+func loweredWeightGrad(_ src: UnsafePointer<Float>, _ L: ConvLowering, _ dy: UnsafePointer<Float>, n N: Int,
+                       _ finish: (_ partials: UnsafePointer<Float>, _ groups: Int) -> Void) {
+    let K = L.K, NK = N * K
     let T = Threads.count
     let srcP = SendablePtr(src), dyP = SendablePtr(dy)
     if Conv2dTuning.perThread || T == 1 {
         let plan = ConvPlan(L, chunkFloats: Conv2dTuning.chunkFloats)
-        let NK = N * K
-        let G = max(1, min(plan.count, Conv2dTuning.maxWeightGradGroups, Conv2dTuning.weightGradPartialFloats / NK))
+        let G = max(min(plan.count, 2),
+                    min(plan.count, Conv2dTuning.maxWeightGradGroups, Conv2dTuning.weightGradPartialFloats / NK))
         let per = (plan.count + G - 1) / G
         let groups = (plan.count + per - 1) / per
-        if groups == 1 {
-            ScratchPool.withScratch(plan.bufferFloats) { buf in
-                for c in 0..<plan.count {
-                    plan.lower(c, buf, src, 0, plan.lowerCount(c))
-                    plan.weightGemm(c, buf, src, dy, n: N, beta: c == 0 ? 0 : 1, g)
-                }
-            }
-            return
-        }
         ScratchPool.withScratch(groups * NK) { partials in
             let partP = SendablePtr(partials)
             forEachChunk(groups, bufferFloats: plan.bufferFloats) { t, gi, buf in
@@ -446,27 +435,23 @@ func loweredWeightGrad(_ g: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Fl
                     Conv2dProfile.addGemm(t, c0)
                 }
             }
-            // g = Σ partials in group order (parallel over elements).
-            let gP = SendablePtr(g)
-            timedOther {
-                parallelRange(NK, minChunk: 16384) { a, e in
-                    (gP.p + a).update(from: partP.p + a, count: e - a)
-                    for gi in 1..<groups { addInPlace(gP.p + a, partP.p + gi * NK + a, e - a) }
-                }
-            }
+            finish(partials, groups)
         }
     } else {
         let plan = ConvPlan(L, chunkFloats: Conv2dTuning.chunkFloats * T)
-        ScratchPool.withScratch(plan.bufferFloats) { buf in
-            let bufP = SendablePtr(buf)
-            for c in 0..<plan.count {
-                var c0 = Conv2dProfile.now()
-                parallelRange(plan.lowerCount(c), minChunk: 16) { a, e in plan.lower(c, bufP.p, srcP.p, a, e) }
-                Conv2dProfile.addLower(0, c0)
-                c0 = Conv2dProfile.now()
-                plan.weightGemm(c, buf, src, dy, n: N, beta: c == 0 ? 0 : 1, g)
-                Conv2dProfile.addGemm(0, c0)
+        ScratchPool.withScratch(NK) { g in
+            ScratchPool.withScratch(plan.bufferFloats) { buf in
+                let bufP = SendablePtr(buf)
+                for c in 0..<plan.count {
+                    var c0 = Conv2dProfile.now()
+                    parallelRange(plan.lowerCount(c), minChunk: 16) { a, e in plan.lower(c, bufP.p, srcP.p, a, e) }
+                    Conv2dProfile.addLower(0, c0)
+                    c0 = Conv2dProfile.now()
+                    plan.weightGemm(c, buf, src, dy, n: N, beta: c == 0 ? 0 : 1, g)
+                    Conv2dProfile.addGemm(0, c0)
+                }
             }
+            finish(g, 1)
         }
     }
 }
@@ -551,15 +536,20 @@ func permuteWeightFlippedKxN(_ wt: UnsafeMutablePointer<Float>, _ w: UnsafePoint
     }
 }
 
-/// dw[co, ci, ky, kx] += g[co, (ky,kx,ci)]
-func accumulateWeightFromNxK(_ dw: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, Cout: Int, Cin: Int, k: Int) {
-    let kk = k * k, K = kk * Cin
-    let dwP = SendablePtr(dw), gP = SendablePtr(g)
-    forEachOutputChannel(Cout, K) { co in
-        let src = gP.p + co * K
+/// dw[co, ci, ky, kx] += Σ_g partials[g][co, (ky,kx,ci)], the partials (each Cout × K) summed in
+/// group order in Float, then added; one pass, split over threads by output channel.
+func accumulateWeightFromPartials(_ dw: UnsafeMutablePointer<Float>, _ partials: UnsafePointer<Float>, groups: Int,
+                                  Cout: Int, Cin: Int, k: Int) {
+    let kk = k * k, K = kk * Cin, NK = Cout * K
+    let dwP = SendablePtr(dw), pP = SendablePtr(partials)
+    forEachOutputChannel(Cout, K * groups) { co in
+        let row = UnsafeMutablePointer<Float>.allocate(capacity: K)
+        defer { row.deallocate() }
+        row.update(from: pP.p + co * K, count: K)
+        for g in 1..<max(1, groups) { addInPlace(row, pP.p + g * NK + co * K, K) }
         for ci in 0..<Cin {
             let d = dwP.p + (co * Cin + ci) * kk
-            for t in 0..<kk { d[t] += src[t * Cin + ci] }
+            for t in 0..<kk { d[t] += row[t * Cin + ci] }
         }
     }
 }

@@ -3,8 +3,8 @@ import Foundation
 /// A small pool of reusable, 64-byte aligned Float scratch buffers for kernels (im2col columns,
 /// permuted weights, per-thread partial sums).
 ///
-/// Fresh large allocations page-fault on first touch (~0.25 µs per 4 KB page, i.e. a few ms for a
-/// 32 MB im2col buffer); keeping a handful of buffers alive across calls avoids that. A buffer is
+/// Fresh large allocations page-fault on first touch (every 4 KB page costs a kernel trap, which adds
+/// up to milliseconds for tens of MB); keeping a handful of buffers alive across calls avoids that. A buffer is
 /// checked out for the duration of `withScratch` and returned afterwards; concurrent callers get
 /// different buffers (the pool is guarded by a lock), so kernels may check out one buffer per thread.
 /// Buffers only grow; `ScratchPool.clear()` frees them.
