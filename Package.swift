@@ -41,7 +41,7 @@ let package = Package(
         .target(name: "Metrics", dependencies: ["CBLAS"]),
 
         // Stages as functions of (configuration, input artifacts) → artifacts: classifier, teacher, PD, evaluation.
-        .target(name: "Pipeline", dependencies: ["Tensor", "NN", "Models", "Diffusion", "Distill", "Data", "Checkpoint", "Metrics"]),
+        .target(name: "Pipeline", dependencies: ["Tensor", "NN", "Models", "Diffusion", "Distill", "Data", "Checkpoint", "Metrics", "Inception"]),
 
         // Tables, figures (SVG, PNG), verdicts and notebooks from a run export (never trains or samples).
         .target(name: "Report", dependencies: ["Metrics", "Checkpoint", "CZlib"]),
@@ -52,7 +52,7 @@ let package = Package(
         .executableTarget(name: "rdd-setup", dependencies: ["Inception", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         .executableTarget(name: "rdd-bench", dependencies: [
-            "Tensor", "NN", "Models", "Inception",
+            "Tensor", "NN", "Models", "Inception", "Diffusion", "Checkpoint", "Pipeline",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -68,9 +68,11 @@ let package = Package(
             "Sweep", "Pipeline", "Tensor",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .testTarget(name: "SweepTests", dependencies: ["Sweep", "Pipeline"]),
+        .testTarget(name: "SweepTests", dependencies: ["Sweep", "Pipeline", "Report"]),
+        // Reads a RunExport file, or (--db) builds one from the run database with Sweep's builder: Sweep owns the
+        // database schema and its one writer, so the builder stays next to them and Report stays free of SQL.
         .executableTarget(name: "rdd-report", dependencies: [
-            "Report",
+            "Report", "Sweep",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -79,7 +81,7 @@ let package = Package(
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "CHDF5"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DataTests", dependencies: ["Data"]),
         .testTarget(name: "DistillTests", dependencies: ["Distill", "Tensor", "NN", "Models"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Diffusion", "Distill", "Data", "Checkpoint", "Tensor", "Models"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Diffusion", "Distill", "Data", "Checkpoint", "Tensor", "Models", "Metrics", "Inception"]),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion"]),
         .testTarget(name: "InceptionTests", dependencies: ["Inception", "Tensor", "Checkpoint", "Data"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics"], resources: [.copy("Fixtures")]),

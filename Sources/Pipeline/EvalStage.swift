@@ -26,8 +26,39 @@ public struct MetricResult: Codable, Equatable, Sendable {
 /// What an evaluation stage writes to `result.json` (and the first 64 samples to `samples.h5`).
 public struct EvaluationResult: Codable, Equatable, Sendable {
     public var metrics: [MetricResult]
+    /// Sampling wall time over N (no metric work).
     public var secondsPerImage: Double
     public var modelLabel: String
+    /// Wall seconds per phase: "sampling", "classifier_metrics", "inception_features", "inception_reference"
+    /// (computing, or reading the cached entry), "inception_fid", "total"; "inception_reference_cached" is 1
+    /// when the reference came from the cache. Absent in results written before it existed.
+    public var timings: [String: Double]?
+
+    public init(metrics: [MetricResult], secondsPerImage: Double, modelLabel: String, timings: [String: Double]? = nil) {
+        self.metrics = metrics; self.secondsPerImage = secondsPerImage; self.modelLabel = modelLabel; self.timings = timings
+    }
+}
+
+/// What an evaluation takes from outside its configuration: where reference statistics are cached and how
+/// the FID Inception is obtained. `.standard` loads the installed weights; tests inject a small extractor.
+public struct EvaluationEnvironment {
+    /// Inception reference statistics (default `$RDD_FID_STATS_DIR` or ~/.cache/rdd/fid-stats).
+    public var inceptionCache: ReferenceStatisticsCache
+    /// Called once, before sampling, when `fid_inception` is requested (so a missing weight file fails fast).
+    public var loadInception: () throws -> FeatureExtractor
+    /// Classifier reference statistics; nil = `<classifier stage directory>/reference-stats`, so they are shared
+    /// by every evaluation and sweep that uses that classifier and removed with it.
+    public var classifierCache: ReferenceStatisticsCache?
+
+    public init(inceptionCache: ReferenceStatisticsCache, loadInception: @escaping () throws -> FeatureExtractor,
+                classifierCache: ReferenceStatisticsCache? = nil) {
+        self.inceptionCache = inceptionCache; self.loadInception = loadInception; self.classifierCache = classifierCache
+    }
+
+    public static var standard: EvaluationEnvironment {
+        EvaluationEnvironment(inceptionCache: ReferenceStatisticsCache(directory: ReferenceStatisticsCache.defaultInceptionDirectory),
+                              loadInception: { try InceptionExtractor.load() })
+    }
 }
 
 /// Features of images through the frozen classifier: pooled f (N × C) and softmax probabilities (N × K).
@@ -49,10 +80,8 @@ public func classifierFeatures(_ net: DenseNet, images: Tensor, batch: Int) -> (
 }
 
 /// Samples N images from a stored model with the configured sampler (seeded noise; random labels when
-/// conditional), then measures the configured metrics against the dataset's test split (spec §5).
-public func runEvaluation(_ cfg: EvalStageConfig, modelPath: String, classifierPath: String?, classifierConfig: DenseNetConfig?,
-                          reference: ImageDataset, context ctx: StageContext) throws -> EvaluationResult {
-    try ctx.prepare()
+/// conditional). Returns the samples (NHWC, [−1, 1]), the network evaluations per image and the wall time.
+public func sampleEvaluationImages(_ cfg: EvalStageConfig, modelPath: String) throws -> (samples: Tensor, nfe: Int, seconds: Double) {
     var ucfg = cfg.unet
     ucfg.dropout = 0
     let (net, grid) = try loadUNet(ucfg, from: modelPath)
@@ -95,58 +124,97 @@ public func runEvaluation(_ cfg: EvalStageConfig, modelPath: String, classifierP
         }
         done += b
     }
-    let secondsPerImage = ((clock.now - t0) / .seconds(1)) / Double(cfg.samples)
-    let samples = Tensor(images, shape: [cfg.samples] + shape)
-    var ck = Checkpoint(arrays: ["samples": ArrayValue(shape: [min(64, cfg.samples)] + shape, Array(images.prefix(min(64, cfg.samples) * shape.reduce(1, *))))])
+    return (Tensor(images, shape: [cfg.samples] + shape), nfe, (clock.now - t0) / .seconds(1))
+}
+
+/// The evaluation stage (spec §5, issue 6 §4): samples N images (`sampleEvaluationImages`), then measures the
+/// configured metrics against `reference` (the dataset's test split, as `runStage` loads it):
+/// - `fid_classifier`, `classifier_score` (± population std over 10 splits), `kid_classifier` on the classifier's
+///   pooled features and softmax;
+/// - `fid_inception`: pool3 features of the FID Inception-v3 (grey → 3 channels, bilinear 299×299, TF scaling;
+///   docs/inception.md) against the reference set's statistics, labelled
+///   "FID (Inception pool3, N=…, vs <dataset> <split> split (<n> images))".
+/// Reference statistics come from `ReferenceStatisticsCache` (computed once per key). Every metric carries its
+/// feature network, N, reference, sampler, steps and NFE; `result.json` also has the phase timings.
+public func runEvaluation(_ cfg: EvalStageConfig, modelPath: String, classifierPath: String?, classifierConfig: DenseNetConfig?,
+                          reference: ImageDataset, referenceSplit: String = "test", environment env: EvaluationEnvironment = .standard,
+                          context ctx: StageContext) throws -> EvaluationResult {
+    try ctx.prepare()
+    let clock = ContinuousClock(), start = clock.now
+    func since(_ t: ContinuousClock.Instant) -> Double { (clock.now - t) / .seconds(1) }
+    // Load the Inception first: a missing weight file must fail before minutes of sampling.
+    let inception: FeatureExtractor? = cfg.metrics.contains("fid_inception") ? try env.loadInception() : nil
+
+    let (samples, nfe, samplingSeconds) = try sampleEvaluationImages(cfg, modelPath: modelPath)
+    var timings: [String: Double] = ["sampling": samplingSeconds]
+    let secondsPerImage = samplingSeconds / Double(cfg.samples)
+    let per = samples.count / cfg.samples, keep = min(64, cfg.samples)
+    var ck = Checkpoint(arrays: ["samples": ArrayValue(shape: [keep] + Array(samples.shape.dropFirst()), Array(samples.array.prefix(keep * per)))])
     ck.attributes = ["sampler": .string(cfg.sampler), "steps": .int(Int64(cfg.steps)), "seed": .int(Int64(bitPattern: cfg.seed))]
     try ck.save(to: ctx.directory + "/samples.h5")
 
     var results: [MetricResult] = []
+    let refSet = ReferenceSet(dataset: cfg.dataset, split: referenceSplit, images: reference)
     let ref = "\(reference.name) (\(reference.count) images)"
     func label(_ what: String) -> String { "\(what), N=\(cfg.samples), \(cfg.sampler) \(cfg.steps) steps (NFE \(nfe)), vs \(ref)" }
+    func result(_ name: String, _ value: Double, _ label: String, _ network: String, _ reference: String) -> MetricResult {
+        MetricResult(name: name, value: value, label: label, featureNetwork: network, samples: cfg.samples, reference: reference,
+                     sampler: cfg.sampler, steps: cfg.steps, nfe: nfe)
+    }
     let wantsClassifier = cfg.metrics.contains { $0.hasSuffix("_classifier") || $0 == "classifier_score" }
     if wantsClassifier {
+        let t0 = clock.now
         guard let path = classifierPath, let ccfg = classifierConfig else { throw PipelineError("evaluation: classifier metrics need a classifier") }
-        let clf = try loadClassifier(ccfg, from: path)
-        let featName = "DenseNet-BC(k=\(ccfg.growthRate), blocks \(ccfg.blockConfig)) pooled f"
-        let gen = classifierFeatures(clf, images: samples, batch: cfg.batchSize)
-        let refImages = Tensor(reference.images, shape: [reference.count, reference.height, reference.width, reference.channels])
-        let real = classifierFeatures(clf, images: refImages, batch: cfg.batchSize)
-        let genM = try FeatureMatrix(rows: cfg.samples, columns: gen.dim, values: gen.pooled, name: "generated features")
-        let realM = try FeatureMatrix(rows: reference.count, columns: real.dim, values: real.pooled, name: "reference features")
+        let clf = try ClassifierExtractor.load(ccfg, from: path)
+        let featName = clf.featureNetwork
+        let gen = try clf.featuresAndProbabilities(samples)
+        let cache = env.classifierCache ?? ReferenceStatisticsCache(directory: (path as NSString).deletingLastPathComponent + "/reference-stats")
+        let refEntry = try cache.statistics(for: refSet, extractor: clf, keepFeatures: true)
+        let prep = clf.preprocessing(height: reference.height, width: reference.width, channels: reference.channels)
         for m in cfg.metrics {
             switch m {
             case "fid_classifier":
-                let s1 = try FeatureStatistics(features: genM, featureNetwork: featName, dataset: "generated", preprocessing: "[-1,1] model space")
-                let s2 = try FeatureStatistics(features: realM, featureNetwork: featName, dataset: reference.name, preprocessing: "[-1,1] model space")
-                let fd = try frechetDistance(s1, s2)
-                results.append(MetricResult(name: m, value: fd.value, label: label("FID (classifier features: \(featName))"), featureNetwork: featName,
-                                            samples: cfg.samples, reference: ref, sampler: cfg.sampler, steps: cfg.steps, nfe: nfe))
+                let s1 = try FeatureStatistics(features: gen.features, featureNetwork: featName, dataset: "generated", preprocessing: prep)
+                let fd = try frechetDistance(s1, refEntry.statistics)
+                results.append(result(m, fd.value, label("FID (classifier features: \(featName))"), featName, ref))
             case "classifier_score":
-                let pm = try FeatureMatrix(rows: cfg.samples, columns: gen.classes, values: gen.probs, name: "class probabilities")
-                let sc = try inceptionScore(probabilities: pm, splits: min(10, cfg.samples), network: .classifier(name: "DenseNet-BC"))
-                results.append(MetricResult(name: m, value: sc.mean, label: label("classifier score (IS formula on our DenseNet-BC, 10 splits)"), featureNetwork: "DenseNet-BC softmax",
-                                            samples: cfg.samples, reference: "none", sampler: cfg.sampler, steps: cfg.steps, nfe: nfe))
-                results.append(MetricResult(name: m + "_std", value: sc.standardDeviation, label: "population std over splits of the classifier score", featureNetwork: "DenseNet-BC softmax",
-                                            samples: cfg.samples, reference: "none", sampler: cfg.sampler, steps: cfg.steps, nfe: nfe))
+                let sc = try inceptionScore(probabilities: gen.probabilities, splits: min(10, cfg.samples), network: .classifier(name: "DenseNet-BC"))
+                results.append(result(m, sc.mean, label("classifier score (IS formula on our DenseNet-BC, 10 splits)"), "DenseNet-BC softmax", "none"))
+                results.append(result(m + "_std", sc.standardDeviation, "population std over splits of the classifier score", "DenseNet-BC softmax", "none"))
             case "kid_classifier":
+                guard let realM = refEntry.features else { throw PipelineError("evaluation: reference features missing from \(refEntry.path)") }
                 let size = min(1000, cfg.samples, reference.count)
-                let kd = try kernelInceptionDistance(genM, realM, subsets: 20, subsetSize: size, seed: cfg.seed)
-                results.append(MetricResult(name: m, value: kd.mean, label: label("KID (classifier features: \(featName), 20 subsets of \(size))"), featureNetwork: featName,
-                                            samples: cfg.samples, reference: ref, sampler: cfg.sampler, steps: cfg.steps, nfe: nfe))
+                let kd = try kernelInceptionDistance(gen.features, realM, subsets: 20, subsetSize: size, seed: cfg.seed)
+                results.append(result(m, kd.mean, label("KID (classifier features: \(featName), 20 subsets of \(size))"), featName, ref))
             default: break
             }
         }
+        timings["classifier_metrics"] = since(t0)
     }
-    if cfg.metrics.contains("fid_inception") {
-        throw PipelineError("evaluation: fid_inception needs the Inception weights, which this build cannot load yet")
+    if let inception {
+        var t0 = clock.now
+        let f = try inception.features(samples)
+        timings["inception_features"] = since(t0)
+        t0 = clock.now
+        let refEntry = try env.inceptionCache.statistics(for: refSet, extractor: inception)
+        timings["inception_reference"] = refEntry.cached ? since(t0) : refEntry.computeSeconds
+        timings["inception_reference_cached"] = refEntry.cached ? 1 : 0
+        t0 = clock.now
+        let prep = inception.preprocessing(height: samples.shape[1], width: samples.shape[2], channels: samples.shape[3])
+        let s1 = try FeatureStatistics(features: f, featureNetwork: inception.featureNetwork, dataset: "generated", preprocessing: prep)
+        let fd = try frechetDistance(s1, refEntry.statistics)
+        timings["inception_fid"] = since(t0)
+        results.append(result("fid_inception", fd.value,
+                              "FID (Inception pool3, N=\(cfg.samples), vs \(refSet.label)), \(cfg.sampler) \(cfg.steps) steps (NFE \(nfe))",
+                              inception.featureNetwork, refSet.label))
     }
-    let result = EvaluationResult(metrics: results, secondsPerImage: secondsPerImage, modelLabel: cfg.label)
+    timings["total"] = since(start)
+    let out = EvaluationResult(metrics: results, secondsPerImage: secondsPerImage, modelLabel: cfg.label, timings: timings)
     let enc = JSONEncoder()
     enc.outputFormatting = [.sortedKeys, .prettyPrinted]
-    try atomicWrite(try enc.encode(result), to: ctx.directory + "/result.json")
+    try atomicWrite(try enc.encode(out), to: ctx.directory + "/result.json")
     let journal = try Journal(path: ctx.journalPath)
     journal.log(step: 0, results.map { ($0.name, $0.value) } + [("seconds_per_image", secondsPerImage)])
     journal.sync()
-    return result
+    return out
 }

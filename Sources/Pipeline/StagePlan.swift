@@ -44,6 +44,13 @@ public struct EvalStageConfig: Codable, Equatable, Sendable {
     public var samples: Int, metrics: [String], batchSize: Int, seed: UInt64
     /// What the model is, for labels: "rdd", "pd", "teacher", ...
     public var label: String
+
+    public init(dataset: String, dataRoot: String?, imageSize: Int, conditional: Bool, unet: UNetConfig, sampler: String, steps: Int,
+                samples: Int, metrics: [String], batchSize: Int, seed: UInt64, label: String) {
+        self.dataset = dataset; self.dataRoot = dataRoot; self.imageSize = imageSize; self.conditional = conditional; self.unet = unet
+        self.sampler = sampler; self.steps = steps; self.samples = samples; self.metrics = metrics; self.batchSize = batchSize
+        self.seed = seed; self.label = label
+    }
 }
 
 public enum StagePlan {

@@ -117,7 +117,7 @@ public func relativePath(from: String, to: String) -> String {
 /// line (--out, --out-dir; without --out the figures go next to the notebook) and its Markdown, with
 /// links made relative to the notebook, becomes the block's output. Returns whether the file changed.
 @discardableResult
-public func runNotebook(path: String) throws -> Bool {
+public func runNotebook(path: String, loader: ExportLoader = .fileOnly) throws -> Bool {
     guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
         throw ReportError("notebook: cannot read '\(path)'")
     }
@@ -126,18 +126,18 @@ public func runNotebook(path: String) throws -> Bool {
         if words.first == "notebook" { throw ReportError("notebook: a notebook cannot run `rdd-report notebook`") }
         var r = try ReportRequest(arguments: words)
         if r.kind == .all {
-            try runReport(r)
+            try runReport(r, loader: loader)
             let prefix = relativePath(from: nbDir.isEmpty ? "." : nbDir, to: r.outDir)
-            return try produceReport(r, links: LinkStyle(stem: "index", prefix: prefix.isEmpty ? "" : prefix + "/")).markdown
+            return try produceReport(r, links: LinkStyle(stem: "index", prefix: prefix.isEmpty ? "" : prefix + "/"), loader: loader).markdown
         }
         if let out = r.out {
-            try runReport(r)
+            try runReport(r, loader: loader)
             let dir = (out as NSString).deletingLastPathComponent
             let prefix = relativePath(from: nbDir.isEmpty ? "." : nbDir, to: dir.isEmpty ? "." : dir)
-            return try produceReport(r, links: LinkStyle(stem: stem(ofOut: out, kind: r.kind), prefix: prefix.isEmpty ? "" : prefix + "/")).markdown
+            return try produceReport(r, links: LinkStyle(stem: stem(ofOut: out, kind: r.kind), prefix: prefix.isEmpty ? "" : prefix + "/"), loader: loader).markdown
         }
         r.out = nil
-        let o = try produceReport(r, links: LinkStyle(stem: r.kind.rawValue))
+        let o = try produceReport(r, links: LinkStyle(stem: r.kind.rawValue), loader: loader)
         for f in o.files { try writeIfChanged(f.data, to: (nbDir.isEmpty ? "" : nbDir + "/") + f.name) }
         return o.markdown
     }

@@ -38,6 +38,8 @@ public enum ReportKind: String, CaseIterable {
 public struct ReportRequest: Equatable {
     public var kind: ReportKind
     public var export = "results/export.json"
+    /// `--db PATH`: read the run database instead of the export (needs an `ExportLoader` that can, as rdd-report's).
+    public var database: String?
     public var out: String?
     public var outDir = "results/reports"
     public var resultsRoot = "results"
@@ -50,7 +52,7 @@ public struct ReportRequest: Equatable {
     public init(kind: ReportKind) { self.kind = kind }
 
     /// Parses `<subcommand> [options]` (the words after `rdd-report`), the same options as the CLI:
-    /// --export, --out, --out-dir, --results-root, --preset, --trial (repeatable), --seed, --steps, --count.
+    /// --export, --db, --out, --out-dir, --results-root, --preset, --trial (repeatable), --seed, --steps, --count.
     public init(arguments raw: [String]) throws {
         // "--option=value" → "--option", "value"
         let arguments = raw.flatMap { a -> [String] in
@@ -77,6 +79,7 @@ public struct ReportRequest: Equatable {
             let a = arguments[i]
             switch a {
             case "--export": export = try value(a)
+            case "--db": database = try value(a)
             case "--out": out = try value(a)
             case "--out-dir": outDir = try value(a)
             case "--results-root": resultsRoot = try value(a)
@@ -131,9 +134,27 @@ func reportTitle(_ md: String) -> String {
     md.split(separator: "\n").first { $0.hasPrefix("## ") }.map { String($0.dropFirst(3)) } ?? ""
 }
 
+/// Where a request's `RunExport` comes from: the export file (`--export`), or the run database (`--db`) through
+/// `database`, which the front end supplies (rdd-report passes Sweep's builder). Report itself links no SQLite:
+/// the database schema belongs to Sweep, its one writer.
+public struct ExportLoader {
+    public var database: ((String) throws -> RunExport)?
+    public init(database: ((String) throws -> RunExport)? = nil) { self.database = database }
+    /// Only export files.
+    public static let fileOnly = ExportLoader()
+
+    public func load(_ r: ReportRequest) throws -> RunExport {
+        guard let db = r.database else { return try RunExport.load(path: r.export) }
+        guard let database else {
+            throw ReportError("--db \(db): this program cannot read run databases; use rdd-report, or export first (rdd-sweep export --format report)")
+        }
+        return try database(db)
+    }
+}
+
 /// Loads the export and produces the report of a request (the whole CLI but for writing files).
-public func produceReport(_ r: ReportRequest, links: LinkStyle) throws -> ReportOutput {
-    let ex = try RunExport.load(path: r.export)
+public func produceReport(_ r: ReportRequest, links: LinkStyle, loader: ExportLoader = .fileOnly) throws -> ReportOutput {
+    let ex = try loader.load(r)
     return try produceReport(r.kind, ReportData(ex, preset: r.preset), request: r, links: links)
 }
 
@@ -155,14 +176,14 @@ public func writeIfChanged(_ data: Data, to path: String) throws {
 /// Runs a request as the CLI does: the Markdown goes to --out (files next to it) or is returned for stdout;
 /// `all` writes everything under --out-dir (index.md and one file per report). Returns the Markdown.
 @discardableResult
-public func runReport(_ r: ReportRequest, linkPrefix: String = "") throws -> (markdown: String, wroteFiles: Bool) {
+public func runReport(_ r: ReportRequest, linkPrefix: String = "", loader: ExportLoader = .fileOnly) throws -> (markdown: String, wroteFiles: Bool) {
     if r.kind == .all {
-        let o = try produceReport(r, links: LinkStyle(stem: "index", prefix: linkPrefix))
+        let o = try produceReport(r, links: LinkStyle(stem: "index", prefix: linkPrefix), loader: loader)
         for f in o.files { try writeIfChanged(f.data, to: r.outDir + "/" + f.name) }
         try writeIfChanged(Data(o.markdown.utf8), to: r.outDir + "/index.md")
         return (o.markdown, true)
     }
-    let o = try produceReport(r, links: LinkStyle(stem: stem(ofOut: r.out, kind: r.kind), prefix: linkPrefix))
+    let o = try produceReport(r, links: LinkStyle(stem: stem(ofOut: r.out, kind: r.kind), prefix: linkPrefix), loader: loader)
     guard let out = r.out else { return (o.markdown, false) }
     let dir = (out as NSString).deletingLastPathComponent
     for f in o.files { try writeIfChanged(f.data, to: (dir.isEmpty ? "" : dir + "/") + f.name) }

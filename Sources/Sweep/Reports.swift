@@ -24,9 +24,19 @@ func fmtMB(_ kib: Int?) -> String { kib.map { String(format: "%.0f MB", Double($
 /// Read-only reports over a results root: plan, status, show, list, export; and gc.
 public struct Reports {
     public let root: String
-    public init(root: String) { self.root = URL(fileURLWithPath: root).standardizedFileURL.path }
+    let dbPath: String
+    public init(root: String) {
+        self.root = URL(fileURLWithPath: root).standardizedFileURL.path
+        dbPath = RunDatabase.path(root: self.root)
+    }
 
-    var dbPath: String { RunDatabase.path(root: root) }
+    /// Reports over the database file at `databasePath` (any name); its directory is the results root that
+    /// artifact paths are made relative to, as `rdd-sweep export --root DIR` does for DIR/runs.sqlite.
+    public init(databasePath: String) {
+        let p = URL(fileURLWithPath: databasePath).standardizedFileURL
+        root = p.deletingLastPathComponent().path
+        dbPath = p.path
+    }
     var schedulerRunning: Bool { FileLock.isHeld(root + "/.scheduler.lock") }
     func stageDir(_ id: String) -> String { root + "/stages/" + id }
 

@@ -3,6 +3,15 @@ import GRDB
 import Report
 
 extension Reports {
+    /// The `RunExport` of the database file at `path` (`rdd-report --db PATH`): the same value
+    /// `rdd-sweep export --format report --root <directory of PATH>` writes, built in memory.
+    public static func runExport(databasePath path: String, sweep: String? = nil) throws -> RunExport {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw ReportError("no run database at '\(path)' (rdd-sweep run writes <root>/runs.sqlite)")
+        }
+        return try Reports(databasePath: path).runExport(sweep: sweep)
+    }
+
     /// The run database as a `RunExport` (what `rdd-report` reads): every sweep's latest revision (or
     /// the one named), its trials with resolved configurations and axis values, each trial's labelled
     /// evaluations, and its stages with time, peak memory and — for distillation stages — the logged

@@ -1,14 +1,18 @@
 import Foundation
 import ArgumentParser
 import Report
+import Sweep
+
+/// Export files, and run databases through Sweep's builder (`--db`).
+let exportLoader = ExportLoader(database: { try Reports.runExport(databasePath: $0) })
 
 /// `rdd-report`: the paper's tables and figures, verdicts and notebooks from a run export.
 @main
 struct RDDReport: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rdd-report",
-        abstract: "Tables, figures (SVG/PNG), verdicts and notebooks from a run export (never trains or samples).",
-        discussion: "Every report reads --export (default results/export.json) and writes Markdown to stdout or to --out; figures are written next to --out (fig7 --out results/reports/fig7.md also writes results/reports/fig7.svg). Rules: docs/reports.md.",
+        abstract: "Tables, figures (SVG/PNG), verdicts and notebooks from a run export or database (never trains or samples).",
+        discussion: "Every report reads --export (default results/export.json), or with --db PATH the run database itself (e.g. results/runs.sqlite), and writes Markdown to stdout or to --out; figures are written next to --out (fig7 --out results/reports/fig7.md also writes results/reports/fig7.svg). Rules: docs/reports.md.",
         subcommands: [Table1.self, Table2.self, Table3.self, Fig5.self, Fig6.self, Fig7.self, Fig8.self, Fig9.self,
                       Speedup.self, Terms.self, All.self, Notebook.self])
 }
@@ -16,6 +20,7 @@ struct RDDReport: ParsableCommand {
 /// Options every report takes.
 struct Common: ParsableArguments {
     @Option(help: "The run export (JSON written by rdd-sweep export).") var export = "results/export.json"
+    @Option(help: "Read this run database (results/runs.sqlite) directly instead of --export.") var db: String?
     @Option(help: "Write the Markdown here (figures next to it) instead of stdout.") var out: String?
     @Option(help: "Only trials of this preset.") var preset: String?
 }
@@ -32,10 +37,11 @@ extension ReportCommand {
     func run() throws {
         var r = ReportRequest(kind: Self.kind)
         r.export = common.export
+        r.database = common.db
         r.out = common.out
         r.preset = common.preset
         customise(&r)
-        let (md, wrote) = try runReport(r)
+        let (md, wrote) = try runReport(r, loader: exportLoader)
         if !wrote {
             FileHandle.standardOutput.write(Data(md.utf8))
             if md.contains("](\(r.kind.rawValue).svg)") || md.contains("](\(r.kind.rawValue).png)") {
@@ -106,13 +112,14 @@ struct Terms: ReportCommand {
 struct All: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Every report, written under --out-dir with an index.md.")
     @Option(help: "The run export.") var export = "results/export.json"
+    @Option(help: "Read this run database directly instead of --export.") var db: String?
     @Option(help: "Directory for the reports and figures.") var outDir = "results/reports"
     @Option(help: "Directory the evaluations' artifactDirectory paths are relative to (fig5).") var resultsRoot = "results"
     @Option(help: "Only trials of this preset.") var preset: String?
     func run() throws {
         var r = ReportRequest(kind: .all)
-        r.export = export; r.outDir = outDir; r.resultsRoot = resultsRoot; r.preset = preset
-        try runReport(r)
+        r.export = export; r.database = db; r.outDir = outDir; r.resultsRoot = resultsRoot; r.preset = preset
+        try runReport(r, loader: exportLoader)
         print("wrote \(outDir)/index.md and \(ReportKind.allCases.count - 1) reports")
     }
 }
@@ -121,7 +128,7 @@ struct Notebook: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Re-run the rdd-report commands of a Markdown notebook's ```sh blocks and refresh their outputs in place.")
     @Argument(help: "The notebook (notebooks-md/*.md).") var file: String
     func run() throws {
-        let changed = try runNotebook(path: file)
+        let changed = try runNotebook(path: file, loader: exportLoader)
         print(changed ? "\(file): outputs refreshed" : "\(file): up to date")
     }
 }

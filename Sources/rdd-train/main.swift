@@ -4,6 +4,7 @@ import Tensor
 import NN
 import Models
 import Pipeline
+import Data
 
 /// `rdd-train`: run the teacher → PD chain of a preset, or print a preset's networks (dry run).
 @main
@@ -11,7 +12,7 @@ struct RDDTrain: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rdd-train",
         abstract: "Train the 1024-step teacher and the progressive-distillation chain of a preset.",
-        subcommands: [Chain.self, Trial.self, DryRun.self])
+        subcommands: [Chain.self, Trial.self, DryRun.self, Floor.self])
 }
 
 struct Chain: ParsableCommand {
@@ -85,5 +86,71 @@ struct DryRun: ParsableCommand {
             let dt = Date().timeIntervalSince(t0)
             print(String(format: "one training step at batch %d: %.2f s → teacher ≈ %.1f h", timeBatch, dt, dt * Double(p.teacherSteps) / 3600))
         }
+    }
+}
+
+/// The data-vs-data FID floor of a preset (docs/metrics.md "Data-vs-data floor"). It lives in rdd-train
+/// because it needs the preset's trained classifier, which this command trains (or reuses) exactly as a
+/// trial's shared classifier stage does; rdd-setup only converts downloaded artifacts and knows no models.
+struct Floor: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "FID of N real training images vs the evaluation reference (test split), for classifier features and Inception.",
+        discussion: """
+            N defaults to the preset's evaluation.samples. The classifier is --classifier PATH, else the preset's classifier
+            stage trained (or resumed) under --out/classifier with chainSeed 0, the same configuration a trial uses.
+            Inception runs when its weights are installed (or with --inception, which fails if they are not).
+            """)
+    @Option(help: "Preset: tiny, small or paper.") var preset = "tiny"
+    @Option(help: "Train images per subset (default: the preset's evaluation.samples).") var samples: Int?
+    @Option(help: "Disjoint train subsets (the spread of the floor).") var repeats = 3
+    @Option(help: "Seed of the subset permutation.") var seed: UInt64 = 0
+    @Option(help: "A classifier final.h5 (default: train the preset's classifier under --out).") var classifier: String?
+    @Option(help: "Directory for the classifier stage when it is trained here.") var out = "results/floor"
+    @Option(help: "Dataset directory (cifar10 / imagenet64 only).") var dataRoot: String?
+    @Flag(inversion: .prefixedNo, help: "Inception floor (default: when the weights are installed).") var inception: Bool?
+    @Flag(help: "Skip the classifier-feature floor.") var noClassifier = false
+    @Option(help: "Also write the results as JSON here.") var json: String?
+    @Option(help: "Threads for BLAS and our kernels.") var threads = 2
+
+    func run() throws {
+        Threads.set(threads)
+        var c = try ExperimentConfig.defaults(preset: preset)
+        c.dataRoot = dataRoot
+        let n = samples ?? c.evaluation.samples
+        let train = try loadDataset(c.dataset, root: c.dataRoot, imageSize: c.imageSize, split: .train)
+        let reference = ReferenceSet(dataset: c.dataset, split: "test",
+                                     images: try loadDataset(c.dataset, root: c.dataRoot, imageSize: c.imageSize, split: .test))
+        var results: [FloorResult] = []
+        if !noClassifier {
+            let path = try classifier ?? trainedClassifier(c)
+            let clf = try ClassifierExtractor.load(c.classifier.network, from: path)
+            let cache = ReferenceStatisticsCache(directory: (path as NSString).deletingLastPathComponent + "/reference-stats")
+            results.append(try dataFloor(train: train, reference: reference, samples: n, repeats: repeats, seed: seed, extractor: clf, cache: cache))
+            print(results.last!.line)
+        }
+        if inception ?? InceptionExtractor.weightsInstalled {
+            let inc = try InceptionExtractor.load()
+            let cache = ReferenceStatisticsCache(directory: ReferenceStatisticsCache.defaultInceptionDirectory)
+            results.append(try dataFloor(train: train, reference: reference, samples: n, repeats: repeats, seed: seed, extractor: inc, cache: cache))
+            print(results.last!.line)
+        } else {
+            print("Inception floor not run: no weights at the default path (install with `rdd-setup inception`, docs/inception.md)")
+        }
+        if let json {
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.sortedKeys, .prettyPrinted]
+            try atomicWrite(try enc.encode(results), to: json)
+        }
+    }
+
+    /// The preset's classifier stage under `out/classifier` (trained now unless its final.h5 exists).
+    func trainedClassifier(_ c: ExperimentConfig) throws -> String {
+        guard let node = StagePlan.plan(c).first(where: { $0.kind == .classifier }) else { throw PipelineError("preset \(preset) plans no classifier") }
+        let dir = out + "/classifier"
+        if !FileManager.default.fileExists(atPath: dir + "/final.h5") {
+            print("training the \(preset) classifier under \(dir) (resumable)")
+            try runStage(StageRequest(kind: .classifier, config: node.config, inputs: [:], classifierNetwork: nil, directory: dir))
+        }
+        return dir + "/final.h5"
     }
 }
