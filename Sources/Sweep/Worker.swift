@@ -6,7 +6,8 @@ import Glibc
 #endif
 
 /// Files a stage directory holds besides the stage's own outputs (final.h5 / result.json,
-/// checkpoint.h5, journal.jsonl, samples.h5).
+/// checkpoint.h5, journal.jsonl, samples.h5). A classifier stage's directory also gets `reference-stats/`,
+/// the cached reference statistics its evaluations compute (docs/metrics.md).
 public enum StageFiles {
     public static let request = "request.json"
     public static let done = "done.json"

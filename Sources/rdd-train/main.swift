@@ -106,6 +106,7 @@ struct Floor: ParsableCommand {
     @Option(help: "Seed of the subset permutation.") var seed: UInt64 = 0
     @Option(help: "A classifier final.h5 (default: train the preset's classifier under --out).") var classifier: String?
     @Option(help: "Directory for the classifier stage when it is trained here.") var out = "results/floor"
+    @Option(help: "Train the classifier for this many epochs instead of the preset's (a quicker, different classifier: quote it).") var classifierEpochs: Int?
     @Option(help: "Dataset directory (cifar10 / imagenet64 only).") var dataRoot: String?
     @Flag(inversion: .prefixedNo, help: "Inception floor (default: when the weights are installed).") var inception: Bool?
     @Flag(help: "Skip the classifier-feature floor.") var noClassifier = false
@@ -116,6 +117,7 @@ struct Floor: ParsableCommand {
         Threads.set(threads)
         var c = try ExperimentConfig.defaults(preset: preset)
         c.dataRoot = dataRoot
+        if let classifierEpochs { c.classifier.epochs = classifierEpochs }
         let n = samples ?? c.evaluation.samples
         let train = try loadDataset(c.dataset, root: c.dataRoot, imageSize: c.imageSize, split: .train)
         let reference = ReferenceSet(dataset: c.dataset, split: "test",
@@ -123,6 +125,7 @@ struct Floor: ParsableCommand {
         var results: [FloorResult] = []
         if !noClassifier {
             let path = try classifier ?? trainedClassifier(c)
+            print("classifier: \(path)")
             let clf = try ClassifierExtractor.load(c.classifier.network, from: path)
             let cache = ReferenceStatisticsCache(directory: (path as NSString).deletingLastPathComponent + "/reference-stats")
             results.append(try dataFloor(train: train, reference: reference, samples: n, repeats: repeats, seed: seed, extractor: clf, cache: cache))
@@ -146,9 +149,9 @@ struct Floor: ParsableCommand {
     /// The preset's classifier stage under `out/classifier` (trained now unless its final.h5 exists).
     func trainedClassifier(_ c: ExperimentConfig) throws -> String {
         guard let node = StagePlan.plan(c).first(where: { $0.kind == .classifier }) else { throw PipelineError("preset \(preset) plans no classifier") }
-        let dir = out + "/classifier"
+        let dir = out + "/classifier-\(c.classifier.epochs)ep"
         if !FileManager.default.fileExists(atPath: dir + "/final.h5") {
-            print("training the \(preset) classifier under \(dir) (resumable)")
+            print("training the \(preset) classifier (\(c.classifier.epochs) epochs) under \(dir) (resumable)")
             try runStage(StageRequest(kind: .classifier, config: node.config, inputs: [:], classifierNetwork: nil, directory: dir))
         }
         return dir + "/final.h5"
