@@ -38,6 +38,8 @@ public final class InceptionExtractor: FeatureExtractor {
 
     /// Whether the converted weights are at the default path.
     public static var weightsInstalled: Bool { InceptionFID.weightsInstalled() }
+    /// `$RDD_INCEPTION_WEIGHTS`, else ~/.cache/rdd/inception-fid.h5.
+    public static var defaultWeightsPath: String { InceptionFID.defaultWeightsPath }
 
     /// Loads the weights from `path` (default: `$RDD_INCEPTION_WEIGHTS`, else ~/.cache/rdd/inception-fid.h5).
     /// A missing file throws a `PipelineError` naming the path and the `rdd-setup inception` install steps.

@@ -131,13 +131,15 @@ struct Floor: ParsableCommand {
             results.append(try dataFloor(train: train, reference: reference, samples: n, repeats: repeats, seed: seed, extractor: clf, cache: cache))
             print(results.last!.line)
         }
-        if inception ?? InceptionExtractor.weightsInstalled {
+        if inception == false {
+            print("Inception floor not run (--no-inception)")
+        } else if inception == true || InceptionExtractor.weightsInstalled {
             let inc = try InceptionExtractor.load()
             let cache = ReferenceStatisticsCache(directory: ReferenceStatisticsCache.defaultInceptionDirectory)
             results.append(try dataFloor(train: train, reference: reference, samples: n, repeats: repeats, seed: seed, extractor: inc, cache: cache))
             print(results.last!.line)
         } else {
-            print("Inception floor not run: no weights at the default path (install with `rdd-setup inception`, docs/inception.md)")
+            print("Inception floor not run: no weights at \(InceptionExtractor.defaultWeightsPath) (install with `rdd-setup inception`, docs/inception.md)")
         }
         if let json {
             let enc = JSONEncoder()

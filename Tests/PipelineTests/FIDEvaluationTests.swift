@@ -171,6 +171,18 @@ final class FIDEvaluationTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/e/samples.h5"), "failed before sampling")
     }
 
+    /// A reference at another resolution is preprocessed differently: the FID is refused, not computed.
+    func testReferenceOfAnotherGeometryIsRefused() throws {
+        let dir = tempDir("geometry")
+        let (model, cfg) = try untrainedModel(dir, samples: 8, metrics: ["fid_inception"])
+        let env = EvaluationEnvironment(inceptionCache: ReferenceStatisticsCache(directory: dir + "/stats"), loadInception: { ProjectionExtractor() })
+        XCTAssertThrowsError(try runEvaluation(cfg, modelPath: model, classifierPath: nil, classifierConfig: nil,
+                                               reference: try ImageDataset.digits(.test).padded(to: 10), environment: env,
+                                               context: StageContext(directory: dir + "/e"))) { e in
+            XCTAssertTrue("\(e)".contains("preprocessing") && "\(e)".contains("test 8x8x1") && "\(e)".contains("test 10x10x1"), "\(e)")
+        }
+    }
+
     func testOldResultFilesWithoutTimingsStillDecode() throws {
         let old = #"{"metrics": [], "secondsPerImage": 0.5, "modelLabel": "rdd"}"#
         let r = try JSONDecoder().decode(EvaluationResult.self, from: Data(old.utf8))
