@@ -163,8 +163,8 @@ func blockedRelationKL(teacher t: UnsafePointer<Float>, student s: UnsafePointer
         let nb = min(bs, b - i0), rows = nb * a
         rt.withUnsafeMutableBufferPointer { rtp in rs.withUnsafeMutableBufferPointer { rsp in
             // R_block = F̄[i0·A ..< (i0+nb)·A] · F̄ᵀ : (rows × n).
-            sgemm(transA: false, transB: true, m: rows, n: n, k: c, a: t + i0 * a * c, b: t, c: rtp.baseAddress!)
-            sgemm(transA: false, transB: true, m: rows, n: n, k: c, a: s + i0 * a * c, b: s, c: rsp.baseAddress!)
+            sgemmParallel(transA: false, transB: true, m: rows, n: n, k: c, a: t + i0 * a * c, b: t, c: rtp.baseAddress!)
+            sgemmParallel(transA: false, transB: true, m: rows, n: n, k: c, a: s + i0 * a * c, b: s, c: rsp.baseAddress!)
             for r in 0..<rows {
                 for j in 0..<b {
                     let off = r * n + j * a
@@ -184,10 +184,10 @@ func blockedRelationKL(teacher t: UnsafePointer<Float>, student s: UnsafePointer
                 grad!.withUnsafeMutableBufferPointer { gp in
                     let g = gp.baseAddress!
                     // dF̄_block += G · F̄  (rows × n)·(n × C)
-                    sgemm(transA: false, transB: false, m: rows, n: c, k: n, a: rsp.baseAddress!, b: s,
+                    sgemmParallel(transA: false, transB: false, m: rows, n: c, k: n, a: rsp.baseAddress!, b: s,
                           beta: 1, c: g + i0 * a * c)
                     // dF̄ += Gᵀ · F̄_block  (n × rows)·(rows × C)
-                    sgemm(transA: true, transB: false, m: n, n: c, k: rows, a: rsp.baseAddress!, lda: n,
+                    sgemmParallel(transA: true, transB: false, m: n, n: c, k: rows, a: rsp.baseAddress!, lda: n,
                           b: s + i0 * a * c, beta: 1, c: g)
                 }
             }
