@@ -217,8 +217,11 @@ func logSoftmax64(_ x: UnsafePointer<Float>, count n: Int, scale: Double, into y
 /// `teacherPixels` and `studentPixels` are (N, C) pixel rows (N = B·A), or maps (B, H, W, C) (then
 /// N = B·A); `embeddings` E is (V, C), a constant (the queue's rows, already unit length).
 /// `mP2PLoss` is this function applied to `head(F^S)`.
+///
+/// `observe`, when given, receives the relation logits (P^T/τ_kd, P^S/τ_kd), each (N, V), for diagnostics.
 public func mP2PLogitLoss(teacherPixels: Tensor, studentPixels: Tensor, embeddings: Tensor,
-                          tauContrast: Float = 0.1, tauKD: Float = 1, factor: Float = 1) -> Tensor {
+                          tauContrast: Float = 0.1, tauKD: Float = 1, factor: Float = 1,
+                          observe: ((_ teacher: Tensor, _ student: Tensor) -> Void)? = nil) -> Tensor {
     precondition(teacherPixels.shape == studentPixels.shape,
                  "mP2PLogitLoss: teacher \(teacherPixels.shape) and student \(studentPixels.shape) differ")
     let c = studentPixels.shape.last ?? 0
@@ -232,6 +235,7 @@ public func mP2PLogitLoss(teacherPixels: Tensor, studentPixels: Tensor, embeddin
     }
     let ps = matmul(studentPixels.l2Normalized(axis: -1).reshaped([n, c]), e, transB: true).scaled(1 / tauContrast)
     let kl = klDivergence(teacherLogits: pt, studentLogits: ps, tauTeacher: tauKD, tauStudent: tauKD)
+    if let observe { Autograd.noGrad { observe(pt.scaled(1 / tauKD), constant(ps).scaled(1 / tauKD)) } }
     let k = factor * tauKD * tauKD
     return k == 1 ? kl : kl.scaled(k)
 }

@@ -82,7 +82,10 @@ for preset, sc in SCALES.items():
     cond_base = {"conditional": True, "unet": {"numClasses": 10 if preset != "paper" else 1000}, "evaluation": {"studentSteps": [1, 2, 4], "baselines": CHEAP_BASELINES + ["ddim:128"]}}
     cond_base.update(data_root(preset, conditional=True))
     if preset == "paper":
-        cond_base.update({"dataset": "imagenet64", "imageSize": 64})
+        # Spec §2: the ImageNet-64 conditional U-Net (116,582,403 parameters), RGB 64×64.
+        cond_base.update({"dataset": "imagenet64", "imageSize": 64,
+                          "unet": {"imageSize": 64, "inChannels": 3, "ch": 128, "chMult": [1, 2, 3, 4], "attn": [2, 3],
+                                   "numResBlocks": 3, "dropout": 0.1, "numClasses": 1000}})
     write(preset, "table1", spec(f"{prefix(preset)}table1", preset,
         f"Table 1 on {sc['data_note']}: PD, PD + perceptual, RCFD and RDD distilled 8 → 4 → 2 → 1 from the shared PD-8 model, "
         f"students evaluated at 1, 2 and 4 steps; training-free baselines on the same teacher: PD at 8 steps, DDIM at 8, "
