@@ -69,7 +69,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Fixtures (golden sbatch scripts, Slurm outputs) are read by path, not bundled.
-        .testTarget(name: "SweepTests", dependencies: ["Sweep", "Pipeline"], exclude: ["Fixtures"]),
+        .testTarget(name: "SweepTests", dependencies: ["Sweep", "Pipeline", "Checkpoint"], exclude: ["Fixtures"]),
         .executableTarget(name: "rdd-report", dependencies: [
             "Report",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -65,7 +65,7 @@ public struct WorkerDone: Codable, Equatable {
 /// With `slurm` (the executor's job script passes `--slurm`), SIGUSR1/SIGUSR2/SIGINT (the `--signal`
 /// warning before the time limit) and SIGTERM (preemption, scancel) make the training loop save a
 /// checkpoint at the next step boundary and stop; for a warning signal the worker then runs
-/// `scontrol requeue $SLURM_JOB_ID`, so the job goes back to the queue and resumes from that checkpoint.
+/// `scontrol requeue $SLURM_ARRAY_JOB_ID_$SLURM_ARRAY_TASK_ID`, so the job goes back to the queue and resumes from that checkpoint.
 /// For SIGTERM Slurm decides (a preemption with requeue requeues the job; scancel ends it). A stage
 /// without a training loop (evaluation) stops at once; a loop that does not reach a step boundary
 /// within 60 s is stopped too (resuming from its last periodic checkpoint).
@@ -171,7 +171,11 @@ func writeExitRecord(dir: String, _ r: WorkerExitRecord) {
 func stopForSlurm(dir: String, step: Int?, note: String) -> Int32 {
     let sig = workerStopSignal
     var what = "stopped by \(Proc.signalName(sig)) (\(note))"
-    if sig != SIGTERM, let job = ProcessInfo.processInfo.environment["SLURM_JOB_ID"], job.allSatisfy(\.isNumber) {
+    // The task as ARRAYJOB_TASK: an array task's own SLURM_JOB_ID can equal the array's job id, which
+    // scontrol would take as the whole array.
+    let env = ProcessInfo.processInfo.environment
+    let task = env["SLURM_ARRAY_JOB_ID"].flatMap { a in env["SLURM_ARRAY_TASK_ID"].map { "\(a)_\($0)" } } ?? env["SLURM_JOB_ID"]
+    if sig != SIGTERM, let job = task, job.range(of: "^[0-9]+(_[0-9]+)?$", options: .regularExpression) != nil {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.arguments = ["scontrol", "requeue", job]

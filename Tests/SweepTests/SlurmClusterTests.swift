@@ -8,16 +8,17 @@ import Pipeline
 /// `.ci/run` starts it and sets RDD_SLURM_E2E=1). Without RDD_SLURM_E2E=1 the test says so and checks
 /// nothing; with it, an unreachable cluster is a failure.
 final class SlurmClusterTests: XCTestCase {
-    /// Four training stages long enough to be caught mid-run (classifier, teacher of 60 steps, one PD
-    /// halving, pd and rdd distillation of 24 steps), evaluations of 32 samples.
+    /// 9 stages: classifier, a teacher of 40 steps and a distillation of 16 (long enough to be caught
+    /// mid-run), three short PD halvings (1024 → 128), pd and rdd students at 64 steps, evaluations of
+    /// 16 samples at 64 steps.
     static let spec = """
         {"name": "slurm-e2e", "preset": "tiny",
-         "base": {"teacher": {"steps": 60, "batchSize": 8, "warmup": 1},
-                  "pd": {"stepsPerHalving": 2, "batchSize": 8, "downTo": 512},
+         "base": {"teacher": {"steps": 40, "batchSize": 8, "warmup": 1},
+                  "pd": {"stepsPerHalving": 2, "batchSize": 8, "downTo": 128},
                   "classifier": {"epochs": 1, "batchSize": 256},
-                  "distill": {"from": 512, "to": 256, "steps": [24], "batchSize": 8, "diagnosticsEvery": 0,
+                  "distill": {"from": 128, "to": 64, "steps": [16], "batchSize": 8, "diagnosticsEvery": 0,
                               "queue": {"size": 64, "contrastSize": 32, "updateCount": 8}},
-                  "evaluation": {"samples": 32, "batchSize": 32, "studentSteps": [256]}},
+                  "evaluation": {"samples": 16, "batchSize": 16, "studentSteps": [64]}},
          "grid": {"distill.method": ["pd", "rdd"]},
          "seeds": [0],
          "execution": {"checkpointEvery": 4, "logEvery": 1, "slurm": {"cpusPerTask": 1, "time": "00:30:00"}}}
@@ -89,7 +90,9 @@ final class SlurmClusterTests: XCTestCase {
             let deadline = Date().addingTimeInterval(300)
             while !log.done && Date() < deadline && (log.requeued == nil || log.killed == nil) {
                 if log.requeued == nil, let w = Self.worker(onSlurm, teacher.identity, minStep: 10),
-                   let job = w.env["SLURM_JOB_ID"], (w.env["SLURM_RESTART_COUNT"] ?? "0") == "0" {
+                   let array = w.env["SLURM_ARRAY_JOB_ID"], let task = w.env["SLURM_ARRAY_TASK_ID"], (w.env["SLURM_RESTART_COUNT"] ?? "0") == "0" {
+                    // JOB_TASK: a bare id can name the whole array (the classifier runs in the same one).
+                    let job = array + "_" + task
                     _ = try? runner.run(["scancel", "--batch", "--signal=USR1", job])
                     log.requeued = job
                 }
@@ -145,7 +148,7 @@ final class SlurmClusterTests: XCTestCase {
 
         // The command line: submit detached, status collects, cancel stops the job (the stage stays resumable).
         let cliRoot = tempDir("cli"), specFile = cliRoot + "/long.json"
-        try Data(Self.spec.replacingOccurrences(of: "\"steps\": 60", with: "\"steps\": 5000").replacingOccurrences(of: "slurm-e2e", with: "slurm-cli")
+        try Data(Self.spec.replacingOccurrences(of: "\"steps\": 40", with: "\"steps\": 5000").replacingOccurrences(of: "slurm-e2e", with: "slurm-cli")
             .utf8).write(to: URL(fileURLWithPath: specFile))
         func cli(_ args: [String]) throws -> (Int32, String) {
             let p = Process()

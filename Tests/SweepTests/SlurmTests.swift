@@ -3,6 +3,7 @@ import Foundation
 import GRDB
 @testable import Sweep
 import Pipeline
+import Checkpoint
 
 /// A Slurm that records every command and answers from what the test set: `sbatch` returns job ids
 /// 100, 101, …; `squeue` prints the lines in `queue` for the jobs asked about; `scontrol show job`
@@ -183,6 +184,77 @@ final class SlurmTests: XCTestCase {
         func run(_ a: [String]) throws -> CommandResult { CommandResult(status: 1, stdout: "", stderr: "sbatch: error: invalid partition specified: nope\n") }
     }
 
+    // MARK: the worker under Slurm (a real worker process, a fake scontrol)
+
+    /// `rdd-sweep worker --slurm` on a teacher stage: SIGUSR1 (the time-limit warning) → checkpoint at that
+    /// step, `scontrol requeue ARRAYJOB_TASK`, exit 76, exit.json; SIGTERM (preemption, scancel) → the same
+    /// without requeueing; resumed twice, the journal equals an uninterrupted run's.
+    func testWorkerCheckpointsAndRequeuesOnSignal() throws {
+        guard let exe = SchedulerTests.executable else { XCTFail("rdd-sweep executable not found next to the test bundle"); return }
+        let root = tempDir("signal"), bin = root + "/bin"
+        try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+        try Data("#!/bin/sh\necho \"$@\" >> \"\(root)/scontrol.log\"\n".utf8).write(to: URL(fileURLWithPath: bin + "/scontrol"))
+        chmod(bin + "/scontrol", 0o755)
+        let spec = """
+            {"name": "w", "preset": "tiny",
+             "base": {"teacher": {"steps": 60, "batchSize": 8, "warmup": 1}, "pd": {"downTo": 1024},
+                      "distill": {"method": "pd", "from": 1024, "to": 1024}, "evaluation": {"metrics": [], "studentSteps": []}}}
+            """
+        let p = try SweepPlan.make(SweepSpec.parse(spec, file: "w.json"))
+        XCTAssertEqual(p.stages.map(\.kind), [.teacher])
+        let interrupted = root + "/a", clean = root + "/b"
+        for r in [interrupted, clean] { try Scheduler(plan: p, options: RunOptions(root: r, workerExecutable: exe)).prepareStage(p.stages[0]) }
+        let id = p.stages[0].identity
+        func worker(_ r: String) throws -> Process {
+            let w = Process()
+            w.executableURL = URL(fileURLWithPath: exe)
+            w.arguments = ["worker", "\(r)/stages/\(id)/request.json", "--checkpoint-every", "1000", "--log-every", "1", "--slurm"]
+            var env = ProcessInfo.processInfo.environment
+            env["PATH"] = bin + ":" + (env["PATH"] ?? "/usr/bin:/bin")
+            env["SLURM_ARRAY_JOB_ID"] = "5"; env["SLURM_ARRAY_TASK_ID"] = "2"; env["SLURM_JOB_ID"] = "7"; env["RDD_THREADS"] = "1"
+            w.environment = env
+            w.standardOutput = FileHandle.nullDevice
+            w.standardError = FileHandle.nullDevice
+            try w.run()
+            return w
+        }
+        func progress(_ r: String) -> Int { (try? JSONParser.parse(String(contentsOfFile: "\(r)/stages/\(id)/progress.json", encoding: .utf8)).value["step"]?.intValue) ?? 0 }
+        func exitRecord(_ r: String) throws -> WorkerExitRecord {
+            try JSONDecoder().decode(WorkerExitRecord.self, from: Data(contentsOf: URL(fileURLWithPath: "\(r)/stages/\(id)/exit.json")))
+        }
+        var stops: [Int] = []
+        for (sig, after) in [(SIGUSR1, 5), (SIGTERM, 25)] {
+            try? FileManager.default.removeItem(atPath: "\(interrupted)/stages/\(id)/progress.json")
+            let w = try worker(interrupted)
+            while w.isRunning && progress(interrupted) < max(after, (stops.last ?? 0) + 3) { usleep(5_000) }
+            kill(w.processIdentifier, sig)
+            w.waitUntilExit()
+            XCTAssertEqual(w.terminationStatus, WorkerExit.requeued, "signal \(sig)")
+            let rec = try exitRecord(interrupted)
+            XCTAssertEqual(rec.status, WorkerExit.requeued)
+            let info = try Checkpoint.inspect(interrupted + "/stages/\(id)/checkpoint.h5")
+            guard case .int(let step)? = info.attributes["step"] else { XCTFail("no step in the checkpoint"); return }
+            XCTAssertEqual(rec.step, Int(step), "checkpoint saved where it stopped, not at a multiple of 1000")
+            XCTAssertGreaterThanOrEqual(Int(step), after)
+            XCTAssertLessThan(Int(step), 60)
+            stops.append(Int(step))
+        }
+        XCTAssertEqual(try String(contentsOfFile: root + "/scontrol.log", encoding: .utf8), "requeue 5_2\n", "USR1 requeues the array task; SIGTERM does not")
+        let last = try worker(interrupted)
+        last.waitUntilExit()
+        XCTAssertEqual(last.terminationStatus, 0)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: interrupted + "/stages/\(id)/exit.json"), "a new run clears exit.json")
+        let ref = try worker(clean)
+        ref.waitUntilExit()
+        func journal(_ r: String) throws -> [String] {
+            try String(contentsOfFile: "\(r)/stages/\(id)/journal.jsonl", encoding: .utf8).split(separator: "\n").map(String.init)
+                .filter { !$0.contains("seconds_per_step") }
+        }
+        let a = try journal(interrupted), b = try journal(clean)
+        XCTAssertGreaterThan(b.count, 60)
+        XCTAssertEqual(a, b, "stopped at steps \(stops), resumed: same journal")
+    }
+
     // MARK: submission, collection, resubmission, cancel (mocked Slurm, no stage runs)
 
     func executor(_ p: SweepPlan, _ root: String, _ mock: MockSlurm, detach: Bool = true) -> SlurmExecutor {
@@ -290,7 +362,9 @@ final class SlurmTests: XCTestCase {
         var ref: [String: String] = [:]
         for t in try rows(root, "SELECT * FROM slurm_tasks") { ref[t["stage"]] = "\(t["job_id"] as String)_\(t["task"] as Int)" }
         let cls = p.stages.first { $0.kind == .classifier }!, teacher = p.stages.first { $0.kind == .teacher }!
-        // Running, then requeued (preemption / time-limit warning), then running again, then completed.
+        // Everything pending behind its inputs; then the teacher runs, is requeued (preemption / time-limit
+        // warning), and completes in the same job.
+        for s in p.stages { mock.set(ref[s.identity]!, "PENDING", reason: "Dependency") }
         mock.set(ref[teacher.identity]!, "RUNNING")
         mock.set(ref[cls.identity]!, "RUNNING")
         _ = try SlurmExecutor.collect(root: root, retries: 2, runner: mock)
@@ -298,7 +372,8 @@ final class SlurmTests: XCTestCase {
         let status = try Reports(root: root).status(sweep: "q")
         XCTAssertTrue(status.contains("Slurm: \(p.stages.count) tasks of this sweep in flight (2 running"), status)
         XCTAssertTrue(status.contains("Slurm \(ref[teacher.identity]!) RUNNING on vm"), status)
-        XCTAssertFalse(status.contains("stale"), "a stage in a Slurm job is not stale without a local scheduler: \(status)")
+        XCTAssertTrue(status.contains("running 2, failed 0, stale 0, queued 5"), "a stage in a Slurm job is not stale without a local scheduler: \(status)")
+        XCTAssertTrue(status.contains("submitted") && status.contains("PENDING (Dependency)"), status)
         mock.set(ref[teacher.identity]!, "PENDING", reason: "BeginTime", restarts: 1)
         _ = try SlurmExecutor.collect(root: root, retries: 2, runner: mock)
         mock.set(ref[teacher.identity]!, "COMPLETED", restarts: 1)
@@ -329,6 +404,7 @@ final class SlurmTests: XCTestCase {
         let out = try SlurmExecutor.cancel(root: root, sweep: "q", runner: mock)
         let cancelled = mock.calls.filter { $0[0] == "scancel" }
         XCTAssertEqual(cancelled.count, 1)
+        guard cancelled.count == 1 else { return }
         let inFlightJobs = Set(p.stages.filter { $0.kind != .classifier && $0.kind != .teacher }.map { String(ref[$0.identity]!.prefix { $0 != "_" }) })
         XCTAssertEqual(Set(cancelled[0].dropFirst()), inFlightJobs)
         XCTAssertTrue(out.contains("1 running stage(s) stopped"), out)
