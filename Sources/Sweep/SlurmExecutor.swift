@@ -86,7 +86,11 @@ public final class SlurmExecutor: Scheduler {
                 if try inFlightOfPlan().isEmpty { break }
                 sleepInterruptibly(slurmOptions.pollInterval)
                 if interruptRequested != 0 { interrupted = true; break }
-                report(try collector.collect())
+                // A controller that does not answer once (restart, overload) is not the end of the sweep.
+                do { report(try collector.collect()) } catch {
+                    display.event("warning: \(error); asking again in \(Int(slurmOptions.pollInterval.rounded(.up))) s")
+                    continue
+                }
                 try refreshStatus()
                 submittedJobs += try submitReady()
                 display.render(rows())
