@@ -68,7 +68,8 @@ let package = Package(
             "Sweep", "Pipeline", "Tensor",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .testTarget(name: "SweepTests", dependencies: ["Sweep", "Pipeline"]),
+        // Fixtures (golden sbatch scripts, Slurm outputs) are read by path, not bundled.
+        .testTarget(name: "SweepTests", dependencies: ["Sweep", "Pipeline", "Checkpoint"], exclude: ["Fixtures"]),
         .executableTarget(name: "rdd-report", dependencies: [
             "Report",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
