@@ -68,7 +68,8 @@ let package = Package(
             "Sweep", "Pipeline", "Tensor",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .testTarget(name: "SweepTests", dependencies: ["Sweep", "Pipeline", "Report"]),
+        // Fixtures (golden sbatch scripts, Slurm outputs) are read by path, not bundled.
+        .testTarget(name: "SweepTests", dependencies: ["Sweep", "Pipeline", "Checkpoint", "Report"], exclude: ["Fixtures"]),
         // Reads a RunExport file, or (--db) builds one from the run database with Sweep's builder: Sweep owns the
         // database schema and its one writer, so the builder stays next to them and Report stays free of SQL.
         .executableTarget(name: "rdd-report", dependencies: [

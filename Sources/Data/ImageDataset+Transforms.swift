@@ -27,6 +27,47 @@ extension ImageDataset {
         return try replacing(name: "\(name)[pad \(size)]", height: size, width: size, images: out)
     }
 
+    /// Shrinks square images by an integer `factor` with a box filter: each output pixel is the mean of a
+    /// `factor`×`factor` block (exact antialiasing, no interpolation choices). The `small` preset uses
+    /// pad 28 → 32 then factor 2 for Fashion-MNIST at 16×16 (`fitted(to:)`).
+    public func averagePooled(by factor: Int) throws -> ImageDataset {
+        guard factor >= 1, height % factor == 0, width % factor == 0 else {
+            throw DataError.invalidArgument(dataset: source, argument: "factor", value: "\(factor)",
+                                            reason: "must divide the \(height)×\(width) images")
+        }
+        if factor == 1 { return self }
+        let h = height / factor, w = width / factor, c = channels
+        let inSize = imageSize, outSize = h * w * c
+        let scale = 1 / Float(factor * factor)
+        var out = [Float](repeating: 0, count: count * outSize)
+        images.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                for n in 0..<count { for y in 0..<h { for x in 0..<w { for ch in 0..<c {
+                    var s: Float = 0
+                    for dy in 0..<factor { for dx in 0..<factor {
+                        s += src[n * inSize + ((y * factor + dy) * width + x * factor + dx) * c + ch]
+                    } }
+                    dst[n * outSize + (y * w + x) * c + ch] = s * scale
+                } } } }
+            }
+        }
+        return try replacing(name: "\(name)[avgpool \(factor)]", height: h, width: w, images: out)
+    }
+
+    /// The images at a model's `size`×`size`: unchanged when they already are; padded (`padded(to:)`) when
+    /// smaller; when larger, padded to the nearest multiple of `size` and box-averaged down
+    /// (28 → 16: pad to 32, average 2×2). Square images only.
+    public func fitted(to size: Int) throws -> ImageDataset {
+        guard height == width, size > 0 else {
+            throw DataError.invalidArgument(dataset: source, argument: "size", value: "\(size)",
+                                            reason: "fitting needs square images and a positive size (images are \(height)×\(width))")
+        }
+        if size == height { return self }
+        if size > height { return try padded(to: size) }
+        let factor = (height + size - 1) / size
+        return try padded(to: size * factor).averagePooled(by: factor)
+    }
+
     /// Resizes every image to `height`×`width` by bilinear interpolation with half-pixel centres and no
     /// antialiasing: PyTorch's `F.interpolate(mode="bilinear", align_corners=False)`. Output pixel i samples the
     /// source at (i + 0.5) · in/out − 0.5, clamped at 0, between pixels ⌊·⌋ and min(⌊·⌋ + 1, in − 1).

@@ -163,8 +163,8 @@ func blockedRelationKL(teacher t: UnsafePointer<Float>, student s: UnsafePointer
         let nb = min(bs, b - i0), rows = nb * a
         rt.withUnsafeMutableBufferPointer { rtp in rs.withUnsafeMutableBufferPointer { rsp in
             // R_block = F̄[i0·A ..< (i0+nb)·A] · F̄ᵀ : (rows × n).
-            sgemm(transA: false, transB: true, m: rows, n: n, k: c, a: t + i0 * a * c, b: t, c: rtp.baseAddress!)
-            sgemm(transA: false, transB: true, m: rows, n: n, k: c, a: s + i0 * a * c, b: s, c: rsp.baseAddress!)
+            sgemmParallel(transA: false, transB: true, m: rows, n: n, k: c, a: t + i0 * a * c, b: t, c: rtp.baseAddress!)
+            sgemmParallel(transA: false, transB: true, m: rows, n: n, k: c, a: s + i0 * a * c, b: s, c: rsp.baseAddress!)
             for r in 0..<rows {
                 for j in 0..<b {
                     let off = r * n + j * a
@@ -184,10 +184,10 @@ func blockedRelationKL(teacher t: UnsafePointer<Float>, student s: UnsafePointer
                 grad!.withUnsafeMutableBufferPointer { gp in
                     let g = gp.baseAddress!
                     // dF̄_block += G · F̄  (rows × n)·(n × C)
-                    sgemm(transA: false, transB: false, m: rows, n: c, k: n, a: rsp.baseAddress!, b: s,
+                    sgemmParallel(transA: false, transB: false, m: rows, n: c, k: n, a: rsp.baseAddress!, b: s,
                           beta: 1, c: g + i0 * a * c)
                     // dF̄ += Gᵀ · F̄_block  (n × rows)·(rows × C)
-                    sgemm(transA: true, transB: false, m: n, n: c, k: rows, a: rsp.baseAddress!, lda: n,
+                    sgemmParallel(transA: true, transB: false, m: n, n: c, k: rows, a: rsp.baseAddress!, lda: n,
                           b: s + i0 * a * c, beta: 1, c: g)
                 }
             }
@@ -217,8 +217,11 @@ func logSoftmax64(_ x: UnsafePointer<Float>, count n: Int, scale: Double, into y
 /// `teacherPixels` and `studentPixels` are (N, C) pixel rows (N = B·A), or maps (B, H, W, C) (then
 /// N = B·A); `embeddings` E is (V, C), a constant (the queue's rows, already unit length).
 /// `mP2PLoss` is this function applied to `head(F^S)`.
+///
+/// `observe`, when given, receives the relation logits (P^T/τ_kd, P^S/τ_kd), each (N, V), for diagnostics.
 public func mP2PLogitLoss(teacherPixels: Tensor, studentPixels: Tensor, embeddings: Tensor,
-                          tauContrast: Float = 0.1, tauKD: Float = 1, factor: Float = 1) -> Tensor {
+                          tauContrast: Float = 0.1, tauKD: Float = 1, factor: Float = 1,
+                          observe: ((_ teacher: Tensor, _ student: Tensor) -> Void)? = nil) -> Tensor {
     precondition(teacherPixels.shape == studentPixels.shape,
                  "mP2PLogitLoss: teacher \(teacherPixels.shape) and student \(studentPixels.shape) differ")
     let c = studentPixels.shape.last ?? 0
@@ -232,6 +235,7 @@ public func mP2PLogitLoss(teacherPixels: Tensor, studentPixels: Tensor, embeddin
     }
     let ps = matmul(studentPixels.l2Normalized(axis: -1).reshaped([n, c]), e, transB: true).scaled(1 / tauContrast)
     let kl = klDivergence(teacherLogits: pt, studentLogits: ps, tauTeacher: tauKD, tauStudent: tauKD)
+    if let observe { Autograd.noGrad { observe(pt.scaled(1 / tauKD), constant(ps).scaled(1 / tauKD)) } }
     let k = factor * tauKD * tauKD
     return k == 1 ? kl : kl.scaled(k)
 }

@@ -15,7 +15,8 @@ import Models
 /// - Defaults: τ_c = 0.1, τ_kd = 1, factor = 1. The official module has factor = 0.1 = β inside; the
 ///   objective keeps factor = 1 here and applies β as the term's weight instead (same total).
 public func mP2PLoss(teacher: Tensor, student: Tensor, head: ProjectionHead, queue: PixelQueue,
-                     tauContrast: Float = 0.1, tauKD: Float = 1, factor: Float = 1, enqueueKeys: Tensor? = nil) -> Tensor {
+                     tauContrast: Float = 0.1, tauKD: Float = 1, factor: Float = 1, enqueueKeys: Tensor? = nil,
+                     observe: ((_ teacher: Tensor, _ student: Tensor) -> Void)? = nil) -> Tensor {
     let (b, a, c) = mapDims(student, "mP2PLoss")
     precondition(teacher.shape == student.shape, "mP2PLoss: teacher \(teacher.shape) and student \(student.shape) differ")
     precondition(c == queue.channels, "mP2PLoss: maps have \(c) channels, the queue \(queue.channels)")
@@ -26,7 +27,7 @@ public func mP2PLoss(teacher: Tensor, student: Tensor, head: ProjectionHead, que
     let projected = head(student)
     precondition(projected.shape == student.shape, "mP2PLoss: the head maps \(student.shape) to \(projected.shape)")
     let loss = mP2PLogitLoss(teacherPixels: tn.reshaped([b * a, c]), studentPixels: projected.reshaped([b * a, c]),
-                             embeddings: e, tauContrast: tauContrast, tauKD: tauKD, factor: factor)
+                             embeddings: e, tauContrast: tauContrast, tauKD: tauKD, factor: factor, observe: observe)
     if !queue.mode.pushesBeforeLoss { queue.push(teacherKeys: keys) }
     return loss
 }

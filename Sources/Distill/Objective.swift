@@ -100,6 +100,9 @@ public struct DistillLossValues {
     public let terms: [(term: DistillTerm, value: Tensor, weight: Float)]
     /// Σ weight · value.
     public let total: Tensor
+    /// M_P2P's relation logits (P^T/τ_kd, P^S/τ_kd), each (B·A, V), when m_p2p was evaluated: read by the
+    /// loss-term diagnostics for the relation entropy (no gradient attached).
+    public var mP2PRelations: (teacher: Tensor, student: Tensor)?
 
     public init(terms: [(term: DistillTerm, value: Tensor, weight: Float)], total: Tensor) {
         self.terms = terms
@@ -184,6 +187,7 @@ public struct DistillObjective {
             return v
         }
         var out: [(term: DistillTerm, value: Tensor, weight: Float)] = []
+        var relations: (teacher: Tensor, student: Tensor)?
         for t in terms {
             let v: Tensor
             switch t {
@@ -209,7 +213,8 @@ public struct DistillObjective {
                 v = mP2PLoss(teacher: try need(x.teacherMap, t, "the teacher map F^T"),
                              student: try need(x.studentMap, t, "the student map F^S"),
                              head: try need(head, t, "a projection head"), queue: try need(queue, t, "a pixel queue"),
-                             tauContrast: tauContrast, tauKD: tauKD, factor: 1, enqueueKeys: x.enqueueKeys)
+                             tauContrast: tauContrast, tauKD: tauKD, factor: 1, enqueueKeys: x.enqueueKeys,
+                             observe: { relations = ($0, $1) })
             }
             let value = v.item
             if !value.isFinite { throw DistillError.nonFinite(term: t.rawValue, value: value) }
@@ -222,6 +227,8 @@ public struct DistillObjective {
         }
         let tot = total!
         if !tot.item.isFinite { throw DistillError.nonFinite(term: "total", value: tot.item) }
-        return DistillLossValues(terms: out, total: tot)
+        var values = DistillLossValues(terms: out, total: tot)
+        values.mP2PRelations = relations
+        return values
     }
 }

@@ -75,6 +75,11 @@ public final class TermDiagnostics {
             out.append(("diag/is_p2p/entropy_teacher", relationEntropy(t, tau: 1)))
             out.append(("diag/is_p2p/entropy_student", relationEntropy(s, tau: 1)))
         }
+        // M_P2P: rows softmax(P/τ_kd) over the V queued pixels, H/log V (1 = the relation says nothing).
+        if let r = p.values.mP2PRelations {
+            out.append(("diag/m_p2p/entropy_teacher", normalizedRowEntropy(r.teacher)))
+            out.append(("diag/m_p2p/entropy_student", normalizedRowEntropy(r.student)))
+        }
         return out
     }
 

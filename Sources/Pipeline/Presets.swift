@@ -24,11 +24,15 @@ public struct Preset: Codable, Equatable, Sendable {
         teacherSteps: 400, teacherBatch: 32, teacherLR: 2e-3, teacherWarmup: 40, emaDecay: 0.99,
         pdStepsPerHalving: 60, pdBatch: 32, pdLR: 5e-4)
 
+    /// Fashion-MNIST at 16×16 (pad 28 → 32, 2×2 box average). Calibrated on 2 cores (docs/benchmarks.md):
+    /// at 32×32 a training step of this U-Net took 2.5 s at batch 64 (teacher ≈ 4 h); at 16×16 a step at
+    /// batch 32 takes 0.3–0.6 s, so the teacher (4000 steps) and the PD chain (7 halvings × 300 steps)
+    /// fit in about an hour, and a distillation stage (200 steps) plus evaluation in a few minutes.
     public static let small = Preset(
-        name: "small", dataset: "fashion-mnist", imageSize: 32,
-        unet: UNetConfig(imageSize: 32, inChannels: 1, ch: 32, chMult: [1, 2, 2], attn: [1], numResBlocks: 1, dropout: 0.1),
-        teacherSteps: 6000, teacherBatch: 64, teacherLR: 5e-4, teacherWarmup: 200, emaDecay: 0.999,
-        pdStepsPerHalving: 300, pdBatch: 64, pdLR: 1e-4)
+        name: "small", dataset: "fashion-mnist", imageSize: 16,
+        unet: UNetConfig(imageSize: 16, inChannels: 1, ch: 32, chMult: [1, 2, 2], attn: [1], numResBlocks: 1, dropout: 0.1),
+        teacherSteps: 4000, teacherBatch: 32, teacherLR: 1e-3, teacherWarmup: 200, emaDecay: 0.999,
+        pdStepsPerHalving: 300, pdBatch: 32, pdLR: 3e-4)
 
     /// Spec §2.3–2.4 exactly: CIFAR-10 U-Net, 800k teacher steps at batch 128, 10k steps per halving.
     public static let paper = Preset(
@@ -49,7 +53,7 @@ public struct Preset: Codable, Equatable, Sendable {
     public func trainingData(cifarDirectory: String? = nil) throws -> ImageDataset {
         switch dataset {
         case "digits": return try ImageDataset.digits(.train)
-        case "fashion-mnist": return try ImageDataset.fashionMNIST(.train).padded(to: imageSize)
+        case "fashion-mnist": return try ImageDataset.fashionMNIST(.train).fitted(to: imageSize)
         case "cifar10":
             guard let dir = cifarDirectory else {
                 throw PipelineError("preset 'paper' needs the CIFAR-10 binary batches: pass their directory (data_batch_1.bin … test_batch.bin)")

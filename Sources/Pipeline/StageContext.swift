@@ -11,6 +11,11 @@ public struct StageContext {
     public var dieAfterSteps: Int?
     /// For resume tests: stop (throwing `StageInterrupted`) after this many steps of this call.
     public var stopAfterSteps: Int?
+    /// Polled after every training step: when it returns true the loop saves a checkpoint at that
+    /// step (if it did not just save one) and throws `StageInterrupted`. The Slurm worker sets it from
+    /// its SIGUSR1/SIGTERM handler (preemption, time-limit warning, scancel), so a requeued job resumes
+    /// where it stopped.
+    public var stopRequested: (() -> Bool)?
 
     public init(directory: String, checkpointEvery: Int = 100, logEvery: Int = 10,
                 progress: ((Int, Int, [(String, Double)]) -> Void)? = nil) {
@@ -51,6 +56,13 @@ func runTrainingLoop(totalSteps: Int, startStep: Int, context ctx: StageContext,
         done += 1
         if let d = ctx.dieAfterSteps, done >= d { exit(137) }
         if let s = ctx.stopAfterSteps, done >= s, step < totalSteps - 1 { throw StageInterrupted(step: step + 1) }
+        if let stop = ctx.stopRequested, step < totalSteps - 1, stop() {
+            if (step + 1) % ctx.checkpointEvery != 0 {
+                journal.sync()
+                try save(step + 1)
+            }
+            throw StageInterrupted(step: step + 1)
+        }
     }
 }
 

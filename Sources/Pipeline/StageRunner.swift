@@ -23,11 +23,9 @@ public struct StageRequest: Codable, Equatable, Sendable {
 public func loadDataset(_ name: String, root: String?, imageSize: Int, split: DatasetSplit) throws -> ImageDataset {
     switch name {
     case "digits":
-        let d = try ImageDataset.digits(split)
-        return imageSize == d.height ? d : try d.padded(to: imageSize)
+        return try ImageDataset.digits(split).fitted(to: imageSize)
     case "fashion-mnist":
-        let d = try ImageDataset.fashionMNIST(split)
-        return imageSize == d.height ? d : try d.padded(to: imageSize)
+        return try ImageDataset.fashionMNIST(split).fitted(to: imageSize)
     case "cifar10":
         guard let root else { throw PipelineError("dataset cifar10 needs dataRoot: the folder with data_batch_1.bin … test_batch.bin") }
         return try ImageDataset.cifar10(split, directory: root)

@@ -117,7 +117,7 @@ func sweepFigure(_ data: ReportData, number: Int, title: String, keys: [SweepKey
         for s in sweeps {
             body += "**\(s.key.symbol)** (`\(s.key.path)`)\n\n"
             if s.lines.isEmpty {
-                body += "missing: no trial sweeps `\(s.key.path)` — add a sweep over it (with `distill.to: 4`, `evaluation.studentSteps: [4]`, several seeds) to experiments/\(scope.preset)/.\n\n"
+                body += "missing: no trial sweeps `\(s.key.path)` — add a sweep over it (with `distill.to: 4`, `evaluation.studentSteps: [4]`, several seeds) to \(specDirectory(scope.preset)).\n\n"
                 continue
             }
             panels.append(sweepPanel(s, rcfd: rcfd, title: "\(s.key.symbol) — \(scope.dataset)"))
@@ -134,7 +134,7 @@ func sweepFigure(_ data: ReportData, number: Int, title: String, keys: [SweepKey
     }
     if panels.isEmpty {
         out += "missing: no completed unconditional trial sweeps " + keys.map { "`\($0.path)`" }.joined(separator: " or ")
-        out += " — add a sweep over it with `distill.to: 4` and `evaluation.studentSteps: [4]` (several seeds) to experiments/<preset>/ and export again.\n"
+        out += " — add a sweep over it with `distill.to: 4` and `evaluation.studentSteps: [4]` (several seeds) to experiments/ (small) or experiments/<preset>/ and export again.\n"
         return (out, [])
     }
     let svg = SVGPlot(panels: panels, columns: min(2, panels.count)).render()

@@ -14,6 +14,10 @@ func studentCell(_ trials: [TrialView], methods: [String], steps: Int, metric: S
 }
 
 /// The spec file to name when a cell is missing: the sweep contributing most of `trials` (ties: by name).
+/// Where a preset's specs live: `experiments/` for `small` (the measured reproduction),
+/// `experiments/<preset>/` for the others (scripts/experiments/make_specs.py writes them).
+func specDirectory(_ preset: String) -> String { preset == "small" ? "experiments/" : "experiments/\(preset)/" }
+
 func specToExtend(_ data: ReportData, _ trials: [TrialView], fallback: String) -> String {
     var count: [String: Int] = [:]
     for t in trials { count[t.record.sweep, default: 0] += 1 }
@@ -48,7 +52,7 @@ func methodTable(_ data: ReportData, conditional: Bool, paper: [PaperReference.R
         let sweeps = Array(Set(trials.map(\.record.sweep))).sorted()
         out += "\(trials.count) trial\(trials.count == 1 ? "" : "s") (sweep\(sweeps.count == 1 ? "" : "s") \(sweeps.joined(separator: ", "))).\n\n"
         let fid = fidMetric(trials)
-        let spec = specToExtend(data, trials, fallback: "a sweep spec under experiments/\(scope.preset)/")
+        let spec = specToExtend(data, trials, fallback: "a sweep spec under \(specDirectory(scope.preset))")
         var missing: [String] = []
         var records: [EvaluationRecord] = []
         func grid(_ metric: String, _ paperValue: (PaperReference.Row) -> Double?, trackMissing: Bool) -> String {
@@ -153,7 +157,7 @@ public func table3Report(_ data: ReportData, links: LinkStyle) -> String {
         let trials = data.trials(in: scope).filter(isTableTrial)
         if scopes.count > 1 { out += "### \(scope.title)\n\n" }
         let fid = fidMetric(trials)
-        let spec = specToExtend(data, trials, fallback: "a sweep spec under experiments/\(scope.preset)/")
+        let spec = specToExtend(data, trials, fallback: "a sweep spec under \(specDirectory(scope.preset))")
         out += "Our data set **\(scope.dataset)** (preset `\(scope.preset)`) stands in for CIFAR-10; each configuration distills 8 → 4 → 2 → 1 and the 1-step student is evaluated.\n\n"
         let linked = termsLinkTargets(data)
         var rows: [[String]] = []

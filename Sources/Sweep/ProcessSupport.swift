@@ -68,6 +68,8 @@ enum Proc {
         case SIGILL: return "SIGILL"
         case SIGTRAP: return "SIGTRAP"
         case SIGFPE: return "SIGFPE"
+        case SIGUSR1: return "SIGUSR1"
+        case SIGUSR2: return "SIGUSR2"
         default: return "signal \(s)"
         }
     }

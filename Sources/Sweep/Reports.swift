@@ -137,6 +137,18 @@ public struct Reports {
                 FROM stages s JOIN trial_stages ts ON ts.stage = s.identity JOIN trials t ON t.id = ts.trial_id
                 WHERE t.sweep_id = ? GROUP BY s.identity ORDER BY first_trial, s.rowid
                 """, arguments: [sw.id])
+            // Stages in Slurm jobs (the Slurm executor): they run without a local scheduler.
+            var slurm: [String: Row] = [:]
+            for r in try Row.fetchAll(db, sql: "SELECT * FROM slurm_tasks WHERE finished IS NULL") { slurm[r["stage"]] = r }
+            if !slurm.isEmpty {
+                let mine = try Row.fetchAll(db, sql: "SELECT state, job_id FROM slurm_tasks WHERE finished IS NULL AND sweep_id = ?", arguments: [sw.id])
+                let running = mine.filter { ["RUNNING", "COMPLETING"].contains($0["state"] as String) }.count
+                let jobs = Array(Set(mine.map { $0["job_id"] as String })).sorted { (Int($0) ?? 0) < (Int($1) ?? 0) }
+                let seen = try Double.fetchOne(db, sql: "SELECT MAX(seen) FROM slurm_tasks")
+                out += "Slurm: \(mine.count) task\(mine.count == 1 ? "" : "s") of this sweep in flight (\(running) running, \(mine.count - running) pending or starting)"
+                out += jobs.isEmpty ? "" : " in job array\(jobs.count == 1 ? "" : "s") \(jobs.prefix(12).joined(separator: ", "))\(jobs.count > 12 ? ", …" : "")"
+                out += "; Slurm last asked \(seen.map { fmtDate($0) } ?? "never")\n"
+            }
             var counts: [String: Int] = [:]
             var lines: [[String]] = []
             var remaining: [String: Double] = [:]   // kind → remaining steps
@@ -146,7 +158,8 @@ public struct Reports {
                 let ranBy: Int64? = r["ran_by_sweep"]
                 var shown = st
                 if st == "completed" && ranBy != sw.id { shown = "cached" }
-                if st == "running" && !live { shown = "stale" }
+                let job = slurm[r["identity"] as String]
+                if st == "running" && !live && job == nil { shown = "stale" }
                 counts[shown, default: 0] += 1
                 let total: Int? = r["total_steps"], last: Int? = r["last_step"]
                 let kind: String = r["kind"]
@@ -158,7 +171,13 @@ public struct Reports {
                     let hb: Double? = r["heartbeat"]
                     var note: String = r["error"] ?? ""
                     if shown == "running", let hb { note = String(format: "heartbeat %.0f s ago", Date().timeIntervalSince1970 - hb) }
-                    if shown == "stale" { note = "was running when its scheduler stopped; `rdd-sweep run` resumes it from its checkpoint" }
+                    if shown == "stale" { note = "was stopped while running (its scheduler stopped, or its Slurm job was cancelled); `rdd-sweep run` resumes it from its checkpoint" }
+                    if let job {
+                        let state: String = job["state"], reason: String? = job["reason"], node: String? = job["node"]
+                        note = "Slurm \(job["job_id"] as String)_\(job["task"] as Int) \(state)" + (state == "RUNNING" ? node.map { " on \($0)" } ?? "" : reason.map { " (\($0))" } ?? "")
+                            + (shown == "running" ? (r["heartbeat"] as Double?).map { String(format: ", heartbeat %.0f s ago", Date().timeIntervalSince1970 - $0) } ?? "" : "")
+                        if shown == "queued" { shown = "submitted" }
+                    }
                     let failures: Int = r["failures"]
                     if shown == "queued", failures > 0 { shown = "retrying" }
                     let secs: Double? = r["seconds"]
@@ -219,7 +238,8 @@ public struct Reports {
                 var st: String = s["status"]
                 let ranBy: Int64? = s["ran_by_sweep"]
                 if st == "completed" && ranBy != sw.id { st = "cached" }
-                if st == "running" && !schedulerRunning { st = "stale" }
+                if st == "running" && !schedulerRunning,
+                   try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM slurm_tasks WHERE stage = ? AND finished IS NULL", arguments: [s["identity"] as String]) == 0 { st = "stale" }
                 let total: Int? = s["total_steps"], last: Int? = s["last_step"]
                 let secs: Double? = s["seconds"]
                 rows.append([s["name"], s["kind"], String((s["identity"] as String).prefix(10)), st, total.map { "\(min(last ?? 0, $0))/\($0)" } ?? "-",

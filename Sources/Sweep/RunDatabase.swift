@@ -16,6 +16,9 @@ public final class RunDatabase {
         m.registerMigration("v1-initial") { db in
             for sql in RunDatabase.schemaV1 { try db.execute(sql: sql) }
         }
+        m.registerMigration("v2-slurm") { db in
+            for sql in RunDatabase.schemaV2Slurm { try db.execute(sql: sql) }
+        }
         return m
     }
 
@@ -126,6 +129,36 @@ public final class RunDatabase {
           seconds_per_image REAL,
           PRIMARY KEY (stage, metric))
         """,
+    ]
+
+    /// The Slurm executor's record of what it submitted (docs/run-database.md, "slurm_tasks").
+    public static let schemaV2Slurm = [
+        """
+        CREATE TABLE slurm_tasks (
+          job_id       TEXT NOT NULL,
+          task         INTEGER NOT NULL,
+          stage        TEXT NOT NULL REFERENCES stages(identity) ON DELETE CASCADE,
+          sweep_id     INTEGER REFERENCES sweeps(id) ON DELETE SET NULL,
+          job_name     TEXT NOT NULL,
+          script       TEXT NOT NULL,
+          output       TEXT NOT NULL,
+          dependency   TEXT,
+          threads      INTEGER,
+          submitted    REAL NOT NULL,
+          state        TEXT NOT NULL DEFAULT 'SUBMITTED',
+          reason       TEXT,
+          task_job_id  TEXT,
+          node         TEXT,
+          restarts     INTEGER NOT NULL DEFAULT 0,
+          attempt      INTEGER,
+          exit_status  INTEGER,
+          signal       INTEGER,
+          seen         REAL,
+          finished     REAL,
+          PRIMARY KEY (job_id, task))
+        """,
+        "CREATE INDEX slurm_tasks_stage ON slurm_tasks(stage)",
+        "CREATE INDEX slurm_tasks_in_flight ON slurm_tasks(finished)",
     ]
 
     public static func path(root: String) -> String { root + "/runs.sqlite" }

@@ -55,6 +55,8 @@ public struct RunSummary {
     /// waiting for workers: the fixed cost it adds to the stages.
     public var bookkeepingSeconds: Double
     public var failures: [String]
+    /// Slurm executor: the job arrays this run submitted.
+    public var submittedJobs: [String] = []
 }
 
 /// A spec whose name exists in the database with different trials.
@@ -68,7 +70,9 @@ nonisolated(unsafe) var interruptRequested: Int32 = 0
 
 /// Runs a sweep plan: registers it in the run database, reconciles what is already done, and runs
 /// every remaining stage in worker processes, at most `jobs` at a time, in dependency order.
-public final class Scheduler {
+/// `SlurmExecutor` is the same with Slurm jobs instead of local processes (it reuses registration,
+/// reconciliation and the trial bookkeeping here).
+public class Scheduler {
     public let plan: SweepPlan
     public let options: RunOptions
     let root: String
@@ -85,6 +89,8 @@ public final class Scheduler {
     var display: ProgressDisplay!
     var bookkeeping = 0.0
     let stageByID: [String: PlannedStage]
+    /// Stages with a Slurm task in flight (`slurm_tasks`): reconciliation leaves them alone.
+    var inFlight: [String: String] = [:]
 
     final class RunningStage {
         let identity: String
@@ -131,6 +137,11 @@ public final class Scheduler {
         let tb = Date()
         db = try RunDatabase(writerAt: RunDatabase.path(root: root))
         display = ProgressDisplay(mode: options.display)
+        inFlight = try db.read { try SlurmCollector.inFlight($0) }
+        let busy = plan.stages.filter { inFlight[$0.identity] != nil }
+        if !busy.isEmpty {
+            throw PipelineError("\(busy.count) stage(s) of this sweep are in Slurm jobs (\(busy.prefix(3).map { "\($0.displayName) in \(inFlight[$0.identity]!)" }.joined(separator: ", "))\(busy.count > 3 ? ", …" : "")); running them locally too would duplicate work. `rdd-sweep collect --root \(options.root)` records what finished; `rdd-sweep cancel` stops the jobs; or continue with `--executor slurm`.")
+        }
         try register()
         try reconcile()
         bookkeeping += Date().timeIntervalSince(tb)
@@ -282,6 +293,7 @@ public final class Scheduler {
                 attempts[id] = row["attempts"]
                 failures[id] = row["failures"]
                 threadsUsed[id] = row["threads"]
+                if inFlight[id] != nil { status[id] = st; continue }   // a Slurm job has it; collection updates it
                 switch st {
                 case "completed", "cached":
                     if !done {
@@ -318,7 +330,8 @@ public final class Scheduler {
         }
     }
 
-    func launch(_ s: PlannedStage) throws {
+    /// Writes a stage's `request.json` (what its worker runs) and, once, `stage.json` (what it is).
+    func prepareStage(_ s: PlannedStage) throws {
         let id = s.identity, dir = stageDir(id)
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         var inputs: [String: String] = [:]
@@ -335,6 +348,11 @@ public final class Scheduler {
                                     ("config", (try? JSONParser.parse(s.config).value) ?? .string(s.config))])
             try atomicWrite(Data(meta.serialized().utf8), to: metaPath)
         }
+    }
+
+    func launch(_ s: PlannedStage) throws {
+        let id = s.identity, dir = stageDir(id)
+        try prepareStage(s)
         // Keep a stage's thread count across resumes: identical numbers need the same count.
         let hasCheckpoint = FileManager.default.fileExists(atPath: dir + "/checkpoint.h5")
         let threads = hasCheckpoint ? (threadsUsed[id] ?? threadsPerJob) : threadsPerJob

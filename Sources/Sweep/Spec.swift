@@ -9,7 +9,8 @@ import Pipeline
 ///       "zip":   [ { "distill.alpha": [1, 2], "distill.beta": [0.1, 0.2] } ],   // paired lists
 ///       "trials": [ { "distill.method": "pd" }, … ],        // explicit list of assignments
 ///       "seeds": [0, 1, 2],                                  // the `seed` axis, innermost
-///       "execution": { "checkpointEvery": 100, "logEvery": 10 } }
+///       "execution": { "checkpointEvery": 100, "logEvery": 10,
+///                      "slurm": { "time": "01:00:00", "stages": { "teacher": { "time": "04:00:00" } } } } }
 ///
 /// Trials = trials × grid × each zip group × seeds, in that nesting (the first varies slowest); within a
 /// grid the last key varies fastest. A trial's index is its position in that order, its key the
@@ -27,9 +28,11 @@ public struct SweepSpec {
     public var seeds: [JSON]?
     public var checkpointEvery: Int
     public var logEvery: Int
+    /// `execution.slurm`: sbatch resources for `rdd-sweep run --executor slurm` (docs/sweeps.md, "Slurm").
+    public var slurm = SlurmSettings()
 
     public static let topLevelKeys = ["$schema", "name", "description", "preset", "base", "grid", "zip", "trials", "seeds", "execution"]
-    public static let executionKeys = ["checkpointEvery", "logEvery"]
+    public static let executionKeys = ["checkpointEvery", "logEvery", "slurm"]
 }
 
 /// One expanded trial: its stable index and key, the axis values that made it, its resolved configuration.
@@ -328,6 +331,7 @@ extension SweepSpec {
             if case .object(let kv) = e {
                 for (k, v) in kv {
                     guard executionKeys.contains(k) else { err("execution.\(k)", "\(k) = \(v.serialized()): unknown key\(didYouMean(k, executionKeys))"); continue }
+                    if k == "slurm" { spec.slurm = SlurmSettings.parse(v, specPath: "execution.slurm", err: err); continue }
                     guard let n = v.intValue, n >= 1 else { err("execution.\(k)", "\(k) = \(v.serialized()): expected an integer ≥ 1"); continue }
                     if k == "checkpointEvery" { spec.checkpointEvery = n } else { spec.logEvery = n }
                 }

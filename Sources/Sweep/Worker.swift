@@ -16,6 +16,9 @@ public enum StageFiles {
     public static let log = "worker.log"
     public static let lock = ".lock"
     public static let meta = "stage.json"
+    /// Why a worker stopped without completing, when it knows (`WorkerExitRecord`): the Slurm
+    /// executor reads it when Slurm has already forgotten the job's exit status.
+    public static let exit = "exit.json"
 }
 
 /// Exit statuses of `rdd-sweep worker`.
@@ -28,7 +31,22 @@ public enum WorkerExit {
     public static let orphaned: Int32 = 70
     /// Another worker holds this stage directory.
     public static let busy: Int32 = 75
+    /// A Slurm worker was signalled (preemption, time-limit warning, scancel): it saved a checkpoint
+    /// and stopped; for a warning signal it first asked Slurm to requeue its job.
+    public static let requeued: Int32 = 76
 }
+
+/// `exit.json`: a worker's own record of a deliberate non-zero exit (the stage threw, or it stopped on
+/// a signal), so the reason survives Slurm forgetting the job.
+public struct WorkerExitRecord: Codable, Equatable {
+    public var status: Int32
+    public var reason: String
+    public var step: Int?
+    public var time: Double
+}
+
+/// The signal that asked a Slurm worker to stop (0: none yet). Set by its signal handler.
+nonisolated(unsafe) var workerStopSignal: Int32 = 0
 
 /// What a worker writes last (`done.json`): the stage is complete when this file exists.
 public struct WorkerDone: Codable, Equatable {
@@ -44,7 +62,15 @@ public struct WorkerDone: Codable, Equatable {
 /// directory's lock, touches `heartbeat` every second (and exits if its parent scheduler is gone),
 /// writes `progress.json` as steps complete, calls `Pipeline.runStage`, and on success writes
 /// `done.json`. Returns the exit status.
-public func runWorker(requestPath: String, checkpointEvery: Int, logEvery: Int) -> Int32 {
+///
+/// With `slurm` (the executor's job script passes `--slurm`), SIGUSR1/SIGUSR2/SIGINT (the `--signal`
+/// warning before the time limit) and SIGTERM (preemption, scancel) make the training loop save a
+/// checkpoint at the next step boundary and stop; for a warning signal the worker then runs
+/// `scontrol requeue $SLURM_ARRAY_JOB_ID_$SLURM_ARRAY_TASK_ID`, so the job goes back to the queue and resumes from that checkpoint.
+/// For SIGTERM Slurm decides (a preemption with requeue requeues the job; scancel ends it). A stage
+/// without a training loop (evaluation) stops at once; a loop that does not reach a step boundary
+/// within 60 s is stopped too (resuming from its last periodic checkpoint).
+public func runWorker(requestPath: String, checkpointEvery: Int, logEvery: Int, slurm: Bool = false) -> Int32 {
     let request: StageRequest
     do {
         request = try JSONDecoder().decode(StageRequest.self, from: Data(contentsOf: URL(fileURLWithPath: requestPath)))
@@ -60,13 +86,28 @@ public func runWorker(requestPath: String, checkpointEvery: Int, logEvery: Int) 
     }
     lock.writeOwner("\(getpid())\n")
     try? FileManager.default.removeItem(atPath: dir + "/" + StageFiles.done)
+    try? FileManager.default.removeItem(atPath: dir + "/" + StageFiles.exit)
+    if slurm {
+        workerStopSignal = 0
+        for sig in [SIGUSR1, SIGUSR2, SIGINT, SIGTERM] { signal(sig) { workerStopSignal = $0 } }
+    }
+    final class StepBox: @unchecked Sendable { var step: Int? }
+    let last = StepBox()   // the last completed step (read by the heartbeat thread)
 
     let parent = getppid()
     let heartbeatPath = dir + "/" + StageFiles.heartbeat
     Proc.quickWrite("\(getpid()) \(Date().timeIntervalSince1970)\n", to: heartbeatPath)
     let beat = Thread {
+        var stopSeen: Date?
         while true {
-            Thread.sleep(forTimeInterval: 1)
+            Thread.sleep(forTimeInterval: slurm && workerStopSignal != 0 ? 0.25 : 1)
+            if slurm, workerStopSignal != 0 {
+                let since = stopSeen ?? Date()
+                stopSeen = since
+                if request.kind == .eval || Date().timeIntervalSince(since) > 60 {
+                    _exit(stopForSlurm(dir: dir, step: last.step, note: request.kind == .eval ? "evaluation restarts from the beginning" : "no step boundary within 60 s"))
+                }
+            }
             if parent != 1 && getppid() != parent {
                 FileHandle.standardError.write(Data("rdd-sweep worker: scheduler (pid \(parent)) is gone; stopping (the stage resumes from its checkpoint)\n".utf8))
                 _exit(WorkerExit.orphaned)
@@ -79,7 +120,8 @@ public func runWorker(requestPath: String, checkpointEvery: Int, logEvery: Int) 
     let progressPath = dir + "/" + StageFiles.progress
     var lastWrite = 0.0
     let start = Date()
-    let ctx = StageContext(directory: dir, checkpointEvery: checkpointEvery, logEvery: logEvery) { step, total, metrics in
+    var ctx = StageContext(directory: dir, checkpointEvery: checkpointEvery, logEvery: logEvery) { step, total, metrics in
+        last.step = step
         let now = Date().timeIntervalSince1970
         guard now - lastWrite >= 0.25 || step == total else { return }
         lastWrite = now
@@ -88,14 +130,18 @@ public func runWorker(requestPath: String, checkpointEvery: Int, logEvery: Int) 
         let obj = JSON.object([("step", .int(Int64(step))), ("total", .int(Int64(total))), ("time", .double(now)), ("metrics", .object(m))])
         Proc.quickWrite(obj.serialized(), to: progressPath)
     }
+    if slurm { ctx.stopRequested = { workerStopSignal != 0 } }
     print("rdd-sweep worker pid \(getpid()): \(request.kind.rawValue) stage in \(dir), RDD_THREADS=\(ProcessInfo.processInfo.environment["RDD_THREADS"] ?? "default")")
     fflush(stdout)
     prepareJournalForResume(directory: dir)
     do {
         try runStage(request, context: ctx)
         try finishJournal(directory: dir)
+    } catch let e as StageInterrupted where slurm {
+        return stopForSlurm(dir: dir, step: e.step, note: "checkpoint saved at step \(e.step)")
     } catch {
         FileHandle.standardError.write(Data("rdd-sweep worker: stage failed: \(error)\n".utf8))
+        writeExitRecord(dir: dir, WorkerExitRecord(status: WorkerExit.stageError, reason: "stage failed: \(error)", step: last.step, time: Date().timeIntervalSince1970))
         return WorkerExit.stageError
     }
     let done = WorkerDone(seconds: Date().timeIntervalSince(start), peakRSSKiB: Proc.peakRSSKiB(getpid()),
@@ -112,6 +158,37 @@ public func runWorker(requestPath: String, checkpointEvery: Int, logEvery: Int) 
     print("rdd-sweep worker: done in \(String(format: "%.2f", done.seconds)) s, peak RSS \(done.peakRSSKiB ?? 0) KiB")
     withExtendedLifetime(lock) {}
     return 0
+}
+
+/// Writes `exit.json` (best effort).
+func writeExitRecord(dir: String, _ r: WorkerExitRecord) {
+    let enc = JSONEncoder()
+    enc.outputFormatting = [.sortedKeys]
+    if let d = try? enc.encode(r) { try? atomicWrite(d, to: dir + "/" + StageFiles.exit) }
+}
+
+/// A Slurm worker stopping on a signal: for a warning signal (not SIGTERM) asks Slurm to requeue its
+/// job, records `exit.json`, and returns `WorkerExit.requeued`.
+func stopForSlurm(dir: String, step: Int?, note: String) -> Int32 {
+    let sig = workerStopSignal
+    var what = "stopped by \(Proc.signalName(sig)) (\(note))"
+    // The task as ARRAYJOB_TASK: an array task's own SLURM_JOB_ID can equal the array's job id, which
+    // scontrol would take as the whole array.
+    let env = ProcessInfo.processInfo.environment
+    let task = env["SLURM_ARRAY_JOB_ID"].flatMap { a in env["SLURM_ARRAY_TASK_ID"].map { "\(a)_\($0)" } } ?? env["SLURM_JOB_ID"]
+    if sig != SIGTERM, let job = task, job.range(of: "^[0-9]+(_[0-9]+)?$", options: .regularExpression) != nil {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["scontrol", "requeue", job]
+        do {
+            try p.run()
+            p.waitUntilExit()
+            what += p.terminationStatus == 0 ? "; job \(job) requeued" : "; `scontrol requeue \(job)` failed with exit status \(p.terminationStatus)"
+        } catch { what += "; cannot run scontrol: \(error)" }
+    }
+    FileHandle.standardError.write(Data("rdd-sweep worker: \(what)\n".utf8))
+    writeExitRecord(dir: dir, WorkerExitRecord(status: WorkerExit.requeued, reason: what, step: step, time: Date().timeIntervalSince1970))
+    return WorkerExit.requeued
 }
 
 // MARK: - Exact journals across resumes (workaround)

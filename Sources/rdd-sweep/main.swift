@@ -11,7 +11,7 @@ struct RDDSweep: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rdd-sweep",
         abstract: "Plan, run, resume and inspect sweeps of RDD trials (docs/sweeps.md).",
-        subcommands: [Run.self, Plan.self, Status.self, Show.self, Retry.self, List.self, Export.self, GC.self,
+        subcommands: [Run.self, Plan.self, Status.self, Show.self, Retry.self, Collect.self, Cancel.self, List.self, Export.self, GC.self,
                       Worker.self, MeasureOverhead.self])
 }
 
@@ -34,10 +34,41 @@ struct CommonRunOptions: ParsableArguments {
     @Option(help: "Automatic retries of a stage whose worker crashed or was killed.") var retries = 2
     @Option(help: "Kill and retry a worker whose heartbeat is older than this many seconds.") var heartbeatTimeout: Double = 120
     @Option(help: "Progress display: auto (tty on a terminal, else plain), tty, plain, quiet.") var display: String = "auto"
+    @Option(help: "Where stages run: local (worker processes here) or slurm (sbatch job arrays; docs/sweeps.md, \"Slurm\").") var executor = "local"
 }
 
-func execute(_ plan: SweepPlan, _ o: CommonRunOptions, retryFailed: Bool, new: Bool) throws {
+/// Options of the Slurm executor; resources override the spec's `execution.slurm` for every stage kind.
+struct SlurmFlags: ParsableArguments {
+    @Flag(help: "Slurm: return after submitting (the jobs run on; `status`, `collect` and `cancel` work later).") var detach = false
+    @Option(help: "Slurm: --partition of every job.") var partition: String?
+    @Option(help: "Slurm: --account of every job.") var account: String?
+    @Option(help: "Slurm: --qos of every job.") var qos: String?
+    @Option(help: "Slurm: --cpus-per-task (also the worker's RDD_THREADS).") var cpusPerTask: Int?
+    @Option(help: "Slurm: --mem, e.g. 4G.") var mem: String?
+    @Option(help: "Slurm: --time, e.g. 01:00:00.") var time: String?
+    @Option(help: "Slurm: --signal for checkpoint-and-requeue before the time limit, e.g. B:USR1@120.") var signal: String?
+    @Option(help: "Slurm: at most this many tasks of one job array run at once (--array=0-N%K).") var throttle: Int?
+    @Option(help: "Slurm: a further sbatch option, \"--name=value\" (repeatable).") var sbatchOption: [String] = []
+    @Option(help: "Slurm: seconds between two looks at the queue of an attached run.") var pollInterval: Double = 5
+
+    var resources: SlurmResources {
+        SlurmResources(partition: partition, account: account, qos: qos, cpusPerTask: cpusPerTask, mem: mem, time: time, signal: signal,
+                       throttle: throttle, options: sbatchOption)
+    }
+}
+
+func execute(_ plan: SweepPlan, _ o: CommonRunOptions, _ sf: SlurmFlags, retryFailed: Bool, new: Bool) throws {
     guard o.jobs >= 1 else { throw ValidationError("--jobs must be ≥ 1") }
+    guard ["local", "slurm"].contains(o.executor) else { throw ValidationError("--executor must be local or slurm, got '\(o.executor)'") }
+    let slurmProblems = sf.resources.problems(prefix: "--")
+    if o.executor == "slurm", !slurmProblems.isEmpty {
+        throw ValidationError("invalid Slurm option\(slurmProblems.count == 1 ? "" : "s"):\n  " + slurmProblems.map {
+            $0.replacingOccurrences(of: "--cpusPerTask", with: "--cpus-per-task").replacingOccurrences(of: "--options", with: "--sbatch-option")
+        }.joined(separator: "\n  "))
+    }
+    if o.executor == "local", sf.detach || sf.resources != SlurmResources() {
+        throw ValidationError("--detach and the Slurm resource options need --executor slurm")
+    }
     guard let mode = DisplayMode(rawValue: o.display) else { throw ValidationError("--display must be one of \(DisplayMode.allCases.map(\.rawValue).joined(separator: ", "))") }
     var opts = RunOptions(root: o.root, workerExecutable: selfExecutable())
     opts.jobs = o.jobs
@@ -48,11 +79,20 @@ func execute(_ plan: SweepPlan, _ o: CommonRunOptions, retryFailed: Bool, new: B
     opts.display = mode
     opts.handleSignals = true
     let summary: RunSummary
-    do { summary = try Scheduler(plan: plan, options: opts).run() } catch let e as ChangedSpecError {
+    let scheduler: Scheduler
+    if o.executor == "slurm" {
+        var so = SlurmRunOptions(runner: ProcessSlurmRunner())
+        so.flags = sf.resources
+        so.detach = sf.detach
+        so.pollInterval = max(0.2, sf.pollInterval)
+        scheduler = SlurmExecutor(plan: plan, options: opts, slurm: so)
+    } else { scheduler = Scheduler(plan: plan, options: opts) }
+    do { summary = try scheduler.run() } catch let e as ChangedSpecError {
         FileHandle.standardError.write(Data((e.message + "\n").utf8))
         throw ExitCode(2)
     }
     if summary.interrupted { throw ExitCode(130) }
+    if sf.detach { return }
     if summary.trialsFailed > 0 { throw ExitCode(1) }
 }
 
@@ -60,10 +100,11 @@ struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run a sweep; rerunning the same spec continues it (done stages skipped, interrupted ones resumed).")
     @Argument(help: "Sweep spec (JSON; schemas/sweep-spec.schema.json).") var spec: String
     @OptionGroup var common: CommonRunOptions
+    @OptionGroup var slurm: SlurmFlags
     @Flag(help: "Record a changed spec as a new revision of the sweep (stages shared with earlier revisions are reused).") var new = false
     @Flag(help: "Also requeue stages that failed in earlier runs (same as `retry --failed`).") var retryFailed = false
 
-    func run() throws { try execute(try loadPlan(spec), common, retryFailed: retryFailed, new: new) }
+    func run() throws { try execute(try loadPlan(spec), common, slurm, retryFailed: retryFailed, new: new) }
 }
 
 struct Retry: ParsableCommand {
@@ -72,6 +113,7 @@ struct Retry: ParsableCommand {
     @Argument(help: "Sweep spec; default: the spec stored in the database for --sweep.") var spec: String?
     @Option(help: "Sweep name (NAME or NAME@REVISION) when no SPEC is given.") var sweep: String?
     @OptionGroup var common: CommonRunOptions
+    @OptionGroup var slurm: SlurmFlags
 
     func run() throws {
         guard failed else { throw ValidationError("say what to retry: `rdd-sweep retry --failed [SPEC]`") }
@@ -82,7 +124,7 @@ struct Retry: ParsableCommand {
                 FileHandle.standardError.write(Data((e.description + "\n").utf8)); throw ExitCode(2)
             }
         }
-        try execute(plan, common, retryFailed: true, new: false)
+        try execute(plan, common, slurm, retryFailed: true, new: false)
     }
 }
 
@@ -105,7 +147,42 @@ struct Status: ParsableCommand {
     func run() throws {
         var ref = sweep
         if ref == nil, let spec { ref = try SweepSpec.load(path: spec).name }
+        // Slurm jobs in flight: ask Slurm first (unless another rdd-sweep is writing the root; it does).
+        if SlurmExecutor.hasInFlight(root: root), let c = try SlurmExecutor.collect(root: root, retries: retries, runner: ProcessSlurmRunner()) {
+            for e in c.events { print(e) }
+        }
         print(try Reports(root: root).status(sweep: ref, all: all), terminator: "")
+    }
+    @Option(help: "Slurm: automatic retries of a crashed stage when collecting (as `run --retries`).") var retries = 2
+}
+
+struct Collect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Slurm: ask Slurm (squeue, scontrol) about every submitted job of the root and record what finished, failed or was requeued.",
+        discussion: "Completed stages are ingested into the run database; failed runs are recorded with exit status, Slurm state and reason. Stages to retry are queued; `rdd-sweep run SPEC --executor slurm` resubmits them.")
+    @Option(help: "Results root.") var root = "results"
+    @Option(help: "Automatic retries of a crashed stage (a stage that threw is never retried automatically).") var retries = 2
+
+    func run() throws {
+        guard let c = try SlurmExecutor.collect(root: root, retries: max(0, retries), runner: ProcessSlurmRunner()) else {
+            print("another rdd-sweep is writing \(root) (an attached Slurm run collects by itself); nothing done")
+            return
+        }
+        for e in c.events { print(e) }
+        print("collected: \(c.completed) completed, \(c.failedAttempts) failed attempt\(c.failedAttempts == 1 ? "" : "s"), \(c.interrupted) interrupted or requeued, \(c.neverStarted) not started; in flight: \(c.running) running, \(c.pending) pending")
+    }
+}
+
+struct Cancel: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Slurm: cancel the sweep's jobs (scancel); running stages keep their checkpoints and resume on the next run.")
+    @Argument(help: "A sweep spec (its name selects the sweep).") var spec: String?
+    @Option(help: "Sweep name (NAME or NAME@REVISION).") var sweep: String?
+    @Option(help: "Results root.") var root = "results"
+
+    func run() throws {
+        var ref = sweep
+        if ref == nil, let spec { ref = try SweepSpec.load(path: spec).name }
+        print(try SlurmExecutor.cancel(root: root, sweep: ref, runner: ProcessSlurmRunner()), terminator: "")
     }
 }
 
@@ -155,8 +232,9 @@ struct Worker: ParsableCommand {
     @Argument var request: String
     @Option var checkpointEvery = 100
     @Option var logEvery = 10
+    @Flag(help: "Started by a Slurm job: checkpoint and stop (requeueing the job) on USR1/USR2/INT/TERM.") var slurm = false
     func run() throws {
-        let code = runWorker(requestPath: request, checkpointEvery: checkpointEvery, logEvery: logEvery)
+        let code = runWorker(requestPath: request, checkpointEvery: checkpointEvery, logEvery: logEvery, slurm: slurm)
         if code != 0 { throw ExitCode(code) }
     }
 }

@@ -63,9 +63,10 @@ struct Trial: ParsableCommand {
 }
 
 struct DryRun: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "dry-run", abstract: "Print a preset's U-Net and its parameter count, and time one training step.")
+    static let configuration = CommandConfiguration(commandName: "dry-run", abstract: "Print a preset's U-Net and its parameter count, and time its training step.")
     @Option(help: "Preset: tiny, small or paper.") var preset = "paper"
     @Option(help: "Batch size for the timed step (0: skip timing).") var timeBatch = 0
+    @Option(help: "Timed steps after one warm-up step (median reported).") var timeSteps = 3
     @Flag(help: "List every parameter.") var verbose = false
 
     func run() throws {
@@ -78,13 +79,19 @@ struct DryRun: ParsableCommand {
             var rng = RNG(seed: 1)
             let x = Tensor.randn([timeBatch, p.unet.imageSize, p.unet.imageSize, p.unet.inChannels], rng: &rng)
             let adam = Adam(net.namedTrainableParameters(), lr: 1e-4)
-            let t0 = Date()
-            let y = net(x, timesteps: [Int](repeating: 500, count: timeBatch), rng: &rng)
-            let loss = mseLoss(y, x)
-            loss.backward()
-            adam.update()
-            let dt = Date().timeIntervalSince(t0)
-            print(String(format: "one training step at batch %d: %.2f s → teacher ≈ %.1f h", timeBatch, dt, dt * Double(p.teacherSteps) / 3600))
+            // One untimed warm-up step (allocation, page faults, OpenBLAS start-up), then the median of `timeSteps`.
+            var times: [Double] = []
+            for i in 0...max(timeSteps, 1) {
+                let t0 = Date()
+                adam.zeroGrad()
+                let y = net(x, timesteps: [Int](repeating: 500, count: timeBatch), rng: &rng)
+                let loss = mseLoss(y, x)
+                loss.backward()
+                adam.update()
+                if i > 0 { times.append(Date().timeIntervalSince(t0)) }
+            }
+            let dt = times.sorted()[times.count / 2]
+            print(String(format: "training step at batch %d: median %.3f s of %d (first step excluded) → teacher ≈ %.2f h", timeBatch, dt, times.count, dt * Double(p.teacherSteps) / 3600))
         }
     }
 }

@@ -10,6 +10,27 @@ final class TransformTests: XCTestCase {
                          images: [0.0, 0.4, 0.8, -0.4, 1, 1, 1, 1], labels: [0, 1])
     }
 
+    func testAveragePoolAndFitToSmallerSize() throws {
+        // tiny(): 2×2 images [0, 0.4; 0.8, −0.4] → one pixel, the mean 0.2.
+        let pooled = try tiny().averagePooled(by: 2)
+        XCTAssertEqual([pooled.count, pooled.height, pooled.width], [2, 1, 1])
+        XCTAssertEqual(pooled.image(0).first!, 0.2, accuracy: 1e-6)
+        assertDataError(try tiny().averagePooled(by: 3), field: "factor")
+        // 2 → 1 by fitting: no padding needed, the same box mean.
+        XCTAssertEqual(try tiny().fitted(to: 1).image(0).first!, 0.2, accuracy: 1e-6)
+        // 2 → 3 pads; 2 → 2 is the identity.
+        XCTAssertEqual(try tiny().fitted(to: 3).height, 3)
+        XCTAssertEqual(try tiny().fitted(to: 2), try tiny())
+        // Digits 8×8 → 3: pad to 9 (background −1 on the border), average 3×3 blocks.
+        let d = try ImageDataset.digits(.test).first(2)
+        let f = try d.fitted(to: 3)
+        XCTAssertEqual([f.height, f.width], [3, 3])
+        let padded = Array(try d.padded(to: 9).image(1))
+        var expect: Float = 0
+        for y in 3..<6 { for x in 6..<9 { expect += padded[y * 9 + x] } }
+        XCTAssertEqual(f.image(1)[f.image(1).startIndex + 1 * 3 + 2], expect / 9, accuracy: 1e-6)
+    }
+
     func testPadCentresWithBackground() throws {
         let p = try tiny().padded(to: 4)
         XCTAssertEqual([p.count, p.height, p.width], [2, 4, 4])

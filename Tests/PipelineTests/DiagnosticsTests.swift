@@ -1,6 +1,8 @@
+import Foundation
 import XCTest
 import Tensor
 import Distill
+import Models
 import Pipeline
 
 /// Issue 11's checks: a term that is zero by construction has share 0; terms with opposite gradients
@@ -31,6 +33,40 @@ final class DiagnosticsTests: XCTestCase {
         let d2 = Dictionary(uniqueKeysWithValues: TermDiagnostics(every: 1).measure(values: opposite, studentImage: img, parameters: [w], inputs: DistillInputs()))
         XCTAssertEqual(d2["diag/cos/cfd|is_p2p"]!, -1, accuracy: 1e-6)
         XCTAssertEqual(d2["diag/cfd/share"]!, 0.5, accuracy: 1e-6)
+    }
+
+    /// M_P2P's relation entropy: the diagnostics report H/log V of softmax(P/τ_kd) rows for teacher and
+    /// student, where P = norm(pixels)·Eᵀ/τ_c — checked against a Float64 recomputation from the queue.
+    func testMP2PRelationEntropyMatchesFloat64() throws {
+        var rng = RNG(seed: 3)
+        let (b, h, w, c) = (2, 2, 2, 4)
+        let tmap = Tensor.randn([b, h, w, c], rng: &rng), smap = Tensor.randn([b, h, w, c], rng: &rng, requiresGrad: true)
+        let queue = PixelQueue(mode: .officialCode, channels: c, size: 12, contrastSize: 6, updateCount: 4, seed: 4)
+        let head = ProjectionHead(channels: c, seed: 5)
+        var obj = DistillObjective(method: .cfdM)
+        obj.tauContrast = 0.5
+        let inputs = DistillInputs(teacherMap: tmap, teacherPooled: tmap.mean(axis: 1).mean(axis: 1),
+                                   studentMap: smap, studentPooled: smap.mean(axis: 1).mean(axis: 1))
+        let values = try obj.evaluate(inputs, head: head, queue: queue)
+        let rel = try XCTUnwrap(values.mP2PRelations)
+        XCTAssertEqual(rel.teacher.shape, [b * h * w, 6])
+        // Float64 reference for the teacher side: E as read after the push (official-code pushes first).
+        let e = queue.contrastEmbeddings().array.map(Double.init)
+        let t = tmap.array.map(Double.init)
+        var ref = 0.0
+        for r in 0..<(b * h * w) {
+            let row = Array(t[(r * c)..<(r * c + c)])
+            let nrm = row.map { $0 * $0 }.reduce(0, +).squareRoot()
+            let logits = (0..<6).map { v in (0..<c).map { row[$0] / nrm * e[v * c + $0] }.reduce(0, +) / 0.5 }
+            let m = logits.max()!
+            let z = logits.map { Foundation.exp($0 - m) }.reduce(0, +)
+            ref -= logits.map { Foundation.exp($0 - m) / z }.map { $0 * Foundation.log($0) }.reduce(0, +) / Foundation.log(6.0)
+        }
+        ref /= Double(b * h * w)
+        let d = Dictionary(uniqueKeysWithValues: TermDiagnostics(every: 1).measure(values: values, studentImage: smap, parameters: head.namedParameters().map(\.1), inputs: inputs))
+        XCTAssertEqual(d["diag/m_p2p/entropy_teacher"]!, ref, accuracy: 1e-5)
+        let s = d["diag/m_p2p/entropy_student"]!
+        XCTAssertTrue(s > 0 && s <= 1, "student entropy \(s)")
     }
 
     func testUniformRowsReadOne() {

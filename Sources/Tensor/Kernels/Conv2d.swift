@@ -194,15 +194,6 @@ func prefillRows(_ out: UnsafeMutablePointer<Float>, rows r0: Int, _ r1: Int, n:
     for r in r0..<r1 { (out + r * n).update(from: b, count: n) }
 }
 
-/// Sets OpenBLAS to one thread while `body` runs (callers run sgemm concurrently on their own chunks).
-@inline(__always)
-func withSingleThreadedBLAS<R>(_ body: () -> R) -> R {
-    let t = Threads.count
-    if t > 1 { openblas_set_num_threads(1) }
-    defer { if t > 1 { openblas_set_num_threads(Int32(t)) } }
-    return body()
-}
-
 /// Hands out chunk indices 0, 1, 2, ... to whichever worker asks first (dynamic scheduling: a core
 /// slowed down by another process simply takes fewer chunks). Results never depend on which worker
 /// ran a chunk: chunks write disjoint outputs, or private partial sums reduced in chunk order.

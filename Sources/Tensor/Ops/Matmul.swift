@@ -2,17 +2,24 @@
 ///
 /// Backward of C = op(A)·op(B): dop(A) = dC·op(B)ᵀ and dop(B) = op(A)ᵀ·dC, written back in each
 /// operand's stored orientation; every backward product accumulates (beta = 1).
+/// `parallel`: split each product over the threads (`sgemmParallel`); false when the caller already
+/// runs one product per thread.
 @inline(__always)
 func gemmBackward(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
                   a: UnsafePointer<Float>, b: UnsafePointer<Float>, dC: UnsafePointer<Float>,
-                  dA: UnsafeMutablePointer<Float>?, dB: UnsafeMutablePointer<Float>?) {
+                  dA: UnsafeMutablePointer<Float>?, dB: UnsafeMutablePointer<Float>?, parallel: Bool = true) {
+    let gemm: (Bool, Bool, Int, Int, Int, UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void = {
+        ta, tb, m, n, k, a, b, c in
+        if parallel { sgemmParallel(transA: ta, transB: tb, m: m, n: n, k: k, a: a, b: b, beta: 1, c: c) }
+        else { sgemm(transA: ta, transB: tb, m: m, n: n, k: k, a: a, b: b, beta: 1, c: c) }
+    }
     if let dA {
-        if !transA { sgemm(transA: false, transB: !transB, m: m, n: k, k: n, a: dC, b: b, beta: 1, c: dA) }
-        else { sgemm(transA: transB, transB: true, m: k, n: m, k: n, a: b, b: dC, beta: 1, c: dA) }
+        if !transA { gemm(false, !transB, m, k, n, dC, b, dA) }
+        else { gemm(transB, true, k, m, n, b, dC, dA) }
     }
     if let dB {
-        if !transB { sgemm(transA: !transA, transB: false, m: k, n: n, k: m, a: a, b: dC, beta: 1, c: dB) }
-        else { sgemm(transA: true, transB: transA, m: n, n: k, k: m, a: dC, b: a, beta: 1, c: dB) }
+        if !transB { gemm(!transA, false, k, n, m, a, dC, dB) }
+        else { gemm(true, transA, n, k, m, dC, a, dB) }
     }
 }
 
@@ -37,15 +44,45 @@ public func matmul(_ a: Tensor, _ b: Tensor, transA: Bool = false, transB: Bool 
     let batched = a.rank == 3 || b.rank == 3
     let out = Tensor(uninitialized: batched ? [batch, m, n] : [m, n])
     let sa = a.rank == 3 ? m * k : 0, sb = b.rank == 3 ? k * n : 0
-    for i in 0..<batch {
-        sgemm(transA: transA, transB: transB, m: m, n: n, k: k, a: a.data + i * sa, b: b.data + i * sb, c: out.data + i * m * n)
+    let pa = SendablePtr(a.data), pb = SendablePtr(b.data), po = SendablePtr(out.data)
+    // Batches of at least one product per thread run one single-threaded product per entry in
+    // parallel; otherwise each product is split by rows.
+    if batch >= Threads.count && batch > 1 {
+        withSingleThreadedBLAS {
+            parallelRange(batch, minChunk: 1) { i0, i1 in
+                for i in i0..<i1 {
+                    sgemm(transA: transA, transB: transB, m: m, n: n, k: k, a: pa.p + i * sa, b: pb.p + i * sb, c: po.p + i * m * n)
+                }
+            }
+        }
+    } else {
+        for i in 0..<batch {
+            sgemmParallel(transA: transA, transB: transB, m: m, n: n, k: k, a: a.data + i * sa, b: b.data + i * sb, c: out.data + i * m * n)
+        }
     }
     return out.recording([a, b]) { _, g in
         let dA = a.requiresGrad ? a.gradBuffer() : nil
         let dB = b.requiresGrad ? b.gradBuffer() : nil
-        for i in 0..<batch {
-            gemmBackward(transA: transA, transB: transB, m: m, n: n, k: k, a: a.data + i * sa, b: b.data + i * sb,
-                         dC: g.data + i * m * n, dA: dA.map { $0 + i * sa }, dB: dB.map { $0 + i * sb })
+        let pg = SendablePtr(g.data)
+        // A gradient of an operand shared by every entry (stride 0) accumulates across entries: it
+        // cannot be written by entries in parallel.
+        let shared = (dA != nil && sa == 0) || (dB != nil && sb == 0)
+        if batch >= Threads.count && batch > 1 && !shared {
+            let pdA = dA.map { SendablePtr($0) }, pdB = dB.map { SendablePtr($0) }
+            withSingleThreadedBLAS {
+                parallelRange(batch, minChunk: 1) { i0, i1 in
+                    for i in i0..<i1 {
+                        gemmBackward(transA: transA, transB: transB, m: m, n: n, k: k, a: pa.p + i * sa, b: pb.p + i * sb,
+                                     dC: pg.p + i * m * n, dA: pdA.map { $0.p + i * sa }, dB: pdB.map { $0.p + i * sb },
+                                     parallel: false)
+                    }
+                }
+            }
+        } else {
+            for i in 0..<batch {
+                gemmBackward(transA: transA, transB: transB, m: m, n: n, k: k, a: a.data + i * sa, b: b.data + i * sb,
+                             dC: g.data + i * m * n, dA: dA.map { $0 + i * sa }, dB: dB.map { $0 + i * sb })
+            }
         }
     }
 }
@@ -63,7 +100,7 @@ public func linear(_ x: Tensor, weight w: Tensor, bias b: Tensor?) -> Tensor {
     if let b {
         for r in 0..<rows { (out.data + r * outF).update(from: b.data, count: outF) }
     }
-    sgemm(transA: false, transB: true, m: rows, n: outF, k: inF, a: x.data, b: w.data, beta: b == nil ? 0 : 1, c: out.data)
+    sgemmParallel(transA: false, transB: true, m: rows, n: outF, k: inF, a: x.data, b: w.data, beta: b == nil ? 0 : 1, c: out.data)
     return out.recording([x, w] + (b.map { [$0] } ?? [])) { _, g in
         gemmBackward(transA: false, transB: true, m: rows, n: outF, k: inF, a: x.data, b: w.data, dC: g.data,
                      dA: x.requiresGrad ? x.gradBuffer() : nil, dB: w.requiresGrad ? w.gradBuffer() : nil)

@@ -15,6 +15,8 @@ public func groupNorm(_ x: Tensor, groups: Int, weight gamma: Tensor, bias beta:
     guard x.rank >= 2, groups > 0, c % groups == 0, gamma.shape == [c], beta.shape == [c] else {
         shapeFailure(ShapeError("groupNorm", "input \(fmt(x.shape)), \(groups) groups, weight \(fmt(gamma.shape)), bias \(fmt(beta.shape))"))
     }
+    // NHWC: every loop below runs over the contiguous channel axis of one pixel (vectorised), keeping
+    // per-channel Float64 sums; group statistics are then sums of their channels' sums.
     let b = x.shape[0], a = x.count / (b * c), cg = c / groups
     let n = Double(a * cg)
     let out = Tensor(uninitialized: x.shape)
@@ -23,71 +25,81 @@ public func groupNorm(_ x: Tensor, groups: Int, weight gamma: Tensor, bias beta:
     mean.withUnsafeMutableBufferPointer { mb in rstd.withUnsafeMutableBufferPointer { rb in
         let pm = SendablePtr(mb.baseAddress!), pr = SendablePtr(rb.baseAddress!)
         parallelRange(b, minChunk: 1) { s, e in
+            var s1 = [Double](repeating: 0, count: c), s2 = [Double](repeating: 0, count: c)
+            var scale = [Float](repeating: 0, count: c), mu = [Float](repeating: 0, count: c)
             for bb in s..<e {
                 let xb = px.p + bb * a * c, yb = py.p + bb * a * c
-                var sum = [Double](repeating: 0, count: groups), sq = [Double](repeating: 0, count: groups)
-                for p in 0..<a { for g in 0..<groups {
-                    var s1 = 0.0, s2 = 0.0
-                    let row = xb + p * c + g * cg
-                    for k in 0..<cg { let v = Double(row[k]); s1 += v; s2 += v * v }
-                    sum[g] += s1; sq[g] += s2
-                } }
-                for g in 0..<groups {
-                    let m = sum[g] / n
-                    let v = max(sq[g] / n - m * m, 0)
-                    pm.p[bb * groups + g] = Float(m)
-                    pr.p[bb * groups + g] = Float(1 / (v + Double(eps)).squareRoot())
+                for k in 0..<c { s1[k] = 0; s2[k] = 0 }
+                for p in 0..<a {
+                    let row = xb + p * c
+                    for k in 0..<c { let v = Double(row[k]); s1[k] += v; s2[k] += v * v }
                 }
-                for p in 0..<a { for g in 0..<groups {
-                    let m = pm.p[bb * groups + g], r = pr.p[bb * groups + g]
-                    for k in 0..<cg {
-                        let ch = g * cg + k, i = p * c + ch
-                        yb[i] = (xb[i] - m) * r * pg.p[ch] + pb.p[ch]
+                for g in 0..<groups {
+                    var g1 = 0.0, g2 = 0.0
+                    for k in g * cg ..< (g + 1) * cg { g1 += s1[k]; g2 += s2[k] }
+                    let m = g1 / n
+                    let r = 1 / (max(g2 / n - m * m, 0) + Double(eps)).squareRoot()
+                    pm.p[bb * groups + g] = Float(m)
+                    pr.p[bb * groups + g] = Float(r)
+                    // y = (x − μ)·(rstd·γ) + β, per channel (μ subtracted first: no cancellation).
+                    for k in g * cg ..< (g + 1) * cg { scale[k] = Float(r) * pg.p[k]; mu[k] = Float(m) }
+                }
+                scale.withUnsafeBufferPointer { sc in mu.withUnsafeBufferPointer { mk in
+                    for p in 0..<a {
+                        let xr = xb + p * c, yr = yb + p * c
+                        for k in 0..<c { yr[k] = (xr[k] - mk[k]) * sc[k] + pb.p[k] }
                     }
                 } }
             }
         }
     } }
     return out.recording([x, gamma, beta]) { _, gOut in
-        // Parallel over samples: each sample's dx is independent; per-sample partial sums of dγ, dβ
-        // are reduced in sample order afterwards, so the result does not depend on the thread count.
+        // Per sample and channel: A = Σ_p dy·x, B = Σ_p dy (Float64). Then, with x̂ = (x − μ)·r,
+        //   dγ_k = r·(A_k − μ·B_k),  dβ_k = B_k,
+        //   mean_S(dx̂) = Σ_k γ_k B_k / n,  mean_S(dx̂ ⊙ x̂) = Σ_k γ_k dγ_k / n   (over the group's channels),
+        //   dx = r·(γ_k dy − m1 − x̂·m2) = dy·(r γ_k) + (x − μ)·(−r² m2) − r m1.
+        // Parallel over samples; per-sample dγ, dβ are reduced in sample order afterwards, so the result
+        // does not depend on the thread count.
         var partial = [Double](repeating: 0, count: b * 2 * c)
         let dx = x.requiresGrad ? SendablePtr(x.gradBuffer()) : nil
         let dy = SendablePtr(gOut.data)
         let (meanC, rstdC) = (mean, rstd)
-        partial.withUnsafeMutableBufferPointer { pb in meanC.withUnsafeBufferPointer { mb in rstdC.withUnsafeBufferPointer { rb in
-            let part = SendablePtr(pb.baseAddress!), pm = SendablePtr(mb.baseAddress!), pr = SendablePtr(rb.baseAddress!)
+        partial.withUnsafeMutableBufferPointer { pbuf in meanC.withUnsafeBufferPointer { mb in rstdC.withUnsafeBufferPointer { rb in
+            let part = SendablePtr(pbuf.baseAddress!), pm = SendablePtr(mb.baseAddress!), pr = SendablePtr(rb.baseAddress!)
             parallelRange(b, minChunk: 1) { s, e in
+                var sa = [Double](repeating: 0, count: c), sb = [Double](repeating: 0, count: c)
+                var k1 = [Float](repeating: 0, count: c), k2 = [Float](repeating: 0, count: c), k3 = [Float](repeating: 0, count: c)
+                var mu = [Float](repeating: 0, count: c)
                 for bb in s..<e {
                     let xb = px.p + bb * a * c, dyb = dy.p + bb * a * c
+                    for k in 0..<c { sa[k] = 0; sb[k] = 0 }
+                    for p in 0..<a {
+                        let xr = xb + p * c, gr = dyb + p * c
+                        for k in 0..<c { let d = Double(gr[k]); sa[k] += d * Double(xr[k]); sb[k] += d }
+                    }
                     let dg = part.p + bb * 2 * c, db = dg + c
                     for g in 0..<groups {
-                        let m = pm.p[bb * groups + g], r = pr.p[bb * groups + g]
+                        let m = Double(pm.p[bb * groups + g]), r = Double(pr.p[bb * groups + g])
                         var sdxh = 0.0, sdxhx = 0.0
-                        for p in 0..<a {
-                            let base = p * c + g * cg
-                            var s1: Float = 0, s2: Float = 0
-                            for k in 0..<cg {
-                                let ch = g * cg + k, i = base + k
-                                let xh = (xb[i] - m) * r
-                                let dxh = dyb[i] * pg.p[ch]
-                                s1 += dxh; s2 += dxh * xh
-                                dg[ch] += Double(dyb[i] * xh); db[ch] += Double(dyb[i])
-                            }
-                            sdxh += Double(s1); sdxhx += Double(s2)
+                        for k in g * cg ..< (g + 1) * cg {
+                            dg[k] = r * (sa[k] - m * sb[k]); db[k] = sb[k]
+                            sdxh += Double(pg.p[k]) * sb[k]; sdxhx += Double(pg.p[k]) * dg[k]
                         }
-                        if let dx {
-                            let m1 = Float(sdxh / n), m2 = Float(sdxhx / n)
-                            let dxb = dx.p + bb * a * c
-                            for p in 0..<a {
-                                let base = p * c + g * cg
-                                for k in 0..<cg {
-                                    let ch = g * cg + k, i = base + k
-                                    let xh = (xb[i] - m) * r
-                                    dxb[i] += r * (dyb[i] * pg.p[ch] - m1 - xh * m2)
+                        let m1 = sdxh / n, m2 = sdxhx / n
+                        for k in g * cg ..< (g + 1) * cg {
+                            k1[k] = Float(r * Double(pg.p[k])); k2[k] = Float(-r * r * m2); k3[k] = Float(-r * m1); mu[k] = Float(m)
+                        }
+                    }
+                    if let dx {
+                        let dxb = dx.p + bb * a * c
+                        k1.withUnsafeBufferPointer { c1 in k2.withUnsafeBufferPointer { c2 in k3.withUnsafeBufferPointer { c3 in
+                            mu.withUnsafeBufferPointer { mk in
+                                for p in 0..<a {
+                                    let xr = xb + p * c, gr = dyb + p * c, dr = dxb + p * c
+                                    for k in 0..<c { dr[k] += gr[k] * c1[k] + (xr[k] - mk[k]) * c2[k] + c3[k] }
                                 }
                             }
-                        }
+                        } } }
                     }
                 }
             }

@@ -39,12 +39,25 @@ extension Tensor {
     /// ReLU: max(x, 0); the derivative at 0 is 0 (as in PyTorch).
     public func relu() -> Tensor { unary(self, { max($0, 0) }, { x, _ in x > 0 ? 1 : 0 }) }
 
-    /// SiLU / Swish: x·σ(x); derivative σ(x)(1 + x(1 − σ(x))).
+    /// SiLU / Swish: x·σ(x); derivative σ(x)(1 + x(1 − σ(x))). σ on `fastExp` (≈ 2 ulp), in loops of
+    /// their own rather than through `unary`: the closures there are not inlined, and a call per element
+    /// keeps the loop from vectorising (measured: SiLU was 18% of a `small` U-Net step that way).
     public func silu() -> Tensor {
-        unary(self, { $0 / (1 + Foundation.exp(-$0)) }, { x, _ in
-            let s = 1 / (1 + Foundation.exp(-x))
-            return s * (1 + x * (1 - s))
-        })
+        let x = self
+        let out = Tensor(uninitialized: x.shape)
+        let px = SendablePtr(x.data), po = SendablePtr(out.data)
+        parallelRange(x.count, minChunk: 1 << 14) { s, e in
+            for i in s..<e { let v = px.p[i]; po.p[i] = v * fastSigmoid(v) }
+        }
+        return out.recording([x]) { _, g in
+            let dx = SendablePtr(x.gradBuffer()), pg = SendablePtr(g.data)
+            parallelRange(x.count, minChunk: 1 << 14) { s, e in
+                for i in s..<e {
+                    let v = px.p[i], sg = fastSigmoid(v)
+                    dx.p[i] += pg.p[i] * (sg * (1 + v * (1 - sg)))
+                }
+            }
+        }
     }
 
     /// Clamp to [lo, hi]. The gradient passes where lo ≤ x ≤ hi (boundaries included, as PyTorch).
