@@ -16,7 +16,9 @@ import Distill
 /// diagnostics gives the same weights as one without; tested).
 public final class TermDiagnostics {
     public let every: Int
-    public init(every: Int) { self.every = every }
+    /// τ_IS of the objective: the IS/II relation entropy is that of the softmax the loss uses.
+    public let tauIS: Float
+    public init(every: Int, tauIS: Float = 1) { self.every = every; self.tauIS = tauIS }
 
     public func due(_ step: Int) -> Bool { every > 0 && step % every == 0 }
 
@@ -72,8 +74,8 @@ public final class TermDiagnostics {
             out.append(("diag/cos/\(grads[i].0)|\(grads[j].0)", cosine(grads[i].1, grads[j].1)))
         } }
         if let t = inputs.teacherMap, let s = inputs.studentMap, t.rank == 4 {
-            out.append(("diag/is_p2p/entropy_teacher", relationEntropy(t, tau: 1)))
-            out.append(("diag/is_p2p/entropy_student", relationEntropy(s, tau: 1)))
+            out.append(("diag/is_p2p/entropy_teacher", relationEntropy(t, tau: tauIS)))
+            out.append(("diag/is_p2p/entropy_student", relationEntropy(s, tau: tauIS)))
         }
         // M_P2P: rows softmax(P/τ_kd) over the V queued pixels, H/log V (1 = the relation says nothing).
         if let r = p.values.mP2PRelations {

@@ -80,7 +80,7 @@ public func runDistillation(_ cfg: DistillStageConfig, teacherPath: String, clas
                                configJSON: json, extraArrays: extra, extraAttributes: ["method": .string(cfg.method)])
     }
     let clock = ContinuousClock()
-    let diagnostics = TermDiagnostics(every: cfg.diagnosticsEvery)
+    let diagnostics = TermDiagnostics(every: cfg.diagnosticsEvery, tauIS: cfg.tauIS)
     try runTrainingLoop(totalSteps: cfg.steps, startStep: start, context: ctx, journal: journal, save: { try save(ctx.checkpointPath, $0) }) { step in
         let t0 = clock.now
         let b = batches.nextBatch()

@@ -151,7 +151,7 @@ extension ExperimentConfig {
             distill: DistillSettings(method: "rdd", from: 8, to: 1, alpha: 1, beta: 0.1, tauCFD: [0.9, 1.0, 0.85], tauIS: 1,
                                      tauContrast: 0.1, tauKD: 1, perceptualWeight: 1, includePD: false, queue: queue,
                                      batchSize: isPaper ? 32 : p.pdBatch, steps: distillSteps, lr: p.pdLR, headLR: p.pdLR,
-                                     gradClip: 1, diagnosticsEvery: isPaper ? 500 : (name == "small" ? 50 : 10), isP2PBlockSize: 4),
+                                     gradClip: 1, diagnosticsEvery: isPaper ? 500 : (name == "small" ? 50 : 20), isP2PBlockSize: 4),
             evaluation: EvaluationSettings(samples: isPaper ? 50000 : (name == "small" ? 2000 : 256),
                                            metrics: ["fid_classifier", "classifier_score", "kid_classifier"],
                                            studentSteps: [1], baselines: [], batchSize: isPaper ? 128 : 128))

@@ -70,6 +70,9 @@ func termReading(_ s: StageRecord, tauIS: Double?) -> String {
     if terms.contains("is_p2p"), let e = mean(s.series["diag/is_p2p/entropy_teacher"]), e >= TermThresholds.uniformEntropy {
         findings.append("the teacher's IS_P2P relation rows are nearly uniform (entropy \(fixed(e, 3)) of the maximum\(tauIS.map { " at τ_IS = \(compact($0))" } ?? "")): they carry little information")
     }
+    if terms.contains("m_p2p"), let e = mean(s.series["diag/m_p2p/entropy_teacher"]), e >= TermThresholds.uniformEntropy {
+        findings.append("the teacher's M_P2P relation rows over the queue are nearly uniform (entropy \(fixed(e, 3)) of the maximum): they carry little information")
+    }
     if findings.isEmpty {
         if terms.count == 1 { return "\(termName(terms[0])) is the only term." }
         return "All terms contribute (gradient shares: " + shares.map { "\(termName($0.0)) \(fixed(100 * $0.1, 1))%" }.joined(separator: ", ") + ")."
@@ -107,7 +110,7 @@ func termsLinkTargets(_ data: ReportData) -> Set<String> {
 
 public func termsReport(_ data: ReportData, trials selectors: [String], links: LinkStyle) throws -> (String, [ReportFile]) {
     var out = "## Loss-term diagnostics — what each term of the objective does\n\n"
-    out += "Every `distill.diagnosticsEvery` steps each distillation stage logs, per loss term L_i with weight w_i: its value and weighted value w_i·L_i, the norm of ∂(w_i L_i)/∂x̂_S (the student's output image) and of ∂(w_i L_i)/∂θ (the student's parameters), its share ‖g_i‖ / Σ_j ‖g_j‖ of the parameter-gradient norms, the cosine between every pair of terms' parameter gradients, and for IS_P2P the entropy of the relation softmax rows divided by its maximum (1 = uniform). The tables average each quantity over the logged steps of the stage.\n\n"
+    out += "Every `distill.diagnosticsEvery` steps each distillation stage logs, per loss term L_i with weight w_i: its value and weighted value w_i·L_i, the norm of ∂(w_i L_i)/∂x̂_S (the student's output image) and of ∂(w_i L_i)/∂θ (the student's parameters), its share ‖g_i‖ / Σ_j ‖g_j‖ of the parameter-gradient norms, the cosine between every pair of terms' parameter gradients, and the entropy of the relation softmax rows divided by its maximum (1 = uniform): IS_P2P's pixel-to-pixel rows at τ_IS (II_P2P's are their same-image subset), M_P2P's rows over the V queued pixels at τ_kd. The tables average each quantity over the logged steps of the stage.\n\n"
     out += "Reading thresholds (docs/reports.md): share < \(fixed(100 * TermThresholds.inertShare, 0))% → nearly inert; share > \(fixed(100 * TermThresholds.dominantShare, 0))% (with several terms) → dominates; cosine < \(signed(TermThresholds.conflictCosine, 1)) → the terms pull against each other; relation entropy ≥ \(fixed(TermThresholds.uniformEntropy, 2)) of the maximum → nearly uniform rows.\n\n"
     let chosen = try termsSelection(data, selectors)
     if chosen.isEmpty {
@@ -145,6 +148,10 @@ public func termsReport(_ data: ReportData, trials selectors: [String], links: L
             let et = mean(s.series["diag/is_p2p/entropy_teacher"]), es = mean(s.series["diag/is_p2p/entropy_student"])
             if terms.contains("is_p2p"), et != nil || es != nil {
                 extra.append("IS_P2P relation entropy ÷ maximum: teacher \(et.map { fixed($0, 3) } ?? "–"), student \(es.map { fixed($0, 3) } ?? "–")")
+            }
+            let mt = mean(s.series["diag/m_p2p/entropy_teacher"]), ms = mean(s.series["diag/m_p2p/entropy_student"])
+            if terms.contains("m_p2p"), mt != nil || ms != nil {
+                extra.append("M_P2P relation entropy ÷ maximum: teacher \(mt.map { fixed($0, 3) } ?? "–"), student \(ms.map { fixed($0, 3) } ?? "–")")
             }
             let cos = s.series.keys.filter { $0.hasPrefix("diag/cos/") }.sorted().compactMap { k -> String? in
                 mean(s.series[k]).map { "cos(\(k.dropFirst("diag/cos/".count).split(separator: "|").map { termName(String($0)) }.joined(separator: ", "))) = \(signed($0, 3))" }

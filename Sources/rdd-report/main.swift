@@ -12,15 +12,24 @@ struct RDDReport: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rdd-report",
         abstract: "Tables, figures (SVG/PNG), verdicts and notebooks from a run export or database (never trains or samples).",
-        discussion: "Every report reads --export (default results/export.json), or with --db PATH the run database itself (e.g. results/runs.sqlite), and writes Markdown to stdout or to --out; figures are written next to --out (fig7 --out results/reports/fig7.md also writes results/reports/fig7.svg). Rules: docs/reports.md.",
+        discussion: "Every report reads --export FILE (a JSON export), or --db PATH (a run database); with neither, results/runs.sqlite when it exists, else results/export.json; and writes Markdown to stdout or to --out; figures are written next to --out (fig7 --out results/reports/fig7.md also writes results/reports/fig7.svg). Rules: docs/reports.md.",
         subcommands: [Table1.self, Table2.self, Table3.self, Fig5.self, Fig6.self, Fig7.self, Fig8.self, Fig9.self,
                       Speedup.self, Terms.self, All.self, Notebook.self])
 }
 
+/// Where a report reads from: `--db` or `--export` when given; otherwise the run database the sweeps write,
+/// results/runs.sqlite, when it exists (so `rdd-sweep run …` then `rdd-report table3` just works), else the
+/// export file results/export.json (a committed export reproduces its reports).
+func source(export: String?, db: String?) -> (export: String, database: String?) {
+    if export != nil || db != nil { return (export ?? defaultExport, db) }
+    return FileManager.default.fileExists(atPath: defaultDatabase) ? (defaultExport, defaultDatabase) : (defaultExport, nil)
+}
+let defaultExport = "results/export.json", defaultDatabase = "results/runs.sqlite"
+
 /// Options every report takes.
 struct Common: ParsableArguments {
-    @Option(help: "The run export (JSON written by rdd-sweep export).") var export = "results/export.json"
-    @Option(help: "Read this run database (results/runs.sqlite) directly instead of --export.") var db: String?
+    @Option(help: "The run export (JSON written by rdd-sweep export).") var export: String?
+    @Option(help: "Read this run database directly instead of --export.") var db: String?
     @Option(help: "Write the Markdown here (figures next to it) instead of stdout.") var out: String?
     @Option(help: "Only trials of this preset.") var preset: String?
 }
@@ -36,8 +45,7 @@ extension ReportCommand {
     func customise(_ r: inout ReportRequest) {}
     func run() throws {
         var r = ReportRequest(kind: Self.kind)
-        r.export = common.export
-        r.database = common.db
+        (r.export, r.database) = source(export: common.export, db: common.db)
         r.out = common.out
         r.preset = common.preset
         customise(&r)
@@ -111,14 +119,15 @@ struct Terms: ReportCommand {
 
 struct All: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Every report, written under --out-dir with an index.md.")
-    @Option(help: "The run export.") var export = "results/export.json"
+    @Option(help: "The run export.") var export: String?
     @Option(help: "Read this run database directly instead of --export.") var db: String?
     @Option(help: "Directory for the reports and figures.") var outDir = "results/reports"
     @Option(help: "Directory the evaluations' artifactDirectory paths are relative to (fig5).") var resultsRoot = "results"
     @Option(help: "Only trials of this preset.") var preset: String?
     func run() throws {
         var r = ReportRequest(kind: .all)
-        r.export = export; r.database = db; r.outDir = outDir; r.resultsRoot = resultsRoot; r.preset = preset
+        (r.export, r.database) = source(export: export, db: db)
+        r.outDir = outDir; r.resultsRoot = resultsRoot; r.preset = preset
         try runReport(r, loader: exportLoader)
         print("wrote \(outDir)/index.md and \(ReportKind.allCases.count - 1) reports")
     }

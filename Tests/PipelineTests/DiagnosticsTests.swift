@@ -76,4 +76,33 @@ final class DiagnosticsTests: XCTestCase {
         let flat = Tensor(repeating: 1, shape: [2, 2, 2, 3])
         XCTAssertEqual(relationEntropy(flat, tau: 1), 1, accuracy: 1e-9)
     }
+
+    /// The IS/II relation entropy is that of the loss's softmax at τ_IS (Float64 reference), not at τ = 1.
+    func testISRelationEntropyUsesTauIS() throws {
+        var rng = RNG(seed: 8)
+        let (b, h, w, c) = (2, 2, 2, 3)
+        let tmap = Tensor.randn([b, h, w, c], rng: &rng), smap = Tensor.randn([b, h, w, c], rng: &rng, requiresGrad: true)
+        let (a, x) = (h * w, tmap.array.map(Double.init))
+        func ref(_ tau: Double) -> Double {
+            let u = (0..<(b * a)).map { r -> [Double] in
+                let row = Array(x[(r * c)..<(r * c + c)]); let n = row.map { $0 * $0 }.reduce(0, +).squareRoot()
+                return row.map { $0 / n }
+            }
+            var total = 0.0
+            for r in 0..<(b * a) { for j in 0..<b {
+                let logits = (0..<a).map { k in zip(u[r], u[j * a + k]).map { $0 * $1 }.reduce(0, +) / tau }
+                let m = logits.max()!, z = logits.map { Foundation.exp($0 - m) }.reduce(0, +)
+                total -= logits.map { Foundation.exp($0 - m) / z }.map { $0 * Foundation.log($0) }.reduce(0, +) / Foundation.log(Double(a))
+            } }
+            return total / Double(b * a * b)
+        }
+        var obj = DistillObjective(method: .cfdIS)
+        obj.tauIS = 0.25
+        let inputs = DistillInputs(teacherMap: tmap, teacherPooled: tmap.mean(axis: 1).mean(axis: 1),
+                                   studentMap: smap, studentPooled: smap.mean(axis: 1).mean(axis: 1))
+        let values = try obj.evaluate(inputs, head: nil, queue: nil)
+        let d = Dictionary(uniqueKeysWithValues: TermDiagnostics(every: 1, tauIS: 0.25).measure(values: values, studentImage: smap, parameters: [], inputs: inputs))
+        XCTAssertEqual(d["diag/is_p2p/entropy_teacher"]!, ref(0.25), accuracy: 1e-5)
+        XCTAssertLessThan(ref(0.25), ref(1) - 1e-3, "a lower temperature sharpens the rows")
+    }
 }

@@ -22,7 +22,10 @@ final class ReportFromDatabaseTests: XCTestCase {
         return nil
     }
 
-    func run(_ exe: String, _ args: [String]) throws -> (code: Int32, out: String) {
+    func run(_ exe: String, _ args: [String]) throws -> (code: Int32, out: String) { try Self.run(exe, args) }
+
+    /// Runs an executable to its end: exit status and stdout + stderr.
+    static func run(_ exe: String, _ args: [String]) throws -> (code: Int32, out: String) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: exe)
         p.arguments = args

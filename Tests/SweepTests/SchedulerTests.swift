@@ -355,4 +355,28 @@ final class SchedulerTests: XCTestCase {
         XCTAssertTrue(try cli(["run", badSpec, "--root", root], expect: 2).contains("did you mean 'distill.alpha'"))
         XCTAssertTrue(try cli(["status", "--sweep", "tiny-smok", "--root", root], expect: 1).contains("did you mean 'tiny-smoke'"))
     }
+
+    /// Issue 7 "Show": the tiny Table 3 ablation (all six loss configurations, 8 → 4 → 2 → 1) end to end through the
+    /// command line — `run`, `status`, `export` — and `rdd-report table3` on the run database it leaves. The CI-sized
+    /// spec cuts every stage to a few steps; the shared classifier / teacher / PD chain runs once for six trials.
+    func testTinyAblationSpecEndToEnd() throws {
+        let root = tempDir("ablation-ci")
+        let spec = "experiments/tiny/ablation-ci.json"
+        let methods = ["pd", "rcfd", "cfd+ii_p2p", "cfd+is_p2p", "cfd+m_p2p", "rdd"]
+        let run = try cli(["run", spec, "--root", root, "--jobs", "2", "--display", "plain"])
+        XCTAssertTrue(run.contains("6/6 trials completed, 0 failed"), run)
+        // 1 classifier + 1 teacher + 7 PD halvings (1024 → 8) shared; per trial 3 distillation stages + 1 evaluation.
+        XCTAssertTrue(run.contains("\(1 + 1 + 7 + 6 * 4) stages run now"), run)
+        let status = try cli(["status", spec, "--root", root])
+        XCTAssertTrue(status.contains("trials: 6 — completed 6"), status)
+        let lines = try cli(["export", "--root", root, "--format", "csv"]).split(separator: "\n")
+        XCTAssertEqual(lines.count, 7)
+        for (i, m) in methods.enumerated() { XCTAssertTrue(lines[i + 1].hasPrefix("tiny-ablation-ci@1,\(i),completed,\(m),0,"), String(lines[i + 1])) }
+        let report = try XCTUnwrap(ReportFromDatabaseTests.executable("rdd-report"), "rdd-report next to the test bundle")
+        let t3 = try ReportFromDatabaseTests.run(report, ["table3", "--db", root + "/runs.sqlite"])
+        XCTAssertEqual(t3.code, 0, t3.out)
+        for m in methods { XCTAssertTrue(t3.out.contains("| `\(m)`") || t3.out.contains("| `\(m)`,"), "table3 row for \(m):\n\(t3.out)") }
+        XCTAssertFalse(t3.out.contains("missing"), t3.out)
+        XCTAssertTrue(t3.out.contains("[n=1]"), t3.out)
+    }
 }
