@@ -207,7 +207,7 @@ struct Export: ParsableCommand {
     @Argument(help: "A sweep spec (its name selects the sweep).") var spec: String?
     @Option(help: "Sweep name (NAME or NAME@REVISION).") var sweep: String?
     @Option(help: "Results root.") var root = "results"
-    @Option(help: "csv or json.") var format = "csv"
+    @Option(help: "csv, json (trials × metrics) or report (the full RunExport that rdd-report reads).") var format = "csv"
     @Option(help: "Write to this file instead of stdout.") var output: String?
 
     func run() throws {
