@@ -91,6 +91,8 @@ public class Scheduler {
     let stageByID: [String: PlannedStage]
     /// Stages with a Slurm task in flight (`slurm_tasks`): reconciliation leaves them alone.
     var inFlight: [String: String] = [:]
+    /// The previous `sample()` and the last time the scheduler found itself resumed after a suspension.
+    var previousSample: Double?, resumedAt = 0.0
 
     final class RunningStage {
         let identity: String
@@ -393,6 +395,14 @@ public class Scheduler {
     /// Reads progress, heartbeat, memory and new journal lines of running workers; kills silent ones.
     func sample() {
         let now = Date().timeIntervalSince1970
+        // A gap between two samples far longer than the tick means the scheduler itself did not run (SIGSTOP of the
+        // whole sweep, a suspended VM or laptop): its workers did not run either, so every heartbeat looks old.
+        // Heartbeat ages are then counted from the resumption, instead of killing healthy workers as silent.
+        if let last = previousSample, now - last > max(options.heartbeatTimeout / 2, 5) {
+            resumedAt = now
+            if !running.isEmpty { display.event(String(format: "the scheduler did not run for %.0f s (suspended?): heartbeat ages restart now", now - last)) }
+        }
+        previousSample = now
         for (_, r) in running {
             let dir = stageDir(r.identity)
             if let d = FileManager.default.contents(atPath: dir + "/" + StageFiles.progress), let p = try? JSONParser.parse(String(decoding: d, as: UTF8.self)).value {
@@ -411,7 +421,7 @@ public class Scheduler {
                 }
             }
             let hb = Proc.mtime(dir + "/" + StageFiles.heartbeat) ?? r.started.timeIntervalSince1970
-            r.heartbeatAge = now - max(hb, r.started.timeIntervalSince1970)
+            r.heartbeatAge = now - max(hb, r.started.timeIntervalSince1970, resumedAt)
             if r.heartbeatAge > options.heartbeatTimeout, r.killReason == nil {
                 r.killReason = String(format: "no heartbeat for %.0f s (limit %.0f s)", r.heartbeatAge, options.heartbeatTimeout)
                 kill(r.pid, SIGKILL)

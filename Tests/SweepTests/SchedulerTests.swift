@@ -379,4 +379,47 @@ final class SchedulerTests: XCTestCase {
         XCTAssertFalse(t3.out.contains("missing"), t3.out)
         XCTAssertTrue(t3.out.contains("[n=1]"), t3.out)
     }
+
+    /// A sweep stopped as a whole (scheduler and worker SIGSTOPped longer than the heartbeat timeout, as a suspended
+    /// machine or `kill -STOP` does) resumes without killing its healthy worker as silent.
+    func testSuspendedSweepKeepsItsWorker() throws {
+        let exe = try worker()
+        let root = tempDir("suspend")
+        let specPath = root + "/spec.json"
+        try Data("""
+            {"name": "s", "preset": "tiny",
+             "base": {"teacher": {"steps": 400, "batchSize": 8, "warmup": 1}, "pd": {"downTo": 1024},
+                      "distill": {"method": "pd", "from": 1024, "to": 1024}, "evaluation": {"metrics": [], "studentSteps": []}},
+             "execution": {"checkpointEvery": 50, "logEvery": 5}}
+            """.utf8).write(to: URL(fileURLWithPath: specPath))
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: exe)
+        p.arguments = ["run", specPath, "--root", root, "--heartbeat-timeout", "4", "--display", "plain"]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        try p.run()
+        // Wait for the teacher's worker to report progress, then stop both processes for 7 s (> the 4 s timeout).
+        var workerPID: Int32?
+        for _ in 0..<1200 where workerPID == nil {
+            usleep(50_000)
+            for d in (try? FileManager.default.contentsOfDirectory(atPath: root + "/stages")) ?? [] {
+                if let prog = try? String(contentsOfFile: root + "/stages/" + d + "/progress.json", encoding: .utf8), prog.contains("\"step\""),
+                   let hb = try? String(contentsOfFile: root + "/stages/" + d + "/heartbeat", encoding: .utf8),
+                   let pid = Int32(hb.split(separator: " ").first ?? "") { workerPID = pid }
+            }
+        }
+        let w = try XCTUnwrap(workerPID, "a worker started")
+        kill(p.processIdentifier, SIGSTOP); kill(w, SIGSTOP)
+        sleep(7)
+        kill(w, SIGCONT); kill(p.processIdentifier, SIGCONT)
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0, text)
+        XCTAssertTrue(text.contains("heartbeat ages restart now"), text)
+        let db = try RunDatabase(readerAt: RunDatabase.path(root: root))
+        let outcomes = try db.read { try String.fetchAll($0, sql: "SELECT outcome FROM attempts") }
+        XCTAssertFalse(outcomes.contains("stale"), "\(outcomes)\n\(text)")
+        XCTAssertEqual(outcomes.filter { $0 == "completed" }.count, outcomes.count, "\(outcomes)")
+    }
 }
