@@ -44,6 +44,8 @@ public struct ReportRequest: Equatable {
     public var outDir = "results/reports"
     public var resultsRoot = "results"
     public var preset: String?
+    /// `--sweep NAME[@REV]`: only that sweep's trials (e.g. an Inception-FID sweep reported on its own).
+    public var sweep: String?
     public var trials: [String] = []
     public var seed: Int?
     public var steps = 1
@@ -52,7 +54,7 @@ public struct ReportRequest: Equatable {
     public init(kind: ReportKind) { self.kind = kind }
 
     /// Parses `<subcommand> [options]` (the words after `rdd-report`), the same options as the CLI:
-    /// --export, --db, --out, --out-dir, --results-root, --preset, --trial (repeatable), --seed, --steps, --count.
+    /// --export, --db, --out, --out-dir, --results-root, --preset, --sweep, --trial (repeatable), --seed, --steps, --count.
     public init(arguments raw: [String]) throws {
         // "--option=value" → "--option", "value"
         let arguments = raw.flatMap { a -> [String] in
@@ -84,6 +86,7 @@ public struct ReportRequest: Equatable {
             case "--out-dir": outDir = try value(a)
             case "--results-root": resultsRoot = try value(a)
             case "--preset": preset = try value(a)
+            case "--sweep": sweep = try value(a)
             case "--trial": trials.append(try value(a))
             case "--seed": seed = try int(a)
             case "--steps": steps = try int(a)
@@ -155,7 +158,7 @@ public struct ExportLoader {
 /// Loads the export and produces the report of a request (the whole CLI but for writing files).
 public func produceReport(_ r: ReportRequest, links: LinkStyle, loader: ExportLoader = .fileOnly) throws -> ReportOutput {
     let ex = try loader.load(r)
-    return try produceReport(r.kind, ReportData(ex, preset: r.preset), request: r, links: links)
+    return try produceReport(r.kind, ReportData(ex, preset: r.preset, sweep: r.sweep), request: r, links: links)
 }
 
 /// The stem of a report's files from its --out path ("results/reports/fig7.md" → "fig7").

@@ -66,16 +66,24 @@ public struct ReportData {
     public let trials: [TrialView]
     /// Restrict to one preset (nil: all).
     public var presetFilter: String?
+    /// Restrict to the sweeps named this: "NAME" (any revision) or "NAME@REV" (nil: all).
+    public var sweepFilter: String?
 
-    public init(_ export: RunExport, preset: String? = nil) {
+    public init(_ export: RunExport, preset: String? = nil, sweep: String? = nil) {
         self.export = export
         trials = export.trials.enumerated().map { TrialView($0.element, index: $0.offset) }
         presetFilter = preset
+        sweepFilter = sweep
     }
 
-    /// Completed trials (within the preset filter).
+    /// Completed trials (within the preset and sweep filters).
     public var completed: [TrialView] {
-        trials.filter { $0.isCompleted && (presetFilter == nil || $0.preset == presetFilter) }
+        trials.filter { $0.isCompleted && (presetFilter == nil || $0.preset == presetFilter) && matchesSweep($0.record.sweep) }
+    }
+
+    func matchesSweep(_ name: String) -> Bool {
+        guard let f = sweepFilter else { return true }
+        return f.contains("@") ? name == f : name.split(separator: "@").first.map(String.init) == f
     }
 
     /// Scopes present among completed trials, sorted.

@@ -32,6 +32,7 @@ struct Common: ParsableArguments {
     @Option(help: "Read this run database directly instead of --export.") var db: String?
     @Option(help: "Write the Markdown here (figures next to it) instead of stdout.") var out: String?
     @Option(help: "Only trials of this preset.") var preset: String?
+    @Option(help: "Only trials of this sweep (NAME or NAME@REVISION), e.g. table1-inception.") var sweep: String?
 }
 
 /// A report subcommand: builds the request and runs it.
@@ -48,6 +49,7 @@ extension ReportCommand {
         (r.export, r.database) = source(export: common.export, db: common.db)
         r.out = common.out
         r.preset = common.preset
+        r.sweep = common.sweep
         customise(&r)
         let (md, wrote) = try runReport(r, loader: exportLoader)
         if !wrote {

@@ -35,6 +35,23 @@ final class GoldenReportTests: XCTestCase {
         XCTAssertTrue(o.markdown.contains("RDD < RCFD at 1 step: "))
     }
 
+    /// `--sweep NAME[@REV]` keeps one sweep's trials: every other sweep's rows go missing.
+    func testSweepFilter() throws {
+        let all = ReportData(try RunExport.load(path: try fixturesDirectory() + "/export.json"))
+        let name = try XCTUnwrap(all.completed.first?.record.sweep)
+        let base = String(name.split(separator: "@")[0])
+        let only = ReportData(all.export, sweep: base)
+        XCTAssertFalse(only.completed.isEmpty)
+        XCTAssertLessThan(only.completed.count, all.completed.count, "the fixture has several sweeps")
+        XCTAssertTrue(only.completed.allSatisfy { $0.record.sweep.split(separator: "@").first.map(String.init) == base })
+        XCTAssertEqual(ReportData(all.export, sweep: name).completed.count, only.completed.count)
+        XCTAssertTrue(ReportData(all.export, sweep: base + "@999").completed.isEmpty)
+        var r = try request(.table3)
+        r.sweep = "no-such-sweep"
+        let md = try produceReport(r, links: LinkStyle(stem: "table3")).markdown
+        XCTAssertFalse(md.contains("[n="), "no cell has a value:\n\(md)")
+    }
+
     func testTable2() throws {
         let o = try golden(.table2)
         XCTAssertTrue(o.markdown.contains("class-conditional"))

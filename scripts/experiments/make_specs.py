@@ -23,6 +23,8 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "exp
 METHODS_T1 = ["pd", "pd_perceptual", "rcfd", "rdd"]
 ABLATION = ["pd", "rcfd", "cfd+ii_p2p", "cfd+is_p2p", "cfd+m_p2p", "rdd"]
 CHEAP_BASELINES = ["pd:8", "ddim:8", "dpm_solver:12", "pndm:10"]
+# The paper reports Inception FID: the paper-size specs ask for it (`rdd-setup inception` installs the weights).
+WITH_INCEPTION = ["fid_classifier", "classifier_score", "kid_classifier", "fid_inception"]
 
 SCALES = {
     "small": dict(seeds=[0, 1, 2], batch=[8, 16, 32, 64], nq=[1024, 2000, 4000, 8000, 12000], v=[128, 256, 512, 1024, 2048],
@@ -71,6 +73,8 @@ def prefix(preset):
 
 
 def write(preset, name, s):
+    if preset == "paper":
+        s.setdefault("base", {}).setdefault("evaluation", {})["metrics"] = WITH_INCEPTION
     d = ROOT if preset == "small" else os.path.join(ROOT, preset)
     os.makedirs(d, exist_ok=True)
     with open(os.path.join(d, name + ".json"), "w") as f:
@@ -92,6 +96,14 @@ for preset, sc in SCALES.items():
         f"DPM-Solver at 12 (order 3), PNDM at 10. DDIM at 1024 steps is in table1-ddim1024.json (one seed: it costs 1024 U-Net passes per sample).",
         base={**data_root(preset), "evaluation": {"studentSteps": [1, 2, 4], "baselines": CHEAP_BASELINES}},
         grid={"distill.method": METHODS_T1}, seeds=sc["seeds"]))
+    if preset == "small":
+        write(preset, "table1-inception", spec("table1-inception", preset,
+            f"Table 1's 1-step row in Inception FID on {sc['data_note']}: the students of table1.json (same trials, distillation "
+            f"stages reused) evaluated again with the FID Inception-v3 (pool3, N = 2000, vs the test split) beside the classifier "
+            f"metrics; about 7 minutes of Inception per evaluation on 2 cores. Report it on its own: rdd-report table1 --sweep "
+            f"table1-inception (other step counts show as missing).",
+            base={**data_root(preset), "evaluation": {"studentSteps": [1], "metrics": WITH_INCEPTION}},
+            grid={"distill.method": METHODS_T1}, seeds=sc["seeds"]))
     write(preset, "table1-ddim1024", spec(f"{prefix(preset)}table1-ddim1024", preset,
         f"Table 1's DDIM-1024 row on {sc['data_note']}: the teacher sampled with 1024 DDIM steps (one seed), beside the PD student.",
         base={**data_root(preset), "distill": {"method": "pd", "to": 4}, "evaluation": {"studentSteps": [4], "baselines": ["ddim:1024"]}},

@@ -8,7 +8,7 @@ dir=${1:-experiments}
 bin=${2:-.build/release}
 root=results; [ "$dir" = experiments/tiny ] && root=results/tiny-run
 status=0
-for name in ablation table1 fig7 fig9 fig8 fig6 table1-ddim1024 table2; do
+for name in ablation table1 fig7 fig9 fig8 fig6 table1-ddim1024 table2 table1-inception; do
   spec=$dir/$name.json
   [ -f "$spec" ] || continue
   echo "== $(date -u +%FT%TZ) $spec"
