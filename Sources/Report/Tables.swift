@@ -26,8 +26,15 @@ func specToExtend(_ data: ReportData, _ trials: [TrialView], fallback: String) -
 }
 
 /// Why a student cell is empty and which trial would fill it.
-func missingStudent(_ trials: [TrialView], method: String, steps: Int, spec: String) -> String {
+/// `unfinished`: the scope's trials that have not completed; when some of them would fill the cell, the hint says
+/// so (a sweep still running, or failed trials to retry) instead of asking for a spec change.
+func missingStudent(_ trials: [TrialView], method: String, steps: Int, spec: String, unfinished: [TrialView] = []) -> String {
     let withMethod = trials.filter { $0.method == method }
+    let waiting = unfinished.filter { $0.method == method }
+    if withMethod.isEmpty, !waiting.isEmpty {
+        let states = Dictionary(grouping: waiting, by: { $0.record.status }).map { "\($0.value.count) \($0.key)" }.sorted().joined(separator: ", ")
+        return "missing: method=\(method) at \(steps) step\(steps == 1 ? "" : "s") — its trials have not completed yet (\(states)): `rdd-sweep run \(spec)` resumes them"
+    }
     if withMethod.isEmpty {
         return "missing: method=\(method) at \(steps) step\(steps == 1 ? "" : "s"), any seed — add it to \(spec)"
     }
@@ -62,7 +69,7 @@ func methodTable(_ data: ReportData, conditional: Bool, paper: [PaperReference.R
                 for (m, pm) in tableMethods {
                     let c = studentCell(trials, methods: [m], steps: s, metric: metric)
                     records += c.records
-                    if c.isEmpty && trackMissing { missing.append(missingStudent(trials, method: m, steps: s, spec: spec)) }
+                    if c.isEmpty && trackMissing { missing.append(missingStudent(trials, method: m, steps: s, spec: spec, unfinished: data.unfinished(in: scope))) }
                     row.append(c.text(2, paper: PaperReference.row(paper, method: pm, steps: s).flatMap(paperValue)))
                 }
                 rows.append(row)
@@ -168,7 +175,7 @@ public func table3Report(_ data: ReportData, links: LinkStyle) -> String {
             let c = studentCell(trials, methods: r.methods, steps: 1, metric: fid)
             cells.append(c)
             records += c.records
-            if c.isEmpty { missing.append(missingStudent(trials, method: r.methods[0], steps: 1, spec: spec)) }
+            if c.isEmpty { missing.append(missingStudent(trials, method: r.methods[0], steps: 1, spec: spec, unfinished: data.unfinished(in: scope))) }
             let refs = c.values.filter { linked.contains($0.trial) }.map { v in links.link(v.trial, report: "terms", anchor: termsAnchor(v.trial)) }
             rows.append([r.label, r.methods.map { "`\($0)`" }.joined(separator: ", "), c.text(2, paper: PaperReference.table3[i].fid),
                          c.values.isEmpty ? "–" : c.perSeed(2), refs.isEmpty ? "–" : refs.joined(separator: " ")])

@@ -96,6 +96,12 @@ public struct ReportData {
         completed.filter { $0.preset == s.preset && $0.dataset == s.dataset && $0.conditional == s.conditional }
     }
 
+    /// Trials of a scope that have not completed (queued, running, stale, failed), within the filters.
+    public func unfinished(in s: Scope) -> [TrialView] {
+        trials.filter { !$0.isCompleted && (presetFilter == nil || $0.preset == presetFilter) && matchesSweep($0.record.sweep)
+            && $0.preset == s.preset && $0.dataset == s.dataset && $0.conditional == s.conditional }
+    }
+
     public func sweep(named n: String) -> SweepRecord? { export.sweeps.first { $0.name == n } }
 }
 

@@ -52,6 +52,18 @@ final class GoldenReportTests: XCTestCase {
         XCTAssertFalse(md.contains("[n="), "no cell has a value:\n\(md)")
     }
 
+    /// A cell whose trials exist but have not completed says so and how to resume, not "add it to the spec".
+    func testMissingCellOfUnfinishedTrials() throws {
+        var ex = try RunExport.load(path: try fixturesDirectory() + "/export.json")
+        let rdd = ex.trials.indices.filter { ex.trials[$0].configJSON.contains("\"method\":\"rdd\"") && ex.trials[$0].configJSON.contains("\"conditional\":false") }
+        XCTAssertFalse(rdd.isEmpty)
+        for (n, i) in rdd.enumerated() { ex.trials[i].status = n == 0 ? "running" : "queued" }
+        let md = try produceReport(.table3, ReportData(ex), request: request(.table3), links: LinkStyle(stem: "table3")).markdown
+        XCTAssertTrue(md.contains("missing: method=rdd at 1 step — its trials have not completed yet ("), md)
+        XCTAssertTrue(md.contains("1 running") && md.contains("resumes them"), md)
+        XCTAssertFalse(md.contains("missing: method=rdd at 1 step, any seed — add it"), md)
+    }
+
     func testTable2() throws {
         let o = try golden(.table2)
         XCTAssertTrue(o.markdown.contains("class-conditional"))
