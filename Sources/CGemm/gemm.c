@@ -83,6 +83,22 @@ TGT static void tileH(int transA, int h, long kc, const float *A, long ld, const
     switch (h) { TILE_CASE(1) TILE_CASE(2) TILE_CASE(3) TILE_CASE(4) TILE_CASE(5) default: tile6(transA, kc, A, ld, Bp, C, ldc, acc); }
 }
 
+/* In-register transpose of an 8×8 block: r[i][j] → r[j][i]. */
+TGT static inline __attribute__((always_inline)) void transpose8(__m256 r[8]) {
+    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    __m256 s0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0)), s1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+    __m256 s2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0)), s3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+    __m256 s4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0)), s5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
+    __m256 s6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0)), s7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
+    r[0] = _mm256_permute2f128_ps(s0, s4, 0x20); r[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
+    r[2] = _mm256_permute2f128_ps(s2, s6, 0x20); r[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
+    r[4] = _mm256_permute2f128_ps(s0, s4, 0x31); r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
+    r[6] = _mm256_permute2f128_ps(s2, s6, 0x31); r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
+}
+
 /* Packs op(B)[k][j], k < kc, j < n, into panels of NR columns: panel p holds k-major rows of 16 floats
    (columns past n are 0). B points at op(B)[0][0] of the block. */
 TGT static void packB(float *dst, const float *B, long ldb, int transB, long kc, long n) {
@@ -101,10 +117,21 @@ TGT static void packB(float *dst, const float *B, long ldb, int transB, long kc,
                     for (long j = 0; j < NR; j++) d[j] = j < w ? s[j] : 0;
             }
         } else {  /* op(B)[k][j] = B[j·ldb + k]: column j of the panel is a contiguous row of B */
+            long k0 = 0;
+            if (w == NR) {  /* 8×8 blocks transposed in registers (the forward convolutions' weights) */
+                for (; k0 + 8 <= kc; k0 += 8) {
+                    for (int half = 0; half < 2; half++) {
+                        __m256 r[8];
+                        for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(B + (j0 + half * 8 + i) * ldb + k0);
+                        transpose8(r);
+                        for (int i = 0; i < 8; i++) _mm256_store_ps(d + (k0 + i) * NR + half * 8, r[i]);
+                    }
+                }
+            }
             for (long j = 0; j < NR; j++) {
                 const float *s = B + (j0 + j) * ldb;
-                if (j < w) for (long k = 0; k < kc; k++) d[k * NR + j] = s[k];
-                else for (long k = 0; k < kc; k++) d[k * NR + j] = 0;
+                if (j < w) for (long k = k0; k < kc; k++) d[k * NR + j] = s[k];
+                else for (long k = k0; k < kc; k++) d[k * NR + j] = 0;
             }
         }
     }

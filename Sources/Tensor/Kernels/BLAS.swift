@@ -5,6 +5,8 @@ import CGemm
 public enum GemmDispatch {
     /// Use our AVX2/FMA kernel (`CGemm`) for the shapes where it measured faster than OpenBLAS.
     nonisolated(unsafe) public static var ownKernel: Bool = true
+    /// ... including Aᵀ·B (the convolutions' weight gradients).
+    nonisolated(unsafe) public static var ownKernelTransposedA: Bool = true
     /// Whether this CPU can run it (AVX2 + FMA, checked once).
     public static let ownKernelAvailable: Bool = rdd_gemm_available() != 0
 
@@ -16,7 +18,7 @@ public enum GemmDispatch {
     /// The choice never depends on M, so splitting rows of C over threads never changes the kernel.
     @inline(__always)
     static func useOwn(transA: Bool, transB: Bool, n: Int, k: Int, alpha: Float, beta: Float) -> Bool {
-        ownKernel && ownKernelAvailable && !(transA && transB) && alpha == 1 && (beta == 0 || beta == 1) && n <= 256 && k <= 1536
+        ownKernel && ownKernelAvailable && !(transA && transB) && (!transA || ownKernelTransposedA) && alpha == 1 && (beta == 0 || beta == 1) && n <= 256 && k <= 1536
     }
 }
 

@@ -535,24 +535,30 @@ func permuteWeightFlippedKxN(_ wt: UnsafeMutablePointer<Float>, _ w: UnsafePoint
 }
 
 /// dw[co, ci, ky, kx] += Σ_g partials[g][(ky,kx,ci), co], the partials (each K × Cout) summed in
-/// group order in Float, then added; one pass, split over threads by input channel: input channel ci
-/// reads the k·k partial rows (t, ci), each Cout contiguous floats, and writes dw[·, ci, ·, ·].
+/// group order in Float, then added; one pass, split over threads by blocks of input channels: for
+/// kernel tap t, the partial rows (t, c0..<c1) are one contiguous run of (c1 − c0)·Cout floats, summed
+/// over groups in long vector loops, then scattered into dw[·, c0..<c1, ·, ·].
 func accumulateWeightFromPartials(_ dw: UnsafeMutablePointer<Float>, _ partials: UnsafePointer<Float>, groups: Int,
                                   Cout: Int, Cin: Int, k: Int) {
     let kk = k * k, K = kk * Cin, NK = Cout * K
     let dwP = SendablePtr(dw), pP = SendablePtr(partials)
-    parallelRange(Cin, minChunk: max(1, 32768 / max(1, kk * Cout * groups))) { c0, c1 in
-        let rows = UnsafeMutablePointer<Float>.allocate(capacity: kk * Cout)   // rows[t][co]
-        defer { rows.deallocate() }
-        for ci in c0..<c1 {
+    let block = max(1, min(Cin, 4096 / max(1, Cout)))   // input channels per block: ≤ 16 KB per tap
+    let blocks = (Cin + block - 1) / block
+    parallelRange(blocks, minChunk: max(1, 32768 / max(1, block * kk * Cout * groups))) { b0, b1 in
+        let sums = UnsafeMutablePointer<Float>.allocate(capacity: kk * block * Cout)   // sums[t][ci − c0][co]
+        defer { sums.deallocate() }
+        for bi in b0..<b1 {
+            let c0 = bi * block, c1 = min(Cin, c0 + block), len = (c1 - c0) * Cout
             for t in 0..<kk {
-                let row = rows + t * Cout, r = (t * Cin + ci) * Cout
-                row.update(from: pP.p + r, count: Cout)
-                for g in 1..<max(1, groups) { addInPlace(row, pP.p + g * NK + r, Cout) }
+                let s = sums + t * len, r = (t * Cin + c0) * Cout
+                s.update(from: pP.p + r, count: len)
+                for g in 1..<max(1, groups) { addInPlace(s, pP.p + g * NK + r, len) }
             }
             for co in 0..<Cout {
-                let d = dwP.p + (co * Cin + ci) * kk
-                for t in 0..<kk { d[t] += rows[t * Cout + co] }
+                for ci in c0..<c1 {
+                    let d = dwP.p + (co * Cin + ci) * kk, o = (ci - c0) * Cout + co
+                    for t in 0..<kk { d[t] += sums[t * len + o] }
+                }
             }
         }
     }
