@@ -140,33 +140,62 @@ TGT static void packB(float *dst, const float *B, long ldb, int transB, long kc,
 /* Per-thread packing buffer (KCMAX × NC floats, 64-byte aligned), allocated on first use and kept. */
 static _Thread_local float *packed = 0;
 
-/* The blocked product behind both entry points: A in place, a(i, k) = A[i·lda + k] (!transA) or
-   A[k·lda + i] (transA); op(B) packed per (N block, K block). */
+/* K block size for a product with K > 0: near-equal blocks of at most KCMAX. */
+static long kBlock(long K) {
+    long nkb = (K + KCMAX - 1) / KCMAX;
+    return (K + nkb - 1) / nkb;
+}
+
+static long padded(long n) { return (n + NR - 1) / NR * NR; }
+
+/* Whole op(B) packed as the product's loops read it: N block jc (NC columns), then K block pc,
+   each block's 16-column panels; block (jc, pc) starts at jc·K + padded(nc)·pc. */
+long rdd_packed_b_floats(long N, long K) { return padded(N) * (K > 0 ? K : 0); }
+
+void rdd_pack_b(int transB, long N, long K, const float *B, long ldb, float *dst) {
+    if (N <= 0 || K <= 0) return;
+    long KC = kBlock(K);
+    for (long jc = 0; jc < N; jc += NC) {
+        long nc = N - jc < NC ? N - jc : NC;
+        for (long pc = 0; pc < K; pc += KC) {
+            long kc = K - pc < KC ? K - pc : KC;
+            packB(dst + jc * K + padded(nc) * pc, transB ? B + jc * ldb + pc : B + pc * ldb + jc, ldb, transB, kc, nc);
+        }
+    }
+}
+
+/* The blocked product behind the entry points: A in place, a(i, k) = A[i·lda + k] (!transA) or
+   A[k·lda + i] (transA); op(B) packed per (N block, K block) into a per-thread buffer, or taken
+   from `prepacked` (rdd_pack_b's layout). */
 static void gemm(int transA, int transB, long M, long N, long K, const float *A, long lda,
-                 const float *B, long ldb, float beta, float *C, long ldc) {
+                 const float *B, long ldb, const float *prepacked, float beta, float *C, long ldc) {
     if (M <= 0 || N <= 0) return;
     if (K <= 0) {  /* C = beta·C */
         if (beta == 0) for (long i = 0; i < M; i++) for (long j = 0; j < N; j++) C[i * ldc + j] = 0;
         return;
     }
-    if (!packed) {
+    if (!prepacked && !packed) {
         packed = aligned_alloc(64, sizeof(float) * KCMAX * NC);
         if (!packed) abort();
     }
-    long nkb = (K + KCMAX - 1) / KCMAX;
-    long KC = (K + nkb - 1) / nkb;
+    long KC = kBlock(K);
     float edge[MR * NR] __attribute__((aligned(64)));
     for (long jc = 0; jc < N; jc += NC) {
         long nc = N - jc < NC ? N - jc : NC;
         for (long pc = 0; pc < K; pc += KC) {
             long kc = K - pc < KC ? K - pc : KC;
-            packB(packed, transB ? B + jc * ldb + pc : B + pc * ldb + jc, ldb, transB, kc, nc);
+            const float *packedBlock;
+            if (prepacked) packedBlock = prepacked + jc * K + padded(nc) * pc;
+            else {
+                packB(packed, transB ? B + jc * ldb + pc : B + pc * ldb + jc, ldb, transB, kc, nc);
+                packedBlock = packed;
+            }
             int acc = pc > 0 || beta != 0;
             for (long ic = 0; ic < M; ic += MC) {
                 long mc = M - ic < MC ? M - ic : MC;
                 for (long j0 = 0; j0 < nc; j0 += NR) {
                     long w = nc - j0 < NR ? nc - j0 : NR;
-                    const float *bp = packed + (j0 / NR) * kc * NR;
+                    const float *bp = packedBlock + (j0 / NR) * kc * NR;
                     for (long i0 = ic; i0 < ic + mc; i0 += MR) {
                         long h = ic + mc - i0 < MR ? ic + mc - i0 : MR;
                         const float *ap = transA ? A + pc * lda + i0 : A + i0 * lda + pc;
@@ -190,10 +219,15 @@ static void gemm(int transA, int transB, long M, long N, long K, const float *A,
 
 void rdd_sgemm(int transB, long M, long N, long K, const float *A, long lda,
                const float *B, long ldb, float beta, float *C, long ldc) {
-    gemm(0, transB, M, N, K, A, lda, B, ldb, beta, C, ldc);
+    gemm(0, transB, M, N, K, A, lda, B, ldb, 0, beta, C, ldc);
+}
+
+void rdd_sgemm_packed(long M, long N, long K, const float *A, long lda, const float *packedB,
+                      float beta, float *C, long ldc) {
+    gemm(0, 0, M, N, K, A, lda, 0, 0, packedB, beta, C, ldc);
 }
 
 void rdd_sgemm_tn(long M, long N, long K, const float *A, long lda,
                   const float *B, long ldb, float beta, float *C, long ldc) {
-    gemm(1, 0, M, N, K, A, lda, B, ldb, beta, C, ldc);
+    gemm(1, 0, M, N, K, A, lda, B, ldb, 0, beta, C, ldc);
 }

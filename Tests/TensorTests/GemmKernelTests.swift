@@ -60,6 +60,24 @@ final class GemmKernelTests: XCTestCase {
         }
     }
 
+    /// Products on a pre-packed op(B) give the same bits as packing per call (several K and N blocks).
+    func testPrepackedBIsBitIdentical() {
+        for (m, n, k) in [(37, 300, 600), (13, 40, 17), (64, 64, 192)] {
+            for transB in [false, true] {
+                let a = rand([m * k], seed: 81, grad: false), b = rand([k * n], seed: 82, grad: false)
+                let c1 = rand([m * n], seed: 83, grad: false), c2 = c1.detached()
+                let ldb = transB ? k : n
+                let packed = Tensor(zeros: [packedBFloats(n: n, k: k)])
+                packBForOwnKernel(transB: transB, n: n, k: k, b: b.data, ldb: ldb, into: packed.data)
+                for beta: Float in [1, 0] {
+                    sgemmOwnKernel(transB: transB, m: m, n: n, k: k, a: a.data, lda: k, b: b.data, ldb: ldb, beta: beta, c: c1.data, ldc: n)
+                    sgemmPackedB(m: m, n: n, k: k, a: a.data, lda: k, packedB: packed.data, beta: beta, c: c2.data, ldc: n)
+                    XCTAssertEqual(c1.array, c2.array, "m \(m) n \(n) k \(k) transB \(transB) beta \(beta)")
+                }
+            }
+        }
+    }
+
     /// The dispatching `sgemm` agrees with OpenBLAS on a conv-shaped product (to Float32 round-off).
     func testDispatchAgreesWithOpenBLAS() {
         let (m, n, k) = (100, 64, 576)

@@ -11,6 +11,14 @@ int rdd_gemm_available(void);
 void rdd_sgemm(int transB, long M, long N, long K, const float *A, long lda,
                const float *B, long ldb, float beta, float *C, long ldc);
 
+/* op(B) packed once for many products with the same B (a convolution's weight, shared by all its
+   row chunks): rdd_packed_b_floats(N, K) floats at a 32-byte aligned dst. rdd_sgemm_packed then
+   gives exactly rdd_sgemm's result (same blocking; packing is a copy). */
+long rdd_packed_b_floats(long N, long K);
+void rdd_pack_b(int transB, long N, long K, const float *B, long ldb, float *dst);
+void rdd_sgemm_packed(long M, long N, long K, const float *A, long lda, const float *packedB,
+                      float beta, float *C, long ldc);
+
 /* Row-major C (M×N) = Aᵀ·B + beta·C with A stored K×M (row stride lda) and B K×N (row stride ldb):
    the transposed form of a convolution's weight gradient, loweredᵀ·dY, whose reduction runs over
    pixel rows. Same blocking, kernel and determinism as rdd_sgemm; A is read in place (the 6 values

@@ -79,6 +79,24 @@ public func sgemmParallel(transA: Bool = false, transB: Bool = false, m: Int, n:
     }
 }
 
+/// op(B) packed once (`packBForOwnKernel`) for several products A·op(B) on our kernel with the same B
+/// and the same N, K — a convolution's weight, shared by all its row chunks — so no chunk repacks it.
+/// Floats needed for a packed K×N op(B) (a 64-byte aligned buffer of this size).
+public func packedBFloats(n: Int, k: Int) -> Int { rdd_packed_b_floats(n, k) }
+
+/// Packs op(B) (K×N; B is N×K with `transB`) for `sgemmPackedB`. Only when
+/// `GemmDispatch.useOwn(transA: false, transB:, n:, k:, alpha: 1, beta:)` holds for the products.
+public func packBForOwnKernel(transB: Bool, n: Int, k: Int, b: UnsafePointer<Float>, ldb: Int, into dst: UnsafeMutablePointer<Float>) {
+    rdd_pack_b(transB ? 1 : 0, n, k, b, ldb, dst)
+}
+
+/// C = A·op(B) + beta·C with op(B) from `packBForOwnKernel` (same n, k): the same bits as `sgemm`
+/// on our kernel.
+public func sgemmPackedB(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, packedB: UnsafePointer<Float>,
+                         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    rdd_sgemm_packed(m, n, k, a, lda, packedB, beta, c, ldc)
+}
+
 /// Our kernel directly (for tests and benchmarks): C = op(A)·op(B) + beta·C with op(A) = Aᵀ only when
 /// B is not transposed, beta 0 or 1. Requires `GemmDispatch.ownKernelAvailable`.
 public func sgemmOwnKernel(transA: Bool = false, transB: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,

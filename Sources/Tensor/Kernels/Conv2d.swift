@@ -342,15 +342,39 @@ struct ConvPlan {
     var parts: Int { kind == .band ? L.k : 1 }
 
     /// out rows of chunk c (row stride n) = (beta) out + lowered · wᵀ, with w n×K (`transB`), or
-    /// lowered · w with w K×n.
+    /// lowered · w with w K×n. With `packed` (from `packWeight`), each part's op(w) comes pre-packed.
     func gemm(_ c: Int, _ buf: UnsafePointer<Float>, _ src: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
-              n N: Int, transB: Bool, beta: Float, _ out: UnsafeMutablePointer<Float>) {
+              n N: Int, transB: Bool, beta: Float, _ out: UnsafeMutablePointer<Float>,
+              packed: UnsafePointer<Float>? = nil) {
         let (r0, r1) = rows(c)
         for part in 0..<parts {
             let (a, kc, lda) = operand(c, part: part, buf, src)
+            if let packed {
+                sgemmPackedB(m: r1 - r0, n: N, k: kc, a: a, lda: lda, packedB: packed + part * packedBFloats(n: N, k: kc),
+                             beta: part == 0 ? beta : 1, c: out + r0 * N, ldc: N)
+                continue
+            }
             sgemm(transB: transB, m: r1 - r0, n: N, k: kc, a: a, lda: lda,
                   b: transB ? w + part * kc : w + part * kc * N, ldb: transB ? L.K : N,
                   beta: part == 0 ? beta : 1, c: out + r0 * N)
+        }
+    }
+
+    /// Floats for `packWeight`'s buffer, or 0 when the products do not run on our kernel (the chunks'
+    /// `sgemm` calls then go to OpenBLAS, which packs per call).
+    func packedWeightFloats(n N: Int, transB: Bool, beta: Float) -> Int {
+        let kc = L.K / parts
+        guard GemmDispatch.useOwn(transA: false, transB: transB, n: N, k: kc, alpha: 1, beta: beta) else { return 0 }
+        return parts * packedBFloats(n: N, k: kc)
+    }
+
+    /// Packs each part's op(w) once for all chunks (the chunks used to repack it in every call:
+    /// ~2% of a U-Net step at 256-row chunks).
+    func packWeight(_ w: UnsafePointer<Float>, n N: Int, transB: Bool, into dst: UnsafeMutablePointer<Float>) {
+        let kc = L.K / parts
+        for part in 0..<parts {
+            packBForOwnKernel(transB: transB, n: N, k: kc, b: transB ? w + part * kc : w + part * kc * N,
+                              ldb: transB ? L.K : N, into: dst + part * packedBFloats(n: N, k: kc))
         }
     }
 
@@ -377,15 +401,23 @@ func loweredGemm(_ out: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>
     let outP = SendablePtr(out), srcP = SendablePtr(src), wP = SendablePtr(w)
     if Conv2dTuning.perThread || T == 1 {
         let plan = ConvPlan(L, chunkFloats: Conv2dTuning.chunkFloats)
-        forEachChunk(plan.count, bufferFloats: plan.bufferFloats) { t, c, buf in
-            var c0 = Conv2dProfile.now()
-            plan.lower(c, buf, srcP.p, 0, plan.lowerCount(c))
-            let (r0, r1) = plan.rows(c)
-            prefillRows(outP.p, rows: r0, r1, n: N, mode)
-            Conv2dProfile.addLower(t, c0)
-            c0 = Conv2dProfile.now()
-            plan.gemm(c, buf, srcP.p, wP.p, n: N, transB: transB, beta: beta, outP.p)
-            Conv2dProfile.addGemm(t, c0)
+        func run(_ packedP: SendablePtr<Float>?) {
+            forEachChunk(plan.count, bufferFloats: plan.bufferFloats) { t, c, buf in
+                var c0 = Conv2dProfile.now()
+                plan.lower(c, buf, srcP.p, 0, plan.lowerCount(c))
+                let (r0, r1) = plan.rows(c)
+                prefillRows(outP.p, rows: r0, r1, n: N, mode)
+                Conv2dProfile.addLower(t, c0)
+                c0 = Conv2dProfile.now()
+                plan.gemm(c, buf, srcP.p, wP.p, n: N, transB: transB, beta: beta, outP.p, packed: packedP.map { UnsafePointer($0.p) })
+                Conv2dProfile.addGemm(t, c0)
+            }
+        }
+        let packedFloats = plan.packedWeightFloats(n: N, transB: transB, beta: beta)
+        if packedFloats == 0 { run(nil); return }
+        ScratchPool.withScratch(packedFloats) { packed in
+            timedOther { plan.packWeight(w, n: N, transB: transB, into: packed) }
+            run(SendablePtr(packed))
         }
     } else {
         let plan = ConvPlan(L, chunkFloats: Conv2dTuning.chunkFloats * T)
