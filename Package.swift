@@ -23,8 +23,11 @@ let package = Package(
         .systemLibrary(name: "CHDF5", providers: [.apt(["libhdf5-dev"])]),
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
 
+        // A single-threaded AVX2/FMA sgemm micro-kernel for the conv-shaped products (plain C; the
+        // kernel functions carry target("avx2,fma") attributes, so no -march flags are needed).
+        .target(name: "CGemm"),
         // Tensor core: storage, shapes, reverse-mode autodiff, kernels on OpenBLAS, RNG, parallel loops.
-        .target(name: "Tensor", dependencies: ["CBLAS"]),
+        .target(name: "Tensor", dependencies: ["CBLAS", "CGemm"]),
         // Layers, named parameters, optimisers, learning-rate schedules, EMA, gradient clipping.
         .target(name: "NN", dependencies: ["Tensor", "Checkpoint"]),
         // The paper's networks: U-Net (spec §2.2), DenseNet-BC (§3), projection head (§4.4).

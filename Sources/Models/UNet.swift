@@ -97,9 +97,9 @@ final class ResBlock: Module {
     }
     func callAsFunction(_ x: Tensor, _ temb: Tensor, rng: inout RNG) -> Tensor {
         let (b, c) = (x.shape[0], conv1.weight.shape[0])
-        var h = conv1(norm1(x).silu())
+        var h = conv1(norm1.withSiLU(x))
         h = h + tembProj(temb.silu()).reshaped([b, 1, 1, c])
-        h = conv2(norm2(h).silu().dropout(p: dropout, training: isTraining, rng: &rng))
+        h = conv2(norm2.withSiLU(h).dropout(p: dropout, training: isTraining, rng: &rng))
         h = h + (shortcut.map { $0(x) } ?? x)
         return attn.map { $0(h) } ?? h
     }
@@ -195,6 +195,6 @@ public final class UNet: Module {
             if let r = m as? ResBlock { h = r(Tensor.concat([h, hs.removeLast()], axis: -1), temb, rng: &rng) }
             else { h = (m as! Conv2d)(h.upsampleNearest2x()) }
         }
-        return tailConv(tailNorm(h).silu())
+        return tailConv(tailNorm.withSiLU(h))
     }
 }

@@ -87,6 +87,8 @@ public final class GroupNorm: Module {
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor { groupNorm(x, groups: groups, weight: weight, bias: bias, eps: eps) }
+    /// SiLU(GroupNorm(x)) as one fused op (`groupNormSiLU`): the same values as `self(x).silu()`.
+    public func withSiLU(_ x: Tensor) -> Tensor { groupNormSiLU(x, groups: groups, weight: weight, bias: bias, eps: eps) }
 }
 
 /// BatchNorm over the channel (last) axis with running statistics (momentum 0.1, eps 1e-5) and the

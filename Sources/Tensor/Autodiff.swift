@@ -56,6 +56,18 @@ extension Tensor {
         return grad!.data
     }
 
+    /// The gradient buffer for a backward that writes EVERY element of it. When this tensor has no
+    /// gradient yet, the buffer is created uninitialised and `fresh` is true: the gradient so far is
+    /// zero, so the caller stores its values instead of adding them — no zero fill, and one read less
+    /// per element (the zero fills of `gradBuffer()` were ~2% of a U-Net training step). Otherwise the
+    /// existing buffer comes back with `fresh` false and the caller adds, as with `gradBuffer()`.
+    public func gradBufferForWrite() -> (pointer: UnsafeMutablePointer<Float>, fresh: Bool) {
+        if let g = grad { return (g.data, false) }
+        let g = Tensor(uninitialized: shape)
+        grad = g
+        return (g.data, true)
+    }
+
     /// Marks a non-leaf tensor so its gradient is kept after backward.
     @discardableResult public func retainGrad() -> Tensor { retainsGrad = true; return self }
 

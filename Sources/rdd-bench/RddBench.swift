@@ -312,8 +312,9 @@ struct ConvBench: ParsableCommand {
 /// sgemm throughput at given shapes (to choose GEMM orientations and chunk sizes for the conv kernels).
 struct GemmBench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "gemm", abstract: "OpenBLAS sgemm GFLOP/s for row-major shapes ta,tb,m,n,k.")
+        commandName: "gemm", abstract: "OpenBLAS sgemm GFLOP/s for row-major shapes ta,tb,m,n,k (--own-kernel: our CGemm kernel where sgemm() dispatches to it).")
     @Option(help: "OpenBLAS threads.") var threads = 2
+    @Flag(help: "Let sgemm() dispatch to our AVX2 kernel (CGemm) for the shapes it takes; default: OpenBLAS only.") var ownKernel = false
     @Option(help: "Timed runs (median).") var runs = 20
     @Option(parsing: .singleValue, help: "Shape ta,tb,m,n,k (ta/tb = 0/1), repeatable.") var shape: [String] = []
     @Option(help: "Also run this many independent single-threaded sgemms concurrently (one per thread).")
@@ -321,6 +322,7 @@ struct GemmBench: ParsableCommand {
 
     func run() throws {
         Threads.set(threads)
+        GemmDispatch.ownKernel = ownKernel
         for spec in shape {
             let v = spec.split(separator: ",").compactMap { Int($0) }
             guard v.count == 5 else { continue }

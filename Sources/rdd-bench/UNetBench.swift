@@ -20,9 +20,13 @@ struct UNetBench: ParsableCommand {
     @Option(help: "Python interpreter.") var python = "python3"
     @Option(help: "The PyTorch anchor script.") var script = "scripts/bench/torch_unet_bench.py"
     @Flag(help: "Do not run PyTorch.") var skipTorch = false
+    @Flag(help: "Run every product on OpenBLAS (not our AVX2 kernel), for comparison.") var openblasOnly = false
+    @Flag(help: "Run the Aᵀ·B products (weight gradients) on OpenBLAS, for comparison.") var openblasWeightGrad = false
 
     func run() throws {
         Threads.set(threads)
+        GemmDispatch.ownKernel = !openblasOnly
+        GemmDispatch.ownKernelTransposedA = !openblasWeightGrad
         let cfg = UNetConfig(imageSize: 32, inChannels: 3, ch: 64, chMult: [1, 2, 2], attn: [1], numResBlocks: 2, dropout: 0)
         let net = UNet(cfg, seed: 0)
         let adam = Adam(net.namedTrainableParameters(), lr: 2e-4)

@@ -151,6 +151,8 @@ final class OpTests: XCTestCase {
         } }
         checkForward(groupNorm(x, groups: g, weight: gamma, bias: beta), ref, rtol: 1e-4, atol: 1e-4, "groupNorm")
         checkGradients([x, gamma, beta], eps: 1e-2, "groupNorm") { groupNorm($0[0], groups: g, weight: $0[1], bias: $0[2]) }
+        checkForward(groupNormSiLU(x, groups: g, weight: gamma, bias: beta), ref.map { $0 / (1 + Foundation.exp(-$0)) }, rtol: 1e-4, atol: 1e-4, "groupNormSiLU")
+        checkGradients([x, gamma, beta], eps: 1e-2, "groupNormSiLU") { groupNormSiLU($0[0], groups: g, weight: $0[1], bias: $0[2]) }
     }
 
     func testBatchNorm() {

@@ -124,7 +124,8 @@ public func conv2dForward(_ y: UnsafeMutablePointer<Float>,
 
 /// Backward convolution: accumulates (`+=`) the gradients of a loss with respect to the input,
 /// weight and bias, given `dy` = ∂loss/∂y. Any of `dx`, `dweight`, `dbias` may be nil (not needed).
-/// Zeroing the gradient buffers is the caller's job.
+/// Zeroing the gradient buffers is the caller's job; with `overwriteDx`, dx is overwritten instead
+/// (its old contents are ignored: the caller's gradient buffer was fresh, see `gradBufferForWrite`).
 ///
 /// - Parameters:
 ///   - dx: (B, H, W, Cin), NHWC, or nil.
@@ -137,7 +138,7 @@ public func conv2dBackward(_ dx: UnsafeMutablePointer<Float>?, _ dweight: Unsafe
                            _ dbias: UnsafeMutablePointer<Float>?,
                            _ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ weight: UnsafePointer<Float>,
                            batch B: Int, height H: Int, width W: Int, inChannels Cin: Int, outChannels Cout: Int,
-                           kernel k: Int, stride s: Int = 1, padding p: Int = 0) {
+                           kernel k: Int, stride s: Int = 1, padding p: Int = 0, overwriteDx: Bool = false) {
     precondition(B >= 0 && H > 0 && W > 0 && Cin > 0 && Cout > 0 && k > 0 && s > 0 && p >= 0,
                  "conv2dBackward: bad geometry")
     let Ho = conv2dOutputSize(H, kernel: k, stride: s, padding: p)
@@ -157,14 +158,18 @@ public func conv2dBackward(_ dx: UnsafeMutablePointer<Float>?, _ dweight: Unsafe
         // dX = conv(dY, flip(W) with Cin/Cout swapped, padding k−1−p): rows are dx pixels, K' = k·k·Cout.
         let Lt = ConvLowering(B: B, H: Ho, W: Wo, C: Cout, k: k, s: 1, p: k - 1 - p, Ho: H, Wo: W)
         if k == 1 {  // the flipped weight of a 1×1 conv, as Cout × Cin (K' × N), is the weight itself
-            loweredGemm(dx, dy, Lt, weight, n: Cin, transB: false, .accumulate)
+            loweredGemm(dx, dy, Lt, weight, n: Cin, transB: false, overwriteDx ? .zero : .accumulate)
             return
         }
         ScratchPool.withScratch(K * Cout) { wt in
             timedOther { permuteWeightFlippedKxN(wt, weight, Cout: Cout, Cin: Cin, k: k) }
-            loweredGemm(dx, dy, Lt, wt, n: Cin, transB: false, .accumulate)
+            loweredGemm(dx, dy, Lt, wt, n: Cin, transB: false, overwriteDx ? .zero : .accumulate)
         }
     } else {
+        if overwriteDx {  // the col2im gather adds into dx
+            let pdx = SendablePtr(dx)
+            parallelRange(B * H * W * Cin, minChunk: 1 << 16) { a, e in (pdx.p + a).update(repeating: 0, count: e - a) }
+        }
         stridedInputGrad(dx, dy, weight, L, cout: Cout)
     }
 }
@@ -337,26 +342,52 @@ struct ConvPlan {
     var parts: Int { kind == .band ? L.k : 1 }
 
     /// out rows of chunk c (row stride n) = (beta) out + lowered · wᵀ, with w n×K (`transB`), or
-    /// lowered · w with w K×n.
+    /// lowered · w with w K×n. With `packed` (from `packWeight`), each part's op(w) comes pre-packed.
     func gemm(_ c: Int, _ buf: UnsafePointer<Float>, _ src: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
-              n N: Int, transB: Bool, beta: Float, _ out: UnsafeMutablePointer<Float>) {
+              n N: Int, transB: Bool, beta: Float, _ out: UnsafeMutablePointer<Float>,
+              packed: UnsafePointer<Float>? = nil) {
         let (r0, r1) = rows(c)
         for part in 0..<parts {
             let (a, kc, lda) = operand(c, part: part, buf, src)
+            if let packed {
+                sgemmPackedB(m: r1 - r0, n: N, k: kc, a: a, lda: lda, packedB: packed + part * packedBFloats(n: N, k: kc),
+                             beta: part == 0 ? beta : 1, c: out + r0 * N, ldc: N)
+                continue
+            }
             sgemm(transB: transB, m: r1 - r0, n: N, k: kc, a: a, lda: lda,
                   b: transB ? w + part * kc : w + part * kc * N, ldb: transB ? L.K : N,
                   beta: part == 0 ? beta : 1, c: out + r0 * N)
         }
     }
 
-    /// g (n × K) = (beta) g + dY[rows of c]ᵀ · lowered; dy has row stride n.
+    /// Floats for `packWeight`'s buffer, or 0 when the products do not run on our kernel (the chunks'
+    /// `sgemm` calls then go to OpenBLAS, which packs per call).
+    func packedWeightFloats(n N: Int, transB: Bool, beta: Float) -> Int {
+        let kc = L.K / parts
+        guard GemmDispatch.useOwn(transA: false, transB: transB, n: N, k: kc, alpha: 1, beta: beta) else { return 0 }
+        return parts * packedBFloats(n: N, k: kc)
+    }
+
+    /// Packs each part's op(w) once for all chunks (the chunks used to repack it in every call:
+    /// ~2% of a U-Net step at 256-row chunks).
+    func packWeight(_ w: UnsafePointer<Float>, n N: Int, transB: Bool, into dst: UnsafeMutablePointer<Float>) {
+        let kc = L.K / parts
+        for part in 0..<parts {
+            packBForOwnKernel(transB: transB, n: N, k: kc, b: transB ? w + part * kc : w + part * kc * N,
+                              ldb: transB ? L.K : N, into: dst + part * packedBFloats(n: N, k: kc))
+        }
+    }
+
+    /// g (K × n) = (beta) g + loweredᵀ · dY[rows of c]; dy has row stride n. The transposed weight
+    /// gradient (dWᵀ, K rows (ky, kx, ci) × Cout): as Aᵀ·B with A = lowered read in place and N = Cout,
+    /// the shape our kernel runs at ~89 GFLOP/s vs OpenBLAS's 79–83 for dYᵀ·lowered (docs/benchmarks.md).
     func weightGemm(_ c: Int, _ buf: UnsafePointer<Float>, _ src: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
                     n N: Int, beta: Float, _ g: UnsafeMutablePointer<Float>) {
         let (r0, r1) = rows(c)
         for part in 0..<parts {
             let (a, kc, lda) = operand(c, part: part, buf, src)
-            sgemm(transA: true, m: N, n: kc, k: r1 - r0, a: dy + r0 * N, b: a, ldb: lda,
-                  beta: beta, c: g + part * kc, ldc: L.K)
+            sgemm(transA: true, m: kc, n: N, k: r1 - r0, a: a, lda: lda, b: dy + r0 * N, ldb: N,
+                  beta: beta, c: g + part * kc * N, ldc: N)
         }
     }
 }
@@ -370,15 +401,23 @@ func loweredGemm(_ out: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>
     let outP = SendablePtr(out), srcP = SendablePtr(src), wP = SendablePtr(w)
     if Conv2dTuning.perThread || T == 1 {
         let plan = ConvPlan(L, chunkFloats: Conv2dTuning.chunkFloats)
-        forEachChunk(plan.count, bufferFloats: plan.bufferFloats) { t, c, buf in
-            var c0 = Conv2dProfile.now()
-            plan.lower(c, buf, srcP.p, 0, plan.lowerCount(c))
-            let (r0, r1) = plan.rows(c)
-            prefillRows(outP.p, rows: r0, r1, n: N, mode)
-            Conv2dProfile.addLower(t, c0)
-            c0 = Conv2dProfile.now()
-            plan.gemm(c, buf, srcP.p, wP.p, n: N, transB: transB, beta: beta, outP.p)
-            Conv2dProfile.addGemm(t, c0)
+        func run(_ packedP: SendablePtr<Float>?) {
+            forEachChunk(plan.count, bufferFloats: plan.bufferFloats) { t, c, buf in
+                var c0 = Conv2dProfile.now()
+                plan.lower(c, buf, srcP.p, 0, plan.lowerCount(c))
+                let (r0, r1) = plan.rows(c)
+                prefillRows(outP.p, rows: r0, r1, n: N, mode)
+                Conv2dProfile.addLower(t, c0)
+                c0 = Conv2dProfile.now()
+                plan.gemm(c, buf, srcP.p, wP.p, n: N, transB: transB, beta: beta, outP.p, packed: packedP.map { UnsafePointer($0.p) })
+                Conv2dProfile.addGemm(t, c0)
+            }
+        }
+        let packedFloats = plan.packedWeightFloats(n: N, transB: transB, beta: beta)
+        if packedFloats == 0 { run(nil); return }
+        ScratchPool.withScratch(packedFloats) { packed in
+            timedOther { plan.packWeight(w, n: N, transB: transB, into: packed) }
+            run(SendablePtr(packed))
         }
     } else {
         let plan = ConvPlan(L, chunkFloats: Conv2dTuning.chunkFloats * T)
@@ -398,8 +437,8 @@ func loweredGemm(_ out: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>
     }
 }
 
-/// Computes dYᵀ · lowered(src, L) (n × K; dy is L.rows × n) as `groups` partial sums and passes them
-/// to `finish(partials, groups)`, where partial g (at partials + g·n·K) covers a fixed contiguous
+/// Computes lowered(src, L)ᵀ · dY (K × n; dy is L.rows × n) as `groups` partial sums and passes them
+/// to `finish(partials, groups)`, where partial g (at partials + g·K·n) covers a fixed contiguous
 /// range of chunks. G is independent of the thread count and the caller sums the partials in
 /// group order, so the result does not depend on which worker ran which group.
 func loweredWeightGrad(_ src: UnsafePointer<Float>, _ L: ConvLowering, _ dy: UnsafePointer<Float>, n N: Int,
@@ -527,20 +566,32 @@ func permuteWeightFlippedKxN(_ wt: UnsafeMutablePointer<Float>, _ w: UnsafePoint
     }
 }
 
-/// dw[co, ci, ky, kx] += Σ_g partials[g][co, (ky,kx,ci)], the partials (each Cout × K) summed in
-/// group order in Float, then added; one pass, split over threads by output channel.
+/// dw[co, ci, ky, kx] += Σ_g partials[g][(ky,kx,ci), co], the partials (each K × Cout) summed in
+/// group order in Float, then added; one pass, split over threads by blocks of input channels: for
+/// kernel tap t, the partial rows (t, c0..<c1) are one contiguous run of (c1 − c0)·Cout floats, summed
+/// over groups in long vector loops, then scattered into dw[·, c0..<c1, ·, ·].
 func accumulateWeightFromPartials(_ dw: UnsafeMutablePointer<Float>, _ partials: UnsafePointer<Float>, groups: Int,
                                   Cout: Int, Cin: Int, k: Int) {
     let kk = k * k, K = kk * Cin, NK = Cout * K
     let dwP = SendablePtr(dw), pP = SendablePtr(partials)
-    forEachOutputChannel(Cout, K * groups) { co in
-        let row = UnsafeMutablePointer<Float>.allocate(capacity: K)
-        defer { row.deallocate() }
-        row.update(from: pP.p + co * K, count: K)
-        for g in 1..<max(1, groups) { addInPlace(row, pP.p + g * NK + co * K, K) }
-        for ci in 0..<Cin {
-            let d = dwP.p + (co * Cin + ci) * kk
-            for t in 0..<kk { d[t] += row[t * Cin + ci] }
+    let block = max(1, min(Cin, 4096 / max(1, Cout)))   // input channels per block: ≤ 16 KB per tap
+    let blocks = (Cin + block - 1) / block
+    parallelRange(blocks, minChunk: max(1, 32768 / max(1, block * kk * Cout * groups))) { b0, b1 in
+        let sums = UnsafeMutablePointer<Float>.allocate(capacity: kk * block * Cout)   // sums[t][ci − c0][co]
+        defer { sums.deallocate() }
+        for bi in b0..<b1 {
+            let c0 = bi * block, c1 = min(Cin, c0 + block), len = (c1 - c0) * Cout
+            for t in 0..<kk {
+                let s = sums + t * len, r = (t * Cin + c0) * Cout
+                s.update(from: pP.p + r, count: len)
+                for g in 1..<max(1, groups) { addInPlace(s, pP.p + g * NK + r, len) }
+            }
+            for co in 0..<Cout {
+                for ci in c0..<c1 {
+                    let d = dwP.p + (co * Cin + ci) * kk, o = (ci - c0) * Cout + co
+                    for t in 0..<kk { d[t] += sums[t * len + o] }
+                }
+            }
         }
     }
 }

@@ -19,9 +19,11 @@ public func conv2d(_ x: Tensor, weight w: Tensor, bias b: Tensor?, stride: Int =
     conv2dForward(out.data, x.data, w.data, b?.data, batch: batch, height: h, width: wd, inChannels: cin,
                   outChannels: cout, kernel: k, stride: stride, padding: padding)
     return out.recording([x, w] + (b.map { [$0] } ?? [])) { _, g in
-        conv2dBackward(x.requiresGrad ? x.gradBuffer() : nil, w.requiresGrad ? w.gradBuffer() : nil,
+        // A fresh input gradient is overwritten by the product (beta 0) instead of zero-filled and added to.
+        let (dx, fresh) = x.requiresGrad ? x.gradBufferForWrite() : (nil, false)
+        conv2dBackward(dx, w.requiresGrad ? w.gradBuffer() : nil,
                        (b?.requiresGrad ?? false) ? b!.gradBuffer() : nil, g.data, x.data, w.data,
                        batch: batch, height: h, width: wd, inChannels: cin, outChannels: cout,
-                       kernel: k, stride: stride, padding: padding)
+                       kernel: k, stride: stride, padding: padding, overwriteDx: fresh)
     }
 }

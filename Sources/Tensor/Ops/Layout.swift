@@ -12,8 +12,10 @@ extension Tensor {
         }
         let out = Tensor(shape: s, storage: storage)
         return out.recording([self]) { _, g in
-            let d = self.gradBuffer(), gp = g.data
-            for i in 0..<self.count { d[i] += gp[i] }
+            let (d, fresh) = self.gradBufferForWrite()
+            let pd = SendablePtr(d), gp = SendablePtr(g.data)
+            if fresh { d.update(from: g.data, count: self.count); return }
+            parallelRange(self.count, minChunk: 1 << 15) { s, e in for i in s..<e { pd.p[i] += gp.p[i] } }
         }
     }
 
@@ -58,12 +60,16 @@ extension Tensor {
             offset += w
         }
         return out.recording(xs) { _, g in
+            // Each input's gradient is its slice of g: copied into a fresh buffer, added otherwise.
             for (x, o) in zip(xs, offsets) where x.requiresGrad {
                 let w = x.shape[ax] * inner
-                let d = x.gradBuffer()
-                for a in 0..<outer {
-                    let src = g.data + a * total * inner + o, dst = d + a * w
-                    for j in 0..<w { dst[j] += src[j] }
+                let (d, fresh) = x.gradBufferForWrite()
+                let pd = SendablePtr(d), pg = SendablePtr(g.data)
+                parallelRange(outer, minChunk: max(1, 8192 / max(w, 1))) { s, e in
+                    for a in s..<e {
+                        let src = pg.p + a * total * inner + o, dst = pd.p + a * w
+                        if fresh { dst.update(from: src, count: w) } else { for j in 0..<w { dst[j] += src[j] } }
+                    }
                 }
             }
         }

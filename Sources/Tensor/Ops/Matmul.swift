@@ -1,25 +1,27 @@
 /// Matrix products on OpenBLAS sgemm: 2-D matmul, batched matmul, and Linear (y = x·Wᵀ + b).
 ///
 /// Backward of C = op(A)·op(B): dop(A) = dC·op(B)ᵀ and dop(B) = op(A)ᵀ·dC, written back in each
-/// operand's stored orientation; every backward product accumulates (beta = 1).
+/// operand's stored orientation; each backward product accumulates (beta = 1), or overwrites
+/// (beta = 0) a fresh gradient buffer (`betaA`, `betaB`; see `gradBufferForWrite`).
 /// `parallel`: split each product over the threads (`sgemmParallel`); false when the caller already
 /// runs one product per thread.
 @inline(__always)
 func gemmBackward(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
                   a: UnsafePointer<Float>, b: UnsafePointer<Float>, dC: UnsafePointer<Float>,
-                  dA: UnsafeMutablePointer<Float>?, dB: UnsafeMutablePointer<Float>?, parallel: Bool = true) {
-    let gemm: (Bool, Bool, Int, Int, Int, UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void = {
-        ta, tb, m, n, k, a, b, c in
-        if parallel { sgemmParallel(transA: ta, transB: tb, m: m, n: n, k: k, a: a, b: b, beta: 1, c: c) }
-        else { sgemm(transA: ta, transB: tb, m: m, n: n, k: k, a: a, b: b, beta: 1, c: c) }
+                  dA: UnsafeMutablePointer<Float>?, dB: UnsafeMutablePointer<Float>?, parallel: Bool = true,
+                  betaA: Float = 1, betaB: Float = 1) {
+    let gemm: (Bool, Bool, Int, Int, Int, UnsafePointer<Float>, UnsafePointer<Float>, Float, UnsafeMutablePointer<Float>) -> Void = {
+        ta, tb, m, n, k, a, b, beta, c in
+        if parallel { sgemmParallel(transA: ta, transB: tb, m: m, n: n, k: k, a: a, b: b, beta: beta, c: c) }
+        else { sgemm(transA: ta, transB: tb, m: m, n: n, k: k, a: a, b: b, beta: beta, c: c) }
     }
     if let dA {
-        if !transA { gemm(false, !transB, m, k, n, dC, b, dA) }
-        else { gemm(transB, true, k, m, n, b, dC, dA) }
+        if !transA { gemm(false, !transB, m, k, n, dC, b, betaA, dA) }
+        else { gemm(transB, true, k, m, n, b, dC, betaA, dA) }
     }
     if let dB {
-        if !transB { gemm(!transA, false, k, n, m, a, dC, dB) }
-        else { gemm(true, transA, n, k, m, dC, a, dB) }
+        if !transB { gemm(!transA, false, k, n, m, a, dC, betaB, dB) }
+        else { gemm(true, transA, n, k, m, dC, a, betaB, dB) }
     }
 }
 
@@ -61,8 +63,11 @@ public func matmul(_ a: Tensor, _ b: Tensor, transA: Bool = false, transB: Bool 
         }
     }
     return out.recording([a, b]) { _, g in
-        let dA = a.requiresGrad ? a.gradBuffer() : nil
-        let dB = b.requiresGrad ? b.gradBuffer() : nil
+        // A fresh gradient of an operand with its own slice per entry is overwritten (beta 0); an
+        // operand shared by every entry (stride 0) accumulates across entries, so it is zero-filled.
+        let (dA, freshA) = a.requiresGrad ? (sa == 0 && batched ? (a.gradBuffer(), false) : a.gradBufferForWrite()) : (nil, false)
+        let (dB, freshB) = b.requiresGrad ? (sb == 0 && batched ? (b.gradBuffer(), false) : b.gradBufferForWrite()) : (nil, false)
+        let (betaA, betaB): (Float, Float) = (freshA ? 0 : 1, freshB ? 0 : 1)
         let pg = SendablePtr(g.data)
         // A gradient of an operand shared by every entry (stride 0) accumulates across entries: it
         // cannot be written by entries in parallel.
@@ -74,14 +79,15 @@ public func matmul(_ a: Tensor, _ b: Tensor, transA: Bool = false, transB: Bool 
                     for i in i0..<i1 {
                         gemmBackward(transA: transA, transB: transB, m: m, n: n, k: k, a: pa.p + i * sa, b: pb.p + i * sb,
                                      dC: pg.p + i * m * n, dA: pdA.map { $0.p + i * sa }, dB: pdB.map { $0.p + i * sb },
-                                     parallel: false)
+                                     parallel: false, betaA: betaA, betaB: betaB)
                     }
                 }
             }
         } else {
             for i in 0..<batch {
                 gemmBackward(transA: transA, transB: transB, m: m, n: n, k: k, a: a.data + i * sa, b: b.data + i * sb,
-                             dC: g.data + i * m * n, dA: dA.map { $0 + i * sa }, dB: dB.map { $0 + i * sb })
+                             dC: g.data + i * m * n, dA: dA.map { $0 + i * sa }, dB: dB.map { $0 + i * sb },
+                             betaA: betaA, betaB: betaB)
             }
         }
     }

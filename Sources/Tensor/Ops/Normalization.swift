@@ -11,6 +11,23 @@ import Foundation
 /// GroupNorm (Wu & He): channels split into `groups` contiguous groups; statistics per (sample, group)
 /// over the spatial positions and the group's channels. x: (B, …, C), γ, β: (C).
 public func groupNorm(_ x: Tensor, groups: Int, weight gamma: Tensor, bias beta: Tensor, eps: Float = 1e-5) -> Tensor {
+    groupNormCore(x, groups: groups, weight: gamma, bias: beta, eps: eps, silu: false)
+}
+
+/// SiLU(GroupNorm(x)) as one op, the U-Net's GN → Swish pair (spec §2.2): the same numbers as
+/// `groupNorm(...).silu()`, bit for bit, without the intermediate tensor ŷ = GroupNorm(x) — its
+/// allocation, one write and two reads of it per pass, and the separate SiLU backward pass
+/// (GroupNorm + SiLU were ~6% of a U-Net training step as two ops, docs/benchmarks.md).
+/// Backward: dŷ = dy · SiLU′(ŷ), with ŷ recomputed from x and the saved statistics (the same Float
+/// expression as the forward). The first backward pass stores dŷ over dy in the output's gradient
+/// buffer, which nothing reads after this op (autodiff drops it), so the second pass reads it back;
+/// only when the output's gradient is retained (`retainGrad`) is dŷ recomputed in the second pass
+/// instead (the sigmoid is the expensive part: computing it twice cost ~2% of a U-Net step).
+public func groupNormSiLU(_ x: Tensor, groups: Int, weight gamma: Tensor, bias beta: Tensor, eps: Float = 1e-5) -> Tensor {
+    groupNormCore(x, groups: groups, weight: gamma, bias: beta, eps: eps, silu: true)
+}
+
+func groupNormCore(_ x: Tensor, groups: Int, weight gamma: Tensor, bias beta: Tensor, eps: Float, silu: Bool) -> Tensor {
     let c = x.shape.last ?? 0
     guard x.rank >= 2, groups > 0, c % groups == 0, gamma.shape == [c], beta.shape == [c] else {
         shapeFailure(ShapeError("groupNorm", "input \(fmt(x.shape)), \(groups) groups, weight \(fmt(gamma.shape)), bias \(fmt(beta.shape))"))
@@ -47,13 +64,18 @@ public func groupNorm(_ x: Tensor, groups: Int, weight gamma: Tensor, bias beta:
                 scale.withUnsafeBufferPointer { sc in mu.withUnsafeBufferPointer { mk in
                     for p in 0..<a {
                         let xr = xb + p * c, yr = yb + p * c
-                        for k in 0..<c { yr[k] = (xr[k] - mk[k]) * sc[k] + pb.p[k] }
+                        if silu {
+                            for k in 0..<c { let v = (xr[k] - mk[k]) * sc[k] + pb.p[k]; yr[k] = v * fastSigmoid(v) }
+                        } else {
+                            for k in 0..<c { yr[k] = (xr[k] - mk[k]) * sc[k] + pb.p[k] }
+                        }
                     }
                 } }
             }
         }
     } }
-    return out.recording([x, gamma, beta]) { _, gOut in
+    return out.recording([x, gamma, beta]) { outT, gOut in
+        let dyInPlace = silu && !outT.retainsGrad
         // Per sample and channel: A = Σ_p dy·x, B = Σ_p dy (Float64). Then, with x̂ = (x − μ)·r,
         //   dγ_k = r·(A_k − μ·B_k),  dβ_k = B_k,
         //   mean_S(dx̂) = Σ_k γ_k B_k / n,  mean_S(dx̂ ⊙ x̂) = Σ_k γ_k dγ_k / n   (over the group's channels),
@@ -61,7 +83,8 @@ public func groupNorm(_ x: Tensor, groups: Int, weight gamma: Tensor, bias beta:
         // Parallel over samples; per-sample dγ, dβ are reduced in sample order afterwards, so the result
         // does not depend on the thread count.
         var partial = [Double](repeating: 0, count: b * 2 * c)
-        let dx = x.requiresGrad ? SendablePtr(x.gradBuffer()) : nil
+        let (dxBuf, fresh) = x.requiresGrad ? x.gradBufferForWrite() : (nil, false)
+        let dx = dxBuf.map { SendablePtr($0) }
         let dy = SendablePtr(gOut.data)
         let (meanC, rstdC) = (mean, rstd)
         partial.withUnsafeMutableBufferPointer { pbuf in meanC.withUnsafeBufferPointer { mb in rstdC.withUnsafeBufferPointer { rb in
@@ -70,13 +93,31 @@ public func groupNorm(_ x: Tensor, groups: Int, weight gamma: Tensor, bias beta:
                 var sa = [Double](repeating: 0, count: c), sb = [Double](repeating: 0, count: c)
                 var k1 = [Float](repeating: 0, count: c), k2 = [Float](repeating: 0, count: c), k3 = [Float](repeating: 0, count: c)
                 var mu = [Float](repeating: 0, count: c)
+                var scale = [Float](repeating: 0, count: c), smu = [Float](repeating: 0, count: c)
+                var drow = [Float](repeating: 0, count: c)
                 for bb in s..<e {
                     let xb = px.p + bb * a * c, dyb = dy.p + bb * a * c
-                    for k in 0..<c { sa[k] = 0; sb[k] = 0 }
-                    for p in 0..<a {
-                        let xr = xb + p * c, gr = dyb + p * c
-                        for k in 0..<c { let d = Double(gr[k]); sa[k] += d * Double(xr[k]); sb[k] += d }
+                    if silu {
+                        // ŷ = (x − μ)·(rstd·γ) + β exactly as in the forward (the SiLU's input).
+                        for g in 0..<groups {
+                            let m = pm.p[bb * groups + g], r = pr.p[bb * groups + g]
+                            for k in g * cg ..< (g + 1) * cg { scale[k] = r * pg.p[k]; smu[k] = m }
+                        }
                     }
+                    for k in 0..<c { sa[k] = 0; sb[k] = 0 }
+                    scale.withUnsafeBufferPointer { sc in smu.withUnsafeBufferPointer { mk in drow.withUnsafeMutableBufferPointer { dr in
+                        for p in 0..<a {
+                            let xr = xb + p * c
+                            var gr = dyb + p * c
+                            if dyInPlace {  // dŷ over dy, for the second pass
+                                for k in 0..<c { gr[k] = gr[k] * siluDerivative((xr[k] - mk[k]) * sc[k] + pb.p[k]) }
+                            } else if silu {  // this pixel's dŷ into a one-row buffer
+                                for k in 0..<c { dr[k] = gr[k] * siluDerivative((xr[k] - mk[k]) * sc[k] + pb.p[k]) }
+                                gr = dr.baseAddress!
+                            }
+                            for k in 0..<c { let d = Double(gr[k]); sa[k] += d * Double(xr[k]); sb[k] += d }
+                        }
+                    } } }
                     let dg = part.p + bb * 2 * c, db = dg + c
                     for g in 0..<groups {
                         let m = Double(pm.p[bb * groups + g]), r = Double(pr.p[bb * groups + g])
@@ -93,12 +134,20 @@ public func groupNorm(_ x: Tensor, groups: Int, weight gamma: Tensor, bias beta:
                     if let dx {
                         let dxb = dx.p + bb * a * c
                         k1.withUnsafeBufferPointer { c1 in k2.withUnsafeBufferPointer { c2 in k3.withUnsafeBufferPointer { c3 in
-                            mu.withUnsafeBufferPointer { mk in
+                            mu.withUnsafeBufferPointer { mk in scale.withUnsafeBufferPointer { sc in smu.withUnsafeBufferPointer { sm in
+                              drow.withUnsafeMutableBufferPointer { drb in
                                 for p in 0..<a {
-                                    let xr = xb + p * c, gr = dyb + p * c, dr = dxb + p * c
-                                    for k in 0..<c { dr[k] += gr[k] * c1[k] + (xr[k] - mk[k]) * c2[k] + c3[k] }
+                                    let xr = xb + p * c, dr = dxb + p * c
+                                    var gr = dyb + p * c
+                                    if silu && !dyInPlace {  // dŷ recomputed as in the first pass
+                                        for k in 0..<c { drb[k] = gr[k] * siluDerivative((xr[k] - sm[k]) * sc[k] + pb.p[k]) }
+                                        gr = drb.baseAddress!
+                                    }
+                                    if fresh { for k in 0..<c { dr[k] = gr[k] * c1[k] + (xr[k] - mk[k]) * c2[k] + c3[k] } }
+                                    else { for k in 0..<c { dr[k] += gr[k] * c1[k] + (xr[k] - mk[k]) * c2[k] + c3[k] } }
                                 }
-                            }
+                              }
+                            } } }
                         } } }
                     }
                 }

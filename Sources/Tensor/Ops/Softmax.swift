@@ -12,12 +12,18 @@ extension Tensor {
         let out = Tensor(uninitialized: shape)
         softmaxRows(x: data, y: out.data, outer: outer, n: n, inner: inner, log: false)
         return out.recording([self]) { out, g in
-            let dx = self.gradBuffer(), y = out.data, dy = g.data
-            for a in 0..<outer { for c in 0..<inner {
-                var dot: Float = 0
-                for j in 0..<n { let i = (a * n + j) * inner + c; dot += dy[i] * y[i] }
-                for j in 0..<n { let i = (a * n + j) * inner + c; dx[i] += y[i] * (dy[i] - dot) }
-            } }
+            // Rows are independent: parallel over `outer` (each row's sums in j order, whatever the split).
+            let (d, fresh) = self.gradBufferForWrite()
+            let pdx = SendablePtr(d), py = SendablePtr(out.data), pdy = SendablePtr(g.data)
+            parallelRange(outer, minChunk: max(1, 16384 / max(1, n * inner))) { s, e in
+                let dx = pdx.p, y = py.p, dy = pdy.p
+                for a in s..<e { for c in 0..<inner {
+                    var dot: Float = 0
+                    for j in 0..<n { let i = (a * n + j) * inner + c; dot += dy[i] * y[i] }
+                    if fresh { for j in 0..<n { let i = (a * n + j) * inner + c; dx[i] = y[i] * (dy[i] - dot) } }
+                    else { for j in 0..<n { let i = (a * n + j) * inner + c; dx[i] += y[i] * (dy[i] - dot) } }
+                } }
+            }
         }
     }
 
