@@ -60,6 +60,7 @@ func methodTable(_ data: ReportData, conditional: Bool, paper: [PaperReference.R
         out += "\(trials.count) trial\(trials.count == 1 ? "" : "s") (sweep\(sweeps.count == 1 ? "" : "s") \(sweeps.joined(separator: ", "))).\n\n"
         let fid = fidMetric(trials)
         let spec = specToExtend(data, trials, fallback: "a sweep spec under \(specDirectory(scope.preset))")
+        let unfinished = data.unfinished(in: scope)
         var missing: [String] = []
         var records: [EvaluationRecord] = []
         func grid(_ metric: String, _ paperValue: (PaperReference.Row) -> Double?, trackMissing: Bool) -> String {
@@ -69,7 +70,7 @@ func methodTable(_ data: ReportData, conditional: Bool, paper: [PaperReference.R
                 for (m, pm) in tableMethods {
                     let c = studentCell(trials, methods: [m], steps: s, metric: metric)
                     records += c.records
-                    if c.isEmpty && trackMissing { missing.append(missingStudent(trials, method: m, steps: s, spec: spec, unfinished: data.unfinished(in: scope))) }
+                    if c.isEmpty && trackMissing { missing.append(missingStudent(trials, method: m, steps: s, spec: spec, unfinished: unfinished)) }
                     row.append(c.text(2, paper: PaperReference.row(paper, method: pm, steps: s).flatMap(paperValue)))
                 }
                 rows.append(row)
@@ -169,13 +170,14 @@ public func table3Report(_ data: ReportData, links: LinkStyle) -> String {
         let linked = termsLinkTargets(data)
         var rows: [[String]] = []
         var cells: [Cell] = []
+        let unfinished = data.unfinished(in: scope)
         var missing: [String] = []
         var records: [EvaluationRecord] = []
         for (i, r) in table3Rows.enumerated() {
             let c = studentCell(trials, methods: r.methods, steps: 1, metric: fid)
             cells.append(c)
             records += c.records
-            if c.isEmpty { missing.append(missingStudent(trials, method: r.methods[0], steps: 1, spec: spec, unfinished: data.unfinished(in: scope))) }
+            if c.isEmpty { missing.append(missingStudent(trials, method: r.methods[0], steps: 1, spec: spec, unfinished: unfinished)) }
             let refs = c.values.filter { linked.contains($0.trial) }.map { v in links.link(v.trial, report: "terms", anchor: termsAnchor(v.trial)) }
             rows.append([r.label, r.methods.map { "`\($0)`" }.joined(separator: ", "), c.text(2, paper: PaperReference.table3[i].fid),
                          c.values.isEmpty ? "–" : c.perSeed(2), refs.isEmpty ? "–" : refs.joined(separator: " ")])

@@ -58,6 +58,7 @@ public struct Scope: Hashable, Comparable {
         (a.preset, a.dataset, a.conditional ? 1 : 0) < (b.preset, b.dataset, b.conditional ? 1 : 0)
     }
     public var title: String { "preset \(preset), dataset \(dataset)\(conditional ? ", class-conditional" : "")" }
+    public func contains(_ t: TrialView) -> Bool { t.preset == preset && t.dataset == dataset && t.conditional == conditional }
 }
 
 /// The export as reports see it: trials in export order with decoded configurations.
@@ -77,13 +78,13 @@ public struct ReportData {
     }
 
     /// Completed trials (within the preset and sweep filters).
-    public var completed: [TrialView] {
-        trials.filter { $0.isCompleted && (presetFilter == nil || $0.preset == presetFilter) && matchesSweep($0.record.sweep) }
-    }
+    public var completed: [TrialView] { trials.filter { $0.isCompleted && passesFilters($0) } }
 
-    func matchesSweep(_ name: String) -> Bool {
+    /// The preset filter, and the sweep filter: "NAME@REV" exactly, "NAME" any revision.
+    func passesFilters(_ t: TrialView) -> Bool {
+        if let p = presetFilter, t.preset != p { return false }
         guard let f = sweepFilter else { return true }
-        return f.contains("@") ? name == f : name.split(separator: "@").first.map(String.init) == f
+        return f.contains("@") ? t.record.sweep == f : t.record.sweep.split(separator: "@").first.map(String.init) == f
     }
 
     /// Scopes present among completed trials, sorted.
@@ -92,15 +93,10 @@ public struct ReportData {
             .map { Scope(preset: $0.preset, dataset: $0.dataset, conditional: $0.conditional) })).sorted()
     }
 
-    public func trials(in s: Scope) -> [TrialView] {
-        completed.filter { $0.preset == s.preset && $0.dataset == s.dataset && $0.conditional == s.conditional }
-    }
+    public func trials(in s: Scope) -> [TrialView] { completed.filter { s.contains($0) } }
 
     /// Trials of a scope that have not completed (queued, running, stale, failed), within the filters.
-    public func unfinished(in s: Scope) -> [TrialView] {
-        trials.filter { !$0.isCompleted && (presetFilter == nil || $0.preset == presetFilter) && matchesSweep($0.record.sweep)
-            && $0.preset == s.preset && $0.dataset == s.dataset && $0.conditional == s.conditional }
-    }
+    public func unfinished(in s: Scope) -> [TrialView] { trials.filter { !$0.isCompleted && passesFilters($0) && s.contains($0) } }
 
     public func sweep(named n: String) -> SweepRecord? { export.sweeps.first { $0.name == n } }
 }
