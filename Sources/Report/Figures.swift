@@ -43,9 +43,18 @@ func rcfdReference(_ trials: [TrialView], fid: String) -> Cell {
     studentCell(trials.filter { $0.method == "rcfd" }, methods: ["rcfd"], steps: 4, metric: fid)
 }
 
+/// What an FID metric measures, for axis labels: never a bare metric key.
+func fidAxisName(_ metric: String) -> String {
+    switch metric {
+    case "fid_classifier": return "classifier features"
+    case "fid_inception": return "Inception pool3"
+    default: return metric
+    }
+}
+
 /// The SVG panel of one sweep.
 func sweepPanel(_ s: SweepData, rcfd: Cell, title: String) -> SVGPlot.Panel {
-    var p = SVGPlot.Panel(title: title, xLabel: "\(s.key.symbol) (\(s.key.path))", yLabel: "FID of the 4-step student (\(s.fid))",
+    var p = SVGPlot.Panel(title: title, xLabel: "\(s.key.symbol) (\(s.key.path))", yLabel: "FID of the 4-step student (\(fidAxisName(s.fid)))",
                           series: s.lines.map { l in
                               SVGPlot.Series(name: l.name, points: l.points.compactMap { pt in
                                   pt.cell.summary.map { SVGPlot.Point(x: pt.x, y: $0.mean, error: $0.halfWidth95) }
@@ -64,7 +73,7 @@ func sweepTable(_ s: SweepData, rcfd: Cell, links: LinkStyle, linkTerms: Bool, l
             if let d = Difference(pt.cell, rcfd) { r.append(signed(d.mean, 2) + (d.halfWidth.map { " ± " + fixed($0, 2) } ?? "")) } else { r.append("–") }
             if linkTerms {
                 let ts = pt.trials.filter { linked.contains($0.ref) }.sorted { $0.seed < $1.seed }
-                r.append(ts.isEmpty ? "–" : ts.map { links.link($0.ref, report: "terms", anchor: termsAnchor($0.ref)) }.joined(separator: " "))
+                r.append(ts.isEmpty ? "–" : ts.map { links.link("seed \($0.seed)", report: "terms", anchor: termsAnchor($0.ref)) }.joined(separator: " "))
             }
             rows.append(r)
         }

@@ -178,7 +178,7 @@ public func table3Report(_ data: ReportData, links: LinkStyle) -> String {
             cells.append(c)
             records += c.records
             if c.isEmpty { missing.append(missingStudent(trials, method: r.methods[0], steps: 1, spec: spec, unfinished: unfinished)) }
-            let refs = c.values.filter { linked.contains($0.trial) }.map { v in links.link(v.trial, report: "terms", anchor: termsAnchor(v.trial)) }
+            let refs = c.values.filter { linked.contains($0.trial) }.map { v in links.link("seed \(v.seed)", report: "terms", anchor: termsAnchor(v.trial)) }
             rows.append([r.label, r.methods.map { "`\($0)`" }.joined(separator: ", "), c.text(2, paper: PaperReference.table3[i].fid),
                          c.values.isEmpty ? "–" : c.perSeed(2), refs.isEmpty ? "–" : refs.joined(separator: " ")])
         }

@@ -123,7 +123,7 @@ public func termsReport(_ data: ReportData, trials selectors: [String], links: L
         let axes = t.record.axes.keys.sorted().map { "\($0)=\(t.record.axes[$0]!)" }.joined(separator: ", ")
         out += "<a id=\"\(termsAnchor(t.ref))\"></a>\n\n### \(t.ref) — \(t.method), seed \(t.seed)\n\n"
         out += "Axes: \(axes.isEmpty ? "none" : axes); preset `\(t.preset)`, data set \(t.dataset).\n\n"
-        let stages = t.record.stages.filter { $0.kind == "distill" }
+        let stages = distillStagesInTrainingOrder(t.record.stages)
         var series: [String: [SVGPlot.Point]] = [:]
         var markers: [(Double, String)] = []
         var offset = 0
@@ -162,7 +162,7 @@ public func termsReport(_ data: ReportData, trials selectors: [String], links: L
             offset += lastStep + 1
         }
         let swept = t.sweptKeys.filter { $0 != "distill.method" }.map { "\($0.split(separator: ".").last!)=\(t.record.axes[$0]!)" }
-        var p = SVGPlot.Panel(title: "\(t.ref) (" + ([t.method] + swept + ["seed \(t.seed)"]).joined(separator: ", ") + ")", xLabel: "training step (stages in order)", yLabel: "share of gradient norm",
+        var p = SVGPlot.Panel(title: "\(t.record.sweep): " + ([t.method] + swept + ["seed \(t.seed)"]).joined(separator: ", "), xLabel: "training step (stages in order)", yLabel: "share of gradient norm",
                               series: series.keys.sorted { termOrder($0) < termOrder($1) }.map { SVGPlot.Series(name: $0, points: series[$0]!) })
         p.markers = markers.map { (x: $0.0, label: $0.1) }
         p.yRange = 0...1
@@ -172,6 +172,14 @@ public func termsReport(_ data: ReportData, trials selectors: [String], links: L
     }
     let svg = SVGPlot(panels: panels, columns: min(2, max(1, panels.count))).render()
     return (out, [ReportFile(name: links.assetName("svg"), data: Data(svg.utf8))])
+}
+
+/// A trial's distillation stages in the order they train. Stage names end in the student's step count
+/// ("distill-rdd-4" is 8 → 4), and each stage halves the steps of the one before, so training order is
+/// descending step count (the export lists stages by name, which would put the 1-step stage first).
+func distillStagesInTrainingOrder(_ stages: [StageRecord]) -> [StageRecord] {
+    func steps(_ s: StageRecord) -> Int { Int(s.name.split(separator: "-").last ?? "") ?? Int.max }
+    return stages.filter { $0.kind == "distill" }.sorted { (-steps($0), $0.name) < (-steps($1), $1.name) }
 }
 
 func termOrder(_ paperName: String) -> Int {

@@ -15,8 +15,9 @@ extension Reports {
     /// The run database as a `RunExport` (what `rdd-report` reads): every sweep's latest revision (or
     /// the one named), its trials with resolved configurations and axis values, each trial's labelled
     /// evaluations, and its stages with time, peak memory and — for distillation stages — the logged
-    /// series (losses and loss-term diagnostics). Ordered by sweep name, trial index, stage name and
-    /// metric name, so equal databases give byte-identical exports.
+    /// series (losses and loss-term diagnostics). Ordered by sweep name, trial index, the trial's plan
+    /// (classifier, teacher, PD chain, distillation stages in training order, evaluations) and metric
+    /// name, so equal databases give byte-identical exports.
     public func runExport(sweep ref: String? = nil) throws -> RunExport {
         let db = try openReader()
         return try db.read { db in
@@ -35,7 +36,7 @@ extension Reports {
                     for (k, v) in ((try? JSONParser.parse(t["axes_json"] as String).value)?.objectPairs) ?? [] { axes[k] = v.serialized() }
                     let stageRows = try Row.fetchAll(db, sql: """
                         SELECT ts.name AS tname, s.* FROM trial_stages ts JOIN stages s ON s.identity = ts.stage
-                        WHERE ts.trial_id = ? ORDER BY ts.name
+                        WHERE ts.trial_id = ? ORDER BY ts.rowid
                         """, arguments: [tid])
                     var evaluations: [EvaluationRecord] = []
                     var stages: [StageRecord] = []
