@@ -187,6 +187,7 @@ public struct Reports {
             }
             let done = (counts["completed"] ?? 0) + (counts["cached"] ?? 0)
             out += "stages: \(rows.count) — done \(done) (ran \(counts["completed"] ?? 0), cached \(counts["cached"] ?? 0)), running \(counts["running"] ?? 0), failed \(counts["failed"] ?? 0), stale \(counts["stale"] ?? 0), queued \(counts["queued"] ?? 0)\n"
+            out += computeTimeLine(rows, sweepID: sw.id)
             // ETA: remaining steps × mean seconds_per_step observed for the stage kind (any sweep in this root).
             var eta = 0.0
             var noRate: [String] = []
@@ -435,3 +436,20 @@ extension Reports {
         }
     }
 }
+
+/// "compute: …" — the worker time of a sweep's completed stages (the `seconds` each stage took), split
+/// into the stages this sweep ran (by kind) and those it reused from other sweeps: how long the
+/// experiment took on this machine, without the waiting and pauses that wall-clock time includes.
+func computeTimeLine(_ rows: [Row], sweepID: Int64) -> String {
+    var ran: [String: Double] = [:], reused = 0.0
+    for r in rows where (r["status"] as String) == "completed" {
+        let secs: Double = r["seconds"] ?? 0
+        if (r["ran_by_sweep"] as Int64?) == sweepID { ran[r["kind"] as String, default: 0] += secs } else { reused += secs }
+    }
+    let total = ran.values.reduce(0, +)
+    guard total + reused > 0 else { return "" }
+    let kinds = ran.sorted { ($1.value, $0.key) < ($0.value, $1.key) }.map { "\($0.key) \(formatDuration($0.value))" }.joined(separator: ", ")
+    return "compute: \(formatDuration(total)) run by this sweep" + (kinds.isEmpty ? "" : " (\(kinds))")
+        + "; \(formatDuration(reused)) reused from other sweeps' stages (h:mm:ss of worker time, completed stages only)\n"
+}
+

@@ -92,6 +92,10 @@ final class SchedulerTests: XCTestCase {
         // Status of b calls the reused stages cached.
         let status = try Reports(root: root).status(sweep: "b", all: true)
         XCTAssertTrue(status.contains("done 9 (ran 2, cached 7)"), status)
+        // Its compute line splits the two stages it ran (by kind) from the seven it reused.
+        let compute = try XCTUnwrap(status.split(separator: "\n").first { $0.hasPrefix("compute: ") }, status)
+        XCTAssertTrue(compute.contains(" run by this sweep (") && compute.contains("distill ") && compute.contains("eval ") && compute.contains(" reused from other sweeps"), String(compute))
+        XCTAssertFalse(compute.contains("teacher"), "the teacher was sweep a's: \(compute)")
         // A third run of b does nothing.
         let again = try Scheduler(plan: pb, options: options(root, exe)).run()
         XCTAssertEqual(again.stagesRun, 0)
