@@ -296,10 +296,11 @@ public struct Reports {
     /// Trials × metrics: one row per trial (by index) with its axis values and every evaluation metric
     /// as `<model>/<metric>` (model: "student@1", "ddim@8", …). JSON rows also carry each metric's
     /// label, N, reference, sampler, steps and NFE.
-    public func export(sweep ref: String?, format: ExportFormat) throws -> String {
+    public func export(sweep ref: String?, format: ExportFormat, preset: String? = nil) throws -> String {
         if format == .report {   // the RunExport that rdd-report reads (all sweeps unless one is named)
-            return String(decoding: try runExport(sweep: ref).encoded(), as: UTF8.self) + "\n"
+            return String(decoding: try runExport(sweep: ref, preset: preset).encoded(), as: UTF8.self) + "\n"
         }
+        if let preset { throw PipelineError("--preset \(preset) selects sweeps for --format report; csv and json export one sweep (--sweep NAME)") }
         let db = try openReader()
         return try db.read { db in
             let sw = try resolveSweep(db, ref)

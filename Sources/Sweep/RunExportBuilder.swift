@@ -18,7 +18,8 @@ extension Reports {
     /// series (losses and loss-term diagnostics). Ordered by sweep name, trial index, the trial's plan
     /// (classifier, teacher, PD chain, distillation stages in training order, evaluations) and metric
     /// name, so equal databases give byte-identical exports.
-    public func runExport(sweep ref: String? = nil) throws -> RunExport {
+    /// `preset` keeps only the sweeps of that preset (a root holding both tiny and small sweeps).
+    public func runExport(sweep ref: String? = nil, preset: String? = nil) throws -> RunExport {
         let db = try openReader()
         return try db.read { db in
             var sweeps = try SweepRecord.all(db)
@@ -26,6 +27,13 @@ extension Reports {
                 var latest: [String: SweepRecord] = [:]
                 for s in sweeps where (latest[s.name]?.revision ?? -1) < s.revision { latest[s.name] = s }
                 sweeps = latest.values.sorted { $0.name < $1.name }
+            }
+            if let preset {
+                let all = sweeps
+                sweeps = sweeps.filter { $0.preset == preset }
+                if sweeps.isEmpty {
+                    throw ReportError("--preset \(preset): no sweep of that preset in \(dbPath)\(ref.map { " named \($0)" } ?? ""); presets here: \(Set(all.map(\.preset)).sorted().joined(separator: ", "))")
+                }
             }
             var trialsOut: [TrialRecord] = []
             for sw in sweeps {

@@ -208,14 +208,15 @@ struct Export: ParsableCommand {
     @Option(help: "Sweep name (NAME or NAME@REVISION).") var sweep: String?
     @Option(help: "Results root.") var root = "results"
     @Option(help: "csv, json (trials × metrics) or report (the full RunExport that rdd-report reads).") var format = "csv"
-    @Option(help: "Write to this file instead of stdout.") var output: String?
+    @Option(help: "Write to this file instead of stdout (atomically: a reader never sees half a file).") var output: String?
+    @Option(help: "With --format report: only the sweeps of this preset (tiny, small, paper).") var preset: String?
 
     func run() throws {
-        guard let f = Reports.ExportFormat(rawValue: format) else { throw ValidationError("--format must be csv or json") }
+        guard let f = Reports.ExportFormat(rawValue: format) else { throw ValidationError("--format must be csv, json or report, not '\(format)'") }
         var ref = sweep
         if ref == nil, let spec { ref = try SweepSpec.load(path: spec).name }
-        let text = try Reports(root: root).export(sweep: ref, format: f)
-        if let output { try Data(text.utf8).write(to: URL(fileURLWithPath: output)) } else { print(text, terminator: "") }
+        let text = try Reports(root: root).export(sweep: ref, format: f, preset: preset)
+        if let output { try Data(text.utf8).write(to: URL(fileURLWithPath: output), options: .atomic) } else { print(text, terminator: "") }
     }
 }
 

@@ -3,6 +3,7 @@ import Foundation
 import GRDB
 @testable import Sweep
 import Pipeline
+import Report
 
 /// The scheduler with real worker processes on very small `tiny` trials: cache reuse across sweeps,
 /// crash recovery with killed workers, changed specs, failure records, and the CLI end to end.
@@ -346,6 +347,12 @@ final class SchedulerTests: XCTestCase {
         XCTAssertEqual(try cli(["export", "--root", root, "--format", "csv"]), csv, "deterministic")
         let json = try cli(["export", "--root", root, "--format", "json"])
         XCTAssertTrue(json.contains("\"label\""), json)
+        // --preset selects the sweeps of a report export; a preset with no sweep says which exist.
+        let report = root + "/export.json"
+        _ = try cli(["export", "--root", root, "--format", "report", "--preset", "tiny", "--output", report])
+        XCTAssertEqual(try RunExport.load(path: report).trials.count, 4)
+        XCTAssertTrue(try cli(["export", "--root", root, "--format", "report", "--preset", "small"], expect: 1).contains("presets here: tiny"))
+        XCTAssertTrue(try cli(["export", "--root", root, "--format", "csv", "--preset", "tiny"], expect: 1).contains("--format report"))
         let show = try cli(["show", "tiny-smoke/3", "--root", root])
         XCTAssertTrue(show.contains("student@1"), show)
         let plan2 = try cli(["plan", spec, "--root", root, "--no-stages"])

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Publishes a run root's results into the repository: the report export of one preset's sweeps, one
+# trial × metric CSV per sweep, and every report. Read-only on the run database, so it is safe while a
+# sweep runs (unfinished trials then show as such in the reports, with the command that resumes them).
+#   scripts/experiments/publish.sh [ROOT=results] [PRESET=small] [BIN=.build/release]
+# Writes ROOT/export.json, ROOT/trials-<sweep>.csv and ROOT/reports/; re-running `rdd-report all` on the
+# committed export reproduces ROOT/reports byte for byte.
+set -euo pipefail
+root=${1:-results}
+preset=${2:-small}
+bin=${3:-.build/release}
+for tool in rdd-sweep rdd-report; do
+  [ -x "$bin/$tool" ] || { echo "publish.sh: $bin/$tool not found: build with 'swift build -c release' or pass BIN" >&2; exit 2; }
+done
+"$bin/rdd-sweep" export --root "$root" --format report --preset "$preset" --output "$root/export.json"
+# Latest revision of every sweep of the preset (column 1 of `list` is NAME@REV, column 7 the preset).
+"$bin/rdd-sweep" list --root "$root" | awk -v p="$preset" 'NR > 1 && $7 == p { split($1, a, "@"); print a[1] }' | sort -u |
+while read -r sweep; do
+  "$bin/rdd-sweep" export --root "$root" --sweep "$sweep" --format csv --output "$root/trials-$sweep.csv"
+done
+"$bin/rdd-report" all --export "$root/export.json" --out-dir "$root/reports" --preset "$preset"
+echo "published $preset results of $root: $root/export.json, $root/trials-*.csv, $root/reports/"
