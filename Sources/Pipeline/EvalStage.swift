@@ -81,50 +81,114 @@ public func classifierFeatures(_ net: DenseNet, images: Tensor, batch: Int) -> (
 
 /// Samples N images from a stored model with the configured sampler (seeded noise; random labels when
 /// conditional). Returns the samples (NHWC, [−1, 1]), the network evaluations per image and the wall time.
-public func sampleEvaluationImages(_ cfg: EvalStageConfig, modelPath: String) throws -> (samples: Tensor, nfe: Int, seconds: Double) {
+///
+/// Resumable (`context` given): sampling can outlast a sitting (DDIM at 1024 steps for N = 2000 takes hours on
+/// two cores), so after a batch, once `EvalSamplingCheckpoint.interval` seconds have passed since the last
+/// save, the samples so far, the noise RNG's state and the sampling seconds are written atomically to
+/// `sampling.h5` in the stage directory. A restarted stage continues from there; the RNG state is the only
+/// state carried between batches, so the samples are bit-identical to an uninterrupted run (tested). The
+/// file is removed when sampling completes. `context.stopAfterSteps` / `stopRequested` count batches.
+public func sampleEvaluationImages(_ cfg: EvalStageConfig, modelPath: String, context ctx: StageContext? = nil) throws -> (samples: Tensor, nfe: Int, seconds: Double) {
     var ucfg = cfg.unet
     ucfg.dropout = 0
     let (net, grid) = try loadUNet(ucfg, from: modelPath)
     net.train(false)
     var unused = RNG(seed: 0)
     let model: Denoiser = { z, k, y in net(z, timesteps: k, labels: y, rng: &unused) }
-    var rng = RNG(seed: cfg.seed &+ 41)
     let shape = [cfg.unet.imageSize, cfg.unet.imageSize, cfg.unet.inChannels]
+    var state = EvalSamplingCheckpoint(rng: RNG(seed: cfg.seed &+ 41))
+    let partial = ctx.map { $0.directory + "/" + EvalSamplingCheckpoint.fileName }
+    let fingerprint = EvalSamplingCheckpoint.fingerprint(cfg, modelPath: modelPath)
+    if let partial, FileManager.default.fileExists(atPath: partial) {
+        state = try EvalSamplingCheckpoint.load(partial, fingerprint: fingerprint, imageShape: shape)
+    }
     let clock = ContinuousClock()
     let t0 = clock.now
-    var images: [Float] = []
-    var nfe = 0
-    var done = 0
-    while done < cfg.samples {
-        let b = min(cfg.batchSize, cfg.samples - done)
-        let xT = Tensor.randn([b] + shape, rng: &rng)
-        let labels: [Int]? = cfg.conditional ? (0..<b).map { _ in rng.int(below: cfg.unet.numClasses ?? 1) } : nil
+    var lastSave = t0
+    var batchesThisCall = 0
+    func seconds() -> Double { state.seconds + (clock.now - t0) / .seconds(1) }
+    while state.done < cfg.samples {
+        let b = min(cfg.batchSize, cfg.samples - state.done)
+        let xT = Tensor.randn([b] + shape, rng: &state.rng)
+        let labels: [Int]? = cfg.conditional ? (0..<b).map { _ in state.rng.int(below: cfg.unet.numClasses ?? 1) } : nil
         switch cfg.sampler {
         case "ddim":
             guard grid.steps % cfg.steps == 0 else {
                 throw PipelineError("evaluation: model with T = \(grid.steps) cannot be sampled with DDIM at \(cfg.steps) steps (stride must divide T)")
             }
             let indices = try grid.samplingIndices(stride: grid.steps / cfg.steps)
-            nfe = indices.count - 1
-            images += ddimSample(model: model, indices: indices, xT: xT, labels: labels).array
+            state.nfe = indices.count - 1
+            state.images += ddimSample(model: model, indices: indices, xT: xT, labels: labels).array
         case "dpm_solver":
             // The official DPM-Solver examples for CIFAR-10 / cosine ImageNet-64: multistep order 3, steps uniform in
             // logSNR from the λ = −5.1 cut-off (index 1019 here); data prediction (DPM-Solver++), docs/samplers.md.
             let r = dpmSolverSample(model: model, steps: cfg.steps, order: 3, xT: xT, labels: labels, skipType: .logSNR,
                                     startIndex: dpmSolverLambdaClipStartIndex())
-            nfe = r.numberOfModelEvaluations
-            images += r.sample.array
+            state.nfe = r.numberOfModelEvaluations
+            state.images += r.sample.array
         case "pndm":
             // F-PNDM as in the authors' code: `steps` steps (the Runge–Kutta warm-up makes 19 network calls for 10).
             let r = pndmSample(model: model, steps: cfg.steps, xT: xT, labels: labels)
-            nfe = r.numberOfModelEvaluations
-            images += r.sample.array
+            state.nfe = r.numberOfModelEvaluations
+            state.images += r.sample.array
         default:
             throw PipelineError("evaluation: unknown sampler '\(cfg.sampler)'; available: ddim, dpm_solver, pndm")
         }
-        done += b
+        state.done += b
+        batchesThisCall += 1
+        guard let ctx, let partial, state.done < cfg.samples else { continue }
+        ctx.progress?(state.done, cfg.samples, [])
+        let stop = (ctx.stopAfterSteps.map { batchesThisCall >= $0 } ?? false) || (ctx.stopRequested?() ?? false)
+        if stop || (clock.now - lastSave) / .seconds(1) >= EvalSamplingCheckpoint.interval {
+            var saved = state
+            saved.seconds = seconds()
+            try saved.save(partial, fingerprint: fingerprint, imageShape: shape)
+            lastSave = clock.now
+        }
+        if let d = ctx.dieAfterSteps, batchesThisCall >= d { exit(137) }
+        if stop { throw StageInterrupted(step: state.done) }
     }
-    return (Tensor(images, shape: [cfg.samples] + shape), nfe, (clock.now - t0) / .seconds(1))
+    if let partial { try? FileManager.default.removeItem(atPath: partial) }
+    return (Tensor(state.images, shape: [cfg.samples] + shape), state.nfe, seconds())
+}
+
+/// The state of an evaluation's sampling between batches (see `sampleEvaluationImages`).
+struct EvalSamplingCheckpoint {
+    static let fileName = "sampling.h5"
+    /// Seconds between saves: sampling that finishes sooner never writes the file.
+    nonisolated(unsafe) static var interval: Double = 120
+    var rng: RNG
+    var images: [Float] = []
+    var done = 0
+    var nfe = 0
+    var seconds = 0.0
+
+    /// What must match for saved samples to be continued: everything that decides the images.
+    static func fingerprint(_ cfg: EvalStageConfig, modelPath: String) -> String {
+        let size = (try? FileManager.default.attributesOfItem(atPath: modelPath)[.size] as? Int) ?? -1
+        return "\(cfg.sampler) \(cfg.steps) steps, N=\(cfg.samples), batch \(cfg.batchSize), seed \(cfg.seed), conditional \(cfg.conditional), "
+            + "\(cfg.unet.imageSize)×\(cfg.unet.imageSize)×\(cfg.unet.inChannels), model \((modelPath as NSString).lastPathComponent) (\(size) bytes)"
+    }
+
+    func save(_ path: String, fingerprint: String, imageShape: [Int]) throws {
+        var ck = Checkpoint(arrays: ["samples": ArrayValue(shape: [done] + imageShape, images), "rng": ArrayValue(uint64Words: rng.stateWords)])
+        ck.attributes = ["fingerprint": .string(fingerprint), "done": .int(Int64(done)), "nfe": .int(Int64(nfe)), "seconds": .double(seconds)]
+        try ck.save(to: path)
+    }
+
+    static func load(_ path: String, fingerprint: String, imageShape: [Int]) throws -> EvalSamplingCheckpoint {
+        let ck = try Checkpoint.load(from: path)
+        let saved = try ck.string("fingerprint")
+        guard saved == fingerprint else {
+            throw PipelineError("\(path): field 'fingerprint' is '\(saved)', but this evaluation is '\(fingerprint)': the partial samples belong to another configuration; remove the file to sample from the start")
+        }
+        var s = EvalSamplingCheckpoint(rng: RNG(stateWords: try ck.array("rng", dtype: .int64, shape: [5]).uint64Words!))
+        s.done = Int(try ck.int("done"))
+        s.nfe = Int(try ck.int("nfe"))
+        s.seconds = try ck.double("seconds")
+        s.images = try ck.array("samples", dtype: .float32, shape: [s.done] + imageShape).float32Values!
+        return s
+    }
 }
 
 /// The evaluation stage (spec §5, issue 6 §4): samples N images (`sampleEvaluationImages`), then measures the
@@ -145,7 +209,7 @@ public func runEvaluation(_ cfg: EvalStageConfig, modelPath: String, classifierP
     // Load the Inception first: a missing weight file must fail before minutes of sampling.
     let inception: FeatureExtractor? = cfg.metrics.contains("fid_inception") ? try env.loadInception() : nil
 
-    let (samples, nfe, samplingSeconds) = try sampleEvaluationImages(cfg, modelPath: modelPath)
+    let (samples, nfe, samplingSeconds) = try sampleEvaluationImages(cfg, modelPath: modelPath, context: ctx)
     var timings: [String: Double] = ["sampling": samplingSeconds]
     let secondsPerImage = samplingSeconds / Double(cfg.samples)
     let per = samples.count / cfg.samples, keep = min(64, cfg.samples)

@@ -105,7 +105,7 @@ public func runWorker(requestPath: String, checkpointEvery: Int, logEvery: Int, 
                 let since = stopSeen ?? Date()
                 stopSeen = since
                 if request.kind == .eval || Date().timeIntervalSince(since) > 60 {
-                    _exit(stopForSlurm(dir: dir, step: last.step, note: request.kind == .eval ? "evaluation restarts from the beginning" : "no step boundary within 60 s"))
+                    _exit(stopForSlurm(dir: dir, step: last.step, note: request.kind == .eval ? "evaluation resumes from its last saved batch of samples (sampling.h5)" : "no step boundary within 60 s"))
                 }
             }
             if parent != 1 && getppid() != parent {
