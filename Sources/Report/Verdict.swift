@@ -110,7 +110,7 @@ public func combined(_ claim: String, _ parts: [Verdict]) -> Verdict {
 
 /// The verdict lines as a Markdown list under a heading.
 public func verdictSection(_ verdicts: [Verdict], heading: String = "Verdicts") -> String {
-    var out = "**\(heading)** (rule: docs/reports.md — paired by seed when the seeds match, Welch otherwise; reproduced when the 95% CI of the difference excludes 0 in the paper's direction):\n\n"
+    var out = "**\(heading)** (rule: docs/reports.md — paired by seed when the seeds match, Welch otherwise; reproduced when the 95% CI of the difference excludes 0 in the paper's direction; each comparison is its own 95% test, not corrected for how many this report makes):\n\n"
     for v in verdicts { out += "- \(v.line)\n" }
     return out
 }

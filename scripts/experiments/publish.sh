@@ -13,8 +13,11 @@ for tool in rdd-sweep rdd-report; do
   [ -x "$bin/$tool" ] || { echo "publish.sh: $bin/$tool not found: build with 'swift build -c release' or pass BIN" >&2; exit 2; }
 done
 "$bin/rdd-sweep" export --root "$root" --format report --preset "$preset" --output "$root/export.json"
-# Latest revision of every sweep of the preset (column 1 of `list` is NAME@REV, column 7 the preset).
-"$bin/rdd-sweep" list --root "$root" | awk -v p="$preset" 'NR > 1 && $7 == p { split($1, a, "@"); print a[1] }' | sort -u |
+# Latest revision of every sweep of the preset: `list` prints NAME@REV first and the preset in the
+# column headed "preset" (counted from the end, since the creation time is two words).
+"$bin/rdd-sweep" list --root "$root" |
+awk -v p="$preset" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "preset") back = NF - i; next }
+                    $(NF - back) == p { split($1, a, "@"); print a[1] }' | sort -u |
 while read -r sweep; do
   "$bin/rdd-sweep" export --root "$root" --sweep "$sweep" --format csv --output "$root/trials-$sweep.csv"
 done
