@@ -2,17 +2,20 @@
 # Runs every reproduction spec of one size in order, then exports and writes the reports.
 # Resumable: rerun the same command after a crash or a lost session; finished stages are reused.
 #   scripts/experiments/run-all.sh [experiments|experiments/tiny] [BIN_DIR]
-# Order: Table 3 first (it builds the shared classifier / teacher / PD chain), then what reuses that chain.
+# Order: Table 3 first (it builds the shared classifier / teacher / PD chain), then what reuses that chain;
+# DDIM-1024 last (one evaluation of N samples × 1024 U-Net passes: hours at small, resumable by batch).
 set -uo pipefail
 dir=${1:-experiments}
 bin=${2:-.build/release}
 root=results; [ "$dir" = experiments/tiny ] && root=results/tiny-run
 status=0
-for name in ablation table1 fig7 fig9 fig8 fig6 table1-ddim1024 table2 table1-inception; do
+for name in ablation table1 fig7 fig9 fig8 fig6 table2 table1-inception table1-ddim1024; do
   spec=$dir/$name.json
   [ -f "$spec" ] || continue
   echo "== $(date -u +%FT%TZ) $spec"
   "$bin/rdd-sweep" run "$spec" --root "$root" --display plain || { echo "!! $spec failed (exit $?)"; status=1; }
 done
-"$bin/rdd-sweep" export --root "$root" --format report --output "$root/export.json" || status=1
+# Export and reports of this size's sweeps (binaries older than `export --preset` export every sweep).
+preset=small; [ "$dir" = experiments/tiny ] && preset=tiny
+"$(dirname "$0")/publish.sh" "$root" "$preset" "$bin" || "$bin/rdd-sweep" export --root "$root" --format report --output "$root/export.json" || status=1
 exit $status
