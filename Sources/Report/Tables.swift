@@ -18,6 +18,9 @@ func studentCell(_ trials: [TrialView], methods: [String], steps: Int, metric: S
 /// `experiments/<preset>/` for the others (scripts/experiments/make_specs.py writes them).
 func specDirectory(_ preset: String) -> String { preset == "small" ? "experiments/" : "experiments/\(preset)/" }
 
+/// The repository's one-seed spec for Table 1's DDIM-1024 row (kept apart from table1.json: it is hours at small).
+func ddim1024Spec(_ preset: String) -> String { specDirectory(preset) + "table1-ddim1024.json" }
+
 func specToExtend(_ data: ReportData, _ trials: [TrialView], fallback: String) -> String {
     var count: [String: Int] = [:]
     for t in trials { count[t.record.sweep, default: 0] += 1 }
@@ -101,7 +104,10 @@ func methodTable(_ data: ReportData, conditional: Bool, paper: [PaperReference.R
             let nfe = Array(Set(cf.records.map(\.nfe))).sorted().map(String.init).joined(separator: ", ")
             brows.append(["\(PaperReference.paperName(kind)) \(n) steps (`\(stage)`)", nfe.isEmpty ? "–" : nfe,
                           cf.text(2, paper: p?.fid), cs.text(2, paper: p?.inceptionScore)])
-            if cf.isEmpty { missing.append("missing: \(stage) (baseline \(kind):\(n)), any seed — add \"\(kind):\(n)\" to evaluation.baselines in \(spec)") }
+            if cf.isEmpty {
+                let own = !conditional && kind == "ddim" && n == 1024 ? "run \(ddim1024Spec(scope.preset)) (the repository's spec for this row: 1024 U-Net passes per sample), or " : ""
+                missing.append("missing: \(stage) (baseline \(kind):\(n)), any seed — \(own)add \"\(kind):\(n)\" to evaluation.baselines in \(spec)")
+            }
         }
         out += "**Other rows** (samplers on the teacher; the 8-step PD model)\n\n"
         out += markdownTable(["Row", "NFE (ours)", "FID ↓ ours (paper)", "Score ↑ ours (paper IS)"], brows, align: ["l", "r", "r", "r"]) + "\n"
