@@ -3,8 +3,8 @@
 # trial × metric CSV per sweep, and every report. Read-only on the run database, so it is safe while a
 # sweep runs (unfinished trials then show as such in the reports, with the command that resumes them).
 #   scripts/experiments/publish.sh [ROOT=results] [PRESET=small] [BIN=.build/release]
-# Writes ROOT/export.json, ROOT/trials-<sweep>.csv and ROOT/reports/; re-running `rdd-report all` on the
-# committed export reproduces ROOT/reports byte for byte.
+# Writes ROOT/export.json, ROOT/trials-<sweep>.csv and ROOT/reports/, and (ROOT = results) refreshes the
+# notebooks; re-running `rdd-report all` on the committed export reproduces ROOT/reports byte for byte.
 set -euo pipefail
 root=${1:-results}
 preset=${2:-small}
@@ -22,4 +22,10 @@ while read -r sweep; do
   "$bin/rdd-sweep" export --root "$root" --sweep "$sweep" --format csv --output "$root/trials-$sweep.csv"
 done
 "$bin/rdd-report" all --export "$root/export.json" --out-dir "$root/reports" --preset "$preset"
+# The notebooks read the committed exports: refresh them after the export they read has changed.
+if [ "$root" = results ] && [ -d notebooks-md ]; then
+  for page in notebooks-md/*.md; do
+    [ "$(basename "$page")" = README.md ] || "$bin/rdd-report" notebook "$page" >/dev/null
+  done
+fi
 echo "published $preset results of $root: $root/export.json, $root/trials-*.csv, $root/reports/"
