@@ -176,7 +176,8 @@ public func termsReport(_ data: ReportData, trials selectors: [String], links: L
 
 /// A trial's distillation stages in the order they train. Stage names end in the student's step count
 /// ("distill-rdd-4" is 8 → 4), and each stage halves the steps of the one before, so training order is
-/// descending step count (the export lists stages by name, which would put the 1-step stage first).
+/// descending step count. Exports list stages in plan order, but older ones (results/tiny/export.json)
+/// list them by name, which would put the 1-step stage first.
 func distillStagesInTrainingOrder(_ stages: [StageRecord]) -> [StageRecord] {
     func steps(_ s: StageRecord) -> Int { Int(s.name.split(separator: "-").last ?? "") ?? Int.max }
     return stages.filter { $0.kind == "distill" }.sorted { (-steps($0), $0.name) < (-steps($1), $1.name) }

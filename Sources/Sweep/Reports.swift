@@ -453,4 +453,3 @@ func computeTimeLine(_ rows: [Row], sweepID: Int64) -> String {
     return "compute: \(formatDuration(total)) run by this sweep" + (kinds.isEmpty ? "" : " (\(kinds))")
         + "; \(formatDuration(reused)) reused from other sweeps' stages (h:mm:ss of worker time, completed stages only)\n"
 }
-

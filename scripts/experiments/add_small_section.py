@@ -9,6 +9,7 @@ paragraph and a block running the same report on results/export.json into notebo
 page's existing block. Refresh the outputs afterwards with `rdd-report notebook PAGE`. Idempotent: a page
 that already has a small section is left alone.
 """
+import os
 import re
 import sys
 
@@ -46,10 +47,10 @@ def convert(path: str) -> bool:
     head = text[: m.start()]
     tail = text[block.end():]
     out = head + "## At the `small` preset (the reproduction)\n\n" + SMALL_SCALE + "\n\n```sh\n"
-    out += "\n".join(setup + [small]) + "\n```\n\n" + f"<!-- output:begin -->\n<!-- output:end -->\n\n"
-    out += "## At the `tiny` preset (the CI-sized run)\n\n" + tiny_para + "\n\n```sh\n" + "\n".join([reports[0]]) + "\n```\n" + tail
-    open(path + ".tmp", "w", encoding="utf-8").write(out)
-    import os
+    out += "\n".join(setup + [small]) + "\n```\n\n<!-- output:begin -->\n<!-- output:end -->\n\n"
+    out += "## At the `tiny` preset (the CI-sized run)\n\n" + tiny_para + "\n\n```sh\n" + reports[0] + "\n```\n" + tail
+    with open(path + ".tmp", "w", encoding="utf-8") as f:
+        f.write(out)
     os.replace(path + ".tmp", path)
     return True
 
