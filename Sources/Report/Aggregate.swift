@@ -85,6 +85,8 @@ public struct LabelSummary {
     public var references: [String] = []
     public var datasets: [String] = []
     public var presets: [String] = []
+    /// The code versions that ran the trials' stages (empty for exports that do not record them).
+    public var codeVersions: [String] = []
 
     public init(records: [EvaluationRecord], trials: [TrialView]) {
         samples = Array(Set(records.map(\.samples))).sorted()
@@ -92,6 +94,7 @@ public struct LabelSummary {
         references = Array(Set(records.filter { $0.reference != "none" }.map(\.reference))).sorted()
         datasets = Array(Set(trials.map(\.dataset))).sorted()
         presets = Array(Set(trials.map(\.preset))).sorted()
+        codeVersions = Array(Set(trials.flatMap { $0.record.stages.compactMap(\.codeVersion) })).sorted()
     }
 
     /// The lines stated under a table.
@@ -103,6 +106,9 @@ public struct LabelSummary {
             "- Reference: \(references.isEmpty ? "–" : references.joined(separator: "; ")).",
             "- Dataset: \(datasets.joined(separator: ", ")); preset: \(presets.joined(separator: ", ")).",
         ]
+        if !codeVersions.isEmpty {
+            out.append("- Code version of the stages: \(codeVersions.joined(separator: ", ")) (it is part of every stage's identity: rerunning the spec with another version trains anew; README \"Results\" names the tag to build).")
+        }
         out.append("- " + fidCaveat(metric, samples: samples))
         return out
     }

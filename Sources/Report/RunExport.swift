@@ -83,9 +83,13 @@ public struct StageRecord: Codable, Equatable, Sendable {
     public var peakMemoryBytes: Int
     /// Metric name → [(step, value)] in step order (journal entries: losses, lr, "diag/…").
     public var series: [String: [SeriesPoint]]
-    public init(name: String, kind: String, identity: String, status: String, seconds: Double, peakMemoryBytes: Int, series: [String: [SeriesPoint]]) {
+    /// The code version that ran the stage (part of its identity, Pipeline.CodeVersion); nil in exports
+    /// written before it was recorded.
+    public var codeVersion: String?
+    public init(name: String, kind: String, identity: String, status: String, seconds: Double, peakMemoryBytes: Int,
+                series: [String: [SeriesPoint]], codeVersion: String? = nil) {
         self.name = name; self.kind = kind; self.identity = identity; self.status = status; self.seconds = seconds
-        self.peakMemoryBytes = peakMemoryBytes; self.series = series
+        self.peakMemoryBytes = peakMemoryBytes; self.series = series; self.codeVersion = codeVersion
     }
 }
 

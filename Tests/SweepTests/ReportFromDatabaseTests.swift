@@ -2,6 +2,7 @@ import XCTest
 import Foundation
 @testable import Sweep
 import Report
+import Pipeline
 
 /// `rdd-report --db PATH` (issue 8): the RunExport built in memory from a run database of real tiny runs equals
 /// the exported file byte for byte, and every report made from the database equals the one made from the file,
@@ -75,6 +76,8 @@ final class ReportFromDatabaseTests: XCTestCase {
         let built = try Reports.runExport(databasePath: db)
         XCTAssertEqual(String(decoding: try built.encoded(), as: UTF8.self) + "\n", exported)
         XCTAssertEqual(built.trials.count, 6)
+        // Every stage names the code version that ran it, and the tables say it.
+        XCTAssertEqual(Set(built.trials.flatMap { $0.stages.map(\.codeVersion) }), [CodeVersion.string])
 
         // Every report, in-process: from the database through the loader = from the file.
         let loader = ExportLoader(database: { try Reports.runExport(databasePath: $0) })
@@ -90,6 +93,7 @@ final class ReportFromDatabaseTests: XCTestCase {
             XCTAssertEqual(fa, fb, "\(kind.rawValue) from --db differs from --export")
             if kind == .table1 {
                 XCTAssertTrue(fa.markdown.contains("[n=2]"), "real cells over two seeds:\n\(fa.markdown)")
+                XCTAssertTrue(fa.markdown.contains("- Code version of the stages: \(CodeVersion.string) ("), fa.markdown)
             }
             if kind == .fig5 { XCTAssertFalse(fa.files.isEmpty, "the Fig. 5 PNG is made from the runs' samples") }
         }
