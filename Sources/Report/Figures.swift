@@ -94,12 +94,25 @@ func beatsRCFD(_ s: SweepData, rcfd: Cell) -> [Verdict] {
     return [combined("Every \(s.key.symbol) value beats RCFD's 4-step FID", parts)] + parts
 }
 
-/// Where the smallest mean FID of each line lies, next to the optimum the paper states.
+/// Where the smallest mean FID of each line lies, whether the data separate it from the other values, and
+/// the optimum the paper states. "Resolved" needs every other value above the lowest beyond the 95% CI of
+/// their difference (`Difference`: paired by seed when the seeds match, Welch otherwise); a lowest mean
+/// that is not separated is reported as such rather than as an optimum.
 func optimumLine(_ s: SweepData) -> String {
     let paper = PaperReference.figureOptima[s.key.path].map { "paper's optimum: \($0)" } ?? "paper: no optimum stated"
     let ours = s.lines.map { l -> String in
-        let best = l.points.compactMap { p in p.cell.mean.map { (p.x, $0) } }.min { $0.1 < $1.1 }
-        return best.map { "\(l.name): lowest FID at \(s.key.symbol) = \(compact($0.0))" } ?? "\(l.name): no data"
+        let points = l.points.filter { $0.cell.mean != nil }
+        guard let best = points.min(by: { $0.cell.mean! < $1.cell.mean! }) else { return "\(l.name): no data" }
+        let head = "\(l.name): lowest mean FID at \(s.key.symbol) = \(compact(best.x)) (\(fixed(best.cell.mean!, 3)))"
+        let others = points.filter { $0.x != best.x }
+        if others.isEmpty { return head + "; the only value measured" }
+        let close = others.filter { p in
+            guard let d = Difference(p.cell, best.cell), let h = d.halfWidth else { return true }
+            return d.mean - h <= 0
+        }
+        if close.isEmpty { return head + ", resolved: every other value is above it beyond the 95% CI of the difference" }
+        let list = close.map { compact($0.x) }.joined(separator: ", ")
+        return head + ", not resolved: \(s.key.symbol) = \(list) \(close.count == 1 ? "is" : "are") not above it beyond the 95% CI of the difference"
     }
     return "- Optimum: " + (ours.isEmpty ? "no data" : ours.joined(separator: "; ")) + " (\(paper)).\n"
 }

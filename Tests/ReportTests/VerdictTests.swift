@@ -68,6 +68,26 @@ final class VerdictTests: XCTestCase {
         XCTAssertEqual(c.text(2, paper: 8.16), "4.00 ± 12.71 [n=2] (8.16)")
         XCTAssertEqual(Cell([]).text(2, paper: nil), "missing (–)")
     }
+
+    /// The optimum of a sweep line is "resolved" only when every other value is above the lowest beyond
+    /// the CI of the paired difference; otherwise the close values are named.
+    func testOptimumIsResolvedOnlyWhenSeparated() {
+        func line(_ points: [(Double, [Double])]) -> SweepData {
+            SweepData(key: SweepKey(path: "distill.tauIS", symbol: "τ_IS"),
+                      lines: [.init(name: "cfd+is_p2p", points: points.map { ($0.0, cellOf($0.1), []) })], fid: "fid_classifier")
+        }
+        // 0.7 is lowest by 1.0 with per-seed differences 1.0, 1.1, 0.9: separated.
+        let clear = optimumLine(line([(0.5, [4.0, 4.1, 3.9]), (0.7, [3.0, 3.0, 3.0])]))
+        XCTAssertTrue(clear.contains("lowest mean FID at τ_IS = 0.7 (3.000), resolved"), clear)
+        // Differences +0.5, −0.3, +0.1: the CI includes 0, so 0.9 is named as not separated.
+        let tied = optimumLine(line([(0.5, [4.0, 4.1, 3.9]), (0.7, [3.0, 3.0, 3.0]), (0.9, [3.5, 2.7, 3.1])]))
+        XCTAssertTrue(tied.contains("lowest mean FID at τ_IS = 0.7 (3.000), not resolved: τ_IS = 0.9 is not above it"), tied)
+        XCTAssertFalse(tied.contains("0.5 is"), tied)
+        // One seed: no interval, so nothing is separated.
+        let single = optimumLine(line([(0.5, [4.0]), (0.7, [3.0])]))
+        XCTAssertTrue(single.contains("not resolved: τ_IS = 0.5 is not above it"), single)
+        XCTAssertTrue(optimumLine(line([(0.7, [3.0, 3.1])])).contains("the only value measured"))
+    }
 }
 
 final class FormatTests: XCTestCase {
