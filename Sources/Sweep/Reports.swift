@@ -153,6 +153,7 @@ public struct Reports {
             var lines: [[String]] = []
             var remaining: [String: Double] = [:]   // kind → remaining steps
             var unknown = 0
+            var evalLeft: [String: Double] = [:]     // EvalCost.key → samples left
             for r in rows {
                 let st: String = r["status"]
                 let ranBy: Int64? = r["ran_by_sweep"]
@@ -164,7 +165,9 @@ public struct Reports {
                 let total: Int? = r["total_steps"], last: Int? = r["last_step"]
                 let kind: String = r["kind"]
                 if !["completed", "cached"].contains(shown) {
-                    if let total { remaining[kind, default: 0] += Double(total - min(total, last ?? 0)) } else { unknown += 1 }
+                    if kind == "eval", let e = EvalCost(configJSON: r["config_json"]) {
+                        evalLeft[e.key, default: 0] += Double(e.samples - min(e.samples, last ?? 0))
+                    } else if let total { remaining[kind, default: 0] += Double(total - min(total, last ?? 0)) } else { unknown += 1 }
                 }
                 if all || !["completed", "cached"].contains(shown) {
                     let progress = total.map { t in "\(min(last ?? 0, t))/\(t)" } ?? (shown == "completed" || shown == "cached" ? "done" : "-")
@@ -196,10 +199,23 @@ public struct Reports {
                     SELECT AVG(m.value) FROM metrics m JOIN stages s ON s.identity = m.stage WHERE s.kind = ? AND m.name = 'seconds_per_step'
                     """, arguments: [kind]) { eta += steps * sps } else { noRate.append(kind) }
             }
+            // Evaluations log no seconds_per_step: seconds per sample of finished evaluations with the same
+            // sampler, step count and metrics, this sweep's first (same protocol), else any in the root.
+            if !evalLeft.isEmpty {
+                let done = try Row.fetchAll(db, sql: "SELECT identity, config_json, seconds FROM stages WHERE kind = 'eval' AND status = 'completed' AND seconds IS NOT NULL")
+                    .compactMap { r in EvalCost(configJSON: r["config_json"]).map { (identity: r["identity"] as String, cost: $0, seconds: r["seconds"] as Double) } }
+                let mine = Set(rows.map { $0["identity"] as String })
+                for (key, samples) in evalLeft.sorted(by: { $0.key < $1.key }) where samples > 0 {
+                    let same = done.filter { $0.cost.key == key && $0.cost.samples > 0 }
+                    let pool = same.contains { mine.contains($0.identity) } ? same.filter { mine.contains($0.identity) } : same
+                    if pool.isEmpty { noRate.append("eval " + key); continue }
+                    eta += samples * pool.map(\.seconds).reduce(0, +) / Double(pool.map(\.cost.samples).reduce(0, +))
+                }
+            }
             let runningNow = max(1, counts["running"] ?? 0)
             if rows.count > done {
-                out += "ETA ≈ \(formatDuration(eta / Double(runningNow))) (remaining training steps × mean seconds_per_step of the stage kind, ÷ \(runningNow) running"
-                out += unknown > 0 ? "; \(unknown) classifier/eval stage\(unknown == 1 ? "" : "s") not estimated" : ""
+                out += "ETA ≈ \(formatDuration(eta / Double(runningNow))) (remaining training steps × mean seconds_per_step of the stage kind, samples left × seconds per sample of finished evaluations of the same sampler, steps and metrics; ÷ \(runningNow) running"
+                out += unknown > 0 ? "; \(unknown) classifier stage\(unknown == 1 ? "" : "s") not estimated" : ""
                 out += noRate.isEmpty ? ")\n" : "; no rate yet for \(noRate.sorted().joined(separator: ", ")))\n"
             }
             if !lines.isEmpty {
@@ -452,4 +468,16 @@ func computeTimeLine(_ rows: [Row], sweepID: Int64) -> String {
     let kinds = ran.sorted { ($1.value, $0.key) < ($0.value, $1.key) }.map { "\($0.key) \(formatDuration($0.value))" }.joined(separator: ", ")
     return "compute: \(formatDuration(total)) run by this sweep" + (kinds.isEmpty ? "" : " (\(kinds))")
         + "; \(formatDuration(reused)) reused from other sweeps' stages (h:mm:ss of worker time, completed stages only)\n"
+}
+
+/// What an evaluation costs per sample: its sampler, step count and metrics (Inception features cost
+/// more than classifier features), and how many samples it draws.
+struct EvalCost {
+    var key: String
+    var samples: Int
+    init?(configJSON: String?) {
+        guard let json = configJSON, let c = try? JSONDecoder().decode(EvalStageConfig.self, from: Data(json.utf8)) else { return nil }
+        key = "\(c.sampler) \(c.steps) steps, \(c.metrics.sorted().joined(separator: "+"))"
+        samples = c.samples
+    }
 }

@@ -101,6 +101,17 @@ final class SchedulerTests: XCTestCase {
         let again = try Scheduler(plan: pb, options: options(root, exe)).run()
         XCTAssertEqual(again.stagesRun, 0)
         XCTAssertEqual(again.trialsCompleted, 2)
+
+        // ETA of a queued evaluation: samples left × seconds per sample of the finished evaluation with the
+        // same sampler, steps and metrics (sweep a's, given 640 s for 32 samples here): 32 × 20 s = 10:40.
+        let w = try RunDatabase(writerAt: RunDatabase.path(root: root))
+        try w.write { db in
+            let aID = try Int64.fetchOne(db, sql: "SELECT id FROM sweeps WHERE name = 'a'")
+            try db.execute(sql: "UPDATE stages SET seconds = 640 WHERE kind = 'eval' AND ran_by_sweep = ?", arguments: [aID])
+            try db.execute(sql: "UPDATE stages SET status = 'queued', last_step = NULL WHERE kind = 'eval' AND ran_by_sweep != ?", arguments: [aID])
+        }
+        let queued = try Reports(root: root).status(sweep: "b", all: false)
+        XCTAssertTrue(queued.contains("ETA ≈ 10:40 ("), queued)
     }
 
     // MARK: crash recovery
