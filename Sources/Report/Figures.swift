@@ -139,7 +139,9 @@ func sweepFigure(_ data: ReportData, number: Int, title: String, keys: [SweepKey
         for s in sweeps {
             body += "**\(s.key.symbol)** (`\(s.key.path)`)\n\n"
             if s.lines.isEmpty {
-                body += "missing: no trial sweeps `\(s.key.path)` — add a sweep over it (with `distill.to: 4`, `evaluation.studentSteps: [4]`, several seeds) to \(specDirectory(scope.preset)).\n\n"
+                body += "missing: no completed trial sweeps `\(s.key.path)` — " + runHint(data, spec: "fig\(number)",
+                    waiting: data.unfinished(in: scope).filter { $0.record.axes[s.key.path] != nil },
+                    orAdd: "add a sweep over it with `distill.to: 4`, `evaluation.studentSteps: [4]` and several seeds") + "\n\n"
                 continue
             }
             panels.append(sweepPanel(s, rcfd: rcfd, title: "\(s.key.symbol) — \(scope.dataset)"))
@@ -155,8 +157,9 @@ func sweepFigure(_ data: ReportData, number: Int, title: String, keys: [SweepKey
         if !verdicts.isEmpty { body += verdictSection(verdicts) + "\n" }
     }
     if panels.isEmpty {
-        out += "missing: no completed unconditional trial sweeps " + keys.map { "`\($0.path)`" }.joined(separator: " or ")
-        out += " — add a sweep over it with `distill.to: 4` and `evaluation.studentSteps: [4]` (several seeds) to experiments/ (small) or experiments/<preset>/ and export again.\n"
+        out += "missing: no completed unconditional trial sweeps " + keys.map { "`\($0.path)`" }.joined(separator: " or ") + " — "
+        out += runHint(data, spec: "fig\(number)", waiting: data.notCompleted.filter { t in !t.conditional && keys.contains { t.record.axes[$0.path] != nil } },
+                       orAdd: "add a sweep over it with `distill.to: 4`, `evaluation.studentSteps: [4]` and several seeds") + "\n"
         return (out, [])
     }
     let svg = SVGPlot(panels: panels, columns: min(2, panels.count)).render()

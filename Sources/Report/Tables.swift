@@ -21,6 +21,21 @@ func specDirectory(_ preset: String) -> String { preset == "small" ? "experiment
 /// The repository's one-seed spec for Table 1's DDIM-1024 row (kept apart from table1.json: it is hours at small).
 func ddim1024Spec(_ preset: String) -> String { specDirectory(preset) + "table1-ddim1024.json" }
 
+/// What to run when a report has no completed trials for something: the command that resumes the sweeps
+/// whose trials `waiting` have not completed, else the repository's spec `name` of each preset in view
+/// (`rdd-sweep run experiments/fig8.json`), with `orAdd` as the alternative of writing one's own sweep.
+func runHint(_ data: ReportData, spec name: String, waiting: [TrialView], orAdd: String) -> String {
+    if !waiting.isEmpty {
+        let states = Dictionary(grouping: waiting, by: { $0.record.status }).map { "\($0.value.count) \($0.key)" }.sorted().joined(separator: ", ")
+        let specs = Array(Set(waiting.map { data.sweep(named: $0.record.sweep)?.specPath ?? $0.record.sweep })).sorted()
+        return "its trials have not completed yet (\(states)): " + specs.map { "`rdd-sweep run \($0)`" }.joined(separator: ", ") + " resumes them, then export again."
+    }
+    var presets = data.presetFilter.map { [$0] } ?? Array(Set(data.trials.filter(data.passesFilters).map(\.preset))).sorted()
+    if presets.isEmpty { presets = ["small"] }
+    return presets.map { "`rdd-sweep run \(specDirectory($0))\(name).json`" }.joined(separator: " or ")
+        + " runs the repository's sweep for it (or \(orAdd)), then export again."
+}
+
 func specToExtend(_ data: ReportData, _ trials: [TrialView], fallback: String) -> String {
     var count: [String: Int] = [:]
     for t in trials { count[t.record.sweep, default: 0] += 1 }
@@ -50,8 +65,9 @@ func methodTable(_ data: ReportData, conditional: Bool, paper: [PaperReference.R
     var out = "## \(title)\n\n"
     let scopes = data.scopes(conditional: conditional)
     if scopes.isEmpty {
-        out += "No completed \(conditional ? "class-conditional (`conditional: true`)" : "unconditional") trials in this export: every cell is missing. "
-        out += "Add a sweep over `distill.method` (pd, pd_perceptual, rcfd, rdd) with `evaluation.studentSteps: [1, 2, 4]`\(conditional ? " and `conditional: true`" : "") and several seeds.\n\n"
+        out += "No completed \(conditional ? "class-conditional (`conditional: true`)" : "unconditional") trials in this export: every cell is missing — "
+        out += runHint(data, spec: conditional ? "table2" : "table1", waiting: data.notCompleted.filter { $0.conditional == conditional && isTableTrial($0) },
+                       orAdd: "add a sweep over `distill.method` (pd, pd_perceptual, rcfd, rdd) with `evaluation.studentSteps: [1, 2, 4]`\(conditional ? " and `conditional: true`" : "") and several seeds") + "\n\n"
         out += "Paper (\(paperDataset)), FID: " + paper.map { "\($0.method) \($0.steps): \(fixed($0.fid, 2))" }.joined(separator: "; ") + ".\n"
         return out
     }
@@ -165,7 +181,9 @@ public func table3Report(_ data: ReportData, links: LinkStyle) -> String {
     var out = "## Table 3 — loss ablation: FID of the 1-step student (paper: CIFAR-10)\n\n"
     let scopes = data.scopes(conditional: false)
     if scopes.isEmpty {
-        return out + "No completed unconditional trials in this export: every row is missing. Add a sweep over `distill.method` ∈ {pd, rcfd, cfd+ii_p2p, cfd+is_p2p, cfd+m_p2p, rdd} with `evaluation.studentSteps: [1]` and several seeds.\n"
+        return out + "No completed unconditional trials in this export: every row is missing — "
+            + runHint(data, spec: "ablation", waiting: data.notCompleted.filter { !$0.conditional && isTableTrial($0) },
+                      orAdd: "add a sweep over `distill.method` ∈ {pd, rcfd, cfd+ii_p2p, cfd+is_p2p, cfd+m_p2p, rdd} with `evaluation.studentSteps: [1]` and several seeds") + "\n"
     }
     for scope in scopes {
         let trials = data.trials(in: scope).filter(isTableTrial)

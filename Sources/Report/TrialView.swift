@@ -80,6 +80,9 @@ public struct ReportData {
     /// Completed trials (within the preset and sweep filters).
     public var completed: [TrialView] { trials.filter { $0.isCompleted && passesFilters($0) } }
 
+    /// Trials not completed (queued, running, stale, failed), within the filters.
+    public var notCompleted: [TrialView] { trials.filter { !$0.isCompleted && passesFilters($0) } }
+
     /// The preset filter, and the sweep filter: "NAME@REV" exactly, "NAME" any revision.
     func passesFilters(_ t: TrialView) -> Bool {
         if let p = presetFilter, t.preset != p { return false }

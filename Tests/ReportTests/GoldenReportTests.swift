@@ -64,6 +64,29 @@ final class GoldenReportTests: XCTestCase {
         XCTAssertFalse(md.contains("missing: method=rdd at 1 step, any seed — add it"), md)
     }
 
+    /// A report with no completed trials for it names what to run: the sweep that resumes its unfinished
+    /// trials, else the repository's spec of the preset in view.
+    func testNothingCompletedNamesWhatToRun() throws {
+        let full = try RunExport.load(path: try fixturesDirectory() + "/export.json")
+        let isConditional = { (t: TrialRecord) in t.configJSON.contains("\"conditional\":true") }
+        XCTAssertTrue(full.trials.contains(where: isConditional))
+        // No conditional trial at all: Table 2 points at the tiny preset's table2.json.
+        var none = full
+        none.trials.removeAll(where: isConditional)
+        let md = try produceReport(.table2, ReportData(none), request: request(.table2), links: LinkStyle(stem: "table2")).markdown
+        XCTAssertTrue(md.contains("every cell is missing — `rdd-sweep run experiments/tiny/table2.json` runs the repository's sweep for it"), md)
+        // Conditional trials that have not completed: the command that resumes them instead.
+        var waiting = full
+        for i in waiting.trials.indices where isConditional(waiting.trials[i]) { waiting.trials[i].status = "queued" }
+        let md2 = try produceReport(.table2, ReportData(waiting), request: request(.table2), links: LinkStyle(stem: "table2")).markdown
+        XCTAssertTrue(md2.contains("queued): `rdd-sweep run experiments/tiny/fixture-conditional.json` resumes them"), md2)
+        // A figure with none of its sweeps: Fig. 8's spec.
+        var noQueue = full
+        noQueue.trials.removeAll { $0.axes["distill.queue.size"] != nil || $0.axes["distill.queue.contrastSize"] != nil }
+        let f8 = try produceReport(.fig8, ReportData(noQueue), request: request(.fig8), links: LinkStyle(stem: "fig8")).markdown
+        XCTAssertTrue(f8.contains("`rdd-sweep run experiments/tiny/fig8.json` runs the repository's sweep"), f8)
+    }
+
     func testTable2() throws {
         let o = try golden(.table2)
         XCTAssertTrue(o.markdown.contains("class-conditional"))
