@@ -86,10 +86,13 @@ public struct StageRecord: Codable, Equatable, Sendable {
     /// The code version that ran the stage (part of its identity, Pipeline.CodeVersion); nil in exports
     /// written before it was recorded.
     public var codeVersion: String?
+    /// The worker threads (RDD_THREADS) the stage ran with: numbers are identical at equal thread counts,
+    /// and some reductions round differently at another. nil when not recorded.
+    public var threads: Int?
     public init(name: String, kind: String, identity: String, status: String, seconds: Double, peakMemoryBytes: Int,
-                series: [String: [SeriesPoint]], codeVersion: String? = nil) {
+                series: [String: [SeriesPoint]], codeVersion: String? = nil, threads: Int? = nil) {
         self.name = name; self.kind = kind; self.identity = identity; self.status = status; self.seconds = seconds
-        self.peakMemoryBytes = peakMemoryBytes; self.series = series; self.codeVersion = codeVersion
+        self.peakMemoryBytes = peakMemoryBytes; self.series = series; self.codeVersion = codeVersion; self.threads = threads
     }
 }
 

@@ -78,6 +78,7 @@ final class ReportFromDatabaseTests: XCTestCase {
         XCTAssertEqual(built.trials.count, 6)
         // Every stage names the code version that ran it, and the tables say it.
         XCTAssertEqual(Set(built.trials.flatMap { $0.stages.map(\.codeVersion) }), [CodeVersion.string])
+        XCTAssertEqual(Set(built.trials.flatMap { $0.stages.map(\.threads) }), [1], "2 jobs on 2 cores: RDD_THREADS = 1")
 
         // Every report, in-process: from the database through the loader = from the file.
         let loader = ExportLoader(database: { try Reports.runExport(databasePath: $0) })
@@ -93,7 +94,7 @@ final class ReportFromDatabaseTests: XCTestCase {
             XCTAssertEqual(fa, fb, "\(kind.rawValue) from --db differs from --export")
             if kind == .table1 {
                 XCTAssertTrue(fa.markdown.contains("[n=2]"), "real cells over two seeds:\n\(fa.markdown)")
-                XCTAssertTrue(fa.markdown.contains("- Code version of the stages: \(CodeVersion.string) ("), fa.markdown)
+                XCTAssertTrue(fa.markdown.contains("- Code version of the stages: \(CodeVersion.string); threads per stage: 1 ("), "2 jobs on 2 cores: \(fa.markdown)")
             }
             if kind == .fig5 { XCTAssertFalse(fa.files.isEmpty, "the Fig. 5 PNG is made from the runs' samples") }
         }
