@@ -134,6 +134,7 @@ func sweepFigure(_ data: ReportData, number: Int, title: String, keys: [SweepKey
         if sweeps.allSatisfy({ $0.lines.isEmpty }) { continue }
         if scopes.count > 1 { body += "### \(scope.title)\n\n" }
         body += "Data set **\(scope.dataset)**, preset `\(scope.preset)`; the RCFD reference is the 4-step student of every `rcfd` trial in the export: \(rcfd.text(2)) (paper, CIFAR-10: \(fixed(PaperReference.rcfd4StepFID, 2))).\n\n"
+        body += pendingNote(data, data.unfinished(in: scope).filter { t in keys.contains { t.record.axes[$0.path] != nil } })
         var records: [EvaluationRecord] = rcfd.records
         var verdicts: [Verdict] = []
         for s in sweeps {

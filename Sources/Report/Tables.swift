@@ -26,14 +26,31 @@ func ddim1024Spec(_ preset: String) -> String { specDirectory(preset) + "table1-
 /// (`rdd-sweep run experiments/fig8.json`), with `orAdd` as the alternative of writing one's own sweep.
 func runHint(_ data: ReportData, spec name: String, waiting: [TrialView], orAdd: String) -> String {
     if !waiting.isEmpty {
-        let states = Dictionary(grouping: waiting, by: { $0.record.status }).map { "\($0.value.count) \($0.key)" }.sorted().joined(separator: ", ")
-        let specs = Array(Set(waiting.map { data.sweep(named: $0.record.sweep)?.specPath ?? $0.record.sweep })).sorted()
-        return "its trials have not completed yet (\(states)): " + specs.map { "`rdd-sweep run \($0)`" }.joined(separator: ", ") + " resumes them, then export again."
+        return "its trials have not completed yet (\(statesText(waiting))): \(resumeCommands(data, waiting)) resumes them, then export again."
     }
     var presets = data.presetFilter.map { [$0] } ?? Array(Set(data.trials.filter(data.passesFilters).map(\.preset))).sorted()
     if presets.isEmpty { presets = ["small"] }
     return presets.map { "`rdd-sweep run \(specDirectory($0))\(name).json`" }.joined(separator: " or ")
         + " runs the repository's sweep for it (or \(orAdd)), then export again."
+}
+
+/// "2 queued, 1 running": how many of `trials` are in each state.
+func statesText(_ trials: [TrialView]) -> String {
+    Dictionary(grouping: trials, by: { $0.record.status }).map { "\($0.value.count) \($0.key)" }.sorted().joined(separator: ", ")
+}
+
+/// The `rdd-sweep run SPEC` commands that resume the sweeps of `trials`.
+func resumeCommands(_ data: ReportData, _ trials: [TrialView]) -> String {
+    Array(Set(trials.map { data.sweep(named: $0.record.sweep)?.specPath ?? $0.record.sweep })).sorted()
+        .map { "`rdd-sweep run \($0)`" }.joined(separator: ", ")
+}
+
+/// Said above a table or figure some of whose trials have not completed (a report made while sweeps
+/// run): its cells may have fewer seeds, or values, than the sweeps will give.
+func pendingNote(_ data: ReportData, _ waiting: [TrialView]) -> String {
+    guard !waiting.isEmpty else { return "" }
+    return "**Incomplete:** \(waiting.count) trial\(waiting.count == 1 ? "" : "s") behind this report \(waiting.count == 1 ? "has" : "have") not completed (\(statesText(waiting))), "
+        + "so cells may have fewer seeds, or values, than the sweeps will give; \(resumeCommands(data, waiting)) resumes them.\n\n"
 }
 
 func specToExtend(_ data: ReportData, _ trials: [TrialView], fallback: String) -> String {
@@ -50,8 +67,7 @@ func missingStudent(_ trials: [TrialView], method: String, steps: Int, spec: Str
     let withMethod = trials.filter { $0.method == method }
     let waiting = unfinished.filter { $0.method == method }
     if withMethod.isEmpty, !waiting.isEmpty {
-        let states = Dictionary(grouping: waiting, by: { $0.record.status }).map { "\($0.value.count) \($0.key)" }.sorted().joined(separator: ", ")
-        return "missing: method=\(method) at \(steps) step\(steps == 1 ? "" : "s") — its trials have not completed yet (\(states)): `rdd-sweep run \(spec)` resumes them"
+        return "missing: method=\(method) at \(steps) step\(steps == 1 ? "" : "s") — its trials have not completed yet (\(statesText(waiting))): `rdd-sweep run \(spec)` resumes them"
     }
     if withMethod.isEmpty {
         return "missing: method=\(method) at \(steps) step\(steps == 1 ? "" : "s"), any seed — add it to \(spec)"
@@ -77,6 +93,7 @@ func methodTable(_ data: ReportData, conditional: Bool, paper: [PaperReference.R
         out += "Our data set **\(scope.dataset)** (preset `\(scope.preset)`) stands in for the paper's \(paperDataset). "
         let sweeps = Array(Set(trials.map(\.record.sweep))).sorted()
         out += "\(trials.count) trial\(trials.count == 1 ? "" : "s") (sweep\(sweeps.count == 1 ? "" : "s") \(sweeps.joined(separator: ", "))).\n\n"
+        out += pendingNote(data, data.unfinished(in: scope).filter(isTableTrial))
         let fid = fidMetric(trials)
         let spec = specToExtend(data, trials, fallback: "a sweep spec under \(specDirectory(scope.preset))")
         let unfinished = data.unfinished(in: scope)
@@ -191,6 +208,7 @@ public func table3Report(_ data: ReportData, links: LinkStyle) -> String {
         let fid = fidMetric(trials)
         let spec = specToExtend(data, trials, fallback: "a sweep spec under \(specDirectory(scope.preset))")
         out += "Our data set **\(scope.dataset)** (preset `\(scope.preset)`) stands in for CIFAR-10; each configuration distills 8 → 4 → 2 → 1 and the 1-step student is evaluated.\n\n"
+        out += pendingNote(data, data.unfinished(in: scope).filter(isTableTrial))
         let linked = termsLinkTargets(data)
         var rows: [[String]] = []
         var cells: [Cell] = []

@@ -62,6 +62,16 @@ final class GoldenReportTests: XCTestCase {
         XCTAssertTrue(md.contains("missing: method=rdd at 1 step — its trials have not completed yet ("), md)
         XCTAssertTrue(md.contains("1 running") && md.contains("resumes them"), md)
         XCTAssertFalse(md.contains("missing: method=rdd at 1 step, any seed — add it"), md)
+        // (Only the table trials among them count: the fixture's rdd trials include figure sweeps.)
+        XCTAssertTrue(md.contains("**Incomplete:** 2 trials behind this report have not completed (2 queued)") && md.contains("fixture-tables.json` resumes them."), md)
+        // A figure with one trial of its sweep still running says so above its table.
+        var fig = try RunExport.load(path: try fixturesDirectory() + "/export.json")
+        let i = try XCTUnwrap(fig.trials.firstIndex { $0.axes["distill.tauIS"] != nil })
+        fig.trials[i].status = "running"
+        let f7 = try produceReport(.fig7, ReportData(fig), request: request(.fig7), links: LinkStyle(stem: "fig7")).markdown
+        XCTAssertTrue(f7.contains("**Incomplete:** 1 trial behind this report has not completed (1 running)"), f7)
+        // Complete exports say nothing of the kind (the golden files pin that too).
+        XCTAssertFalse(try produce(.fig7).markdown.contains("Incomplete"))
     }
 
     /// A report with no completed trials for it names what to run: the sweep that resumes its unfinished
