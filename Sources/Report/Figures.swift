@@ -123,6 +123,7 @@ func sweepFigure(_ data: ReportData, number: Int, title: String, keys: [SweepKey
                  extraTable: (SweepData, [TrialView]) -> String = { _, _ in "" }, linkTerms: Bool = false) -> (String, [ReportFile]) {
     var out = "## Fig. \(number) — \(title)\n\n" + intro + "\n\n"
     let scopes = data.scopes(conditional: false)
+    let sweepsAKey = { (t: TrialView) in keys.contains { t.record.axes[$0.path] != nil } }
     let linked = linkTerms ? termsLinkTargets(data) : []
     var panels: [SVGPlot.Panel] = []
     var body = ""
@@ -134,7 +135,7 @@ func sweepFigure(_ data: ReportData, number: Int, title: String, keys: [SweepKey
         if sweeps.allSatisfy({ $0.lines.isEmpty }) { continue }
         if scopes.count > 1 { body += "### \(scope.title)\n\n" }
         body += "Data set **\(scope.dataset)**, preset `\(scope.preset)`; the RCFD reference is the 4-step student of every `rcfd` trial in the export: \(rcfd.text(2)) (paper, CIFAR-10: \(fixed(PaperReference.rcfd4StepFID, 2))).\n\n"
-        body += pendingNote(data, data.unfinished(in: scope).filter { t in keys.contains { t.record.axes[$0.path] != nil } })
+        body += pendingNote(data, data.unfinished(in: scope).filter(sweepsAKey))
         var records: [EvaluationRecord] = rcfd.records
         var verdicts: [Verdict] = []
         for s in sweeps {
@@ -159,7 +160,7 @@ func sweepFigure(_ data: ReportData, number: Int, title: String, keys: [SweepKey
     }
     if panels.isEmpty {
         out += "missing: no completed unconditional trial sweeps " + keys.map { "`\($0.path)`" }.joined(separator: " or ") + " — "
-        out += runHint(data, spec: "fig\(number)", waiting: data.notCompleted.filter { t in !t.conditional && keys.contains { t.record.axes[$0.path] != nil } },
+        out += runHint(data, spec: "fig\(number)", waiting: data.notCompleted.filter { !$0.conditional && sweepsAKey($0) },
                        orAdd: "add a sweep over it with `distill.to: 4`, `evaluation.studentSteps: [4]` and several seeds") + "\n"
         return (out, [])
     }

@@ -99,7 +99,7 @@ public struct ReportData {
     public func trials(in s: Scope) -> [TrialView] { completed.filter { s.contains($0) } }
 
     /// Trials of a scope that have not completed (queued, running, stale, failed), within the filters.
-    public func unfinished(in s: Scope) -> [TrialView] { trials.filter { !$0.isCompleted && passesFilters($0) && s.contains($0) } }
+    public func unfinished(in s: Scope) -> [TrialView] { notCompleted.filter(s.contains) }
 
     public func sweep(named n: String) -> SweepRecord? { export.sweeps.first { $0.name == n } }
 }
