@@ -305,9 +305,9 @@ public class Scheduler {
                 case "running", "stale":
                     try db.execute(sql: "UPDATE attempts SET outcome = 'interrupted', finished = ? WHERE stage = ? AND outcome = 'running'", arguments: [now, id])
                     st = done ? "completed" : "queued"
-                    if done { try RunDatabase.ingestCompleted(db, stage: id, directory: stageDir(id)) }
+                    if done { try adoptCompleted(db, id) }
                 case "failed":
-                    if done { st = "completed"; try RunDatabase.ingestCompleted(db, stage: id, directory: stageDir(id)) }
+                    if done { st = "completed"; try adoptCompleted(db, id) }
                     else if options.retryFailed { st = "queued"; failures[id] = 0 }
                 default:
                     if done {
@@ -569,6 +569,15 @@ public class Scheduler {
         if st.contains("failed") { return "failed" }
         if st.contains("running") { return "running" }
         return "queued"
+    }
+
+    /// A stage whose worker wrote done.json but whose end the scheduler did not see (it was interrupted, or
+    /// the worker was killed after finishing): ingest it, and credit the attempt that wrote done.json — the
+    /// latest, since no attempt starts while done.json exists — as the one that completed it.
+    func adoptCompleted(_ db: Database, _ id: String) throws {
+        try RunDatabase.ingestCompleted(db, stage: id, directory: stageDir(id))
+        try db.execute(sql: "UPDATE attempts SET outcome = 'completed' WHERE stage = ? AND attempt = (SELECT MAX(attempt) FROM attempts WHERE stage = ?)",
+                       arguments: [id, id])
     }
 
     func updateTrials(_ db: Database, _ indices: [Int]) throws {
