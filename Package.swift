@@ -66,7 +66,7 @@ let package = Package(
 
         // Sweeps: spec parsing/validation/expansion, content-addressed stage graph, scheduler of worker
         // processes, the SQLite run database (GRDB; the scheduler is its one writer).
-        .target(name: "Sweep", dependencies: ["Pipeline", "Report", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "Sweep", dependencies: ["Pipeline", "Report", "Tensor", .product(name: "GRDB", package: "GRDB.swift")]),
         .executableTarget(name: "rdd-sweep", dependencies: [
             "Sweep", "Pipeline", "Tensor",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

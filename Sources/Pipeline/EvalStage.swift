@@ -210,6 +210,7 @@ public func runEvaluation(_ cfg: EvalStageConfig, modelPath: String, classifierP
     let inception: FeatureExtractor? = cfg.metrics.contains("fid_inception") ? try env.loadInception() : nil
 
     let (samples, nfe, samplingSeconds) = try sampleEvaluationImages(cfg, modelPath: modelPath, context: ctx)
+    ctx.progress?(cfg.samples, cfg.samples, [])
     var timings: [String: Double] = ["sampling": samplingSeconds]
     let secondsPerImage = samplingSeconds / Double(cfg.samples)
     let per = samples.count / cfg.samples, keep = min(64, cfg.samples)
@@ -228,6 +229,7 @@ public func runEvaluation(_ cfg: EvalStageConfig, modelPath: String, classifierP
     let wantsClassifier = cfg.metrics.contains { $0.hasSuffix("_classifier") || $0 == "classifier_score" }
     if wantsClassifier {
         let t0 = clock.now
+        ctx.phase?("classifier metrics")
         guard let path = classifierPath, let ccfg = classifierConfig else { throw PipelineError("evaluation: classifier metrics need a classifier") }
         let clf = try ClassifierExtractor.load(ccfg, from: path)
         let featName = clf.featureNetwork
@@ -257,9 +259,11 @@ public func runEvaluation(_ cfg: EvalStageConfig, modelPath: String, classifierP
     }
     if let inception {
         var t0 = clock.now
+        ctx.phase?("Inception features of \(cfg.samples) samples")
         let f = try inception.features(samples)
         timings["inception_features"] = since(t0)
         t0 = clock.now
+        ctx.phase?("Inception reference statistics")
         let refEntry = try env.inceptionCache.statistics(for: refSet, extractor: inception)
         timings["inception_reference"] = refEntry.cached ? since(t0) : refEntry.computeSeconds
         timings["inception_reference_cached"] = refEntry.cached ? 1 : 0

@@ -16,6 +16,9 @@ public struct StageContext {
     /// its SIGUSR1/SIGTERM handler (preemption, time-limit warning, scancel), so a requeued job resumes
     /// where it stopped.
     public var stopRequested: (() -> Bool)?
+    /// Names the work after the counted steps, e.g. an evaluation's "Inception features" once sampling is
+    /// done, so a live display does not sit at "96%  ETA 0:00" for the minutes the metrics take.
+    public var phase: ((String) -> Void)?
 
     public init(directory: String, checkpointEvery: Int = 100, logEvery: Int = 10,
                 progress: ((Int, Int, [(String, Double)]) -> Void)? = nil) {

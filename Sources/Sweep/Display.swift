@@ -25,6 +25,8 @@ public struct ProgressRow {
     public var elapsed: Double
     public var metrics: [(String, Double)]
     public var attempt: Int
+    /// Work after the counted steps (an evaluation's metrics): shown instead of the rate and ETA.
+    public var phase: String? = nil
 
     /// "pd256 [1a2b3c4d5e] ███████░░░░░░  120/400  30%  12.3 steps/s  ETA 0:23  loss 0.1234"
     public func line(barWidth: Int = 20, maxWidth: Int = 160) -> String {
@@ -34,7 +36,9 @@ public struct ProgressRow {
             let filled = Int((f * Double(barWidth)).rounded())
             s += " " + String(repeating: "█", count: filled) + String(repeating: "░", count: barWidth - filled)
             s += String(format: " %5d/%-5d %3.0f%%", step, total, f * 100)
-            if let rate, rate > 0 {
+            if let phase {
+                s += "  " + phase + " (elapsed " + formatDuration(elapsed) + ")"
+            } else if let rate, rate > 0 {
                 s += String(format: "  %6.1f steps/s  ETA %@", rate, formatDuration(Double(total - step) / rate))
             }
         } else {

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Pipeline
+import Tensor
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -9,8 +10,10 @@ import Glibc
 public struct RunOptions {
     /// Results root: `runs.sqlite` and `stages/<identity>/`.
     public var root: String
-    /// Worker processes at once; each gets RDD_THREADS = max(1, cores / jobs).
+    /// Worker processes at once; each gets RDD_THREADS = `threads`, else max(1, cores / jobs).
     public var jobs: Int = 1
+    /// Threads of each worker (its RDD_THREADS) when set; numbers are identical at equal thread counts.
+    public var threads: Int?
     /// Automatic retries of a stage whose worker crashed or was killed (a stage that threw is not retried).
     public var retries: Int = 2
     /// Requeue stages that failed in earlier runs (`rdd-sweep retry --failed`).
@@ -24,7 +27,8 @@ public struct RunOptions {
     public var display: DisplayMode = .auto
     /// Extra environment for workers (tests use RDD_DIE_AFTER_STEPS).
     public var environment: [String: String] = [:]
-    public var cores = ProcessInfo.processInfo.activeProcessorCount
+    /// The CPUs this process may use (its affinity mask: `taskset`, cpusets).
+    public var cores = Threads.availableCores()
     /// Install SIGINT/SIGTERM handlers that stop workers and leave their stages resumable.
     public var handleSignals = false
     /// Scheduler tick (seconds).
@@ -106,6 +110,8 @@ public class Scheduler {
         var step: Int?
         var total: Int?
         var metrics: [(String, Double)] = []
+        /// What the worker does after its counted steps (progress.json "phase"), e.g. "Inception features".
+        var phase: String?
         var firstSample: (step: Int, time: Double)?
         var rate: Double?
         var peakKiB: Int?
@@ -162,6 +168,9 @@ public class Scheduler {
         let reused = plan.stages.filter { ["completed", "cached"].contains(status[$0.identity]) }.count
         let todo = plan.stages.count - reused
         display.event("sweep \(sweepLabel): \(plan.trials.count) trials, \(plan.stages.count) stages (\(reused) done already, \(todo) to run), \(options.jobs) job\(options.jobs == 1 ? "" : "s") × RDD_THREADS=\(threadsPerJob) — root \(root)")
+        if options.jobs * threadsPerJob > options.cores {
+            display.event("note: \(options.jobs) jobs × \(threadsPerJob) threads exceed the \(options.cores) cores this process may use: workers will share cores")
+        }
         let blockedAtStart = plan.stages.filter { status[$0.identity] == "failed" }
         if !blockedAtStart.isEmpty {
             display.event("note: \(blockedAtStart.count) stage(s) failed in an earlier run and are not retried (their trials stay failed): `rdd-sweep retry --failed` requeues them")
@@ -206,7 +215,7 @@ public class Scheduler {
         return summary
     }
 
-    var threadsPerJob: Int { max(1, options.cores / max(1, options.jobs)) }
+    var threadsPerJob: Int { options.threads ?? max(1, options.cores / max(1, options.jobs)) }
 
     // MARK: registration and reconciliation
 
@@ -414,6 +423,7 @@ public class Scheduler {
                     if let f = r.firstSample { if t > f.time + 0.2, step > f.step { r.rate = Double(step - f.step) / (t - f.time) } }
                     else { r.firstSample = (step, t) }
                 }
+                if case .string(let ph)? = p["phase"] { r.phase = ph } else { r.phase = nil }
                 if let m = p["metrics"]?.objectPairs {
                     r.metrics = m.compactMap { k, v in
                         switch v { case .double(let x): return (k, x); case .int(let i): return (k, Double(i)); default: return nil }
@@ -597,7 +607,7 @@ public class Scheduler {
         plan.stages.compactMap { s in
             guard let r = running[s.identity] else { return nil }
             return ProgressRow(name: s.displayName, shortID: s.shortID, step: r.step, total: r.total, rate: r.rate,
-                               elapsed: Date().timeIntervalSince(r.started), metrics: r.metrics, attempt: r.attempt)
+                               elapsed: Date().timeIntervalSince(r.started), metrics: r.metrics, attempt: r.attempt, phase: r.phase)
         }
     }
 }

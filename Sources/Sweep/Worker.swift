@@ -120,15 +120,26 @@ public func runWorker(requestPath: String, checkpointEvery: Int, logEvery: Int, 
     let progressPath = dir + "/" + StageFiles.progress
     var lastWrite = 0.0
     let start = Date()
+    var lastTotal = 0
+    func writeProgress(step: Int, total: Int, metrics: [(String, Double)], phase: String?) {
+        var m: [(String, JSON)] = []
+        for (k, v) in metrics where v.isFinite { m.append((k, .double(v))) }
+        var fields: [(String, JSON)] = [("step", .int(Int64(step))), ("total", .int(Int64(total))), ("time", .double(lastWrite)), ("metrics", .object(m))]
+        if let phase { fields.append(("phase", .string(phase))) }
+        Proc.quickWrite(JSON.object(fields).serialized(), to: progressPath)
+    }
     var ctx = StageContext(directory: dir, checkpointEvery: checkpointEvery, logEvery: logEvery) { step, total, metrics in
         last.step = step
+        lastTotal = total
         let now = Date().timeIntervalSince1970
         guard now - lastWrite >= 0.25 || step == total else { return }
         lastWrite = now
-        var m: [(String, JSON)] = []
-        for (k, v) in metrics where v.isFinite { m.append((k, .double(v))) }
-        let obj = JSON.object([("step", .int(Int64(step))), ("total", .int(Int64(total))), ("time", .double(now)), ("metrics", .object(m))])
-        Proc.quickWrite(obj.serialized(), to: progressPath)
+        writeProgress(step: step, total: total, metrics: metrics, phase: nil)
+    }
+    ctx.phase = { name in
+        lastWrite = Date().timeIntervalSince1970
+        let step = last.step ?? lastTotal
+        writeProgress(step: step, total: max(lastTotal, step), metrics: [], phase: name)
     }
     if slurm { ctx.stopRequested = { workerStopSignal != 0 } }
     print("rdd-sweep worker pid \(getpid()): \(request.kind.rawValue) stage in \(dir), RDD_THREADS=\(ProcessInfo.processInfo.environment["RDD_THREADS"] ?? "default")")

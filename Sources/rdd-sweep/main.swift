@@ -29,12 +29,26 @@ func loadPlan(_ path: String) throws -> SweepPlan {
 }
 
 struct CommonRunOptions: ParsableArguments {
-    @Option(help: "Worker processes at once (each gets RDD_THREADS = max(1, cores / jobs)).") var jobs = 1
+    @Option(help: "Worker processes at once (each gets RDD_THREADS = --threads, else max(1, cores / jobs)).") var jobs = 1
+    @Option(help: ArgumentHelp("Threads of each local worker (its RDD_THREADS). Default: the RDD_THREADS environment variable if set, else max(1, cores / jobs), cores being the CPUs this process may run on (taskset, cpusets).", valueName: "n")) var threads: Int?
     @Option(help: "Results root: runs.sqlite and stages/<identity>/ (shared by every sweep run under it).") var root = "results"
     @Option(help: "Automatic retries of a stage whose worker crashed or was killed.") var retries = 2
     @Option(help: "Kill and retry a worker whose heartbeat is older than this many seconds.") var heartbeatTimeout: Double = 120
     @Option(help: "Progress display: auto (tty on a terminal, else plain), tty, plain, quiet.") var display: String = "auto"
     @Option(help: "Where stages run: local (worker processes here) or slurm (sbatch job arrays; docs/sweeps.md, \"Slurm\").") var executor = "local"
+}
+
+extension CommonRunOptions {
+    /// `--threads`, else a valid RDD_THREADS from the environment (what a user exporting it expects), else nil.
+    func workerThreads() throws -> Int? {
+        if let t = threads {
+            guard t >= 1 else { throw ValidationError("--threads must be ≥ 1, got \(t)") }
+            return t
+        }
+        guard let s = ProcessInfo.processInfo.environment["RDD_THREADS"] else { return nil }
+        guard let t = Int(s), t >= 1 else { throw ValidationError("RDD_THREADS must be a whole number ≥ 1, got '\(s)'") }
+        return t
+    }
 }
 
 /// Options of the Slurm executor; resources override the spec's `execution.slurm` for every stage kind.
@@ -59,6 +73,7 @@ struct SlurmFlags: ParsableArguments {
 
 func execute(_ plan: SweepPlan, _ o: CommonRunOptions, _ sf: SlurmFlags, retryFailed: Bool, new: Bool) throws {
     guard o.jobs >= 1 else { throw ValidationError("--jobs must be ≥ 1") }
+    if o.executor == "slurm", o.threads != nil { throw ValidationError("--threads is for the local executor; Slurm workers use --cpus-per-task") }
     guard ["local", "slurm"].contains(o.executor) else { throw ValidationError("--executor must be local or slurm, got '\(o.executor)'") }
     let slurmProblems = sf.resources.problems(prefix: "--")
     if o.executor == "slurm", !slurmProblems.isEmpty {
@@ -72,6 +87,7 @@ func execute(_ plan: SweepPlan, _ o: CommonRunOptions, _ sf: SlurmFlags, retryFa
     guard let mode = DisplayMode(rawValue: o.display) else { throw ValidationError("--display must be one of \(DisplayMode.allCases.map(\.rawValue).joined(separator: ", "))") }
     var opts = RunOptions(root: o.root, workerExecutable: selfExecutable())
     opts.jobs = o.jobs
+    opts.threads = try o.workerThreads()
     opts.retries = max(0, o.retries)
     opts.retryFailed = retryFailed
     opts.newRevision = new

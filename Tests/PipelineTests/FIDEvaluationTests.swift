@@ -129,8 +129,13 @@ final class FIDEvaluationTests: XCTestCase {
         let e = ProjectionExtractor()
         let env = EvaluationEnvironment(inceptionCache: ReferenceStatisticsCache(directory: dir + "/stats"), loadInception: { e })
         let ref = try digitsTest()
+        // The live display learns when sampling is complete and which metric phase runs after it.
+        var events: [String] = []
+        var ctxA = StageContext(directory: dir + "/a") { step, total, _ in if step == total { events.append("sampled \(step)") } }
+        ctxA.phase = { events.append($0) }
         let r1 = try runEvaluation(cfg, modelPath: model, classifierPath: nil, classifierConfig: nil, reference: ref.images,
-                                   environment: env, context: StageContext(directory: dir + "/a"))
+                                   environment: env, context: ctxA)
+        XCTAssertEqual(events, ["sampled 16", "Inception features of 16 samples", "Inception reference statistics"])
         XCTAssertEqual(r1.metrics.map(\.name), ["fid_inception"])
         let m = r1.metrics[0]
         XCTAssertEqual(m.label, "FID (Inception pool3, N=16, vs digits test split (252 images)), ddim 1 steps (NFE 1)")

@@ -26,4 +26,7 @@ void rdd_sgemm_packed(long M, long N, long K, const float *A, long lda, const fl
 void rdd_sgemm_tn(long M, long N, long K, const float *A, long lda,
                   const float *B, long ldb, float beta, float *C, long ldc);
 
+/* CPUs in this process's affinity mask (taskset, cpusets); 0 when unknown (cpus.c). */
+int rdd_available_cpus(void);
+
 #endif

@@ -1,5 +1,6 @@
 import Foundation
 import CBLAS
+import CGemm
 
 /// Thread settings for the whole process: OpenBLAS threads for matrix products and our own
 /// parallel loops for elementwise, im2col and normalisation kernels.
@@ -24,9 +25,17 @@ public enum Threads {
             openblas_set_num_threads(Int32(n))
             return n
         }
-        let n = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        let n = availableCores()
         openblas_set_num_threads(Int32(n))
         return n
+    }
+
+    /// The CPUs this process may run on: its affinity mask (`taskset`, cgroup cpusets, Slurm's
+    /// `--cpus-per-task` binding), which `ProcessInfo.activeProcessorCount` ignores on Linux.
+    public static func availableCores() -> Int {
+        let n = Int(rdd_available_cpus())
+        if n > 0 { return n }
+        return max(1, ProcessInfo.processInfo.activeProcessorCount)
     }
 }
 
