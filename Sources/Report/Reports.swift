@@ -117,19 +117,38 @@ public func produceReport(_ kind: ReportKind, _ data: ReportData, request r: Rep
         var files: [ReportFile] = []
         var index = "# Reports\n\nFrom a run export of \(data.export.trials.count) trials in \(data.export.sweeps.count) sweeps. Each report states its aggregation rule, N, feature network, data set and preset; verdict rules are in docs/reports.md.\n\n"
         var rows: [[String]] = []
-        for k in ReportKind.allCases where k != .all {
-            let sub = LinkStyle(stem: k.rawValue, prefix: "")
-            let o = try produceReport(k, data, request: r, links: sub)
-            files.append(ReportFile(name: k.rawValue + ".md", data: Data(o.markdown.utf8)))
+        func add(_ stem: String, _ o: ReportOutput) {
+            files.append(ReportFile(name: stem + ".md", data: Data(o.markdown.utf8)))
             files += o.files
             let verdicts = o.markdown.split(separator: "\n").filter { $0.hasPrefix("- ") && ($0.contains(": reproduced") || $0.contains(": not reproduced") || $0.contains(": inconclusive") || $0.contains(": untested")) }
             func count(_ s: String) -> Int { verdicts.filter { $0.contains(": " + s) }.count }
-            rows.append(["[\(k.rawValue)](\(links.prefix)\(k.rawValue).md)", reportTitle(o.markdown),
+            rows.append(["[\(stem)](\(links.prefix)\(stem).md)", reportTitle(o.markdown),
                          verdicts.isEmpty ? "–" : "\(count("reproduced")) reproduced, \(count("not reproduced")) not, \(count("inconclusive")) inconclusive, \(count("untested")) untested"])
+        }
+        for k in ReportKind.allCases where k != .all {
+            add(k.rawValue, try produceReport(k, data, request: r, links: LinkStyle(stem: k.rawValue, prefix: "")))
+        }
+        // Tables 1 and 2 once more on only the trials evaluated in Inception FID (experiments/table1-inception.json):
+        // the main tables use the classifier FID wherever an evaluation lacks the Inception one.
+        for (k, conditional) in [(ReportKind.table1, false), (.table2, true)] {
+            var inception = data
+            inception.metricFilter = "fid_inception"
+            guard inception.completed.contains(where: { $0.conditional == conditional }) else { continue }
+            let stem = k.rawValue + "-inception"
+            var o = try produceReport(k, inception, request: r, links: LinkStyle(stem: stem, prefix: ""))
+            o.markdown = retitled(o.markdown, suffix: " — in Inception FID (only the trials evaluated with `fid_inception`)")
+            add(stem, o)
         }
         index += markdownTable(["Report", "Title", "Verdict lines"], rows) + "\n"
         return ReportOutput(markdown: index, files: files)
     }
+}
+
+/// `md` with `suffix` appended to its first "## " heading.
+func retitled(_ md: String, suffix: String) -> String {
+    var lines = md.components(separatedBy: "\n")
+    if let i = lines.firstIndex(where: { $0.hasPrefix("## ") }) { lines[i] += suffix }
+    return lines.joined(separator: "\n")
 }
 
 /// The first "## " heading of a report.

@@ -69,6 +69,8 @@ public struct ReportData {
     public var presetFilter: String?
     /// Restrict to the sweeps named this: "NAME" (any revision) or "NAME@REV" (nil: all).
     public var sweepFilter: String?
+    /// Restrict to trials with at least one evaluation of this metric, e.g. "fid_inception" (nil: all).
+    public var metricFilter: String?
 
     public init(_ export: RunExport, preset: String? = nil, sweep: String? = nil) {
         self.export = export
@@ -86,6 +88,7 @@ public struct ReportData {
     /// The preset filter, and the sweep filter: "NAME@REV" exactly, "NAME" any revision.
     func passesFilters(_ t: TrialView) -> Bool {
         if let p = presetFilter, t.preset != p { return false }
+        if let m = metricFilter, !t.record.evaluations.contains(where: { $0.metric == m }) { return false }
         guard let f = sweepFilter else { return true }
         return f.contains("@") ? t.record.sweep == f : t.record.sweep.split(separator: "@").first.map(String.init) == f
     }

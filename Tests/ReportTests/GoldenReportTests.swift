@@ -176,6 +176,45 @@ final class GoldenReportTests: XCTestCase {
         for f in ["fig5.png", "fig6.svg", "fig7.svg", "fig8.svg", "fig9.svg", "terms.svg"] { XCTAssertTrue(names.contains(f), f) }
     }
 
+    /// Trials evaluated in Inception FID (a sweep like experiments/table1-inception.json: the same students evaluated
+    /// again at 1 step with `fid_inception` added) get their own Table 1 page; the main Table 1 keeps the
+    /// classifier FID and is unchanged by them.
+    func testAllAddsAnInceptionTableForTrialsEvaluatedInInceptionFID() throws {
+        var ex = try fixtureExport()
+        let r = try request(.all)
+        let before = try produceReport(r.kind, ReportData(ex), request: r, links: LinkStyle(stem: "index"))
+        XCTAssertFalse(before.files.contains { $0.name == "table1-inception.md" }, "no Inception evaluations, no Inception page")
+        let tables = ex.trials.filter { $0.sweep.hasPrefix("fixture-tables") || $0.sweep.hasPrefix("fixture-perceptual") }
+        XCTAssertFalse(tables.isEmpty)
+        ex.sweeps.append(SweepRecord(name: "fixture-table1-inception@1", specPath: "experiments/tiny/table1-inception.json", specHash: "x", preset: "tiny"))
+        for t in tables {
+            var u = t
+            u.sweep = "fixture-table1-inception@1"
+            u.evaluations = t.evaluations.filter { $0.steps == 1 && $0.model == (t.axes["distill.method"].map { String($0.dropFirst().dropLast()) } ?? "") }
+            guard var fid = u.evaluations.first(where: { $0.metric == "fid_classifier" }) else { continue }
+            fid.metric = "fid_inception"
+            fid.value = fid.value * 10 + 100   // recognisable: every Inception cell is above 100
+            fid.label = "FID (Inception pool3, N=\(fid.samples), vs digits test split (252 images)), ddim 1 steps (NFE 1)"
+            fid.featureNetwork = "Inception-v3 pool3"
+            u.evaluations.append(fid)
+            ex.trials.append(u)
+        }
+        let after = try produceReport(r.kind, ReportData(ex), request: r, links: LinkStyle(stem: "index"))
+        let page = try XCTUnwrap(after.files.first { $0.name == "table1-inception.md" }).data
+        let md = String(decoding: page, as: UTF8.self)
+        XCTAssertTrue(md.hasPrefix("## Table 1 — unconditional generation: methods × steps (paper: CIFAR-10) — in Inception FID (only the trials evaluated with `fid_inception`)"), md)
+        XCTAssertTrue(md.contains("FID here is the Inception FID"), md)
+        let row1 = try XCTUnwrap(md.split(separator: "\n").first { $0.hasPrefix("| 1 |") })
+        XCTAssertEqual(row1.split(separator: "|").dropFirst(1).filter { Double($0.trimmingCharacters(in: .whitespaces).split(separator: " ").first ?? "").map { $0 > 100 } ?? false }.count, 4,
+                       "the four methods' 1-step cells are the Inception values: \(row1)")
+        XCTAssertFalse(after.files.contains { $0.name == "table2-inception.md" }, "no conditional trial has an Inception FID")
+        XCTAssertTrue(after.markdown.contains("[table1-inception](table1-inception.md)"), after.markdown)
+        let table1 = { (o: ReportOutput) in o.files.first { $0.name == "table1.md" }?.data }
+        XCTAssertNotNil(table1(after))
+        let mainAfter = String(decoding: table1(after)!, as: UTF8.self)
+        XCTAssertTrue(mainAfter.contains("FID here is computed on our classifier's features"), mainAfter)
+    }
+
     /// Same export → byte-identical reports, also after the trials are decoded again (no dictionary order).
     func testDeterministic() throws {
         for k in ReportKind.allCases {
