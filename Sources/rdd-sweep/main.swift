@@ -11,7 +11,7 @@ struct RDDSweep: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rdd-sweep",
         abstract: "Plan, run, resume and inspect sweeps of RDD trials (docs/sweeps.md).",
-        subcommands: [Run.self, Plan.self, Status.self, Show.self, Retry.self, Collect.self, Cancel.self, List.self, Export.self, GC.self,
+        subcommands: [Run.self, Plan.self, Status.self, Show.self, Retry.self, Collect.self, Cancel.self, List.self, Export.self, GC.self, Import.self,
                       Worker.self, MeasureOverhead.self])
 }
 
@@ -242,6 +242,21 @@ struct GC: ParsableCommand {
     @Flag(help: "Only say what would be removed.") var dryRun = false
     @Flag(help: "First forget superseded revisions of every sweep.") var dropOldRevisions = false
     func run() throws { print(try Reports(root: root).gc(dryRun: dryRun, dropOldRevisions: dropOldRevisions), terminator: "") }
+}
+
+struct Import: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Bring the completed stages of another results root into this one (the next `run` adopts them as cached).",
+        discussion: "For a sweep split across machines without Slurm, or a second root run beside this one on an idle core: run the same specs there, then import. Stage directories are named by their identity (code version, parameters, everything upstream), so only the same computation is adopted. Needs no scheduler running on --root.")
+    @Option(help: "The other results root (its stages/ directory).") var from: String
+    @Option(help: "Results root to import into.") var root = "results"
+    @Flag(help: "Hard-link the files instead of copying them (same file system).") var link = false
+    @Flag(help: "Only say what would be imported.") var dryRun = false
+    func run() throws {
+        let s = try StageImport.run(from: from, into: root, link: link, dryRun: dryRun)
+        print((dryRun ? "would import: " : "") + s.text)
+        if !dryRun, !s.imported.isEmpty { print("`rdd-sweep run SPEC --root \(root)` records them as cached and runs only what is still missing.") }
+    }
 }
 
 struct Worker: ParsableCommand {

@@ -235,6 +235,53 @@ final class SchedulerTests: XCTestCase {
         XCTAssertEqual(retried.failedAttempts, 1)
     }
 
+    // MARK: import from another root
+
+    /// Stages computed under another root (another machine, a second root on an idle core) are imported and the
+    /// run here adopts them as cached, with the same evaluations; an unfinished local attempt is replaced; a
+    /// running scheduler on the destination makes the import refuse.
+    func testImportedStagesAreAdoptedAsCached() throws {
+        let exe = try worker()
+        let other = tempDir("import-src"), root = tempDir("import-dst")
+        let p = try plan(Self.fastSpec(name: "a", methods: ["pd"], seeds: [0]))
+        XCTAssertEqual(try Scheduler(plan: p, options: options(other, exe)).run().stagesRun, 7)
+        // An interrupted local attempt of one stage (a directory without done.json) and a stray unfinished stage there.
+        let ids = p.stages.map(\.identity)
+        try FileManager.default.createDirectory(atPath: root + "/stages/" + ids[1], withIntermediateDirectories: true)
+        try Data("partial".utf8).write(to: URL(fileURLWithPath: root + "/stages/\(ids[1])/partial-attempt"))
+        try FileManager.default.createDirectory(atPath: other + "/stages/unfinished", withIntermediateDirectories: true)
+
+        let dry = try StageImport.run(from: other, into: root, dryRun: true)
+        XCTAssertEqual(dry.imported.count, 7)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: root + "/stages/\(ids[0])"), "a dry run copies nothing")
+        do {   // a scheduler holding the root's lock
+            let lock = try XCTUnwrap(FileLock.tryLock(root + "/.scheduler.lock"))
+            XCTAssertThrowsError(try StageImport.run(from: other, into: root)) { XCTAssertTrue("\($0)".contains("a scheduler"), "\($0)") }
+            withExtendedLifetime(lock) {}
+        }
+
+        let s = try StageImport.run(from: other, into: root, link: true)
+        XCTAssertEqual(s.imported, ids.sorted())
+        XCTAssertEqual(s.replaced, 1)
+        XCTAssertEqual(s.unfinishedThere, 1)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: root + "/stages/\(ids[1])/partial-attempt"), "the partial attempt is gone")
+        XCTAssertEqual(try StageImport.run(from: other, into: root).alreadyHere, 7, "a second import finds everything here")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: root + "/stages").filter { $0.hasPrefix(".") }, [], "no temporary directories left")
+
+        let here = try Scheduler(plan: p, options: options(root, exe)).run()
+        XCTAssertEqual(here.stagesRun, 0)
+        XCTAssertEqual(here.stagesReused, 7)
+        XCTAssertEqual(here.trialsCompleted, 1)
+        XCTAssertEqual(try count(root, "SELECT COUNT(*) FROM stages WHERE status = 'cached'"), 7)
+        func evals(_ r: String) throws -> [String] {
+            try RunDatabase(readerAt: RunDatabase.path(root: r)).read {
+                try String.fetchAll($0, sql: "SELECT stage || ' ' || metric || ' ' || quote(value) FROM evaluations ORDER BY stage, metric")
+            }
+        }
+        XCTAssertFalse(try evals(root).isEmpty)
+        XCTAssertEqual(try evals(root), try evals(other))
+    }
+
     func testChangedSpecIsRefusedUnlessNew() throws {
         let exe = try worker()
         let root = tempDir("changed")
