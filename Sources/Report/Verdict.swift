@@ -64,7 +64,8 @@ public struct Verdict {
     public init(claim: String, a: Cell, b: Cell, unit: String, decimals: Int = 2, paper: Double? = nil,
                 missingA: String, missingB: String) {
         self.claim = claim
-        let paperText = paper.map { "; paper: \(signed($0, 2))" } ?? ""
+        // A claim "A < B" that the paper's own numbers do not make at this cell (paper's A − B ≥ 0) says so.
+        let paperText = paper.map { "; paper: \(signed($0, 2))" + ($0 >= 0 ? " (the paper's own numbers do not show this claim here)" : "") } ?? ""
         guard let d = Difference(a, b) else {
             outcome = .untested
             let what = [a.isEmpty ? missingA : nil, b.isEmpty ? missingB : nil].compactMap { $0 }.joined(separator: " and ")
