@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Tensor
 import Data
 import Checkpoint
@@ -101,9 +104,20 @@ public struct ReferenceStatisticsCache {
 
     /// The statistics of `reference` under `extractor`: read from the cache when the key is stored (and the
     /// features too when `keepFeatures`), else computed, stored and returned.
+    /// Computing holds an exclusive lock on `<file>.lock`, so evaluations running at once (two workers starting
+    /// a sweep's first evaluations) compute a missing entry once: the others wait, then read it.
     public func statistics(for reference: ReferenceSet, extractor: FeatureExtractor, keepFeatures: Bool = false) throws -> Entry {
         let key = ReferenceKey(reference: reference, extractor: extractor)
         if let e = try load(key, needFeatures: keepFeatures) { return e }
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let lockPath = path(for: key) + ".lock"
+        let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw PipelineError("reference statistics cache: cannot open \(lockPath): errno \(errno)") }
+        defer { close(fd) }   // closing releases the lock
+        while flock(fd, LOCK_EX) != 0 {
+            guard errno == EINTR else { throw PipelineError("reference statistics cache: cannot lock \(lockPath): errno \(errno)") }
+        }
+        if let e = try load(key, needFeatures: keepFeatures) { return e }   // stored while we waited
         let clock = ContinuousClock(), t0 = clock.now
         let f = try extractor.features(reference.tensor)
         let stats = try FeatureStatistics(features: f, featureNetwork: key.featureNetwork, dataset: reference.label, preprocessing: key.preprocessing)

@@ -58,6 +58,24 @@ final class FIDEvaluationTests: XCTestCase {
 
     // MARK: the reference-statistics cache
 
+    /// Two evaluations asking for the same missing entry at once (two workers starting a sweep): one computes, the
+    /// other waits on the entry's lock and reads the stored file.
+    func testConcurrentRequestsComputeTheReferenceOnce() throws {
+        let cache = ReferenceStatisticsCache(directory: tempDir("concurrent"))
+        let ref = try digitsTest()
+        let extractors = [ProjectionExtractor(), ProjectionExtractor()]
+        nonisolated(unsafe) var entries: [ReferenceStatisticsCache.Entry?] = [nil, nil]
+        let lock = NSLock()
+        DispatchQueue.concurrentPerform(iterations: 2) { i in
+            let e = try? cache.statistics(for: ref, extractor: extractors[i])
+            lock.lock(); entries[i] = e; lock.unlock()
+        }
+        XCTAssertEqual(extractors.map(\.imagesSeen).sorted(), [0, 252], "the reference went through a network once")
+        let a = try XCTUnwrap(entries[0]), b = try XCTUnwrap(entries[1])
+        XCTAssertEqual([a.cached, b.cached].sorted { !$0 && $1 }, [false, true])
+        XCTAssertEqual(a.statistics, b.statistics)
+    }
+
     func testReferenceCacheComputesOnceAndReuses() throws {
         let cache = ReferenceStatisticsCache(directory: tempDir("cache"))
         let ref = try digitsTest()
@@ -71,8 +89,9 @@ final class FIDEvaluationTests: XCTestCase {
         XCTAssertEqual(a.statistics, b.statistics, "bit-identical μ, Σ, N and labels")
         XCTAssertEqual(b.statistics.count, 252)
         XCTAssertEqual(b.statistics.dataset, "digits test split (252 images)")
-        // The file is the project's checkpoint format with the labels as attributes, and nothing else is left behind.
-        let files = try FileManager.default.contentsOfDirectory(atPath: cache.directory)
+        // The file is the project's checkpoint format with the labels as attributes, and nothing else is left behind
+        // but its (empty) lock file.
+        let files = try FileManager.default.contentsOfDirectory(atPath: cache.directory).filter { !$0.hasSuffix(".h5.lock") }
         XCTAssertEqual(files.count, 1, "\(files)")
         XCTAssertTrue(files[0].hasPrefix("digits-test-inception-n252-") && files[0].hasSuffix(".h5"), files[0])
         let ck = try Checkpoint.load(from: a.path)
