@@ -13,7 +13,8 @@ import Glibc
 /// Only directories with `done.json` are taken. Each lands under a temporary name and is renamed into place,
 /// so an interrupted import leaves no half-copied stage. A local directory of the same stage that is not
 /// complete (an interrupted attempt) is replaced; a complete one is kept. The import holds the root's
-/// scheduler lock: it refuses to run beside a scheduler, which could start a stage while it arrives.
+/// scheduler lock: it refuses to run beside a scheduler, which could start a stage while it arrives (a dry
+/// run only reads and does not need the lock).
 public enum StageImport {
     public struct Summary: Equatable {
         /// Identities of the stages brought in (sorted).
@@ -26,10 +27,11 @@ public enum StageImport {
         public var replaced = 0
         public var bytes: Int64 = 0
 
-        public var text: String {
+        /// One line; `dryRun` says "to import" instead of "imported".
+        public func text(dryRun: Bool = false) -> String {
             let mib = String(format: "%.1f MiB", Double(bytes) / 1_048_576)
-            var s = "\(imported.count) completed stage\(imported.count == 1 ? "" : "s") imported (\(mib))"
-            if replaced > 0 { s += ", \(replaced) of them over unfinished local attempts" }
+            var s = "\(imported.count) completed stage\(imported.count == 1 ? "" : "s") \(dryRun ? "to import" : "imported") (\(mib))"
+            if replaced > 0 { s += ", \(replaced) of them \(dryRun ? "replacing" : "over") unfinished local attempts" }
             s += "; \(alreadyHere) already complete here; \(unfinishedThere) unfinished there (not taken)"
             return s
         }
@@ -46,13 +48,15 @@ public enum StageImport {
         guard fm.fileExists(atPath: src + "/stages", isDirectory: &isDir), isDir.boolValue else {
             throw PipelineError("rdd-sweep import: '\(source)' is not a results root (no stages/ directory in it)")
         }
-        try fm.createDirectory(atPath: dst + "/stages", withIntermediateDirectories: true)
+        if !dryRun { try fm.createDirectory(atPath: dst + "/stages", withIntermediateDirectories: true) }
         let lockPath = dst + "/.scheduler.lock"
-        guard let lock = FileLock.tryLock(lockPath) else {
+        // A dry run only reads, so it may look while a scheduler runs.
+        let lock = dryRun ? nil : FileLock.tryLock(lockPath)
+        if !dryRun && lock == nil {
             let owner = (try? String(contentsOfFile: lockPath, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
             throw PipelineError("rdd-sweep import: a scheduler (pid \(owner)) is running on '\(root)'; import when it has stopped (a stage it is about to run could arrive while it starts it)")
         }
-        if !dryRun { lock.writeOwner("\(getpid()) (rdd-sweep import)\n") }
+        lock?.writeOwner("\(getpid()) (rdd-sweep import)\n")
         defer { withExtendedLifetime(lock) {} }
 
         var summary = Summary()

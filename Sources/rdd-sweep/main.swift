@@ -254,7 +254,7 @@ struct Import: ParsableCommand {
     @Flag(help: "Only say what would be imported.") var dryRun = false
     func run() throws {
         let s = try StageImport.run(from: from, into: root, link: link, dryRun: dryRun)
-        print((dryRun ? "would import: " : "") + s.text)
+        print(s.text(dryRun: dryRun))
         if !dryRun, !s.imported.isEmpty { print("`rdd-sweep run SPEC --root \(root)` records them as cached and runs only what is still missing.") }
     }
 }

@@ -257,6 +257,7 @@ final class SchedulerTests: XCTestCase {
         do {   // a scheduler holding the root's lock
             let lock = try XCTUnwrap(FileLock.tryLock(root + "/.scheduler.lock"))
             XCTAssertThrowsError(try StageImport.run(from: other, into: root)) { XCTAssertTrue("\($0)".contains("a scheduler"), "\($0)") }
+            XCTAssertEqual(try StageImport.run(from: other, into: root, dryRun: true).imported.count, 7, "a dry run may look beside a scheduler")
             withExtendedLifetime(lock) {}
         }
 
