@@ -149,6 +149,11 @@ final class FileLock {
         return false
     }
 
+    /// What the holder wrote with `writeOwner` (its pid), or "?".
+    static func owner(_ path: String) -> String {
+        (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
+    }
+
     func writeOwner(_ text: String) {
         ftruncate(fd, 0)
         _ = text.utf8CString.withUnsafeBufferPointer { pwrite(fd, $0.baseAddress, $0.count - 1, 0) }

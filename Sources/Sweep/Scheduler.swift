@@ -137,7 +137,7 @@ public class Scheduler {
         try FileManager.default.createDirectory(atPath: root + "/stages", withIntermediateDirectories: true)
         let lockPath = root + "/.scheduler.lock"
         guard let lock = FileLock.tryLock(lockPath) else {
-            let owner = (try? String(contentsOfFile: lockPath, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
+            let owner = FileLock.owner(lockPath)
             throw PipelineError("another `rdd-sweep run` (pid \(owner)) is using '\(root)'; one scheduler per results root (it is the database's only writer). Watch it with `rdd-sweep status --root \(options.root)`.")
         }
         lock.writeOwner("\(getpid())\n")

@@ -51,7 +51,7 @@ public final class SlurmExecutor: Scheduler {
         try FileManager.default.createDirectory(atPath: root + "/stages", withIntermediateDirectories: true)
         let lockPath = root + "/.scheduler.lock"
         guard let lock = FileLock.tryLock(lockPath) else {
-            let owner = (try? String(contentsOfFile: lockPath, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
+            let owner = FileLock.owner(lockPath)
             throw PipelineError("another rdd-sweep (pid \(owner)) is writing '\(root)'; one writer per results root. Watch it with `rdd-sweep status --root \(options.root)`.")
         }
         lock.writeOwner("\(getpid())\n")

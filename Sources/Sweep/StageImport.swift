@@ -53,7 +53,7 @@ public enum StageImport {
         // A dry run only reads, so it may look while a scheduler runs.
         let lock = dryRun ? nil : FileLock.tryLock(lockPath)
         if !dryRun && lock == nil {
-            let owner = (try? String(contentsOfFile: lockPath, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
+            let owner = FileLock.owner(lockPath)
             throw PipelineError("rdd-sweep import: a scheduler (pid \(owner)) is running on '\(root)'; import when it has stopped (a stage it is about to run could arrive while it starts it)")
         }
         lock?.writeOwner("\(getpid()) (rdd-sweep import)\n")

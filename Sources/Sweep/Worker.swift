@@ -121,10 +121,10 @@ public func runWorker(requestPath: String, checkpointEvery: Int, logEvery: Int, 
     var lastWrite = 0.0
     let start = Date()
     var lastTotal = 0
-    func writeProgress(step: Int, total: Int, metrics: [(String, Double)], phase: String?) {
+    func writeProgress(step: Int, total: Int, time: Double, metrics: [(String, Double)], phase: String?) {
         var m: [(String, JSON)] = []
         for (k, v) in metrics where v.isFinite { m.append((k, .double(v))) }
-        var fields: [(String, JSON)] = [("step", .int(Int64(step))), ("total", .int(Int64(total))), ("time", .double(lastWrite)), ("metrics", .object(m))]
+        var fields: [(String, JSON)] = [("step", .int(Int64(step))), ("total", .int(Int64(total))), ("time", .double(time)), ("metrics", .object(m))]
         if let phase { fields.append(("phase", .string(phase))) }
         Proc.quickWrite(JSON.object(fields).serialized(), to: progressPath)
     }
@@ -134,12 +134,12 @@ public func runWorker(requestPath: String, checkpointEvery: Int, logEvery: Int, 
         let now = Date().timeIntervalSince1970
         guard now - lastWrite >= 0.25 || step == total else { return }
         lastWrite = now
-        writeProgress(step: step, total: total, metrics: metrics, phase: nil)
+        writeProgress(step: step, total: total, time: now, metrics: metrics, phase: nil)
     }
     ctx.phase = { name in
         lastWrite = Date().timeIntervalSince1970
         let step = last.step ?? lastTotal
-        writeProgress(step: step, total: max(lastTotal, step), metrics: [], phase: name)
+        writeProgress(step: step, total: max(lastTotal, step), time: lastWrite, metrics: [], phase: name)
     }
     if slurm { ctx.stopRequested = { workerStopSignal != 0 } }
     print("rdd-sweep worker pid \(getpid()): \(request.kind.rawValue) stage in \(dir), RDD_THREADS=\(ProcessInfo.processInfo.environment["RDD_THREADS"] ?? "default")")

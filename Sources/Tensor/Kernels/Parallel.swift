@@ -21,11 +21,7 @@ public enum Threads {
     }
 
     static func defaultCount() -> Int {
-        if let s = ProcessInfo.processInfo.environment["RDD_THREADS"], let n = Int(s), n > 0 {
-            openblas_set_num_threads(Int32(n))
-            return n
-        }
-        let n = availableCores()
+        let n = ProcessInfo.processInfo.environment["RDD_THREADS"].flatMap { Int($0) }.flatMap { $0 > 0 ? $0 : nil } ?? availableCores()
         openblas_set_num_threads(Int32(n))
         return n
     }
