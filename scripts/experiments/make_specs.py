@@ -114,6 +114,17 @@ for preset, sc in SCALES.items():
         "a class-conditional teacher and PD chain (one-hot label → Linear added to the time embedding), PD, PD + perceptual, RCFD and RDD "
         "at 1, 2 and 4 steps, and DDIM at 8 and 128 steps, PD at 8, DPM-Solver at 12, PNDM at 10 on the same teacher.",
         base=cond_base, grid={"distill.method": METHODS_T1}, seeds=sc["seeds"]))
+    # Table 2's DDIM-1024 row: the conditional teacher of table2 sampled with 1024 steps, in its own spec for the
+    # same reason as table1-ddim1024 (hours at `small`; one seed).
+    note = sc["data_note"]
+    cond_note = "ImageNet-64" if preset == "paper" else (
+        note[:-1] + "; stands in for ImageNet-64)" if note.endswith(")") else note + " (stands in for ImageNet-64)")
+    write(preset, "table2-ddim1024", spec(f"{prefix(preset)}table2-ddim1024", preset,
+        f"Table 2's DDIM-1024 row (class-conditional) on {cond_note}: the conditional teacher of {prefix(preset)}table2 "
+        f"sampled with 1024 DDIM steps (one seed), beside the PD student.",
+        base={**{k: v for k, v in cond_base.items() if k != "evaluation"},
+              "distill": {"method": "pd", "to": 4}, "evaluation": {"studentSteps": [4], "baselines": ["ddim:1024"]}},
+        seeds=[0]))
     write(preset, "ablation", spec(f"{prefix(preset)}ablation", preset,
         f"Table 3 on {sc['data_note']}: the six loss configurations (PD, CFD = RCFD, CFD + II_P2P, CFD + IS_P2P, CFD + M_P2P, "
         f"CFD + IS_P2P + M_P2P = RDD) distilled 8 → 4 → 2 → 1, the 1-step student evaluated.",
