@@ -18,8 +18,11 @@ func studentCell(_ trials: [TrialView], methods: [String], steps: Int, metric: S
 /// `experiments/<preset>/` for the others (scripts/experiments/make_specs.py writes them).
 func specDirectory(_ preset: String) -> String { preset == "small" ? "experiments/" : "experiments/\(preset)/" }
 
-/// The repository's one-seed spec for Table 1's DDIM-1024 row (kept apart from table1.json: it is hours at small).
-func ddim1024Spec(_ preset: String) -> String { specDirectory(preset) + "table1-ddim1024.json" }
+/// The repository's one-seed spec for the DDIM-1024 row of Table 1 (or, `conditional`, Table 2), kept apart from
+/// table1.json / table2.json: it is hours at small.
+func ddim1024Spec(_ preset: String, conditional: Bool) -> String {
+    specDirectory(preset) + (conditional ? "table2-ddim1024.json" : "table1-ddim1024.json")
+}
 
 /// What to run when a report has no completed trials for something: the command that resumes the sweeps
 /// whose trials `waiting` have not completed, else the repository's spec `name` of each preset in view
@@ -138,7 +141,7 @@ func methodTable(_ data: ReportData, conditional: Bool, paper: [PaperReference.R
             brows.append(["\(PaperReference.paperName(kind)) \(n) steps (`\(stage)`)", nfe.isEmpty ? "–" : nfe,
                           cf.text(2, paper: p?.fid), cs.text(2, paper: p?.inceptionScore)])
             if cf.isEmpty {
-                let own = !conditional && kind == "ddim" && n == 1024 ? "run \(ddim1024Spec(scope.preset)) (the repository's spec for this row: 1024 U-Net passes per sample), or " : ""
+                let own = kind == "ddim" && n == 1024 ? "run \(ddim1024Spec(scope.preset, conditional: conditional)) (the repository's spec for this row: 1024 U-Net passes per sample), or " : ""
                 missing.append("missing: \(stage) (baseline \(kind):\(n)), any seed — \(own)add \"\(kind):\(n)\" to evaluation.baselines in \(spec)")
             }
         }

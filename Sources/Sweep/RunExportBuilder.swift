@@ -50,8 +50,12 @@ extension Reports {
                     var stages: [StageRecord] = []
                     for s in stageRows {
                         let identity: String = s["identity"], tname: String = s["tname"], kind: String = s["kind"]
+                        // A stage's artifacts are `<root>/stages/<identity>` (Scheduler); export that relative
+                        // form even when the database recorded another prefix (a moved or copied root), so the
+                        // reports resolve it under --results-root wherever the root now is.
                         var dir: String = s["artifact_dir"]
-                        if dir.hasPrefix(root + "/") { dir = String(dir.dropFirst(root.count + 1)) }
+                        let own = "stages/" + identity
+                        if dir.hasSuffix("/" + own) { dir = own } else if dir.hasPrefix(root + "/") { dir = String(dir.dropFirst(root.count + 1)) }
                         let evals = try Row.fetchAll(db, sql: "SELECT * FROM evaluations WHERE stage = ? ORDER BY metric", arguments: [identity])
                         for e in evals {
                             evaluations.append(EvaluationRecord(stage: tname, model: e["model_label"], metric: e["metric"], value: e["value"],

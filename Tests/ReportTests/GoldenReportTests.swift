@@ -95,6 +95,15 @@ final class GoldenReportTests: XCTestCase {
         noQueue.trials.removeAll { $0.axes["distill.queue.size"] != nil || $0.axes["distill.queue.contrastSize"] != nil }
         let f8 = try produceReport(.fig8, ReportData(noQueue), request: request(.fig8), links: LinkStyle(stem: "fig8")).markdown
         XCTAssertTrue(f8.contains("`rdd-sweep run experiments/tiny/fig8.json` runs the repository's sweep"), f8)
+        // No DDIM-1024 on the conditional teacher: Table 2 and the speed-up name Table 2's own DDIM-1024 spec.
+        var noDDIM = full
+        for i in noDDIM.trials.indices where isConditional(noDDIM.trials[i]) {
+            noDDIM.trials[i].evaluations.removeAll { $0.stage == "eval-ddim-1024" }
+        }
+        let t2 = try produceReport(.table2, ReportData(noDDIM), request: request(.table2), links: LinkStyle(stem: "table2")).markdown
+        XCTAssertTrue(t2.contains("missing: eval-ddim-1024 (baseline ddim:1024), any seed — run experiments/tiny/table2-ddim1024.json (the repository's spec"), t2)
+        let sp = try produceReport(.speedup, ReportData(noDDIM), request: request(.speedup), links: LinkStyle(stem: "speedup")).markdown
+        XCTAssertTrue(sp.contains("- missing: eval-ddim-1024 — run experiments/tiny/table2-ddim1024.json, or add"), sp)
     }
 
     func testTable2() throws {

@@ -116,6 +116,13 @@ final class ReportFromDatabaseTests: XCTestCase {
         let missing = try run(report, ["table3", "--db", root + "/nothing.sqlite"])
         XCTAssertNotEqual(missing.code, 0)
         XCTAssertTrue(missing.out.contains("no run database at '\(root)/nothing.sqlite'"), missing.out)
+
+        // A moved root (or a copy on another machine) exports the same relative artifact directories,
+        // though its database recorded the old absolute ones: Fig. 5 still finds the samples.
+        let moved = root + "-moved"
+        try FileManager.default.moveItem(atPath: root, toPath: moved)
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: moved) }
+        XCTAssertEqual(try Reports(root: moved).export(sweep: nil, format: .report), exported)
     }
 
     func testDatabaseOptionParsingAndFileOnlyLoader() throws {
