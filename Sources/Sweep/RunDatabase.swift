@@ -284,8 +284,18 @@ extension RunDatabase {
         for e in entries { try st.execute(arguments: [stage, e.step, e.name, e.value.isNaN ? nil : e.value]) }
     }
 
-    /// Replaces a completed stage's metrics by its final journal and its evaluations by result.json.
+    /// Replaces a completed stage's metrics by its final journal and its evaluations by result.json, and
+    /// fills the stage's cost (seconds, peak memory, threads, finish time) from the worker's done.json where the
+    /// row has none: a stage adopted from disk (imported from another root, or finished while no scheduler
+    /// watched) keeps what it took where it ran. A scheduler that saw the worker finish overwrites these.
     static func ingestCompleted(_ db: Database, stage: String, directory: String) throws {
+        if let d = FileManager.default.contents(atPath: directory + "/" + StageFiles.done),
+           let done = try? JSONDecoder().decode(WorkerDone.self, from: d) {
+            try db.execute(sql: """
+                UPDATE stages SET seconds = COALESCE(seconds, ?), peak_rss_kib = COALESCE(peak_rss_kib, ?),
+                  threads = COALESCE(threads, ?), finished = COALESCE(finished, ?) WHERE identity = ?
+                """, arguments: [done.seconds, done.peakRSSKiB, done.threads.flatMap { Int($0) }, done.finished, stage])
+        }
         try db.execute(sql: "DELETE FROM metrics WHERE stage = ?", arguments: [stage])
         try upsertMetrics(db, stage: stage, readJournal(path: directory + "/journal.jsonl", from: 0).entries)
         let resultPath = directory + "/result.json"

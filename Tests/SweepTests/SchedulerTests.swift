@@ -281,6 +281,17 @@ final class SchedulerTests: XCTestCase {
         }
         XCTAssertFalse(try evals(root).isEmpty)
         XCTAssertEqual(try evals(root), try evals(other))
+        // Each adopted stage keeps its cost from the worker's done.json: the reports (Fig. 6's peak memory,
+        // the term diagnostics' time) and `status` show what the stage took where it ran.
+        for id in ids {
+            let done = try JSONDecoder().decode(WorkerDone.self, from: try Data(contentsOf: URL(fileURLWithPath: root + "/stages/\(id)/" + StageFiles.done)))
+            let row = try XCTUnwrap(try RunDatabase(readerAt: RunDatabase.path(root: root)).read {
+                try Row.fetchOne($0, sql: "SELECT seconds, peak_rss_kib, threads FROM stages WHERE identity = ?", arguments: [id])
+            })
+            XCTAssertEqual(row["seconds"] as Double?, done.seconds, id)
+            XCTAssertEqual(row["peak_rss_kib"] as Int?, done.peakRSSKiB, id)
+            XCTAssertEqual(row["threads"] as Int?, done.threads.flatMap { Int($0) }, id)
+        }
     }
 
     func testChangedSpecIsRefusedUnlessNew() throws {
