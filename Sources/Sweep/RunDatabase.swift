@@ -289,8 +289,7 @@ extension RunDatabase {
     /// row has none: a stage adopted from disk (imported from another root, or finished while no scheduler
     /// watched) keeps what it took where it ran. A scheduler that saw the worker finish overwrites these.
     static func ingestCompleted(_ db: Database, stage: String, directory: String) throws {
-        if let d = FileManager.default.contents(atPath: directory + "/" + StageFiles.done),
-           let done = try? JSONDecoder().decode(WorkerDone.self, from: d) {
+        if let done = WorkerDone.read(directory: directory) {
             try db.execute(sql: """
                 UPDATE stages SET seconds = COALESCE(seconds, ?), peak_rss_kib = COALESCE(peak_rss_kib, ?),
                   threads = COALESCE(threads, ?), finished = COALESCE(finished, ?) WHERE identity = ?

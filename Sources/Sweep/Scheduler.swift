@@ -465,8 +465,7 @@ public class Scheduler {
         let s = stageByID[id]!, dir = stageDir(id)
         let now = Date()
         let seconds = now.timeIntervalSince(r.started)
-        let donePath = dir + "/" + StageFiles.done
-        if ex == .exited(0), let d = FileManager.default.contents(atPath: donePath), let done = try? JSONDecoder().decode(WorkerDone.self, from: d) {
+        if ex == .exited(0), let done = WorkerDone.read(directory: dir) {
             let peak = max(r.peakKiB ?? 0, done.peakRSSKiB ?? 0)
             try db.write { db in
                 try RunDatabase.ingestCompleted(db, stage: id, directory: dir)

@@ -191,7 +191,7 @@ public final class SlurmCollector {
 
     func complete(_ db: Database, _ r: Row_, _ attempt: Int?, label: String, _ sum: inout SlurmCollectSummary) throws {
         let dir = stageDir(r.stage), now = Date().timeIntervalSince1970
-        let d = FileManager.default.contents(atPath: dir + "/" + StageFiles.done).flatMap { try? JSONDecoder().decode(WorkerDone.self, from: $0) }
+        let d = WorkerDone.read(directory: dir)
         let a = try attempt ?? openAttempt(db, r, started: (d.map { $0.finished - $0.seconds }) ?? r.submitted)
         try RunDatabase.ingestCompleted(db, stage: r.stage, directory: dir)
         try db.execute(sql: """

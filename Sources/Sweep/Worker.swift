@@ -56,6 +56,11 @@ public struct WorkerDone: Codable, Equatable {
     public var pid: Int32
     public var codeVersion: String
     public var threads: String?
+
+    /// The `done.json` of the stage directory `directory`, or nil when it is absent or unreadable.
+    public static func read(directory: String) -> WorkerDone? {
+        FileManager.default.contents(atPath: directory + "/" + StageFiles.done).flatMap { try? JSONDecoder().decode(WorkerDone.self, from: $0) }
+    }
 }
 
 /// The worker: runs one stage request (`StageRequest` JSON) in this process. It takes the stage
