@@ -27,6 +27,13 @@ public struct ExperimentConfig: Codable, Equatable, Sendable {
     public var pd: PDSettings
     public var distill: DistillSettings
     public var evaluation: EvaluationSettings
+    /// `shared` (default): every seed shares the classifier, teacher and PD chain (seeded by `chainSeed`), as the
+    /// paper; `chain`: each seed retrains them with `seed` as their seed, so intervals over seeds cover the whole
+    /// pipeline (issue 20 §2). Encoded only when `chain`, so configurations without it keep their JSON.
+    public var replicate: ReplicateMode
+    /// The independent evaluator (Pipeline/Evaluator.swift). Planned, hashed and encoded only when an
+    /// evaluator metric is requested, so configurations without one keep their JSON and identities.
+    public var evaluator: EvaluatorSettings
 }
 
 /// DenseNet-BC feature extractor and its pre-training (spec §3).
@@ -154,7 +161,8 @@ extension ExperimentConfig {
                                      gradClip: 1, diagnosticsEvery: isPaper ? 500 : (name == "small" ? 50 : 20), isP2PBlockSize: 4),
             evaluation: EvaluationSettings(samples: isPaper ? 50000 : (name == "small" ? 2000 : 256),
                                            metrics: ["fid_classifier", "classifier_score", "kid_classifier"],
-                                           studentSteps: [1], baselines: [], batchSize: isPaper ? 128 : 128))
+                                           studentSteps: [1], baselines: [], batchSize: isPaper ? 128 : 128),
+            replicate: .shared, evaluator: EvaluatorSettings.defaults(preset: p.name, inChannels: p.unet.inChannels, classifier: classifier))
     }
 
     /// Every problem with the configuration, each naming its JSON path and value (empty when valid).
@@ -191,7 +199,7 @@ extension ExperimentConfig {
         for (i, s) in evaluation.studentSteps.enumerated() {
             check(s >= d.to && s <= d.from && s & (s - 1) == 0, "evaluation.studentSteps[\(i)]", s, "must be a power of two between distill.to = \(d.to) and distill.from = \(d.from)")
         }
-        let knownMetrics = ["fid_classifier", "classifier_score", "kid_classifier", "fid_inception"]
+        let knownMetrics = ["fid_classifier", "classifier_score", "kid_classifier", "fid_inception"] + EvaluatorMetric.allCases.map(\.rawValue)
         for (i, m) in evaluation.metrics.enumerated() { check(knownMetrics.contains(m), "evaluation.metrics[\(i)]", m, "must be one of \(knownMetrics.joined(separator: ", "))") }
         for (i, b) in evaluation.baselines.enumerated() {
             let parts = b.split(separator: ":")
@@ -204,6 +212,7 @@ extension ExperimentConfig {
                 check(n >= 1 && 1024 % n == 0, "evaluation.baselines[\(i)]", b, "DDIM on the base model needs a step count dividing 1024")
             }
         }
+        if usesEvaluator { e += evaluator.validationErrors(classifier: classifier.network) }
         return e
     }
 
@@ -220,4 +229,92 @@ extension ExperimentConfig {
         while s > t { s /= 2; i += 1 }
         return distill.steps[min(i, distill.steps.count - 1)]
     }
+}
+
+/// The metrics measured on the independent evaluator's features.
+public enum EvaluatorMetric: String, CaseIterable, Sendable {
+    case fid = "fid_evaluator", kid = "kid_evaluator", precision = "precision_evaluator", recall = "recall_evaluator"
+}
+
+extension ExperimentConfig {
+    /// Whether any requested metric needs the independent evaluator (and so the disjoint training halves).
+    public var usesEvaluator: Bool { evaluation.metrics.contains { EvaluatorMetric(rawValue: $0) != nil } }
+
+    enum CodingKeys: String, CodingKey {
+        case preset, dataset, dataRoot, imageSize, conditional, seed, chainSeed, classifier, unet, teacher, pd, distill, evaluation, replicate, evaluator
+    }
+
+    /// As synthesised, except that an absent `evaluator` takes the preset's default and an absent `replicate` is
+    /// `shared` (configurations written before they existed decode unchanged).
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        preset = try c.decode(String.self, forKey: .preset)
+        dataset = try c.decode(String.self, forKey: .dataset)
+        dataRoot = try c.decodeIfPresent(String.self, forKey: .dataRoot)
+        imageSize = try c.decode(Int.self, forKey: .imageSize)
+        conditional = try c.decode(Bool.self, forKey: .conditional)
+        seed = try c.decode(UInt64.self, forKey: .seed)
+        chainSeed = try c.decode(UInt64.self, forKey: .chainSeed)
+        classifier = try c.decode(ClassifierSettings.self, forKey: .classifier)
+        unet = try c.decode(UNetConfig.self, forKey: .unet)
+        teacher = try c.decode(TeacherSettings.self, forKey: .teacher)
+        pd = try c.decode(PDSettings.self, forKey: .pd)
+        distill = try c.decode(DistillSettings.self, forKey: .distill)
+        evaluation = try c.decode(EvaluationSettings.self, forKey: .evaluation)
+        if let r = try c.decodeIfPresent(String.self, forKey: .replicate) {
+            guard let mode = ReplicateMode(rawValue: r) else {
+                throw DecodingError.dataCorruptedError(forKey: .replicate, in: c, debugDescription: "replicate = \"\(r)\": must be shared or chain")
+            }
+            replicate = mode
+        } else { replicate = .shared }
+        evaluator = try c.decodeIfPresent(EvaluatorSettings.self, forKey: .evaluator)
+            ?? EvaluatorSettings.defaults(preset: preset, inChannels: unet.inChannels, classifier: classifier)
+    }
+
+    /// As synthesised, except that `replicate` is written only when `chain` and `evaluator` only when an
+    /// evaluator metric uses it: the resolved
+    /// configuration JSON (and so a sweep's spec hash) of every trial without one is what it was before the
+    /// evaluator existed.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(preset, forKey: .preset)
+        try c.encode(dataset, forKey: .dataset)
+        try c.encodeIfPresent(dataRoot, forKey: .dataRoot)
+        try c.encode(imageSize, forKey: .imageSize)
+        try c.encode(conditional, forKey: .conditional)
+        try c.encode(seed, forKey: .seed)
+        try c.encode(chainSeed, forKey: .chainSeed)
+        try c.encode(classifier, forKey: .classifier)
+        try c.encode(unet, forKey: .unet)
+        try c.encode(teacher, forKey: .teacher)
+        try c.encode(pd, forKey: .pd)
+        try c.encode(distill, forKey: .distill)
+        try c.encode(evaluation, forKey: .evaluation)
+        if replicate != .shared { try c.encode(replicate, forKey: .replicate) }
+        if usesEvaluator { try c.encode(evaluator, forKey: .evaluator) }
+    }
+}
+
+/// What a seed replicates (issue 20 §2, docs/sweeps.md "Replicates").
+public enum ReplicateMode: String, Codable, Sendable, CaseIterable {
+    /// Every seed shares one classifier, teacher and PD chain (seeded by `chainSeed`), as in the paper: an interval
+    /// over seeds covers the distillation's and the evaluation's randomness only.
+    case shared
+    /// Each seed retrains the classifier, the teacher and the PD chain with its own seed (`chainSeed` follows
+    /// `seed`): an interval over seeds covers the whole pipeline. The evaluator stays shared: it is the measuring
+    /// instrument, and one instrument for every seed keeps comparisons paired.
+    case chain
+
+    /// The sources of variance an interval over seeds includes, for tables.
+    public var varianceSources: String {
+        switch self {
+        case .shared: return "distillation and evaluation (classifier, teacher and PD chain shared by all seeds)"
+        case .chain: return "classifier, teacher, PD chain, distillation and evaluation (each seed retrains the chain)"
+        }
+    }
+}
+
+extension ExperimentConfig {
+    /// The seed of the classifier, teacher and PD stages: `chainSeed`, or `seed` when `replicate` is `chain`.
+    public var stageChainSeed: UInt64 { replicate == .chain ? seed : chainSeed }
 }

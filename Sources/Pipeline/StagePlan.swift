@@ -4,6 +4,8 @@ import Models
 /// The kinds of stage in a trial's graph (issue 7 §2).
 public enum StageKind: String, Codable, Sendable, CaseIterable {
     case classifier, teacher, pd, distill, eval
+    /// The independent evaluator's training (Pipeline/Evaluator.swift): an input of evaluations only.
+    case evaluator
 }
 
 /// One node of a trial's stage graph. `config` holds exactly the settings that determine this
@@ -20,6 +22,9 @@ public struct StageNode: Codable, Equatable, Sendable {
 /// Stage configurations as they are hashed and handed to workers.
 public struct ClassifierStageConfig: Codable, Equatable, Sendable {
     public var dataset: String, dataRoot: String?, imageSize: Int, settings: ClassifierSettings, seed: UInt64
+    /// nil: the whole training split (every trial without an evaluator metric, as before the evaluator existed);
+    /// `.even` when the trial's independent evaluator trains on the `.odd` half.
+    public var trainingPart: TrainingPart? = nil
 }
 public struct TeacherStageConfig: Codable, Equatable, Sendable {
     public var dataset: String, dataRoot: String?, imageSize: Int, conditional: Bool, unet: UNetConfig, settings: TeacherSettings, seed: UInt64
@@ -64,16 +69,21 @@ public enum StagePlan {
             || DistillNeedsClassifier(c.distill.method)
         if needsClassifier {
             add("classifier", .classifier, ClassifierStageConfig(dataset: c.dataset, dataRoot: c.dataRoot, imageSize: c.imageSize,
-                                                                 settings: c.classifier, seed: c.chainSeed))
+                                                                 settings: c.classifier, seed: c.stageChainSeed,
+                                                                 trainingPart: c.usesEvaluator ? .even : nil))
+        }
+        if c.usesEvaluator {
+            add("evaluator", .evaluator, EvaluatorStageConfig(dataset: c.dataset, dataRoot: c.dataRoot, imageSize: c.imageSize,
+                                                              settings: c.evaluator, trainingPart: .odd))
         }
         add("teacher", .teacher, TeacherStageConfig(dataset: c.dataset, dataRoot: c.dataRoot, imageSize: c.imageSize, conditional: c.conditional,
-                                                     unet: c.unet, settings: c.teacher, seed: c.chainSeed))
+                                                     unet: c.unet, settings: c.teacher, seed: c.stageChainSeed))
         var prev = "teacher", t = 1024
         var modelAt: [Int: String] = [1024: "teacher"]
         while t > c.pd.downTo {
             let name = "pd\(t / 2)"
             add(name, .pd, PDStageConfig(dataset: c.dataset, dataRoot: c.dataRoot, imageSize: c.imageSize, conditional: c.conditional,
-                                         unet: c.unet, settings: c.pd, teacherSteps: t, seed: c.chainSeed), ["teacher": prev])
+                                         unet: c.unet, settings: c.pd, teacherSteps: t, seed: c.stageChainSeed), ["teacher": prev])
             prev = name
             t /= 2
             modelAt[t] = name
@@ -98,6 +108,7 @@ public enum StagePlan {
         func eval(_ name: String, model: String, sampler: String, steps: Int, label: String) {
             var inputs = ["model": model]
             if needsClassifier { inputs["classifier"] = "classifier" }
+            if c.usesEvaluator { inputs["evaluator"] = "evaluator" }
             add(name, .eval, EvalStageConfig(dataset: c.dataset, dataRoot: c.dataRoot, imageSize: c.imageSize, conditional: c.conditional,
                                              unet: c.unet, sampler: sampler, steps: steps, samples: c.evaluation.samples,
                                              metrics: c.evaluation.metrics, batchSize: c.evaluation.batchSize, seed: c.seed, label: label), inputs)

@@ -39,10 +39,14 @@ public struct TrialRecord: Codable, Equatable, Sendable {
     public var status: String
     public var evaluations: [EvaluationRecord]
     public var stages: [StageRecord]
+    /// What a seed replicates (Pipeline.ReplicateMode): "shared" (classifier, teacher and PD chain shared by all
+    /// seeds: intervals cover distillation and evaluation only) or "chain" (each seed retrains them: intervals
+    /// cover the whole pipeline). nil in exports written before it was recorded, which were all "shared".
+    public var replicate: String?
     public init(sweep: String, key: String, axes: [String: String], configJSON: String, status: String,
-                evaluations: [EvaluationRecord], stages: [StageRecord]) {
+                evaluations: [EvaluationRecord], stages: [StageRecord], replicate: String? = nil) {
         self.sweep = sweep; self.key = key; self.axes = axes; self.configJSON = configJSON; self.status = status
-        self.evaluations = evaluations; self.stages = stages
+        self.evaluations = evaluations; self.stages = stages; self.replicate = replicate
     }
 }
 
@@ -89,10 +93,16 @@ public struct StageRecord: Codable, Equatable, Sendable {
     /// The worker threads (RDD_THREADS) the stage ran with: numbers are identical at equal thread counts,
     /// and some reductions round differently at another. nil when not recorded.
     public var threads: Int?
+    /// When the stage first started and when it finished (UTC, ISO 8601, whole seconds), so "the spec was
+    /// committed before its run" can be checked against the repository history. nil when not recorded.
+    public var startedAt: String?
+    public var finishedAt: String?
     public init(name: String, kind: String, identity: String, status: String, seconds: Double, peakMemoryBytes: Int,
-                series: [String: [SeriesPoint]], codeVersion: String? = nil, threads: Int? = nil) {
+                series: [String: [SeriesPoint]], codeVersion: String? = nil, threads: Int? = nil,
+                startedAt: String? = nil, finishedAt: String? = nil) {
         self.name = name; self.kind = kind; self.identity = identity; self.status = status; self.seconds = seconds
         self.peakMemoryBytes = peakMemoryBytes; self.series = series; self.codeVersion = codeVersion; self.threads = threads
+        self.startedAt = startedAt; self.finishedAt = finishedAt
     }
 }
 

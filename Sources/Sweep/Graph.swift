@@ -90,7 +90,7 @@ public struct SweepPlan {
     }
 }
 
-/// Steps of a training stage from its configuration (nil for classifier pre-training, whose step
+/// Steps of a training stage from its configuration (nil for classifier and evaluator pre-training, whose step
 /// count depends on the dataset size, and for evaluations).
 func totalSteps(_ kind: StageKind, _ config: String) -> Int? {
     let d = Data(config.utf8), dec = JSONDecoder()
@@ -98,6 +98,6 @@ func totalSteps(_ kind: StageKind, _ config: String) -> Int? {
     case .teacher: return (try? dec.decode(TeacherStageConfig.self, from: d))?.settings.steps
     case .pd: return (try? dec.decode(PDStageConfig.self, from: d))?.settings.stepsPerHalving
     case .distill: return (try? dec.decode(DistillStageConfig.self, from: d))?.steps
-    case .classifier, .eval: return nil
+    case .classifier, .eval, .evaluator: return nil
     }
 }

@@ -71,14 +71,26 @@ extension Reports {
                         }
                         stages.append(StageRecord(name: tname, kind: kind, identity: identity, status: s["status"],
                                                   seconds: (s["seconds"] as Double?) ?? 0, peakMemoryBytes: ((s["peak_rss_kib"] as Int?) ?? 0) * 1024,
-                                                  series: series, codeVersion: s["code_version"], threads: s["threads"]))
+                                                  series: series, codeVersion: s["code_version"], threads: s["threads"],
+                                                  startedAt: exportTimestamp(s["started"]), finishedAt: exportTimestamp(s["finished"])))
                     }
+                    // Written only when not the default (ExperimentConfig.encode): absent = "shared".
+                    let replicate = (try? JSONParser.parse(t["config_json"] as String).value)?["replicate"]?.stringValue ?? "shared"
                     trialsOut.append(TrialRecord(sweep: sw.label, key: t["trial_key"], axes: axes, configJSON: t["config_json"], status: t["status"],
-                                                 evaluations: evaluations, stages: stages))
+                                                 evaluations: evaluations, stages: stages, replicate: replicate))
                 }
             }
             return RunExport(sweeps: sweeps.map { Report.SweepRecord(name: $0.label, specPath: $0.specFile, specHash: $0.specHash, preset: $0.preset) },
                              trials: trialsOut)
         }
     }
+}
+
+/// A database time (Unix seconds) as the export writes it: UTC ISO 8601 to the second, e.g. "2026-12-06T19:35:11Z".
+func exportTimestamp(_ seconds: Double?) -> String? {
+    guard let seconds, seconds.isFinite, seconds > 0 else { return nil }
+    let f = ISO8601DateFormatter()
+    f.formatOptions = [.withInternetDateTime]
+    f.timeZone = TimeZone(identifier: "UTC")
+    return f.string(from: Date(timeIntervalSince1970: seconds.rounded(.down)))
 }

@@ -373,7 +373,10 @@ extension SweepSpec {
         if let seeds { rows = rows.flatMap { r in seeds.map { r + [("seed", $0)] } } }
 
         var errors: [String] = []
-        var base = try JSON.encode(ExperimentConfig.defaults(preset: preset))
+        let defaults = try ExperimentConfig.defaults(preset: preset)
+        var base = try JSON.encode(defaults)
+        // The evaluator is encoded only when used; its defaults must be here for `evaluator.*` overrides.
+        base.set(["evaluator"], try JSON.encode(defaults.evaluator))
         base = JSON.merge(base, self.base)
         var out: [ExpandedTrial] = []
         var seen: [String: Int] = [:]

@@ -79,6 +79,13 @@ final class ReportFromDatabaseTests: XCTestCase {
         // Every stage names the code version that ran it, and the tables say it.
         XCTAssertEqual(Set(built.trials.flatMap { $0.stages.map(\.codeVersion) }), [CodeVersion.string])
         XCTAssertEqual(Set(built.trials.flatMap { $0.stages.map(\.threads) }), [1], "2 jobs on 2 cores: RDD_THREADS = 1")
+        // Every stage says when it ran (issue 20 §7), start before finish; every trial what a seed replicates (§2).
+        for s in built.trials.flatMap(\.stages) {
+            let started = try XCTUnwrap(s.startedAt, s.name), finished = try XCTUnwrap(s.finishedAt, s.name)
+            XCTAssertTrue(started.hasSuffix("Z") && started.count == 20, started)
+            XCTAssertLessThanOrEqual(started, finished, s.name)
+        }
+        XCTAssertEqual(Set(built.trials.map(\.replicate)), ["shared"])
 
         // Every report, in-process: from the database through the loader = from the file.
         let loader = ExportLoader(database: { try Reports.runExport(databasePath: $0) })
