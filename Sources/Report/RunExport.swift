@@ -89,10 +89,14 @@ public struct StageRecord: Codable, Equatable, Sendable {
     /// The worker threads (RDD_THREADS) the stage ran with: numbers are identical at equal thread counts,
     /// and some reductions round differently at another. nil when not recorded.
     public var threads: Int?
+    /// Which build and machine computed the stage (`Provenance`); nil in exports written before it was
+    /// recorded (the reports then say so).
+    public var provenance: Provenance?
     public init(name: String, kind: String, identity: String, status: String, seconds: Double, peakMemoryBytes: Int,
-                series: [String: [SeriesPoint]], codeVersion: String? = nil, threads: Int? = nil) {
+                series: [String: [SeriesPoint]], codeVersion: String? = nil, threads: Int? = nil, provenance: Provenance? = nil) {
         self.name = name; self.kind = kind; self.identity = identity; self.status = status; self.seconds = seconds
         self.peakMemoryBytes = peakMemoryBytes; self.series = series; self.codeVersion = codeVersion; self.threads = threads
+        self.provenance = provenance
     }
 }
 

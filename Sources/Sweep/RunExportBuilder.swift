@@ -71,7 +71,8 @@ extension Reports {
                         }
                         stages.append(StageRecord(name: tname, kind: kind, identity: identity, status: s["status"],
                                                   seconds: (s["seconds"] as Double?) ?? 0, peakMemoryBytes: ((s["peak_rss_kib"] as Int?) ?? 0) * 1024,
-                                                  series: series, codeVersion: s["code_version"], threads: s["threads"]))
+                                                  series: series, codeVersion: s["code_version"], threads: s["threads"],
+                                                  provenance: try (s["provenance_json"] as String?).map { try JSONDecoder().decode(Provenance.self, from: Data($0.utf8)) }))
                     }
                     trialsOut.append(TrialRecord(sweep: sw.label, key: t["trial_key"], axes: axes, configJSON: t["config_json"], status: t["status"],
                                                  evaluations: evaluations, stages: stages))
