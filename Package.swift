@@ -64,15 +64,19 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        // The git commit of the build, embedded before every build by the BuildCommit plugin (provenance records).
+        .plugin(name: "BuildCommit", capability: .buildTool()),
+        .target(name: "BuildInfo", plugins: ["BuildCommit"]),
+
         // Sweeps: spec parsing/validation/expansion, content-addressed stage graph, scheduler of worker
         // processes, the SQLite run database (GRDB; the scheduler is its one writer).
-        .target(name: "Sweep", dependencies: ["Pipeline", "Report", "Tensor", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "Sweep", dependencies: ["Pipeline", "Report", "Tensor", "BuildInfo", .product(name: "GRDB", package: "GRDB.swift")]),
         .executableTarget(name: "rdd-sweep", dependencies: [
-            "Sweep", "Pipeline", "Tensor",
+            "Sweep", "Pipeline", "Tensor", "Report",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Fixtures (golden sbatch scripts, Slurm outputs) are read by path, not bundled.
-        .testTarget(name: "SweepTests", dependencies: ["Sweep", "Pipeline", "Checkpoint", "Report"], exclude: ["Fixtures"]),
+        .testTarget(name: "SweepTests", dependencies: ["Sweep", "Pipeline", "Checkpoint", "Report", "BuildInfo", "Tensor"], exclude: ["Fixtures"]),
         // Reads a RunExport file, or (--db) builds one from the run database with Sweep's builder: Sweep owns the
         // database schema and its one writer, so the builder stays next to them and Report stays free of SQL.
         .executableTarget(name: "rdd-report", dependencies: [

@@ -85,10 +85,8 @@ public struct LabelSummary {
     public var references: [String] = []
     public var datasets: [String] = []
     public var presets: [String] = []
-    /// The code versions that ran the trials' stages (empty for exports that do not record them).
-    public var codeVersions: [String] = []
-    /// The thread counts the trials' completed stages ran with (empty when not recorded).
-    public var threads: [Int] = []
+    /// Which code and machine computed the trials' stages (`computedOnLine`).
+    public var computedOn = ""
 
     public init(records: [EvaluationRecord], trials: [TrialView]) {
         samples = Array(Set(records.map(\.samples))).sorted()
@@ -96,8 +94,7 @@ public struct LabelSummary {
         references = Array(Set(records.filter { $0.reference != "none" }.map(\.reference))).sorted()
         datasets = Array(Set(trials.map(\.dataset))).sorted()
         presets = Array(Set(trials.map(\.preset))).sorted()
-        codeVersions = Array(Set(trials.flatMap { $0.record.stages.compactMap(\.codeVersion) })).sorted()
-        threads = Array(Set(trials.flatMap { $0.record.stages.filter { $0.status == "completed" }.compactMap(\.threads) })).sorted()
+        computedOn = computedOnLine(trials)
     }
 
     /// The lines stated under a table.
@@ -109,10 +106,7 @@ public struct LabelSummary {
             "- Reference: \(references.isEmpty ? "–" : references.joined(separator: "; ")).",
             "- Dataset: \(datasets.joined(separator: ", ")); preset: \(presets.joined(separator: ", ")).",
         ]
-        if !codeVersions.isEmpty {
-            let t = threads.isEmpty ? "" : "; threads per stage: \(threads.map(String.init).joined(separator: " or "))"
-            out.append("- Code version of the stages: \(codeVersions.joined(separator: ", "))\(t) (the version is part of every stage's identity: rerunning the spec with another version trains anew; the same version at the same thread count gives the same numbers; README \"Results\" names the tag to build).")
-        }
+        out.append(computedOn)
         out.append("- " + fidCaveat(metric, samples: samples))
         return out
     }

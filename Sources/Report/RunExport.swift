@@ -97,12 +97,15 @@ public struct StageRecord: Codable, Equatable, Sendable {
     /// committed before its run" can be checked against the repository history. nil when not recorded.
     public var startedAt: String?
     public var finishedAt: String?
+    /// Which build and machine computed the stage (`Provenance`); nil in exports written before it was
+    /// recorded (the reports then say so).
+    public var provenance: Provenance?
     public init(name: String, kind: String, identity: String, status: String, seconds: Double, peakMemoryBytes: Int,
                 series: [String: [SeriesPoint]], codeVersion: String? = nil, threads: Int? = nil,
-                startedAt: String? = nil, finishedAt: String? = nil) {
+                startedAt: String? = nil, finishedAt: String? = nil, provenance: Provenance? = nil) {
         self.name = name; self.kind = kind; self.identity = identity; self.status = status; self.seconds = seconds
         self.peakMemoryBytes = peakMemoryBytes; self.series = series; self.codeVersion = codeVersion; self.threads = threads
-        self.startedAt = startedAt; self.finishedAt = finishedAt
+        self.startedAt = startedAt; self.finishedAt = finishedAt; self.provenance = provenance
     }
 }
 

@@ -72,7 +72,8 @@ extension Reports {
                         stages.append(StageRecord(name: tname, kind: kind, identity: identity, status: s["status"],
                                                   seconds: (s["seconds"] as Double?) ?? 0, peakMemoryBytes: ((s["peak_rss_kib"] as Int?) ?? 0) * 1024,
                                                   series: series, codeVersion: s["code_version"], threads: s["threads"],
-                                                  startedAt: exportTimestamp(s["started"]), finishedAt: exportTimestamp(s["finished"])))
+                                                  startedAt: exportTimestamp(s["started"]), finishedAt: exportTimestamp(s["finished"]),
+                                                  provenance: try (s["provenance_json"] as String?).map { try JSONDecoder().decode(Provenance.self, from: Data($0.utf8)) }))
                     }
                     // Written only when not the default (ExperimentConfig.encode): absent = "shared".
                     let replicate = (try? JSONParser.parse(t["config_json"] as String).value)?["replicate"]?.stringValue ?? "shared"

@@ -1,6 +1,7 @@
 import Foundation
 import Pipeline
 import Checkpoint
+import Report
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -56,6 +57,9 @@ public struct WorkerDone: Codable, Equatable {
     public var pid: Int32
     public var codeVersion: String
     public var threads: String?
+    /// Which build and machine computed the stage (`Provenance.current()` of the completing worker);
+    /// nil in done.json files written before it was recorded.
+    public var provenance: Provenance?
 
     /// The `done.json` of the stage directory `directory`, or nil when it is absent or unreadable.
     public static func read(directory: String) -> WorkerDone? {
@@ -162,7 +166,7 @@ public func runWorker(requestPath: String, checkpointEvery: Int, logEvery: Int, 
     }
     let done = WorkerDone(seconds: Date().timeIntervalSince(start), peakRSSKiB: Proc.peakRSSKiB(getpid()),
                           finished: Date().timeIntervalSince1970, pid: getpid(), codeVersion: CodeVersion.string,
-                          threads: ProcessInfo.processInfo.environment["RDD_THREADS"])
+                          threads: ProcessInfo.processInfo.environment["RDD_THREADS"], provenance: .current())
     do {
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]

@@ -1,6 +1,7 @@
 import Foundation
 import ArgumentParser
 import Pipeline
+import Report
 import Sweep
 import Tensor
 
@@ -11,7 +12,7 @@ struct RDDSweep: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rdd-sweep",
         abstract: "Plan, run, resume and inspect sweeps of RDD trials (docs/sweeps.md).",
-        subcommands: [Run.self, Plan.self, Status.self, Show.self, Retry.self, Collect.self, Cancel.self, List.self, Export.self, GC.self, Import.self,
+        subcommands: [Run.self, Verify.self, Plan.self, Status.self, Show.self, Retry.self, Collect.self, Cancel.self, List.self, Export.self, GC.self, Import.self,
                       Worker.self, MeasureOverhead.self])
 }
 
@@ -121,6 +122,48 @@ struct Run: ParsableCommand {
     @Flag(help: "Also requeue stages that failed in earlier runs (same as `retry --failed`).") var retryFailed = false
 
     func run() throws { try execute(try loadPlan(spec), common, slurm, retryFailed: retryFailed, new: new) }
+}
+
+struct Verify: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Rerun a sweep (or read it, when complete under --root) and compare every metric with a committed export, cell by cell.",
+        discussion: "Prints both sides' provenance and, per cell (trial, evaluation, metric), \"identical\" or by how much it differs. Exit status: 0 when every cell is identical; 1 when any differs or is missing on either side; 2 for a bad spec or export, or an export without the spec's sweep (nothing run); 130 when interrupted. Run it under a fresh --root to rebuild from scratch (docs/sweeps.md, \"Verifying a committed result\").")
+    @Argument(help: "Sweep spec (JSON) that made the committed result.") var spec: String
+    @Option(help: ArgumentHelp("The committed run export to compare with (rdd-sweep export --format report), e.g. results/tiny/export.json.", valueName: "export")) var against: String
+    @Option(help: ArgumentHelp("Compare this export (written by `rdd-sweep export --format report`, by any version, e.g. binaries of another commit) instead of running the spec under --root.", valueName: "export")) var rerunExport: String?
+    @OptionGroup var common: CommonRunOptions
+
+    func run() throws {
+        let plan = try loadPlan(spec)
+        // Check the export before any compute is spent.
+        let committed: RunExport
+        var given: RunExport?
+        do {
+            committed = try RunExport.load(path: against)
+            given = try rerunExport.map { try RunExport.load(path: $0) }
+        } catch {
+            FileHandle.standardError.write(Data("rdd-sweep verify: \(error)\n".utf8)); throw ExitCode(2)
+        }
+        let name = plan.spec.name
+        guard committed.sweeps.contains(where: { $0.name.split(separator: "@").first.map(String.init) == name }) else {
+            let names = Sweep.Verification.sweepNames(committed)
+            FileHandle.standardError.write(Data("rdd-sweep verify: --against \(against) holds no sweep '\(name)' (the spec's name); it holds: \(names.isEmpty ? "none" : names.joined(separator: ", "))\n".utf8))
+            throw ExitCode(2)
+        }
+        let rerun: RunExport
+        if let given { rerun = given } else {
+            do { try execute(plan, common, try SlurmFlags.parse([]), retryFailed: false, new: false) } catch let e as ExitCode where e.rawValue == 1 {
+                // Failed trials: their cells are reported missing below.
+            }
+            rerun = try Reports(root: common.root).runExport(sweep: name)
+        }
+        guard let v = Sweep.Verification(sweep: name, committed: committed, rerun: rerun) else {
+            FileHandle.standardError.write(Data("rdd-sweep verify: \(rerunExport ?? common.root) holds no sweep '\(name)'\n".utf8))
+            throw ExitCode(2)
+        }
+        print(v.text(committedPath: against, rerun: rerunExport.map { "in \($0)" } ?? "under --root \(common.root)"), terminator: "")
+        if !v.allIdentical { throw ExitCode(1) }
+    }
 }
 
 struct Retry: ParsableCommand {

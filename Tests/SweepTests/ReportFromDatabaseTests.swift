@@ -101,7 +101,8 @@ final class ReportFromDatabaseTests: XCTestCase {
             XCTAssertEqual(fa, fb, "\(kind.rawValue) from --db differs from --export")
             if kind == .table1 {
                 XCTAssertTrue(fa.markdown.contains("[n=2]"), "real cells over two seeds:\n\(fa.markdown)")
-                XCTAssertTrue(fa.markdown.contains("- Code version of the stages: \(CodeVersion.string); threads per stage: 1 ("), "2 jobs on 2 cores: \(fa.markdown)")
+                XCTAssertTrue(fa.markdown.contains("- Computed on (all ") && fa.markdown.contains(": \(CodeVersion.string) at commit "), "provenance under the table: \(fa.markdown)")
+                XCTAssertTrue(fa.markdown.contains("; 1 thread (identical numbers need"), "2 jobs on 2 cores: \(fa.markdown)")
             }
             if kind == .fig5 { XCTAssertFalse(fa.files.isEmpty, "the Fig. 5 PNG is made from the runs' samples") }
         }
