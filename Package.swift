@@ -60,7 +60,7 @@ let package = Package(
         ]),
 
         .executableTarget(name: "rdd-train", dependencies: [
-            "Tensor", "NN", "Models", "Pipeline",
+            "Tensor", "NN", "Models", "Pipeline", "Distill",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

@@ -1,5 +1,6 @@
 import Foundation
 import Models
+import Distill
 
 /// The kinds of stage in a trial's graph (issue 7 §2).
 public enum StageKind: String, Codable, Sendable, CaseIterable {
@@ -65,7 +66,7 @@ public enum StagePlan {
         func add<T: Encodable>(_ name: String, _ kind: StageKind, _ cfg: T, _ inputs: [String: String] = [:]) {
             nodes.append(StageNode(name: name, kind: kind, config: canonicalJSON(cfg), inputs: inputs))
         }
-        let needsClassifier = !c.evaluation.metrics.filter { $0.hasSuffix("_classifier") || $0 == "classifier_score" }.isEmpty
+        let needsClassifier = c.evaluation.metrics.contains(where: \.usesClassifier)
             || DistillNeedsClassifier(c.distill.method)
         if needsClassifier {
             add("classifier", .classifier, ClassifierStageConfig(dataset: c.dataset, dataRoot: c.dataRoot, imageSize: c.imageSize,
@@ -90,13 +91,13 @@ public enum StagePlan {
         }
         var students: [Int: String] = [:]
         while t > c.distill.to {
-            let name = "distill-\(c.distill.method)-\(t / 2)"
+            let name = "distill-\(c.distill.method.rawValue)-\(t / 2)"
             var inputs = ["teacher": prev]
             if DistillNeedsClassifier(c.distill.method) { inputs["classifier"] = "classifier" }
             let d = c.distill
             add(name, .distill, DistillStageConfig(
                 dataset: c.dataset, dataRoot: c.dataRoot, imageSize: c.imageSize, conditional: c.conditional, unet: c.unet,
-                method: d.method, teacherSteps: t, steps: c.distillSteps(forTeacherSteps: t), batchSize: d.batchSize, lr: d.lr,
+                method: d.method.rawValue, teacherSteps: t, steps: c.distillSteps(forTeacherSteps: t), batchSize: d.batchSize, lr: d.lr,
                 headLR: d.headLR, gradClip: d.gradClip, alpha: d.alpha, beta: d.beta, tauCFD: c.tauCFD(forTeacherSteps: t),
                 tauIS: d.tauIS, tauContrast: d.tauContrast, tauKD: d.tauKD, perceptualWeight: d.perceptualWeight,
                 includePD: d.includePD, queue: d.queue, isP2PBlockSize: d.isP2PBlockSize, diagnosticsEvery: d.diagnosticsEvery,
@@ -111,15 +112,15 @@ public enum StagePlan {
             if c.usesEvaluator { inputs["evaluator"] = "evaluator" }
             add(name, .eval, EvalStageConfig(dataset: c.dataset, dataRoot: c.dataRoot, imageSize: c.imageSize, conditional: c.conditional,
                                              unet: c.unet, sampler: sampler, steps: steps, samples: c.evaluation.samples,
-                                             metrics: c.evaluation.metrics, batchSize: c.evaluation.batchSize, seed: c.seed, label: label), inputs)
+                                             metrics: c.evaluation.metrics.map(\.rawValue), batchSize: c.evaluation.batchSize, seed: c.seed, label: label), inputs)
         }
         for s in c.evaluation.studentSteps {
-            if let m = students[s] { eval("eval-\(c.distill.method)-\(s)", model: m, sampler: "ddim", steps: s, label: c.distill.method) }
+            if let m = students[s] { eval("eval-\(c.distill.method.rawValue)-\(s)", model: m, sampler: "ddim", steps: s, label: c.distill.method.rawValue) }
         }
-        for b in c.evaluation.baselines {
-            let parts = b.split(separator: ":"), kind = String(parts[0]), steps = Int(parts[1]) ?? 0
-            switch kind {
-            case "pd": if let m = modelAt[steps] { eval("eval-pd-\(steps)", model: m, sampler: "ddim", steps: steps, label: "pd") }
+        for b in c.evaluation.baselines.compactMap(Baseline.init) {
+            let kind = b.sampler.rawValue, steps = b.steps
+            switch b.sampler {
+            case .pd: if let m = modelAt[steps] { eval("eval-pd-\(steps)", model: m, sampler: "ddim", steps: steps, label: "pd") }
             default: eval("eval-\(kind)-\(steps)", model: "teacher", sampler: kind, steps: steps, label: kind)
             }
         }
@@ -128,4 +129,4 @@ public enum StagePlan {
 }
 
 /// Whether a distillation method uses the classifier (every method but plain PD).
-public func DistillNeedsClassifier(_ method: String) -> Bool { method != "pd" }
+public func DistillNeedsClassifier(_ method: DistillMethod) -> Bool { method != .pd }

@@ -51,8 +51,8 @@ public struct SweepPlan {
 
     public func stage(_ id: String) -> PlannedStage? { stages.first { $0.identity == id } }
 
-    public static func make(_ spec: SweepSpec) throws -> SweepPlan {
-        let trials = try spec.expand()
+    public static func make(_ spec: SweepSpec, maxTrials: Int = SweepSpec.defaultMaxTrials) throws -> SweepPlan {
+        let trials = try spec.expand(maxTrials: maxTrials)
         var stages: [PlannedStage] = []
         var index: [String: Int] = [:]
         var links: [Int: [TrialStageLink]] = [:]

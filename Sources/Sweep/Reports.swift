@@ -77,6 +77,10 @@ public struct Reports {
         }
         func state(_ id: String) -> String {
             let onDisk = FileManager.default.fileExists(atPath: stageDir(id) + "/" + StageFiles.done)
+            // Cheap check only (no artifact is read): size and time against done.json's stamp; `run` verifies checksums.
+            if onDisk, let kind = p.stage(id)?.kind, ArtifactCheck.stampProblem(stageDir(id), kind: kind) != nil {
+                return "to verify (artifact changed since it completed)"
+            }
             switch dbStatus[id] {
             case "completed"?, "cached"?: return onDisk ? "done" : "to run (artifacts missing)"
             case "failed"?: return "failed earlier"
@@ -120,6 +124,9 @@ public struct Reports {
 
     // MARK: status
 
+    /// What `status` and `show` call a trial or stage recorded as running when nothing runs it.
+    static let notRunning = "interrupted (no scheduler running)"
+
     public func status(sweep ref: String?, all: Bool = false) throws -> String {
         let db = try openReader()
         let live = schedulerRunning
@@ -131,7 +138,9 @@ public struct Reports {
             let trials = try Row.fetchAll(db, sql: "SELECT status, COUNT(*) AS n FROM trials WHERE sweep_id = ? GROUP BY status", arguments: [sw.id])
             var tc: [String: Int] = [:]
             for r in trials { tc[r["status"]] = r["n"] }
-            out += "trials: \(tc.values.reduce(0, +)) — completed \(tc["completed"] ?? 0), running \(tc["running"] ?? 0), failed \(tc["failed"] ?? 0), queued \(tc["queued"] ?? 0)\n"
+            // Recorded as running, but nothing runs them: no scheduler holds the root and no Slurm job is in flight.
+            let orphaned = try !live && Int.fetchOne(db, sql: "SELECT COUNT(*) FROM slurm_tasks WHERE finished IS NULL") == 0
+            out += "trials: \(tc.values.reduce(0, +)) — completed \(tc["completed"] ?? 0), \(orphaned ? Reports.notRunning : "running") \(tc["running"] ?? 0), failed \(tc["failed"] ?? 0), queued \(tc["queued"] ?? 0)\n"
             let rows = try Row.fetchAll(db, sql: """
                 SELECT s.*, MIN(t.trial_index) AS first_trial, COUNT(DISTINCT t.id) AS n_trials, GROUP_CONCAT(DISTINCT ts.name) AS names
                 FROM stages s JOIN trial_stages ts ON ts.stage = s.identity JOIN trials t ON t.id = ts.trial_id
@@ -174,7 +183,9 @@ public struct Reports {
                     let hb: Double? = r["heartbeat"]
                     var note: String = r["error"] ?? ""
                     if shown == "running", let hb { note = String(format: "heartbeat %.0f s ago", Date().timeIntervalSince1970 - hb) }
-                    if shown == "stale" { note = "was stopped while running (its scheduler stopped, or its Slurm job was cancelled); `rdd-sweep run` resumes it from its checkpoint" }
+                    if shown == "stale" {
+                        note = (st == "running" ? Reports.notRunning + ": " : "") + "was stopped while running (its scheduler stopped, or its Slurm job was cancelled); `rdd-sweep run` resumes it from its checkpoint"
+                    }
                     if let job {
                         let state: String = job["state"], reason: String? = job["reason"], node: String? = job["node"]
                         note = "Slurm \(job["job_id"] as String)_\(job["task"] as Int) \(state)" + (state == "RUNNING" ? node.map { " on \($0)" } ?? "" : reason.map { " (\($0))" } ?? "")
@@ -240,7 +251,10 @@ public struct Reports {
                 throw PipelineError("no trial '\(idxText)' in sweep \(sw.label) (trials are numbered 0…\(max(0, n - 1)))")
             }
             let tid: Int64 = t["id"]
-            var out = "trial \(sw.label)/\(idx) — \(t["status"] as String)\n"
+            var trialStatus: String = t["status"]
+            if trialStatus == "running" && !schedulerRunning,
+               try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM slurm_tasks WHERE finished IS NULL") == 0 { trialStatus = Reports.notRunning }
+            var out = "trial \(sw.label)/\(idx) — \(trialStatus)\n"
             out += "axes: \(t["axes_json"] as String)\n"
             let cfgJSON: String = t["config_json"]
             if let cfg = try? JSONParser.parse(cfgJSON).value, let def = try? JSON.encode(ExperimentConfig.defaults(preset: sw.preset)) {
@@ -256,7 +270,7 @@ public struct Reports {
                 let ranBy: Int64? = s["ran_by_sweep"]
                 if st == "completed" && ranBy != sw.id { st = "cached" }
                 if st == "running" && !schedulerRunning,
-                   try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM slurm_tasks WHERE stage = ? AND finished IS NULL", arguments: [s["identity"] as String]) == 0 { st = "stale" }
+                   try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM slurm_tasks WHERE stage = ? AND finished IS NULL", arguments: [s["identity"] as String]) == 0 { st = Reports.notRunning }
                 let total: Int? = s["total_steps"], last: Int? = s["last_step"]
                 let secs: Double? = s["seconds"]
                 rows.append([s["name"], s["kind"], String((s["identity"] as String).prefix(10)), st, total.map { "\(min(last ?? 0, $0))/\($0)" } ?? "-",
@@ -276,11 +290,11 @@ public struct Reports {
                 WHERE ts.trial_id = ? AND a.outcome IN ('failed', 'stale', 'interrupted') ORDER BY a.started
                 """, arguments: [tid])
             if !fails.isEmpty {
-                out += "unsuccessful attempts:\n" + table(["stage", "attempt", "outcome", "exit", "signal", "last step", "stderr (last line)"], fails.map { a in
+                out += "unsuccessful attempts:\n" + table(["stage", "attempt", "outcome", "exit", "signal", "last step", "why (from the last 50 lines of stderr)"], fails.map { a in
                     let tail: String = a["stderr_tail"] ?? ""
                     let ex: Int? = a["exit_status"], sg: Int? = a["signal"], ls: Int? = a["last_step"]
                     return [a["name"], "\(a["attempt"] as Int)", a["outcome"], ex.map(String.init) ?? "-", sg.map(String.init) ?? "-", ls.map(String.init) ?? "-",
-                            String(tail.split(separator: "\n").last ?? "").prefix(100).description]
+                            String((Proc.failureLine(tail) ?? "").prefix(100))]
                 }) + "\n"
             }
             if config { out += "resolved configuration:\n" + cfgJSON + "\n" }
@@ -378,7 +392,7 @@ public struct Reports {
     /// `dropOldRevisions`, superseded revisions of each sweep are forgotten first.
     public func gc(dryRun: Bool, dropOldRevisions: Bool) throws -> String {
         guard let lock = FileLock.tryLock(root + "/.scheduler.lock") else {
-            throw PipelineError("a scheduler is running on '\(root)'; gc waits until it has finished")
+            throw RootLockedError("a scheduler is running on '\(root)'; gc waits until it has finished")
         }
         defer { withExtendedLifetime(lock) {} }
         let db = try RunDatabase(writerAt: dbPath)

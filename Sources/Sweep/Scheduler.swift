@@ -24,6 +24,10 @@ public struct RunOptions {
     public var workerExecutable: String
     /// A running worker whose heartbeat file is older than this is killed and its stage retried.
     public var heartbeatTimeout: Double = 120
+    /// A running worker whose step (and phase) has not advanced for this many seconds is "stalled": killed
+    /// and its stage retried, with that reason (0 disables). Generous by default: the slowest step of a
+    /// `paper` stage and the longest phase without steps (reference statistics) take minutes, not an hour.
+    public var stallTimeout: Double = 3600
     public var display: DisplayMode = .auto
     /// Extra environment for workers (tests use RDD_DIE_AFTER_STEPS).
     public var environment: [String: String] = [:]
@@ -88,6 +92,10 @@ public class Scheduler {
     var attempts: [String: Int] = [:]
     var threadsUsed: [String: Int] = [:]
     var running: [String: RunningStage] = [:]
+    /// Stages whose directory another process (an earlier scheduler's orphaned worker) holds (HeldStages.swift).
+    var held: [String: HeldStage] = [:]
+    /// Completed stages whose artifact was fully verified in this run (ArtifactCheck.swift).
+    var verifiedArtifacts = Set<String>()
     var stagesRun = 0, failedAttempts = 0
     var failureMessages: [String] = []
     var display: ProgressDisplay!
@@ -117,9 +125,13 @@ public class Scheduler {
         var peakKiB: Int?
         var killReason: String?
         var heartbeatAge: Double = 0
+        /// Step and phase last seen (from the heartbeat and progress.json), and when they last changed.
+        var progressMark = ""
+        var progressAt: Double
         var reaped = false
         init(identity: String, pid: pid_t, attempt: Int, started: Date, logOffset: Int) {
             self.identity = identity; self.pid = pid; self.attempt = attempt; self.started = started; self.logOffset = logOffset
+            progressAt = started.timeIntervalSince1970
         }
     }
 
@@ -138,7 +150,7 @@ public class Scheduler {
         let lockPath = root + "/.scheduler.lock"
         guard let lock = FileLock.tryLock(lockPath) else {
             let owner = FileLock.owner(lockPath)
-            throw PipelineError("another `rdd-sweep run` (pid \(owner)) is using '\(root)'; one scheduler per results root (it is the database's only writer). Watch it with `rdd-sweep status --root \(options.root)`.")
+            throw RootLockedError("another `rdd-sweep run` (pid \(owner)) is using '\(root)'; one scheduler per results root (it is the database's only writer). Watch it with `rdd-sweep status --root \(options.root)`.")
         }
         lock.writeOwner("\(getpid())\n")
         defer { withExtendedLifetime(lock) {} }
@@ -182,11 +194,12 @@ public class Scheduler {
             if interruptRequested != 0 { interrupted = true; try stopAll(); break }
             let tick = Date()
             for (id, r) in running { if let ex = Proc.reap(r.pid) { try finish(id, r, ex) } }
+            try pollHeld()
             let now = Date()
             if now.timeIntervalSince(lastSample) >= 0.5 { sample(); lastSample = now }
             if now.timeIntervalSince(lastFlush) >= 2 { try flush(); lastFlush = now }
             while interruptRequested == 0, running.count < max(1, options.jobs), let next = nextReady() { try launch(next) }
-            if running.isEmpty { bookkeeping += Date().timeIntervalSince(tick); break }
+            if running.isEmpty && held.isEmpty { bookkeeping += Date().timeIntervalSince(tick); break }
             display.render(rows())
             bookkeeping += Date().timeIntervalSince(tick)
             usleep(UInt32(options.pollInterval * 1e6))
@@ -310,8 +323,17 @@ public class Scheduler {
                     if !done {
                         st = "queued"
                         display.event("note: \(s.displayName) [\(s.shortID)] was complete but its artifacts are gone; it will run again")
+                    } else if let changed = ArtifactCheck.stampProblem(stageDir(id), kind: s.kind) {
+                        // Touched since it completed: verify fully; a corrupt one runs again.
+                        if let bad = ArtifactCheck.verify(stageDir(id), kind: s.kind) {
+                            let note = quarantineArtifact(s, because: bad, foundBy: "at the start of this run (\(changed))")
+                            try db.execute(sql: "UPDATE stages SET error = ?, finished = NULL WHERE identity = ?", arguments: [note, id])
+                            st = "queued"
+                        } else { verifiedArtifacts.insert(id) }
                     }
                 case "running", "stale":
+                    // A worker of the scheduler that recorded this may still hold the stage: wait for it (HeldStages).
+                    if holdIfBusy(id) { st = "running"; break }
                     try db.execute(sql: "UPDATE attempts SET outcome = 'interrupted', finished = ? WHERE stage = ? AND outcome = 'running'", arguments: [now, id])
                     st = done ? "completed" : "queued"
                     if done { try adoptCompleted(db, id) }
@@ -319,13 +341,15 @@ public class Scheduler {
                     if done { st = "completed"; try adoptCompleted(db, id) }
                     else if options.retryFailed { st = "queued"; failures[id] = 0 }
                 default:
+                    if !done && holdIfBusy(id) { st = "running"; break }
                     if done {
                         st = (attempts[id] ?? 0) == 0 ? "cached" : "completed"
                         try RunDatabase.ingestCompleted(db, stage: id, directory: stageDir(id))
                     }
                 }
                 status[id] = st
-                try db.execute(sql: "UPDATE stages SET status = ?, failures = ?, pid = NULL WHERE identity = ?", arguments: [st, failures[id] ?? 0, id])
+                try db.execute(sql: "UPDATE stages SET status = ?, failures = ?, pid = ? WHERE identity = ?",
+                               arguments: [st, failures[id] ?? 0, held[id]?.pid, id])
             }
             try updateTrials(db, plan.trials.map(\.index))
         }
@@ -337,7 +361,7 @@ public class Scheduler {
 
     func nextReady() -> PlannedStage? {
         plan.stages.first { s in
-            status[s.identity] == "queued" && running[s.identity] == nil && s.inputs.values.allSatisfy(isDone)
+            status[s.identity] == "queued" && running[s.identity] == nil && held[s.identity] == nil && s.inputs.values.allSatisfy(isDone)
         }
     }
 
@@ -363,6 +387,10 @@ public class Scheduler {
 
     func launch(_ s: PlannedStage) throws {
         let id = s.identity, dir = stageDir(id)
+        // Its directory is held by another worker: starting one would only exit 75; wait instead.
+        if holdIfBusy(id) { status[id] = "running"; return }
+        // Its inputs must be what their workers wrote; a corrupt one is requeued and this stage waits for it.
+        guard try inputsVerified(s) else { return }
         try prepareStage(s)
         // Keep a stage's thread count across resumes: identical numbers need the same count.
         let hasCheckpoint = FileManager.default.fileExists(atPath: dir + "/checkpoint.h5")
@@ -436,6 +464,19 @@ public class Scheduler {
                 r.killReason = String(format: "no heartbeat for %.0f s (limit %.0f s)", r.heartbeatAge, options.heartbeatTimeout)
                 kill(r.pid, SIGKILL)
             }
+            // Liveness is not progress: the heartbeat thread beats while a training loop hangs, so the step it
+            // carries (and progress.json's step and phase) must advance too.
+            let beatStep = Heartbeat.step(dir + "/" + StageFiles.heartbeat)
+            if let b = beatStep { r.step = max(r.step ?? b, b) }   // progress.json is written at most 4 times a second
+            let mark = "\(beatStep.map(String.init) ?? "-") \(r.step.map(String.init) ?? "-") \(r.phase ?? "")"
+            if mark != r.progressMark { r.progressMark = mark; r.progressAt = now }
+            let still = now - max(r.progressAt, resumedAt)
+            if options.stallTimeout > 0, still > options.stallTimeout, r.killReason == nil {
+                let at = (beatStep ?? r.step).map { "step \($0)" } ?? "its start"
+                r.killReason = String(format: "stalled: no progress past %@ for %.0f s (--stall-timeout %.0f s)", at, still, options.stallTimeout)
+                Heartbeat.note("=== rdd-sweep: attempt \(r.attempt) killed: \(r.killReason!) ===", log: dir + "/" + StageFiles.log)
+                kill(r.pid, SIGKILL)
+            }
             if let k = Proc.peakRSSKiB(r.pid) { r.peakKiB = max(r.peakKiB ?? 0, k) }
             let jp = dir + "/journal.jsonl"
             let ino = Proc.inode(jp) ?? 0
@@ -484,6 +525,10 @@ public class Scheduler {
                                  peak > 0 ? String(format: ", peak %.0f MB", Double(peak) / 1024) : ""))
             return
         }
+        if ex == .exited(WorkerExit.busy) {
+            try busyAtStart(s, r)
+            return
+        }
         if interruptRequested != 0 {
             // The sweep is being stopped: this stage is resumable, not failed (stopAll records it).
             r.reaped = true
@@ -495,8 +540,8 @@ public class Scheduler {
         var lastStep = r.step
         let journal = readJournal(path: dir + "/journal.jsonl", from: 0).entries
         if let m = journal.map(\.step).max() { lastStep = max(lastStep ?? 0, m + 1) }
-        let tail = Proc.tail(dir + "/" + StageFiles.log, from: r.logOffset, maxBytes: 2000)
-        let lastLine = tail.split(separator: "\n").last(where: { !$0.hasPrefix("rdd-sweep worker pid") }).map(String.init) ?? ""
+        let tail = Proc.lastLines(Proc.tail(dir + "/" + StageFiles.log, from: r.logOffset, maxBytes: 256 * 1024), 50)
+        let lastLine = Proc.failureLine(tail) ?? ""
         let deterministic = ex == .exited(WorkerExit.stageError) || ex == .exited(WorkerExit.usage)
         let exitNote: String
         switch ex {
@@ -564,9 +609,15 @@ public class Scheduler {
                                arguments: [now, r.step, id, r.attempt])
                 status[id] = "stale"
             }
-            try updateTrials(db, Array(Set(running.keys.flatMap { stageByID[$0]?.trials ?? [] })).sorted())
+            // Held stages keep their holder's attempt open: the next run waits for it or adopts its result.
+            for id in held.keys {
+                try db.execute(sql: "UPDATE stages SET status = 'stale' WHERE identity = ?", arguments: [id])
+                status[id] = "stale"
+            }
+            try updateTrials(db, Array(Set((Array(running.keys) + Array(held.keys)).flatMap { stageByID[$0]?.trials ?? [] })).sorted())
         }
         running = [:]
+        held = [:]
     }
 
     // MARK: trials
@@ -581,12 +632,41 @@ public class Scheduler {
     }
 
     /// A stage whose worker wrote done.json but whose end the scheduler did not see (it was interrupted, or
-    /// the worker was killed after finishing): ingest it, and credit the attempt that wrote done.json — the
-    /// latest, since no attempt starts while done.json exists — as the one that completed it.
+    /// the worker was killed after finishing, or it was an earlier scheduler's orphan): ingest it, and credit
+    /// the attempt whose pid wrote done.json as the one that completed it (other open attempts were
+    /// interrupted); the stage row loses the failure fields of earlier attempts.
     func adoptCompleted(_ db: Database, _ id: String) throws {
-        try RunDatabase.ingestCompleted(db, stage: id, directory: stageDir(id))
-        try db.execute(sql: "UPDATE attempts SET outcome = 'completed' WHERE stage = ? AND attempt = (SELECT MAX(attempt) FROM attempts WHERE stage = ?)",
-                       arguments: [id, id])
+        let dir = stageDir(id)
+        try RunDatabase.ingestCompleted(db, stage: id, directory: dir)
+        let done = WorkerDone.read(directory: dir)
+        // The attempt whose worker wrote done.json (its pid); else the latest.
+        var byPid = try Int.fetchOne(db, sql: "SELECT MAX(attempt) FROM attempts WHERE stage = ? AND pid = ?", arguments: [id, done?.pid])
+        let latest = try Int.fetchOne(db, sql: "SELECT MAX(attempt) FROM attempts WHERE stage = ?", arguments: [id])
+        let local = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM attempts WHERE stage = ? AND pid IS NULL", arguments: [id]) == 0
+        if byPid == nil, let done, local {
+            // A local worker completed it without a row of its own (its scheduler was killed between starting it and
+            // recording it): add the row. (Slurm attempts have no pid; their collector records them.)
+            let a = (latest ?? 0) + 1
+            try db.execute(sql: "INSERT INTO attempts (stage, attempt, pid, started, outcome) VALUES (?, ?, ?, ?, 'completed')",
+                           arguments: [id, a, done.pid, done.finished - done.seconds])
+            try db.execute(sql: "UPDATE stages SET attempts = MAX(attempts, ?) WHERE identity = ?", arguments: [a, id])
+            attempts[id] = max(attempts[id] ?? 0, a)
+            byPid = a
+        }
+        if let a = byPid ?? latest {
+            try db.execute(sql: "UPDATE attempts SET outcome = 'completed', finished = COALESCE(?, finished), exit_status = 0, signal = NULL, stderr_tail = NULL WHERE stage = ? AND attempt = ?",
+                           arguments: [done?.finished, id, a])
+            try db.execute(sql: "UPDATE attempts SET outcome = 'interrupted', finished = COALESCE(finished, ?) WHERE stage = ? AND outcome = 'running'",
+                           arguments: [Date().timeIntervalSince1970, id])
+            let by = try Int64.fetchOne(db, sql: "SELECT sweep_id FROM attempts WHERE stage = ? AND attempt = ?", arguments: [id, a])
+            try db.execute(sql: "UPDATE stages SET ran_by_sweep = COALESCE(?, ran_by_sweep) WHERE identity = ?", arguments: [by, id])
+        }
+        // The row describes the completed stage, not the attempts before it (they keep their own records).
+        try db.execute(sql: """
+            UPDATE stages SET status = 'completed', exit_status = 0, signal = NULL, error = NULL, pid = NULL, failures = 0,
+              last_step = COALESCE(total_steps, last_step) WHERE identity = ?
+            """, arguments: [id])
+        failures[id] = 0
     }
 
     func updateTrials(_ db: Database, _ indices: [Int]) throws {

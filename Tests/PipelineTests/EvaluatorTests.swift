@@ -3,15 +3,16 @@ import Foundation
 import Tensor
 import Data
 import Checkpoint
+import Distill
 @testable import Pipeline
 
 /// The independent evaluator (issue 20 §1): where it sits in the stage graph, how the training split is
 /// shared, what is refused, and that its metrics separate data from noise.
 final class EvaluatorTests: XCTestCase {
-    func config(_ metrics: [String] = ["fid_classifier", "fid_evaluator", "kid_evaluator"], method: String = "rdd") throws -> ExperimentConfig {
+    func config(_ metrics: [String] = ["fid_classifier", "fid_evaluator", "kid_evaluator"], method: DistillMethod = .rdd) throws -> ExperimentConfig {
         var c = try ExperimentConfig.defaults(preset: "tiny")
         c.distill.method = method
-        c.evaluation.metrics = metrics
+        c.evaluation.metrics = metrics.map { EvaluationMetric(rawValue: $0)! }
         c.evaluation.baselines = ["ddim:8", "pd:8"]
         c.evaluation.studentSteps = [1, 2]
         return c
@@ -32,9 +33,9 @@ final class EvaluatorTests: XCTestCase {
     /// The evaluator's artifact reaches evaluations only: no training stage (classifier, teacher, PD,
     /// distillation) has it among its inputs, directly or through another stage, for every method.
     func testEvaluatorFeedsNoTrainingStage() throws {
-        for method in ["pd", "pd_perceptual", "rcfd", "rdd", "cfd+ii_p2p", "cfd+is_p2p", "cfd+m_p2p", "cfd+is_p2p+m_p2p"] {
+        for method in DistillMethod.allCases {
             let nodes = StagePlan.plan(try config(method: method))
-            let evaluator = try XCTUnwrap(nodes.first { $0.kind == .evaluator }, method)
+            let evaluator = try XCTUnwrap(nodes.first { $0.kind == .evaluator }, method.rawValue)
             XCTAssertEqual(evaluator.inputs, [:], "the evaluator is trained from data alone")
             let reached = consumers(of: evaluator.name, in: nodes)
             let kinds = Set(nodes.filter { reached.contains($0.name) }.map(\.kind))
@@ -79,7 +80,7 @@ final class EvaluatorTests: XCTestCase {
         var d = try config()
         d.evaluator.resnet.blocks = [1]
         XCTAssertTrue(d.validationErrors().contains { $0.hasPrefix("evaluator.resnet: blocks = [1]") }, "\(d.validationErrors())")
-        d.evaluation.metrics = ["fid_classifier"]
+        d.evaluation.metrics = [.fidClassifier]
         XCTAssertEqual(d.validationErrors(), [], "an unused evaluator is not validated")
     }
 
