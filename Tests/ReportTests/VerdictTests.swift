@@ -37,7 +37,7 @@ final class VerdictTests: XCTestCase {
         let r = v([1.0, 1.1, 1.2], [2.0, 2.1, 2.3])
         XCTAssertEqual(r.outcome, .reproduced)
         XCTAssertTrue(r.line.hasPrefix("A < B: reproduced, difference −1.03 ± "), r.line)
-        XCTAssertTrue(r.line.hasSuffix("(95% CI of the paired difference over seeds), n = 3; paper: −0.76"), r.line)
+        XCTAssertTrue(r.line.hasSuffix("(95% CI of the paired difference over seeds), n = 3, p = 0.001; paper: −0.76"), r.line)
         XCTAssertEqual(v([2.0, 2.1, 2.3], [1.0, 1.1, 1.2]).outcome, .notReproduced)
         XCTAssertEqual(v([1.0, 3.0, 1.5], [2.0, 2.1, 2.3]).outcome, .inconclusive)
         XCTAssertTrue(v([1.0, 3.0, 1.5], [2.0, 2.1, 2.3]).line.contains("inconclusive (CI includes 0)"))
@@ -64,8 +64,8 @@ final class VerdictTests: XCTestCase {
                       SeedValue(seed: 1, value: 9, trial: "c", record: nil)])
         XCTAssertEqual(c.values.map(\.value), [3, 5])
         XCTAssertEqual(c.duplicates, 1)
-        XCTAssertEqual(c.text(2), "4.00 ± 12.71 [n=2]")
-        XCTAssertEqual(c.text(2, paper: 8.16), "4.00 ± 12.71 [n=2] (8.16)")
+        XCTAssertEqual(c.text(2), "4.00 ± 12.71 [n=2; 1 duplicate seed not used]", "the set-aside value is counted beside n")
+        XCTAssertEqual(c.text(2, paper: 8.16), "4.00 ± 12.71 [n=2; 1 duplicate seed not used] (8.16)")
         XCTAssertEqual(Cell([]).text(2, paper: nil), "missing (–)")
     }
 
@@ -141,7 +141,7 @@ final class VerdictStatisticsTests: XCTestCase {
             try XCTUnwrap(md.split(separator: "\n").first { $0.hasPrefix("- " + prefix) }.map(String.init), "no line \(prefix) in\n\(md)")
         }
         let agree = try line("RDD < RCFD at 1 step: ")
-        XCTAssertTrue(agree.hasPrefix("- RDD < RCFD at 1 step: reproduced, difference −1.02 ± 0.07 FID (`fid_classifier`) (95% CI of the paired difference over seeds), n = 3, p < 0.001, Holm-adjusted p = 0.001 over 3 comparisons; `kid_classifier`: −0.005 ± 0.000"), agree)
+        XCTAssertTrue(agree.hasPrefix("- RDD < RCFD at 1 step: reproduced, difference −1.02 ± 0.07 FID (`fid_classifier`) (95% CI of the paired difference over seeds), n = 3, p < 0.001, Holm-adjusted p < 0.001 over 3 comparisons; `kid_classifier`: −0.005 ± 0.000"), agree)
         let disagree = try line("RCFD < PD at 1 step: ")
         XCTAssertTrue(disagree.hasPrefix("- RCFD < PD at 1 step: metrics disagree (`fid_classifier` −0.967 vs `kid_classifier` +0.010, opposite signs with a 95% CI excluding 0"), disagree)
         let unsure = try line("PD+perceptual < PD at 1 step: ")
