@@ -21,9 +21,24 @@ public struct SweepRecord: Codable, Equatable, Sendable {
     public var specPath: String
     public var specHash: String
     public var preset: String
-    public init(name: String, specPath: String, specHash: String, preset: String) {
+    /// The spec's `description` (heads `rdd-report sweep`); nil when it has none or the export predates it.
+    public var description: String?
+    /// The spec's axes in spec order (nil in exports written before they were recorded: reports then read
+    /// the axes from the trials).
+    public var axes: [SweepAxisRecord]?
+    public init(name: String, specPath: String, specHash: String, preset: String, description: String? = nil, axes: [SweepAxisRecord]? = nil) {
         self.name = name; self.specPath = specPath; self.specHash = specHash; self.preset = preset
+        self.description = description; self.axes = axes
     }
+}
+
+/// One axis of a sweep spec: its dotted path, where the spec declares it ("grid", "zip[0]" — zipped axes
+/// move together —, "trials", "seeds") and its values as JSON text in spec order.
+public struct SweepAxisRecord: Codable, Equatable, Sendable {
+    public var path: String
+    public var source: String
+    public var values: [String]
+    public init(path: String, source: String, values: [String]) { self.path = path; self.source = source; self.values = values }
 }
 
 /// One trial: its swept values, its resolved configuration, what its stages measured.

@@ -81,9 +81,25 @@ extension Reports {
                                                  evaluations: evaluations, stages: stages, replicate: replicate))
                 }
             }
-            return RunExport(sweeps: sweeps.map { Report.SweepRecord(name: $0.label, specPath: $0.specFile, specHash: $0.specHash, preset: $0.preset) },
-                             trials: trialsOut)
+            return RunExport(sweeps: sweeps.map { sw in
+                let spec = try? SweepSpec.parse(sw.specJSON, file: sw.specFile)
+                return Report.SweepRecord(name: sw.label, specPath: sw.specFile, specHash: sw.specHash, preset: sw.preset,
+                                          description: spec?.description, axes: spec.map(Self.axisRecords))
+            }, trials: trialsOut)
         }
+    }
+
+    /// A spec's axes in spec order (trials, grid, zip groups, seeds), values as JSON text.
+    static func axisRecords(_ spec: SweepSpec) -> [SweepAxisRecord] {
+        var out: [SweepAxisRecord] = []
+        for t in spec.trials { for (p, v) in t {
+            if let i = out.firstIndex(where: { $0.path == p }) { if !out[i].values.contains(v.serialized()) { out[i].values.append(v.serialized()) } }
+            else { out.append(SweepAxisRecord(path: p, source: "trials", values: [v.serialized()])) }
+        } }
+        for (p, vs) in spec.grid { out.append(SweepAxisRecord(path: p, source: "grid", values: vs.map { $0.serialized() })) }
+        for (i, g) in spec.zip.enumerated() { for (p, vs) in g { out.append(SweepAxisRecord(path: p, source: "zip[\(i)]", values: vs.map { $0.serialized() })) } }
+        if let seeds = spec.seeds { out.append(SweepAxisRecord(path: "seed", source: "seeds", values: seeds.map { $0.serialized() })) }
+        return out
     }
 }
 
