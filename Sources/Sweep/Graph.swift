@@ -48,8 +48,11 @@ public struct SweepPlan {
     /// SHA-256 of what the sweep computes: each trial's index, key and resolved configuration.
     /// Formatting, key order, `description` and `execution` do not change it.
     public var specHash: String
+    /// Identity → position in `stages`, so looking a stage up costs O(1), not a scan of the sweep
+    /// (a scan per trial–stage link made `plan` quadratic in the number of trials).
+    let position: [String: Int]
 
-    public func stage(_ id: String) -> PlannedStage? { stages.first { $0.identity == id } }
+    public func stage(_ id: String) -> PlannedStage? { position[id].map { stages[$0] } }
 
     public static func make(_ spec: SweepSpec) throws -> SweepPlan {
         let trials = try spec.expand()
@@ -86,7 +89,7 @@ public struct SweepPlan {
             }
         }
         let hashText = trials.map { "\($0.index)\t\($0.key)\t\($0.configJSON)" }.joined(separator: "\n")
-        return SweepPlan(spec: spec, trials: trials, stages: stages, links: links, specHash: SHA256.hex("rdd-sweep-spec/1\n" + hashText))
+        return SweepPlan(spec: spec, trials: trials, stages: stages, links: links, specHash: SHA256.hex("rdd-sweep-spec/1\n" + hashText), position: index)
     }
 }
 

@@ -19,6 +19,9 @@ public final class RunDatabase {
         m.registerMigration("v2-slurm") { db in
             for sql in RunDatabase.schemaV2Slurm { try db.execute(sql: sql) }
         }
+        m.registerMigration("v3-query-indexes") { db in
+            for sql in RunDatabase.queryIndexes { try db.execute(sql: sql) }
+        }
         return m
     }
 
@@ -159,6 +162,18 @@ public final class RunDatabase {
         """,
         "CREATE INDEX slurm_tasks_stage ON slurm_tasks(stage)",
         "CREATE INDEX slurm_tasks_in_flight ON slurm_tasks(finished)",
+    ]
+
+    /// Indexes for the queries the CLI and reports make that the keys above do not serve (docs/run-database.md,
+    /// "Queries and their plans", has each query's EXPLAIN QUERY PLAN): `status`' ETA (seconds_per_step of
+    /// a stage kind, finished evaluations), and the columns `ON DELETE SET NULL` updates when `gc
+    /// --drop-old-revisions` forgets a sweep (without them each forgotten sweep scans stages and attempts).
+    public static let queryIndexes = [
+        "CREATE INDEX metrics_name ON metrics(name, stage)",
+        "CREATE INDEX stages_kind_status ON stages(kind, status)",
+        "CREATE INDEX stages_ran_by_sweep ON stages(ran_by_sweep)",
+        "CREATE INDEX attempts_sweep ON attempts(sweep_id)",
+        "CREATE INDEX slurm_tasks_sweep ON slurm_tasks(sweep_id)",
     ]
 
     public static func path(root: String) -> String { root + "/runs.sqlite" }
