@@ -33,8 +33,9 @@ public enum HarnessBench {
 
     /// What is timed.
     public enum Operation: String, CaseIterable {
-        /// `rdd-sweep plan SPEC --no-stages`: parse, expand, build the stage graph, render.
-        case plan = "plan --no-stages"
+        /// `rdd-sweep plan SPEC --no-stages`: parse, expand, build the stage graph, render; and of that, the
+        /// rendering alone (where a scan per trial–stage link once made it quadratic).
+        case plan = "plan --no-stages", planRender = "plan: rendering only"
         /// Scheduler start-up on an empty root (open, register, reconcile).
         case startupFresh = "scheduler start-up, empty root"
         /// `rdd-sweep run` again on the finished root: start-up, nothing to run.
@@ -86,13 +87,15 @@ public enum HarnessBench {
         var m = Measurement()
         let text = gridSpec(name: "scale\(trials)", trials: trials)
         let root = scratch + "/plan-root"
-        var out = ""
+        var out = "", made: SweepPlan?
         m.times[.plan] = try best(repeats) {
             let plan = try SweepPlan.make(try SweepSpec.parse(text, file: "(harness \(trials))"))
             out = try Reports(root: root).plan(plan, showStages: false)
             m.trials = plan.trials.count; m.stages = plan.stages.count; m.links = plan.links.values.map(\.count).reduce(0, +)
+            made = plan
         }
-        guard out.contains("\(m.trials) trials") else { throw PipelineError("harness plan of \(trials) trials printed no trial count") }
+        guard out.contains("\(m.trials) trials"), let plan = made else { throw PipelineError("harness plan of \(trials) trials printed no trial count") }
+        m.times[.planRender] = try best(repeats) { _ = try Reports(root: root).plan(plan, showStages: false) }
         m.planPeakKiB = Proc.peakRSSKiB(getpid()) ?? 0
         return m
     }
