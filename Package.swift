@@ -16,6 +16,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-collections", exact: "1.6.0"),
     ],
     targets: [
         // System libraries (Debian: libopenblas-dev, libhdf5-dev, zlib1g-dev). No unsafeFlags anywhere.
@@ -55,7 +56,7 @@ let package = Package(
         .executableTarget(name: "rdd-setup", dependencies: ["Inception", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         .executableTarget(name: "rdd-bench", dependencies: [
-            "Tensor", "NN", "Models", "Inception", "Diffusion", "Checkpoint", "Pipeline",
+            "Tensor", "NN", "Models", "Inception", "Diffusion", "Checkpoint", "Pipeline", "Sweep",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -70,7 +71,8 @@ let package = Package(
 
         // Sweeps: spec parsing/validation/expansion, content-addressed stage graph, scheduler of worker
         // processes, the SQLite run database (GRDB; the scheduler is its one writer).
-        .target(name: "Sweep", dependencies: ["Pipeline", "Report", "Tensor", "BuildInfo", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "Sweep", dependencies: ["Pipeline", "Report", "Tensor", "BuildInfo", .product(name: "GRDB", package: "GRDB.swift"),
+                                             .product(name: "HeapModule", package: "swift-collections")]),
         .executableTarget(name: "rdd-sweep", dependencies: [
             "Sweep", "Pipeline", "Tensor", "Report",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -83,6 +83,7 @@ extension Scheduler {
         try? FileManager.default.removeItem(atPath: dir + "/" + StageFiles.done)
         verifiedArtifacts.remove(s.identity)
         status[s.identity] = "queued"
+        markCandidates(after: s.identity)
         let note = "artifact failed verification \(foundBy) (\(problem)); moved to \((path as NSString).lastPathComponent).corrupt and rerun"
         Heartbeat.note("=== rdd-sweep: \(note) ===", log: dir + "/" + StageFiles.log)
         display.event("⚠ \(s.displayName) [\(s.shortID)]: \(note)")

@@ -50,7 +50,7 @@ extension Scheduler {
             try? h.close()
         }
         status[id] = "running"
-        if !holdIfBusy(id) { status[id] = "queued" }   // released already: it starts again on the next tick
+        if !holdIfBusy(id) { status[id] = "queued"; markCandidates(after: id) }   // released already: it starts again on the next tick
     }
 
     /// Called every tick: releases held stages whose lock is free, adopting a completed result.
@@ -80,6 +80,7 @@ extension Scheduler {
                 }
                 try updateTrials(db, s.trials)
             }
+            markCandidates(after: id)
             display.event(done != nil ? "✓ \(s.displayName) [\(s.shortID)] was completed by the worker that held it; adopted"
                                       : "… \(s.displayName) [\(s.shortID)] was released without completing; it runs again from its last checkpoint")
         }

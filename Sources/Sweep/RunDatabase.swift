@@ -22,6 +22,9 @@ public final class RunDatabase {
         m.registerMigration("v3-provenance") { db in
             for sql in RunDatabase.schemaV3Provenance { try db.execute(sql: sql) }
         }
+        m.registerMigration("v4-query-indexes") { db in
+            for sql in RunDatabase.queryIndexes { try db.execute(sql: sql) }
+        }
         return m
     }
 
@@ -168,6 +171,18 @@ public final class RunDatabase {
     /// `Provenance` of its done.json as JSON, NULL for stages completed before it was recorded.
     public static let schemaV3Provenance = [
         "ALTER TABLE stages ADD COLUMN provenance_json TEXT",
+    ]
+
+    /// Indexes for the queries the CLI and reports make that the keys above do not serve (docs/run-database.md,
+    /// "Queries and their plans", has each query's EXPLAIN QUERY PLAN): `status`' ETA (seconds_per_step of
+    /// a stage kind, finished evaluations), and the columns `ON DELETE SET NULL` updates when `gc
+    /// --drop-old-revisions` forgets a sweep (without them each forgotten sweep scans stages and attempts).
+    public static let queryIndexes = [
+        "CREATE INDEX metrics_name ON metrics(name, stage)",
+        "CREATE INDEX stages_kind_status ON stages(kind, status)",
+        "CREATE INDEX stages_ran_by_sweep ON stages(ran_by_sweep)",
+        "CREATE INDEX attempts_sweep ON attempts(sweep_id)",
+        "CREATE INDEX slurm_tasks_sweep ON slurm_tasks(sweep_id)",
     ]
 
     public static func path(root: String) -> String { root + "/runs.sqlite" }

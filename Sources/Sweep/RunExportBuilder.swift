@@ -36,6 +36,8 @@ extension Reports {
                 }
             }
             var trialsOut: [TrialRecord] = []
+            // A stage shared by many trials (the teacher and PD chain of a seed) is read once, not once per trial.
+            var evalsOf: [String: [Row]] = [:], seriesOf: [String: [String: [SeriesPoint]]] = [:]
             for sw in sweeps {
                 let trials = try Row.fetchAll(db, sql: "SELECT * FROM trials WHERE sweep_id = ? ORDER BY trial_index", arguments: [sw.id])
                 for t in trials {
@@ -56,8 +58,10 @@ extension Reports {
                         var dir: String = s["artifact_dir"]
                         let own = "stages/" + identity
                         if dir.hasSuffix("/" + own) { dir = own } else if dir.hasPrefix(root + "/") { dir = String(dir.dropFirst(root.count + 1)) }
-                        let evals = try Row.fetchAll(db, sql: "SELECT * FROM evaluations WHERE stage = ? ORDER BY metric", arguments: [identity])
-                        for e in evals {
+                        if evalsOf[identity] == nil {
+                            evalsOf[identity] = try Row.fetchAll(db, sql: "SELECT * FROM evaluations WHERE stage = ? ORDER BY metric", arguments: [identity])
+                        }
+                        for e in evalsOf[identity]! {
                             evaluations.append(EvaluationRecord(stage: tname, model: e["model_label"], metric: e["metric"], value: e["value"],
                                                                 label: e["label"], featureNetwork: e["feature_network"], samples: e["samples"],
                                                                 reference: e["reference"], sampler: e["sampler"], steps: e["steps"], nfe: e["nfe"],
@@ -65,8 +69,11 @@ extension Reports {
                         }
                         var series: [String: [SeriesPoint]] = [:]
                         if kind == "distill" {
-                            for m in try Row.fetchAll(db, sql: "SELECT step, name, value FROM metrics WHERE stage = ? ORDER BY name, step", arguments: [identity]) {
-                                if let v = m["value"] as Double? { series[m["name"], default: []].append(SeriesPoint(step: m["step"], value: v)) }
+                            if let known = seriesOf[identity] { series = known } else {
+                                for m in try Row.fetchAll(db, sql: "SELECT step, name, value FROM metrics WHERE stage = ? ORDER BY name, step", arguments: [identity]) {
+                                    if let v = m["value"] as Double? { series[m["name"], default: []].append(SeriesPoint(step: m["step"], value: v)) }
+                                }
+                                seriesOf[identity] = series
                             }
                         }
                         stages.append(StageRecord(name: tname, kind: kind, identity: identity, status: s["status"],

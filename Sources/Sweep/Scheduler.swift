@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import HeapModule
 import Pipeline
 import Tensor
 #if canImport(Glibc)
@@ -63,6 +64,8 @@ public struct RunSummary {
     /// waiting for workers: the fixed cost it adds to the stages.
     public var bookkeepingSeconds: Double
     public var failures: [String]
+    /// Of `bookkeepingSeconds`, opening the database, registering the sweep and reconciling it with the disk.
+    public var startupSeconds = 0.0
     /// Slurm executor: the job arrays this run submitted.
     public var submittedJobs: [String] = []
 }
@@ -105,6 +108,20 @@ public class Scheduler {
     var inFlight: [String: String] = [:]
     /// The previous `sample()` and the last time the scheduler found itself resumed after a suspension.
     var previousSample: Double?, resumedAt = 0.0
+    /// Plan positions of the stages that may be ready to launch (`nextReady` checks lazily); a stage is
+    /// pushed when it is queued at reconciliation, when one of its inputs completes and when it is
+    /// requeued for a retry, so the first ready stage in plan order is found without scanning the plan.
+    var candidates = Heap<Int>()
+    /// Plan position → positions of the stages that take it as an input.
+    let dependents: [[Int]]
+    /// How workers are started and reaped: real processes, or an in-process stand-in (the harness
+    /// benchmark, `HarnessBench`, measures the scheduler's own cost without training).
+    var workers = WorkerProcesses()
+
+    struct WorkerProcesses {
+        var spawn: (_ path: String, _ arguments: [String], _ env: [String: String], _ logPath: String) throws -> pid_t = Proc.spawn
+        var reap: (pid_t) -> Proc.Exit? = Proc.reap
+    }
 
     final class RunningStage {
         let identity: String
@@ -140,6 +157,11 @@ public class Scheduler {
         self.options = options
         root = URL(fileURLWithPath: options.root).standardizedFileURL.path
         stageByID = Dictionary(uniqueKeysWithValues: plan.stages.map { ($0.identity, $0) })
+        var dependents = [[Int]](repeating: [], count: plan.stages.count)
+        for (i, s) in plan.stages.enumerated() {
+            for input in Set(s.inputs.values) { if let j = plan.position[input] { dependents[j].append(i) } }
+        }
+        self.dependents = dependents
     }
 
     func stageDir(_ id: String) -> String { root + "/stages/" + id }
@@ -165,6 +187,7 @@ public class Scheduler {
         try register()
         try reconcile()
         bookkeeping += Date().timeIntervalSince(tb)
+        let startup = bookkeeping
 
         var oldInt: (@convention(c) (Int32) -> Void)?, oldTerm: (@convention(c) (Int32) -> Void)?
         if options.handleSignals {
@@ -193,7 +216,7 @@ public class Scheduler {
         while true {
             if interruptRequested != 0 { interrupted = true; try stopAll(); break }
             let tick = Date()
-            for (id, r) in running { if let ex = Proc.reap(r.pid) { try finish(id, r, ex) } }
+            for (id, r) in running { if let ex = workers.reap(r.pid) { try finish(id, r, ex) } }
             try pollHeld()
             let now = Date()
             if now.timeIntervalSince(lastSample) >= 0.5 { sample(); lastSample = now }
@@ -212,7 +235,7 @@ public class Scheduler {
             trialsCompleted: trialStatus.filter { $0 == "completed" }.count, trialsFailed: trialStatus.filter { $0 == "failed" }.count,
             stagesRun: stagesRun, stagesReused: reused, stagesFailed: plan.stages.filter { status[$0.identity] == "failed" }.count,
             failedAttempts: failedAttempts, interrupted: interrupted, seconds: Date().timeIntervalSince(t0), bookkeepingSeconds: bookkeeping,
-            failures: failureMessages)
+            failures: failureMessages, startupSeconds: startup)
         if interrupted {
             display.event("interrupted: running stages were stopped and are marked stale; `rdd-sweep run \(plan.spec.file)` resumes them from their last checkpoint")
         } else {
@@ -259,22 +282,24 @@ public class Scheduler {
                 sweepID = db.lastInsertedRowID
                 sweepLabel = "\(plan.spec.name)@1"
             }
+            // One transaction; each statement prepared once (cachedStatement) for the thousands of rows of a large sweep.
+            let insertStage = try db.cachedStatement(sql: """
+                INSERT OR IGNORE INTO stages (identity, kind, name, config_json, inputs_json, code_version, status, total_steps, created, artifact_dir)
+                VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)
+                """)
             for s in plan.stages {
                 let inputs = JSON.object(s.inputs.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) }).serialized()
-                try db.execute(sql: """
-                    INSERT OR IGNORE INTO stages (identity, kind, name, config_json, inputs_json, code_version, status, total_steps, created, artifact_dir)
-                    VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)
-                    """, arguments: [s.identity, s.kind.rawValue, s.names[0], s.config, inputs, CodeVersion.string, s.totalSteps, now, stageDir(s.identity)])
+                try insertStage.execute(arguments: [s.identity, s.kind.rawValue, s.names[0], s.config, inputs, CodeVersion.string, s.totalSteps, now, stageDir(s.identity)])
             }
+            let insertTrial = try db.cachedStatement(sql: "INSERT OR IGNORE INTO trials (sweep_id, trial_index, trial_key, axes_json, config_json) VALUES (?, ?, ?, ?, ?)")
+            let trialID = try db.cachedStatement(sql: "SELECT id FROM trials WHERE sweep_id = ? AND trial_index = ?")
+            let deleteLinks = try db.cachedStatement(sql: "DELETE FROM trial_stages WHERE trial_id = ?")
+            let insertLink = try db.cachedStatement(sql: "INSERT INTO trial_stages (trial_id, name, role, stage) VALUES (?, ?, ?, ?)")
             for t in plan.trials {
-                try db.execute(sql: """
-                    INSERT OR IGNORE INTO trials (sweep_id, trial_index, trial_key, axes_json, config_json) VALUES (?, ?, ?, ?, ?)
-                    """, arguments: [sweepID, t.index, t.key, JSON.object(t.axes).serialized(), t.configJSON])
-                let tid = try Int64.fetchOne(db, sql: "SELECT id FROM trials WHERE sweep_id = ? AND trial_index = ?", arguments: [sweepID, t.index])!
-                try db.execute(sql: "DELETE FROM trial_stages WHERE trial_id = ?", arguments: [tid])
-                for l in plan.links[t.index] ?? [] {
-                    try db.execute(sql: "INSERT INTO trial_stages (trial_id, name, role, stage) VALUES (?, ?, ?, ?)", arguments: [tid, l.name, l.role, l.identity])
-                }
+                try insertTrial.execute(arguments: [sweepID, t.index, t.key, JSON.object(t.axes).serialized(), t.configJSON])
+                let tid = try Int64.fetchOne(trialID, arguments: [sweepID, t.index])!
+                try deleteLinks.execute(arguments: [tid])
+                for l in plan.links[t.index] ?? [] { try insertLink.execute(arguments: [tid, l.name, l.role, l.identity]) }
             }
         }
     }
@@ -309,9 +334,11 @@ public class Scheduler {
     func reconcile() throws {
         try db.write { db in
             let now = Date().timeIntervalSince1970
+            let select = try db.cachedStatement(sql: "SELECT status, attempts, failures, threads FROM stages WHERE identity = ?")
+            let update = try db.cachedStatement(sql: "UPDATE stages SET status = ?, failures = ?, pid = ? WHERE identity = ?")
             for s in plan.stages {
                 let id = s.identity
-                guard let row = try Row.fetchOne(db, sql: "SELECT status, attempts, failures, threads FROM stages WHERE identity = ?", arguments: [id]) else { continue }
+                guard let row = try Row.fetchOne(select, arguments: [id]) else { continue }
                 var st: String = row["status"]
                 let done = FileManager.default.fileExists(atPath: stageDir(id) + "/" + StageFiles.done)
                 attempts[id] = row["attempts"]
@@ -348,21 +375,34 @@ public class Scheduler {
                     }
                 }
                 status[id] = st
-                try db.execute(sql: "UPDATE stages SET status = ?, failures = ?, pid = ? WHERE identity = ?",
-                               arguments: [st, failures[id] ?? 0, held[id]?.pid, id])
+                try update.execute(arguments: [st, failures[id] ?? 0, held[id]?.pid, id])
             }
             try updateTrials(db, plan.trials.map(\.index))
         }
+        for (i, s) in plan.stages.enumerated() where status[s.identity] == "queued" { candidates.insert(i) }
     }
 
     // MARK: scheduling
 
     func isDone(_ id: String) -> Bool { ["completed", "cached"].contains(status[id]) }
 
+    /// The first stage in plan order that is queued, not running, and whose inputs are all done.
+    /// Candidates that are not ready are dropped; each is pushed again by the event that can make it
+    /// ready (an input completing, a retry), so a sweep costs O(links · log stages), not stages².
     func nextReady() -> PlannedStage? {
-        plan.stages.first { s in
-            status[s.identity] == "queued" && running[s.identity] == nil && held[s.identity] == nil && s.inputs.values.allSatisfy(isDone)
+        while let i = candidates.min {
+            let s = plan.stages[i]
+            if status[s.identity] == "queued" && running[s.identity] == nil && held[s.identity] == nil && s.inputs.values.allSatisfy(isDone) { return s }
+            _ = candidates.removeMin()
         }
+        return nil
+    }
+
+    /// Queues the stage at plan position `i` and, when it completed, its dependents as launch candidates.
+    func markCandidates(after id: String) {
+        guard let i = plan.position[id] else { return }
+        if status[id] == "queued" { candidates.insert(i) }
+        if isDone(id) { for d in dependents[i] { candidates.insert(d) } }
     }
 
     /// Writes a stage's `request.json` (what its worker runs) and, once, `stage.json` (what it is).
@@ -408,9 +448,9 @@ public class Scheduler {
         try? FileManager.default.removeItem(atPath: dir + "/" + StageFiles.progress)
         let logOffset = Proc.fileSize(logPath) ?? 0
         let exe = options.workerExecutable
-        let pid = try Proc.spawn(path: exe, arguments: [exe, "worker", dir + "/" + StageFiles.request,
-                                                          "--checkpoint-every", String(plan.spec.checkpointEvery), "--log-every", String(plan.spec.logEvery)],
-                                 env: env, logPath: logPath)
+        let pid = try workers.spawn(exe, [exe, "worker", dir + "/" + StageFiles.request,
+                                          "--checkpoint-every", String(plan.spec.checkpointEvery), "--log-every", String(plan.spec.logEvery)],
+                                    env, logPath)
         let now = Date()
         let r = RunningStage(identity: id, pid: pid, attempt: attempt, started: now, logOffset: logOffset)
         r.total = s.totalSteps
@@ -521,6 +561,7 @@ public class Scheduler {
                 try updateTrials(db, s.trials)
             }
             stagesRun += 1
+            markCandidates(after: id)
             display.event(String(format: "✓ %@ [%@] completed in %.1f s%@", s.displayName, s.shortID, seconds,
                                  peak > 0 ? String(format: ", peak %.0f MB", Double(peak) / 1024) : ""))
             return
@@ -558,6 +599,7 @@ public class Scheduler {
         let retry = !deterministic && f <= options.retries
         let newStatus = retry ? "queued" : "failed"
         status[id] = newStatus
+        markCandidates(after: id)
         var exitStatus: Int?, sig: Int?
         switch ex { case .exited(let c): exitStatus = Int(c); case .signaled(let sg): sig = Int(sg) }
         try db.write { db in
@@ -671,20 +713,22 @@ public class Scheduler {
 
     func updateTrials(_ db: Database, _ indices: [Int]) throws {
         let now = Date().timeIntervalSince1970
+        let update = try db.cachedStatement(sql: """
+            UPDATE trials SET status = ?, completed = CASE WHEN ? = 'completed' THEN COALESCE(completed, ?) ELSE NULL END
+            WHERE sweep_id = ? AND trial_index = ?
+            """)
         for i in indices {
             let s = trialState(i)
-            try db.execute(sql: """
-                UPDATE trials SET status = ?, completed = CASE WHEN ? = 'completed' THEN COALESCE(completed, ?) ELSE NULL END
-                WHERE sweep_id = ? AND trial_index = ?
-                """, arguments: [s, s, now, sweepID, i])
+            try update.execute(arguments: [s, s, now, sweepID, i])
         }
     }
 
     // MARK: display
 
+    /// The running stages in plan order (sorting the few running ones, not scanning the plan each tick).
     func rows() -> [ProgressRow] {
-        plan.stages.compactMap { s in
-            guard let r = running[s.identity] else { return nil }
+        running.keys.compactMap { plan.position[$0] }.sorted().map { i in
+            let s = plan.stages[i], r = running[s.identity]!
             return ProgressRow(name: s.displayName, shortID: s.shortID, step: r.step, total: r.total, rate: r.rate,
                                elapsed: Date().timeIntervalSince(r.started), metrics: r.metrics, attempt: r.attempt, phase: r.phase)
         }
