@@ -86,6 +86,7 @@ public func computedOnLine(_ trials: [TrialView]) -> String {
         if !versions.isEmpty { what.append("code version \(versions.joined(separator: ", "))") }
         if !threads.isEmpty { what.append("threads per stage \(threads.map(String.init).joined(separator: " or "))") }
         let known = what.isEmpty ? "" : " It records only the \(what.joined(separator: " and ")), not the commit, CPU or BLAS kernels, so a rerun on another machine may differ without saying why"
+        if known.isEmpty { return "- Computed on: not recorded (this export predates provenance records; \(rule))." }
         return "- Computed on: not recorded (this export predates provenance records).\(known) (\(rule))."
     }
     let plural = stages.count == 1 ? "" : "s"
