@@ -19,6 +19,7 @@ let package = Package(
         // The dashboard's HTTP server and Markdown renderer (docs/dashboard.md says why these two).
         .package(url: "https://github.com/swhitty/FlyingFox", exact: "0.27.1"),
         .package(url: "https://github.com/JohnSundell/Ink", exact: "0.6.0"),
+        .package(url: "https://github.com/apple/swift-collections", exact: "1.6.0"),
     ],
     targets: [
         // System libraries (Debian: libopenblas-dev, libhdf5-dev, zlib1g-dev). No unsafeFlags anywhere.
@@ -63,13 +64,18 @@ let package = Package(
         ]),
 
         .executableTarget(name: "rdd-train", dependencies: [
-            "Tensor", "NN", "Models", "Pipeline",
+            "Tensor", "NN", "Models", "Pipeline", "Distill",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        // The git commit of the build, embedded before every build by the BuildCommit plugin (provenance records).
+        .plugin(name: "BuildCommit", capability: .buildTool()),
+        .target(name: "BuildInfo", plugins: ["BuildCommit"]),
+
         // Sweeps: spec parsing/validation/expansion, content-addressed stage graph, scheduler of worker
         // processes, the SQLite run database (GRDB; the scheduler is its one writer).
-        .target(name: "Sweep", dependencies: ["Pipeline", "Report", "Tensor", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "Sweep", dependencies: ["Pipeline", "Report", "Tensor", "BuildInfo", .product(name: "GRDB", package: "GRDB.swift"),
+                                             .product(name: "HeapModule", package: "swift-collections")]),
         // `rdd-sweep serve`: a read-only local web dashboard over a results root (docs/dashboard.md): Sweep's read
         // paths for the database, Report's code paths for tables and SVG, FlyingFox for HTTP, Ink for Markdown.
         .target(name: "Dashboard", dependencies: [
@@ -77,11 +83,11 @@ let package = Package(
             .product(name: "FlyingFox", package: "FlyingFox"), .product(name: "Ink", package: "Ink"),
         ]),
         .executableTarget(name: "rdd-sweep", dependencies: [
-            "Sweep", "Pipeline", "Tensor", "Dashboard",
+            "Sweep", "Pipeline", "Tensor", "Report", "Dashboard",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Fixtures (golden sbatch scripts, Slurm outputs) are read by path, not bundled.
-        .testTarget(name: "SweepTests", dependencies: ["Sweep", "Pipeline", "Checkpoint", "Report"], exclude: ["Fixtures"]),
+        .testTarget(name: "SweepTests", dependencies: ["Sweep", "Pipeline", "Checkpoint", "Report", "BuildInfo", "Tensor"], exclude: ["Fixtures"]),
         // Reads a RunExport file, or (--db) builds one from the run database with Sweep's builder: Sweep owns the
         // database schema and its one writer, so the builder stays next to them and Report stays free of SQL.
         .executableTarget(name: "rdd-report", dependencies: [

@@ -6,6 +6,9 @@
 /* OpenBLAS thread control (declared in OpenBLAS's cblas.h on most builds; repeated here for safety). */
 void openblas_set_num_threads(int num_threads);
 int openblas_get_num_threads(void);
+/* The build options and the kernel set ("core") OpenBLAS chose for this CPU at start-up (provenance records). */
+char *openblas_get_config(void);
+char *openblas_get_corename(void);
 
 /* LAPACK symbols carried by OpenBLAS (Fortran calling convention; no LAPACKE headers on Debian 12). */
 void dsyevd_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda, double *w,

@@ -8,7 +8,8 @@ import Tensor
 
 /// How the solver's time steps are spaced (`skip_type` of the official code).
 public enum DPMSolverSkipType: String, Sendable, CaseIterable {
-    /// Uniform in the official continuous time t, i.e. uniform in the grid index (the official default).
+    /// Uniform in the official continuous time t, i.e. uniform in the grid index (the official signature default;
+    /// not the default here, see `dpmSolverSample`).
     case timeUniform = "time_uniform"
     /// Uniform in λ = log(α/σ) (the official "logSNR", recommended there for low-resolution images).
     case logSNR = "logSNR"
@@ -71,9 +72,11 @@ public func dpmSolverLambdaClipStartIndex(clippedLambda: Double = -5.1, schedule
 /// - repeats created by rounding are dropped, so the result is strictly decreasing and may have fewer than
 ///   `steps + 1` entries (only `.logSNR` near index 1024 does this on this grid).
 ///
-/// Time-uniform with 12 steps: [1024, 939, 853, 768, 683, 597, 512, 427, 341, 256, 171, 85, 0].
-public func dpmSolverTimeSteps(steps: Int, skipType: DPMSolverSkipType = .timeUniform,
-                               startIndex: Int = CosineSchedule.maxIndex, endIndex: Int = 0,
+/// The defaults are those of `dpmSolverSample`. Default with 12 steps (logSNR from 1019):
+/// [1019, 1013, 998, 964, 889, 731, 478, 241, 105, 41, 14, 3, 0]. Time-uniform from 1024 with 12 steps:
+/// [1024, 939, 853, 768, 683, 597, 512, 427, 341, 256, 171, 85, 0].
+public func dpmSolverTimeSteps(steps: Int, skipType: DPMSolverSkipType = .logSNR,
+                               startIndex: Int = dpmSolverLambdaClipStartIndex(), endIndex: Int = 0,
                                schedule: CosineSchedule = .shared) -> [Int] {
     precondition(steps >= 1, "dpmSolverTimeSteps: steps must be ≥ 1, got \(steps)")
     precondition(0 <= endIndex && endIndex < startIndex && startIndex <= CosineSchedule.maxIndex,
@@ -102,12 +105,20 @@ public func dpmSolverTimeSteps(steps: Int, skipType: DPMSolverSkipType = .timeUn
 
 /// NFE of `dpmSolverSample` with these settings: one network call per time step except the last
 /// (the multistep solver reuses every earlier x̂), i.e. `dpmSolverTimeSteps(…).count − 1`.
-public func dpmSolverNumberOfModelEvaluations(steps: Int, skipType: DPMSolverSkipType = .timeUniform,
-                                              startIndex: Int = CosineSchedule.maxIndex, endIndex: Int = 0) -> Int {
+public func dpmSolverNumberOfModelEvaluations(steps: Int, skipType: DPMSolverSkipType = .logSNR,
+                                              startIndex: Int = dpmSolverLambdaClipStartIndex(), endIndex: Int = 0) -> Int {
     dpmSolverTimeSteps(steps: steps, skipType: skipType, startIndex: startIndex, endIndex: endIndex).count - 1
 }
 
-/// DPM-Solver++ multistep of order 1, 2 (DPM-Solver++(2M), the default) or 3 on the x-prediction network.
+/// DPM-Solver++ multistep of order 1, 2 (DPM-Solver++(2M)) or 3 (3M, the default) on the x-prediction network.
+///
+/// **Defaults** are the official low-resolution recipe (`examples/ddpm_and_guided-diffusion/sample.sh`, CIFAR-10
+/// and cosine ImageNet-64): order 3, steps uniform in λ (`.logSNR`), x_T at the λ = −5.1 cut-off of the
+/// official `NoiseScheduleVP('discrete')` (index 1019, `dpmSolverLambdaClipStartIndex()`). It is also what the
+/// evaluation stage runs (it passes these values explicitly). On the analytic Gaussian model of
+/// docs/samplers.md it is within 4.4% of the exact ODE's output scale at 12 steps. The official *signature*
+/// defaults (order 2, time-uniform, from index 1024) are not the defaults here: on this schedule their last
+/// 12-step interval 85 → 0 spans λ 1.94 → 5.06, and the output scale overshoots by 32.5%.
 ///
 /// Starting from x_T (pure noise, placed at `startIndex`) it visits `dpmSolverTimeSteps(…)` and returns
 /// clip(z, −1, 1) at `endIndex` (index 0: like DDIM here, the output is z at index 0, not a final x̂).
@@ -127,16 +138,17 @@ public func dpmSolverNumberOfModelEvaluations(steps: Int, skipType: DPMSolverSki
 /// - Parameters:
 ///   - model: the x-prediction network θ(z, k, y).
 ///   - steps: requested number of solver steps (= NFE unless `.logSNR` rounding merges steps).
-///   - order: 1, 2 or 3.
+///   - order: 1, 2 or 3 (default 3).
 ///   - xT: the initial noise, (B, …).
 ///   - correction: applied to every x̂ (`.none` is the official default for DPM-Solver++).
-///   - startIndex: where x_T is placed; 1024 by default. `dpmSolverLambdaClipStartIndex()` (1019) is what the
-///     current official `NoiseScheduleVP('discrete')` would use on this schedule.
+///   - skipType: the spacing of the time steps (default `.logSNR`).
+///   - startIndex: where x_T is placed; by default `dpmSolverLambdaClipStartIndex()` (1019), what the current
+///     official `NoiseScheduleVP('discrete')` would use on this schedule. 1024 is the top of the grid.
 ///   - recordTrajectory: keep z after every step in `SamplerResult.trajectory`.
-public func dpmSolverSample(model: Denoiser, steps: Int = 12, order: Int = 2, xT: Tensor, labels: [Int]? = nil,
-                           skipType: DPMSolverSkipType = .timeUniform, lowerOrderFinal: Bool = true,
+public func dpmSolverSample(model: Denoiser, steps: Int = 12, order: Int = 3, xT: Tensor, labels: [Int]? = nil,
+                           skipType: DPMSolverSkipType = .logSNR, lowerOrderFinal: Bool = true,
                            correction: DataPredictionCorrection = .none,
-                           startIndex: Int = CosineSchedule.maxIndex, endIndex: Int = 0,
+                           startIndex: Int = dpmSolverLambdaClipStartIndex(), endIndex: Int = 0,
                            recordTrajectory: Bool = false, schedule: CosineSchedule = .shared) -> SamplerResult {
     precondition((1...3).contains(order), "dpmSolverSample: order must be 1, 2 or 3, got \(order)")
     let ks = dpmSolverTimeSteps(steps: steps, skipType: skipType, startIndex: startIndex, endIndex: endIndex,

@@ -29,7 +29,31 @@ public func isP2PMemoryReport(batchSizes: [Int] = [8, 32, 128], pixels: Int = 16
         "| B | direct counted | direct measured | blocked counted | blocked measured | direct time | blocked time | rel. loss diff |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for b in batchSizes {
+    func mb(_ x: Double) -> String { String(format: "%.2f MB", x / 1e6) }
+    func mbOpt(_ x: Int?) -> String { x.map { mb(Double($0)) } ?? "n/a" }
+    for r in isP2PMemoryRows(batchSizes: batchSizes, pixels: pixels, channels: channels, blockSize: blockSize, seed: seed) {
+        lines.append("| \(r.batchSize) | \(mb(r.directCounted)) | \(mbOpt(r.directMeasured)) | \(mb(r.blockedCounted)) | \(mbOpt(r.blockedMeasured)) | "
+                     + String(format: "%.3f s | %.3f s | %.1e |", r.directSeconds, r.blockedSeconds, r.relativeLossDifference))
+    }
+    return lines.joined(separator: "\n")
+}
+
+/// One row of `isP2PMemoryReport`: bytes counted from the formulas above and measured peak-RSS rises (nil
+/// where the peak cannot be reset), for the direct and the blocked IS_P2P at one batch size.
+public struct ISP2PMemoryRow: Sendable {
+    public let batchSize: Int
+    public let directCounted: Double, blockedCounted: Double
+    public let directMeasured: Int?, blockedMeasured: Int?
+    public let directSeconds: Double, blockedSeconds: Double
+    public let relativeLossDifference: Double
+}
+
+/// The rows of `isP2PMemoryReport` (same arguments), as numbers.
+public func isP2PMemoryRows(batchSizes: [Int] = [8, 32, 128], pixels: Int = 16, channels: Int = 64,
+                            blockSize: Int = 1, seed: UInt64 = 0) -> [ISP2PMemoryRow] {
+    let side = Int(Double(pixels).squareRoot())
+    let (h, w) = side * side == pixels ? (side, side) : (1, pixels)
+    return batchSizes.map { b in
         var rng = RNG(seed: seed &+ UInt64(b))
         let t = Tensor.uniform([b, h, w, channels], 0, 1, rng: &rng)
         let s = Tensor.uniform([b, h, w, channels], 0, 1, rng: &rng, requiresGrad: true)
@@ -53,12 +77,10 @@ public func isP2PMemoryReport(batchSizes: [Int] = [8, 32, 128], pixels: Int = 16
         let blocked = run { isP2PLoss(teacher: t, student: s, tau: 1, blockSize: blockSize) }
         let direct = run { isP2PLossDirect(teacher: t, student: s, tau: 1) }
         let rel = abs(Double(blocked.loss) - Double(direct.loss)) / max(abs(Double(direct.loss)), 1e-30)
-        func mb(_ x: Double) -> String { String(format: "%.2f MB", x / 1e6) }
-        func mbOpt(_ x: Int?) -> String { x.map { mb(Double($0)) } ?? "n/a" }
-        lines.append("| \(b) | \(mb(directCount)) | \(mbOpt(direct.peak)) | \(mb(blockedCount)) | \(mbOpt(blocked.peak)) | "
-                     + String(format: "%.3f s | %.3f s | %.1e |", direct.seconds, blocked.seconds, rel))
+        return ISP2PMemoryRow(batchSize: b, directCounted: directCount, blockedCounted: blockedCount,
+                              directMeasured: direct.peak, blockedMeasured: blocked.peak,
+                              directSeconds: direct.seconds, blockedSeconds: blocked.seconds, relativeLossDifference: rel)
     }
-    return lines.joined(separator: "\n")
 }
 
 /// Current VmHWM in kB after freeing cached heap memory and resetting the peak to the current

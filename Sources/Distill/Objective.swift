@@ -19,7 +19,7 @@ public enum DistillTerm: String, CaseIterable, Sendable {
 }
 
 /// The training objectives the harness can run, by name (paper Tables 1–3).
-public enum DistillMethod: String, CaseIterable, Sendable {
+public enum DistillMethod: String, CaseIterable, Codable, Sendable {
     /// Progressive distillation: L_PD only.
     case pd = "pd"
     /// PD + perceptual baseline: L_PD + λ·L_perceptual.

@@ -2,7 +2,7 @@ import Foundation
 import Tensor
 
 /// Which reading of the M_P2P pixel queue to run (spec §4.4, §4.6 D1–D5).
-public enum PixelQueueMode: String, CaseIterable, Sendable {
+public enum PixelQueueMode: String, CaseIterable, Codable, Sendable {
     /// The official code: V fixed evenly spaced slots (D2), K columns per iteration of the `view(C, −1)`
     /// scramble of the NCHW teacher keys (D3, D4), pointer rule with the wrap-around write of the last
     /// K′ rows, push BEFORE the loss (D5). Default V = 4096 (D1), K = 128.

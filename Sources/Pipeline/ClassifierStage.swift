@@ -37,7 +37,7 @@ func augment(_ b: Batch, pad: Int, flip: Bool, rng: inout RNG) -> Tensor {
 }
 
 /// Top-1 accuracy of a classifier on a dataset (evaluation mode, batches of `batch`).
-public func classifierAccuracy(_ net: DenseNet, on data: ImageDataset, batch: Int = 256) -> Double {
+public func classifierAccuracy(_ net: some FeatureClassifier, on data: ImageDataset, batch: Int = 256) -> Double {
     net.train(false)
     var correct = 0
     var start = 0
@@ -56,30 +56,54 @@ public func classifierAccuracy(_ net: DenseNet, on data: ImageDataset, batch: In
     return Double(correct) / Double(max(data.count, 1))
 }
 
-/// Pre-trains the DenseNet-BC feature extractor (spec §3.3, scaled): SGD with momentum and weight
-/// decay, lr ÷10 at the milestones, random crops and flips (flips only where the dataset uses them),
-/// cross-entropy; evaluates test accuracy after every epoch and keeps the best epoch's weights
-/// (`best.h5`, copied to `final.h5` with attribute `test_accuracy`).
+/// The supervised recipe shared by the distillation classifier and the independent evaluator (spec §3.3,
+/// scaled): SGD with momentum and weight decay, lr ÷10 at the milestones, random crops (+ flips where the
+/// dataset uses them), cross-entropy.
+struct SupervisedRecipe {
+    var epochs: Int, batchSize: Int, lr: Float, momentum: Float, weightDecay: Float, milestones: [Double], cropPadding: Int
+    /// Which weights become `final.h5`.
+    enum Keep {
+        /// The epoch with the best test accuracy (the distillation classifier, as the official code does).
+        case bestTestAccuracy
+        /// The last epoch's (the evaluator: the test split stays the FID reference and never selects weights).
+        case lastEpoch
+    }
+    var keep: Keep
+}
+
+/// Pre-trains the DenseNet-BC feature extractor (spec §3.3, scaled), on the whole training split or, when
+/// `trainingPart` is set, on its half (docs/metrics.md, "independent evaluator"); evaluates test accuracy
+/// after every epoch and keeps the best epoch's weights (`best.h5`, copied to `final.h5` with attribute
+/// `test_accuracy`).
 public func trainClassifier(_ cfg: ClassifierStageConfig, train: ImageDataset, test: ImageDataset, context ctx: StageContext) throws {
-    try ctx.prepare()
     let s = cfg.settings
-    let net = DenseNet(s.network, seed: cfg.seed &+ 21)
+    let data = try cfg.trainingPart.map { try $0.select(train) } ?? train
+    try trainSupervised(DenseNet(s.network, seed: cfg.seed &+ 21), seed: cfg.seed,
+                        recipe: SupervisedRecipe(epochs: s.epochs, batchSize: s.batchSize, lr: s.lr, momentum: s.momentum, weightDecay: s.weightDecay,
+                                                 milestones: s.milestones, cropPadding: s.cropPadding, keep: .bestTestAccuracy),
+                        train: data, test: test, configJSON: canonicalJSON(cfg), context: ctx)
+}
+
+/// The training loop of `SupervisedRecipe` for any `FeatureClassifier` (initialised by the caller from
+/// `seed &+ 21`); augmentation RNG `seed &+ 22`, batch order `seed &+ 23`. Resumable like every stage.
+func trainSupervised(_ net: some FeatureClassifier, seed: UInt64, recipe s: SupervisedRecipe, train: ImageDataset, test: ImageDataset,
+                     configJSON json: String, extraAttributes: [String: AttributeValue] = [:], context ctx: StageContext) throws {
+    try ctx.prepare()
     let sgd = SGD(net.namedTrainableParameters(), lr: s.lr, momentum: s.momentum, weightDecay: s.weightDecay)
-    var rng = RNG(seed: cfg.seed &+ 22)
-    var batches = try BatchIterator(dataset: train, batchSize: s.batchSize, seed: cfg.seed &+ 23)
+    var rng = RNG(seed: seed &+ 22)
+    var batches = try BatchIterator(dataset: train, batchSize: s.batchSize, seed: seed &+ 23)
     let perEpoch = batches.batchesPerEpoch, total = perEpoch * s.epochs
     var start = 0
     var best = -1.0
-    let bestPath = ctx.directory + "/best.h5"
+    let keptPath = ctx.directory + (s.keep == .bestTestAccuracy ? "/best.h5" : "/last-epoch.h5")
     if FileManager.default.fileExists(atPath: ctx.checkpointPath) {
         let (snap, _) = try TrainingState.restore(path: ctx.checkpointPath, model: net, ema: nil, adam: nil, sgd: sgd, rngNames: ["main"])
         start = snap.step
         rng = snap.rngs["main"]!
-        batches = try BatchIterator(dataset: train, batchSize: s.batchSize, seed: cfg.seed &+ 23, start: snap.batchPosition)
-        if FileManager.default.fileExists(atPath: bestPath) { best = try Checkpoint.load(from: bestPath).double("test_accuracy") }
+        batches = try BatchIterator(dataset: train, batchSize: s.batchSize, seed: seed &+ 23, start: snap.batchPosition)
+        if FileManager.default.fileExists(atPath: keptPath) { best = try Checkpoint.load(from: keptPath).double("test_accuracy") }
     }
     let journal = try Journal(path: ctx.journalPath, resumeFrom: start > 0 ? start - 1 : nil)
-    let json = canonicalJSON(cfg)
     try runTrainingLoop(totalSteps: total, startStep: start, context: ctx, journal: journal, save: { done in
         try TrainingState.save(path: ctx.checkpointPath, model: net, grid: nil, ema: nil, adam: nil, sgd: sgd,
                                snapshot: TrainingSnapshot(step: done, rngs: ["main": rng], batchPosition: batches.position), configJSON: json)
@@ -97,17 +121,18 @@ public func trainClassifier(_ cfg: ClassifierStageConfig, train: ImageDataset, t
         if (step + 1) % perEpoch == 0 {
             let acc = classifierAccuracy(net, on: test)
             journal.log(step: step, [("test_accuracy", acc)])
-            if acc > best {
+            if acc > best || s.keep == .lastEpoch {
                 best = acc
                 var ck = Checkpoint(arrays: net.stateArrays())
                 ck.attributes = ["test_accuracy": .double(acc), "epoch": .int(Int64((step + 1) / perEpoch)),
                                  "config_json": .string(json), "code_version": .string(CodeVersion.string)]
-                try ck.save(to: bestPath)
+                for (k, v) in extraAttributes { ck.attributes[k] = v }
+                try ck.save(to: keptPath)
             }
         }
         return metrics
     }
-    var final = try Checkpoint.load(from: bestPath)
+    var final = try Checkpoint.load(from: keptPath)
     final.attributes["test_set"] = .string(test.source)
     try final.save(to: ctx.finalPath)
 }

@@ -36,7 +36,7 @@ public func runDistillation(_ cfg: DistillStageConfig, teacherPath: String, clas
     let head = terms.contains(.mP2P) ? ProjectionHead(channels: channels, seed: cfg.seed &+ 31) : nil
     head?.train(true)
     var queue = terms.contains(.mP2P)
-        ? PixelQueue(mode: try PixelQueueMode(parsing: cfg.queue.mode), channels: channels, size: cfg.queue.size,
+        ? PixelQueue(mode: cfg.queue.mode, channels: channels, size: cfg.queue.size,
                      contrastSize: cfg.queue.contrastSize, updateCount: cfg.queue.updateCount, seed: cfg.seed &+ 32) : nil
 
     let adam = Adam(student.namedTrainableParameters(), lr: cfg.lr)

@@ -201,13 +201,17 @@ struct EvalSamplingCheckpoint {
 /// Reference statistics come from `ReferenceStatisticsCache` (computed once per key). Every metric carries its
 /// feature network, N, reference, sampler, steps and NFE; `result.json` also has the phase timings.
 public func runEvaluation(_ cfg: EvalStageConfig, modelPath: String, classifierPath: String?, classifierConfig: DenseNetConfig?,
-                          reference: ImageDataset, referenceSplit: String = "test", environment env: EvaluationEnvironment = .standard,
+                          evaluatorPath: String? = nil, reference: ImageDataset, referenceSplit: String = "test", environment env: EvaluationEnvironment = .standard,
                           context ctx: StageContext) throws -> EvaluationResult {
     try ctx.prepare()
     let clock = ContinuousClock(), start = clock.now
     func since(_ t: ContinuousClock.Instant) -> Double { (clock.now - t) / .seconds(1) }
     // Load the Inception first: a missing weight file must fail before minutes of sampling.
     let inception: FeatureExtractor? = cfg.metrics.contains("fid_inception") ? try env.loadInception() : nil
+    let evaluatorMetrics = cfg.metrics.compactMap(EvaluatorMetric.init(rawValue:))
+    if !evaluatorMetrics.isEmpty && evaluatorPath == nil {
+        throw PipelineError("evaluation: \(evaluatorMetrics.map(\.rawValue).joined(separator: ", ")) need the evaluator stage's final.h5 (input 'evaluator')")
+    }
 
     let (samples, nfe, samplingSeconds) = try sampleEvaluationImages(cfg, modelPath: modelPath, context: ctx)
     ctx.progress?(cfg.samples, cfg.samples, [])
@@ -242,7 +246,7 @@ public func runEvaluation(_ cfg: EvalStageConfig, modelPath: String, classifierP
             case "fid_classifier":
                 let s1 = try FeatureStatistics(features: gen.features, featureNetwork: featName, dataset: "generated", preprocessing: prep)
                 let fd = try frechetDistance(s1, refEntry.statistics)
-                results.append(result(m, fd.value, label("FID (classifier features: \(featName))"), featName, ref))
+                results.append(result(m, fd.value, label("FID (classifier features: \(featName); \(sameNetworkCaveat))"), featName, ref))
             case "classifier_score":
                 let sc = try inceptionScore(probabilities: gen.probabilities, splits: min(10, cfg.samples), network: .classifier(name: "DenseNet-BC"))
                 results.append(result(m, sc.mean, label("classifier score (IS formula on our DenseNet-BC, 10 splits)"), "DenseNet-BC softmax", "none"))
@@ -251,11 +255,18 @@ public func runEvaluation(_ cfg: EvalStageConfig, modelPath: String, classifierP
                 guard let realM = refEntry.features else { throw PipelineError("evaluation: reference features missing from \(refEntry.path)") }
                 let size = min(1000, cfg.samples, reference.count)
                 let kd = try kernelInceptionDistance(gen.features, realM, subsets: 20, subsetSize: size, seed: cfg.seed)
-                results.append(result(m, kd.mean, label("KID (classifier features: \(featName), 20 subsets of \(size))"), featName, ref))
+                results.append(result(m, kd.mean, label("KID (classifier features: \(featName), 20 subsets of \(size); \(sameNetworkCaveat))"), featName, ref))
             default: break
             }
         }
         timings["classifier_metrics"] = since(t0)
+    }
+    if let evaluatorPath, !evaluatorMetrics.isEmpty {
+        let t0 = clock.now
+        ctx.phase?("evaluator metrics")
+        results += try evaluatorResults(evaluatorMetrics, samples: samples, reference: refSet, evaluatorPath: evaluatorPath,
+                                        seed: cfg.seed, describe: { "\($0), \(cfg.sampler) \(cfg.steps) steps (NFE \(nfe))" }, result: result)
+        timings["evaluator_metrics"] = since(t0)
     }
     if let inception {
         var t0 = clock.now

@@ -1,5 +1,6 @@
 import Foundation
 import Models
+import Distill
 
 /// The fully resolved configuration of one trial: everything that determines its numbers.
 ///
@@ -27,6 +28,13 @@ public struct ExperimentConfig: Codable, Equatable, Sendable {
     public var pd: PDSettings
     public var distill: DistillSettings
     public var evaluation: EvaluationSettings
+    /// `shared` (default): every seed shares the classifier, teacher and PD chain (seeded by `chainSeed`), as the
+    /// paper; `chain`: each seed retrains them with `seed` as their seed, so intervals over seeds cover the whole
+    /// pipeline (issue 20 §2). Encoded only when `chain`, so configurations without it keep their JSON.
+    public var replicate: ReplicateMode
+    /// The independent evaluator (Pipeline/Evaluator.swift). Planned, hashed and encoded only when an
+    /// evaluator metric is requested, so configurations without one keep their JSON and identities.
+    public var evaluator: EvaluatorSettings
 }
 
 /// DenseNet-BC feature extractor and its pre-training (spec §3).
@@ -65,8 +73,8 @@ public struct PDSettings: Codable, Equatable, Sendable {
 
 /// The pixel queue of M_P2P (spec §4.4).
 public struct QueueSettings: Codable, Equatable, Sendable {
-    /// "official-code" (default) or "paper".
-    public var mode: String
+    /// official-code (default) or paper.
+    public var mode: PixelQueueMode
     /// N_q
     public var size: Int
     /// V
@@ -78,7 +86,7 @@ public struct QueueSettings: Codable, Equatable, Sendable {
 /// The distillation stages `from` → … → `to` (8 → 4 → 2 → 1 in Tables 1–3; 8 → 4 in Figs 6–9).
 public struct DistillSettings: Codable, Equatable, Sendable {
     /// pd, pd_perceptual, rcfd, rdd, cfd+ii_p2p, cfd+is_p2p, cfd+m_p2p, cfd+is_p2p+m_p2p.
-    public var method: String
+    public var method: DistillMethod
     public var from: Int
     public var to: Int
     public var alpha: Float
@@ -110,8 +118,8 @@ public struct DistillSettings: Codable, Equatable, Sendable {
 public struct EvaluationSettings: Codable, Equatable, Sendable {
     /// Samples per evaluation (N).
     public var samples: Int
-    /// "fid_classifier", "classifier_score", "kid_classifier", and "fid_inception" when installed.
-    public var metrics: [String]
+    /// fid_classifier, classifier_score, kid_classifier, and fid_inception when installed.
+    public var metrics: [EvaluationMetric]
     /// Which distilled students to evaluate (by step count).
     public var studentSteps: [Int]
     /// Training-free baselines on the teacher / PD chain: e.g. "ddim:8", "ddim:1024", "pd:8",
@@ -138,9 +146,9 @@ extension ExperimentConfig {
             classifier = ClassifierSettings(network: .densenet201, epochs: 300, batchSize: 128, lr: 0.1, momentum: 0.9,
                                             weightDecay: 5e-4, milestones: [0.5, 0.75], cropPadding: 4)
         }
-        let queue = isPaper ? QueueSettings(mode: "official-code", size: 20000, contrastSize: 4096, updateCount: 128)
-            : (name == "small" ? QueueSettings(mode: "official-code", size: 4000, contrastSize: 1024, updateCount: 64)
-               : QueueSettings(mode: "official-code", size: 512, contrastSize: 128, updateCount: 16))
+        let queue = isPaper ? QueueSettings(mode: .officialCode, size: 20000, contrastSize: 4096, updateCount: 128)
+            : (name == "small" ? QueueSettings(mode: .officialCode, size: 4000, contrastSize: 1024, updateCount: 64)
+               : QueueSettings(mode: .officialCode, size: 512, contrastSize: 128, updateCount: 16))
         let distillSteps = isPaper ? [20000, 20000, 20000] : (name == "small" ? [200, 200, 200] : [20, 20, 20])
         return ExperimentConfig(
             preset: p.name, dataset: p.dataset, dataRoot: nil, imageSize: p.imageSize, conditional: false,
@@ -148,13 +156,14 @@ extension ExperimentConfig {
             teacher: TeacherSettings(steps: p.teacherSteps, batchSize: p.teacherBatch, lr: p.teacherLR, warmup: p.teacherWarmup,
                                      emaDecay: p.emaDecay, gradClip: 1),
             pd: PDSettings(stepsPerHalving: p.pdStepsPerHalving, batchSize: p.pdBatch, lr: p.pdLR, gradClip: 1, downTo: 8),
-            distill: DistillSettings(method: "rdd", from: 8, to: 1, alpha: 1, beta: 0.1, tauCFD: [0.9, 1.0, 0.85], tauIS: 1,
+            distill: DistillSettings(method: .rdd, from: 8, to: 1, alpha: 1, beta: 0.1, tauCFD: [0.9, 1.0, 0.85], tauIS: 1,
                                      tauContrast: 0.1, tauKD: 1, perceptualWeight: 1, includePD: false, queue: queue,
                                      batchSize: isPaper ? 32 : p.pdBatch, steps: distillSteps, lr: p.pdLR, headLR: p.pdLR,
                                      gradClip: 1, diagnosticsEvery: isPaper ? 500 : (name == "small" ? 50 : 20), isP2PBlockSize: 4),
             evaluation: EvaluationSettings(samples: isPaper ? 50000 : (name == "small" ? 2000 : 256),
-                                           metrics: ["fid_classifier", "classifier_score", "kid_classifier"],
-                                           studentSteps: [1], baselines: [], batchSize: isPaper ? 128 : 128))
+                                           metrics: [.fidClassifier, .classifierScore, .kidClassifier],
+                                           studentSteps: [1], baselines: [], batchSize: isPaper ? 128 : 128),
+            replicate: .shared, evaluator: EvaluatorSettings.defaults(preset: p.name, inChannels: p.unet.inChannels, classifier: classifier))
     }
 
     /// Every problem with the configuration, each naming its JSON path and value (empty when valid).
@@ -167,9 +176,26 @@ extension ExperimentConfig {
         check(unet.imageSize == imageSize, "unet.imageSize", unet.imageSize, "must equal imageSize = \(imageSize)")
         check(!conditional || unet.numClasses != nil, "unet.numClasses", unet.numClasses as Any, "must be set (the number of classes) when conditional = true")
         check(conditional || unet.numClasses == nil, "conditional", conditional, "must be true when unet.numClasses is set")
+        check(imageSize >= 1, "imageSize", imageSize, "must be ≥ 1")
+        check(dataRoot.map(safePathText) ?? true, "dataRoot", String(reflecting: dataRoot ?? ""), "must be a path without control characters (newlines, tabs)")
+        let cl = classifier
+        check(cl.epochs >= 1, "classifier.epochs", cl.epochs, "must be ≥ 1")
+        check(cl.batchSize >= 1, "classifier.batchSize", cl.batchSize, "batch size must be ≥ 1")
+        check(cl.lr > 0, "classifier.lr", cl.lr, "learning rate must be > 0")
+        check(cl.momentum >= 0 && cl.momentum < 1, "classifier.momentum", cl.momentum, "must be in [0, 1)")
+        check(cl.weightDecay >= 0, "classifier.weightDecay", cl.weightDecay, "must be ≥ 0")
+        check(cl.milestones.allSatisfy { $0 > 0 && $0 <= 1 }, "classifier.milestones", cl.milestones, "every milestone is a fraction of the epochs in (0, 1]")
+        check(cl.cropPadding >= 0, "classifier.cropPadding", cl.cropPadding, "must be ≥ 0")
         check(teacher.steps >= 1, "teacher.steps", teacher.steps, "must be ≥ 1")
         check(teacher.batchSize >= 1, "teacher.batchSize", teacher.batchSize, "must be ≥ 1")
+        check(teacher.lr > 0, "teacher.lr", teacher.lr, "learning rate must be > 0")
+        check(teacher.warmup >= 0, "teacher.warmup", teacher.warmup, "must be ≥ 0")
+        check(teacher.emaDecay >= 0 && teacher.emaDecay < 1, "teacher.emaDecay", teacher.emaDecay, "must be in [0, 1)")
+        check(teacher.gradClip > 0, "teacher.gradClip", teacher.gradClip, "must be > 0")
+        check(pd.stepsPerHalving >= 1, "pd.stepsPerHalving", pd.stepsPerHalving, "must be ≥ 1")
         check(pd.batchSize >= 1, "pd.batchSize", pd.batchSize, "must be ≥ 1")
+        check(pd.lr > 0, "pd.lr", pd.lr, "learning rate must be > 0")
+        check(pd.gradClip > 0, "pd.gradClip", pd.gradClip, "must be > 0")
         check(pd.downTo >= 1 && pd.downTo <= 1024 && pd.downTo & (pd.downTo - 1) == 0, "pd.downTo", pd.downTo, "must be a power of two in 1…1024")
         let d = distill
         check(d.from == pd.downTo, "distill.from", d.from, "must equal pd.downTo = \(pd.downTo) (the stage schedule must halve from the PD chain's end)")
@@ -180,7 +206,11 @@ extension ExperimentConfig {
         check(d.tauIS > 0, "distill.tauIS", d.tauIS, "τ must be > 0")
         check(d.tauContrast > 0, "distill.tauContrast", d.tauContrast, "τ must be > 0")
         check(d.tauKD > 0, "distill.tauKD", d.tauKD, "τ must be > 0")
-        check(["official-code", "paper"].contains(d.queue.mode), "distill.queue.mode", d.queue.mode, "must be official-code or paper")
+        check(d.lr > 0, "distill.lr", d.lr, "learning rate must be > 0")
+        check(d.headLR > 0, "distill.headLR", d.headLR, "learning rate must be > 0")
+        check(d.gradClip > 0, "distill.gradClip", d.gradClip, "must be > 0")
+        check(d.perceptualWeight >= 0, "distill.perceptualWeight", d.perceptualWeight, "must be ≥ 0")
+        check(d.diagnosticsEvery >= 0, "distill.diagnosticsEvery", d.diagnosticsEvery, "must be ≥ 0 (0 disables the diagnostics)")
         check(d.queue.size >= 1, "distill.queue.size", d.queue.size, "N_q must be ≥ 1")
         check(d.queue.contrastSize >= 1 && d.queue.contrastSize <= d.queue.size, "distill.queue.contrastSize", d.queue.contrastSize, "V must be in 1…N_q = \(d.queue.size)")
         check(d.queue.updateCount >= 1, "distill.queue.updateCount", d.queue.updateCount, "K must be ≥ 1")
@@ -188,22 +218,26 @@ extension ExperimentConfig {
         check(!d.steps.isEmpty && d.steps.allSatisfy { $0 >= 1 }, "distill.steps", d.steps, "must be non-empty with every value ≥ 1")
         check(d.isP2PBlockSize >= 1, "distill.isP2PBlockSize", d.isP2PBlockSize, "must be ≥ 1")
         check(evaluation.samples >= 2, "evaluation.samples", evaluation.samples, "N must be ≥ 2")
+        check(evaluation.batchSize >= 1, "evaluation.batchSize", evaluation.batchSize, "batch size must be ≥ 1")
+        check(Set(evaluation.metrics).count == evaluation.metrics.count, "evaluation.metrics", evaluation.metrics.map(\.rawValue), "lists a metric twice")
         for (i, s) in evaluation.studentSteps.enumerated() {
             check(s >= d.to && s <= d.from && s & (s - 1) == 0, "evaluation.studentSteps[\(i)]", s, "must be a power of two between distill.to = \(d.to) and distill.from = \(d.from)")
         }
-        let knownMetrics = ["fid_classifier", "classifier_score", "kid_classifier", "fid_inception"]
-        for (i, m) in evaluation.metrics.enumerated() { check(knownMetrics.contains(m), "evaluation.metrics[\(i)]", m, "must be one of \(knownMetrics.joined(separator: ", "))") }
         for (i, b) in evaluation.baselines.enumerated() {
-            let parts = b.split(separator: ":")
-            check(parts.count == 2 && ["ddim", "pd", "dpm_solver", "pndm"].contains(String(parts[0])) && Int(parts[1]) != nil,
-                  "evaluation.baselines[\(i)]", b, "must look like ddim:8, ddim:1024, pd:8, dpm_solver:12 or pndm:10")
-            if parts.count == 2, parts[0] == "pd", let n = Int(parts[1]) {
-                check(n >= pd.downTo && n < 1024 && n & (n - 1) == 0, "evaluation.baselines[\(i)]", b, "a PD model exists only for powers of two from pd.downTo = \(pd.downTo) to 512")
+            guard let base = Baseline(b) else {
+                let kind = String(b.split(separator: ":").first ?? "")
+                let hint = BaselineSampler(rawValue: kind) == nil && !kind.isEmpty ? " (sampler '\(kind)' " + enumProblem(kind, BaselineSampler.validNames) + ")" : ""
+                check(false, "evaluation.baselines[\(i)]", b, "must look like ddim:8, ddim:1024, pd:8, dpm_solver:12 or pndm:10" + hint)
+                continue
             }
-            if parts.count == 2, parts[0] == "ddim", let n = Int(parts[1]) {
-                check(n >= 1 && 1024 % n == 0, "evaluation.baselines[\(i)]", b, "DDIM on the base model needs a step count dividing 1024")
+            let n = base.steps
+            switch base.sampler {
+            case .pd: check(n >= pd.downTo && n < 1024 && n & (n - 1) == 0, "evaluation.baselines[\(i)]", b, "a PD model exists only for powers of two from pd.downTo = \(pd.downTo) to 512")
+            case .ddim: check(n >= 1 && 1024 % n == 0, "evaluation.baselines[\(i)]", b, "DDIM on the base model needs a step count dividing 1024")
+            case .dpmSolver, .pndm: check(n >= 1 && n <= 1024, "evaluation.baselines[\(i)]", b, "the step count must be in 1…1024")
             }
         }
+        if usesEvaluator { e += evaluator.validationErrors(classifier: classifier.network) }
         return e
     }
 
@@ -221,3 +255,95 @@ extension ExperimentConfig {
         return distill.steps[min(i, distill.steps.count - 1)]
     }
 }
+
+/// The metrics measured on the independent evaluator's features.
+public enum EvaluatorMetric: String, CaseIterable, Sendable {
+    case fid = "fid_evaluator", kid = "kid_evaluator", precision = "precision_evaluator", recall = "recall_evaluator"
+}
+
+extension ExperimentConfig {
+    /// Whether any requested metric needs the independent evaluator (and so the disjoint training halves).
+    public var usesEvaluator: Bool { evaluation.metrics.contains { EvaluatorMetric(rawValue: $0.rawValue) != nil } }
+
+    enum CodingKeys: String, CodingKey {
+        case preset, dataset, dataRoot, imageSize, conditional, seed, chainSeed, classifier, unet, teacher, pd, distill, evaluation, replicate, evaluator
+    }
+
+    /// As synthesised, except that an absent `evaluator` takes the preset's default and an absent `replicate` is
+    /// `shared` (configurations written before they existed decode unchanged).
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        preset = try c.decode(String.self, forKey: .preset)
+        dataset = try c.decode(String.self, forKey: .dataset)
+        dataRoot = try c.decodeIfPresent(String.self, forKey: .dataRoot)
+        imageSize = try c.decode(Int.self, forKey: .imageSize)
+        conditional = try c.decode(Bool.self, forKey: .conditional)
+        seed = try c.decode(UInt64.self, forKey: .seed)
+        chainSeed = try c.decode(UInt64.self, forKey: .chainSeed)
+        classifier = try c.decode(ClassifierSettings.self, forKey: .classifier)
+        unet = try c.decode(UNetConfig.self, forKey: .unet)
+        teacher = try c.decode(TeacherSettings.self, forKey: .teacher)
+        pd = try c.decode(PDSettings.self, forKey: .pd)
+        distill = try c.decode(DistillSettings.self, forKey: .distill)
+        evaluation = try c.decode(EvaluationSettings.self, forKey: .evaluation)
+        if let r = try c.decodeIfPresent(String.self, forKey: .replicate) {
+            guard let mode = ReplicateMode(rawValue: r) else {
+                throw DecodingError.dataCorruptedError(forKey: .replicate, in: c, debugDescription: "replicate = \"\(r)\": must be shared or chain")
+            }
+            replicate = mode
+        } else { replicate = .shared }
+        evaluator = try c.decodeIfPresent(EvaluatorSettings.self, forKey: .evaluator)
+            ?? EvaluatorSettings.defaults(preset: preset, inChannels: unet.inChannels, classifier: classifier)
+    }
+
+    /// As synthesised, except that `replicate` is written only when `chain` and `evaluator` only when an
+    /// evaluator metric uses it: the resolved
+    /// configuration JSON (and so a sweep's spec hash) of every trial without one is what it was before the
+    /// evaluator existed.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(preset, forKey: .preset)
+        try c.encode(dataset, forKey: .dataset)
+        try c.encodeIfPresent(dataRoot, forKey: .dataRoot)
+        try c.encode(imageSize, forKey: .imageSize)
+        try c.encode(conditional, forKey: .conditional)
+        try c.encode(seed, forKey: .seed)
+        try c.encode(chainSeed, forKey: .chainSeed)
+        try c.encode(classifier, forKey: .classifier)
+        try c.encode(unet, forKey: .unet)
+        try c.encode(teacher, forKey: .teacher)
+        try c.encode(pd, forKey: .pd)
+        try c.encode(distill, forKey: .distill)
+        try c.encode(evaluation, forKey: .evaluation)
+        if replicate != .shared { try c.encode(replicate, forKey: .replicate) }
+        if usesEvaluator { try c.encode(evaluator, forKey: .evaluator) }
+    }
+}
+
+/// What a seed replicates (issue 20 §2, docs/sweeps.md "Replicates").
+public enum ReplicateMode: String, Codable, Sendable, CaseIterable {
+    /// Every seed shares one classifier, teacher and PD chain (seeded by `chainSeed`), as in the paper: an interval
+    /// over seeds covers the distillation's and the evaluation's randomness only.
+    case shared
+    /// Each seed retrains the classifier, the teacher and the PD chain with its own seed (`chainSeed` follows
+    /// `seed`): an interval over seeds covers the whole pipeline. The evaluator stays shared: it is the measuring
+    /// instrument, and one instrument for every seed keeps comparisons paired.
+    case chain
+
+    /// The sources of variance an interval over seeds includes, for tables.
+    public var varianceSources: String {
+        switch self {
+        case .shared: return "distillation and evaluation (classifier, teacher and PD chain shared by all seeds)"
+        case .chain: return "classifier, teacher, PD chain, distillation and evaluation (each seed retrains the chain)"
+        }
+    }
+}
+
+extension ExperimentConfig {
+    /// The seed of the classifier, teacher and PD stages: `chainSeed`, or `seed` when `replicate` is `chain`.
+    public var stageChainSeed: UInt64 { replicate == .chain ? seed : chainSeed }
+}
+
+/// Whether text bound for a file path has no control characters (a newline in a path ends up in logs,
+/// scripts and job headers).
+public func safePathText(_ s: String) -> Bool { !s.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7f } }

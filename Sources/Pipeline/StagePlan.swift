@@ -1,9 +1,12 @@
 import Foundation
 import Models
+import Distill
 
 /// The kinds of stage in a trial's graph (issue 7 §2).
 public enum StageKind: String, Codable, Sendable, CaseIterable {
     case classifier, teacher, pd, distill, eval
+    /// The independent evaluator's training (Pipeline/Evaluator.swift): an input of evaluations only.
+    case evaluator
 }
 
 /// One node of a trial's stage graph. `config` holds exactly the settings that determine this
@@ -20,6 +23,9 @@ public struct StageNode: Codable, Equatable, Sendable {
 /// Stage configurations as they are hashed and handed to workers.
 public struct ClassifierStageConfig: Codable, Equatable, Sendable {
     public var dataset: String, dataRoot: String?, imageSize: Int, settings: ClassifierSettings, seed: UInt64
+    /// nil: the whole training split (every trial without an evaluator metric, as before the evaluator existed);
+    /// `.even` when the trial's independent evaluator trains on the `.odd` half.
+    public var trainingPart: TrainingPart? = nil
 }
 public struct TeacherStageConfig: Codable, Equatable, Sendable {
     public var dataset: String, dataRoot: String?, imageSize: Int, conditional: Bool, unet: UNetConfig, settings: TeacherSettings, seed: UInt64
@@ -60,33 +66,38 @@ public enum StagePlan {
         func add<T: Encodable>(_ name: String, _ kind: StageKind, _ cfg: T, _ inputs: [String: String] = [:]) {
             nodes.append(StageNode(name: name, kind: kind, config: canonicalJSON(cfg), inputs: inputs))
         }
-        let needsClassifier = !c.evaluation.metrics.filter { $0.hasSuffix("_classifier") || $0 == "classifier_score" }.isEmpty
+        let needsClassifier = c.evaluation.metrics.contains(where: \.usesClassifier)
             || DistillNeedsClassifier(c.distill.method)
         if needsClassifier {
             add("classifier", .classifier, ClassifierStageConfig(dataset: c.dataset, dataRoot: c.dataRoot, imageSize: c.imageSize,
-                                                                 settings: c.classifier, seed: c.chainSeed))
+                                                                 settings: c.classifier, seed: c.stageChainSeed,
+                                                                 trainingPart: c.usesEvaluator ? .even : nil))
+        }
+        if c.usesEvaluator {
+            add("evaluator", .evaluator, EvaluatorStageConfig(dataset: c.dataset, dataRoot: c.dataRoot, imageSize: c.imageSize,
+                                                              settings: c.evaluator, trainingPart: .odd))
         }
         add("teacher", .teacher, TeacherStageConfig(dataset: c.dataset, dataRoot: c.dataRoot, imageSize: c.imageSize, conditional: c.conditional,
-                                                     unet: c.unet, settings: c.teacher, seed: c.chainSeed))
+                                                     unet: c.unet, settings: c.teacher, seed: c.stageChainSeed))
         var prev = "teacher", t = 1024
         var modelAt: [Int: String] = [1024: "teacher"]
         while t > c.pd.downTo {
             let name = "pd\(t / 2)"
             add(name, .pd, PDStageConfig(dataset: c.dataset, dataRoot: c.dataRoot, imageSize: c.imageSize, conditional: c.conditional,
-                                         unet: c.unet, settings: c.pd, teacherSteps: t, seed: c.chainSeed), ["teacher": prev])
+                                         unet: c.unet, settings: c.pd, teacherSteps: t, seed: c.stageChainSeed), ["teacher": prev])
             prev = name
             t /= 2
             modelAt[t] = name
         }
         var students: [Int: String] = [:]
         while t > c.distill.to {
-            let name = "distill-\(c.distill.method)-\(t / 2)"
+            let name = "distill-\(c.distill.method.rawValue)-\(t / 2)"
             var inputs = ["teacher": prev]
             if DistillNeedsClassifier(c.distill.method) { inputs["classifier"] = "classifier" }
             let d = c.distill
             add(name, .distill, DistillStageConfig(
                 dataset: c.dataset, dataRoot: c.dataRoot, imageSize: c.imageSize, conditional: c.conditional, unet: c.unet,
-                method: d.method, teacherSteps: t, steps: c.distillSteps(forTeacherSteps: t), batchSize: d.batchSize, lr: d.lr,
+                method: d.method.rawValue, teacherSteps: t, steps: c.distillSteps(forTeacherSteps: t), batchSize: d.batchSize, lr: d.lr,
                 headLR: d.headLR, gradClip: d.gradClip, alpha: d.alpha, beta: d.beta, tauCFD: c.tauCFD(forTeacherSteps: t),
                 tauIS: d.tauIS, tauContrast: d.tauContrast, tauKD: d.tauKD, perceptualWeight: d.perceptualWeight,
                 includePD: d.includePD, queue: d.queue, isP2PBlockSize: d.isP2PBlockSize, diagnosticsEvery: d.diagnosticsEvery,
@@ -98,17 +109,18 @@ public enum StagePlan {
         func eval(_ name: String, model: String, sampler: String, steps: Int, label: String) {
             var inputs = ["model": model]
             if needsClassifier { inputs["classifier"] = "classifier" }
+            if c.usesEvaluator { inputs["evaluator"] = "evaluator" }
             add(name, .eval, EvalStageConfig(dataset: c.dataset, dataRoot: c.dataRoot, imageSize: c.imageSize, conditional: c.conditional,
                                              unet: c.unet, sampler: sampler, steps: steps, samples: c.evaluation.samples,
-                                             metrics: c.evaluation.metrics, batchSize: c.evaluation.batchSize, seed: c.seed, label: label), inputs)
+                                             metrics: c.evaluation.metrics.map(\.rawValue), batchSize: c.evaluation.batchSize, seed: c.seed, label: label), inputs)
         }
         for s in c.evaluation.studentSteps {
-            if let m = students[s] { eval("eval-\(c.distill.method)-\(s)", model: m, sampler: "ddim", steps: s, label: c.distill.method) }
+            if let m = students[s] { eval("eval-\(c.distill.method.rawValue)-\(s)", model: m, sampler: "ddim", steps: s, label: c.distill.method.rawValue) }
         }
-        for b in c.evaluation.baselines {
-            let parts = b.split(separator: ":"), kind = String(parts[0]), steps = Int(parts[1]) ?? 0
-            switch kind {
-            case "pd": if let m = modelAt[steps] { eval("eval-pd-\(steps)", model: m, sampler: "ddim", steps: steps, label: "pd") }
+        for b in c.evaluation.baselines.compactMap(Baseline.init) {
+            let kind = b.sampler.rawValue, steps = b.steps
+            switch b.sampler {
+            case .pd: if let m = modelAt[steps] { eval("eval-pd-\(steps)", model: m, sampler: "ddim", steps: steps, label: "pd") }
             default: eval("eval-\(kind)-\(steps)", model: "teacher", sampler: kind, steps: steps, label: kind)
             }
         }
@@ -117,4 +129,4 @@ public enum StagePlan {
 }
 
 /// Whether a distillation method uses the classifier (every method but plain PD).
-public func DistillNeedsClassifier(_ method: String) -> Bool { method != "pd" }
+public func DistillNeedsClassifier(_ method: DistillMethod) -> Bool { method != .pd }

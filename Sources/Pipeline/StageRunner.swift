@@ -8,7 +8,7 @@ import Data
 public struct StageRequest: Codable, Equatable, Sendable {
     public var kind: StageKind
     public var config: String
-    /// Role → the input stage's `final.h5` ("teacher", "classifier", "model").
+    /// Role → the input stage's `final.h5` ("teacher", "classifier", "model", "evaluator").
     public var inputs: [String: String]
     /// Classifier network configuration when a "classifier" input is present.
     public var classifierNetwork: DenseNetConfig?
@@ -69,9 +69,14 @@ public func runStage(_ r: StageRequest, context: StageContext? = nil) throws {
         let c = try dec.decode(DistillStageConfig.self, from: Data(r.config.utf8))
         try runDistillation(c, teacherPath: try input("teacher"), classifierPath: r.inputs["classifier"], classifierConfig: r.classifierNetwork,
                             data: try loadDataset(c.dataset, root: c.dataRoot, imageSize: c.imageSize, split: .train), context: ctx)
+    case .evaluator:
+        let c = try dec.decode(EvaluatorStageConfig.self, from: Data(r.config.utf8))
+        try trainEvaluator(c, train: try loadDataset(c.dataset, root: c.dataRoot, imageSize: c.imageSize, split: .train),
+                           test: try loadDataset(c.dataset, root: c.dataRoot, imageSize: c.imageSize, split: .test), context: ctx)
     case .eval:
         let c = try dec.decode(EvalStageConfig.self, from: Data(r.config.utf8))
         _ = try runEvaluation(c, modelPath: try input("model"), classifierPath: r.inputs["classifier"], classifierConfig: r.classifierNetwork,
+                              evaluatorPath: r.inputs["evaluator"],
                               reference: try loadDataset(c.dataset, root: c.dataRoot, imageSize: c.imageSize, split: .test), context: ctx)
     }
 }

@@ -19,8 +19,14 @@ public struct TrainingSnapshot {
     public var batchPosition: BatchPosition?
 }
 
+/// The checkpoint before the latest: `TrainingState.save` moves `checkpoint.h5` here before writing a new
+/// one, so a latest checkpoint that cannot be read still leaves a point to resume from (the worker falls
+/// back to it, then to a fresh start; docs/sweeps.md, "Failure model").
+public let previousCheckpointName = "checkpoint.prev.h5"
+
 enum TrainingState {
-    /// Writes model (+ EMA, optimiser, RNGs, data position) to `path` atomically.
+    /// Writes model (+ EMA, optimiser, RNGs, data position) to `path` atomically. Writing a stage's
+    /// `checkpoint.h5` first keeps the one it replaces as `checkpoint.prev.h5`.
     static func save(path: String, model: Module, grid: StepGrid?, ema: EMA?, adam: Adam?, sgd: SGD? = nil,
                      snapshot: TrainingSnapshot, configJSON: String, extraArrays: [String: ArrayValue] = [:],
                      extraAttributes: [String: AttributeValue] = [:]) throws {
@@ -46,6 +52,10 @@ enum TrainingState {
             ck.attributes["data_seed"] = .int(Int64(bitPattern: p.seed))
             ck.attributes["data_epoch"] = .int(Int64(p.epoch))
             ck.attributes["data_cursor"] = .int(Int64(p.cursor))
+        }
+        let url = URL(fileURLWithPath: path)
+        if url.lastPathComponent == "checkpoint.h5", FileManager.default.fileExists(atPath: path) {
+            _ = rename(path, url.deletingLastPathComponent().appendingPathComponent(previousCheckpointName).path)
         }
         try ck.save(to: path)
     }

@@ -7,16 +7,35 @@ public struct SeedValue: Equatable {
     public var value: Double
     public var trial: String
     public var record: EvaluationRecord?
+    /// The other distance metrics (FID/KID) the same evaluation recorded, by name: the companions a verdict
+    /// checks for agreement (docs/reports.md, "metrics disagree").
+    public var companions: [String: Double] = [:]
+}
+
+/// Lower-is-better distance metrics that a verdict compares side by side ("fid_classifier", "kid_classifier",
+/// "fid_inception", …; not their "_std" spreads).
+func isDistanceMetric(_ name: String) -> Bool {
+    (name.hasPrefix("fid") || name.hasPrefix("kid")) && !name.hasSuffix("_std")
+}
+
+/// The seed value of `record` in trial `t`, with the other distance metrics of the same stage as companions.
+func seedValue(_ t: TrialView, _ record: EvaluationRecord) -> SeedValue {
+    var c: [String: Double] = [:]
+    for e in t.record.evaluations where e.stage == record.stage && e.metric != record.metric && isDistanceMetric(e.metric) { c[e.metric] = e.value }
+    return SeedValue(seed: t.seed, value: record.value, trial: t.ref, record: record, companions: c)
 }
 
 /// The values behind one table cell or plotted point: one per seed.
 ///
 /// Aggregation rule (docs/reports.md): one value per seed; when several trials give the same seed, the
 /// first in export order (sweep, then trial key) is kept and the others are counted as duplicates.
+/// A non-finite value (a diverged run) is not averaged: it is counted. Neither is dropped silently: the
+/// cell's text shows both counts beside n.
 /// The cell shows mean ± the half-width of the Student-t 95% CI (`Metrics.summarize`), and n.
 public struct Cell {
     public var values: [SeedValue]
     public var duplicates: Int
+    public var nonFinite: Int
 
     public init(_ raw: [SeedValue]) {
         var seen = Set<Int>()
@@ -25,7 +44,28 @@ public struct Cell {
             if seen.insert(v.seed).inserted { kept.append(v) }
         }
         values = kept.sorted { $0.seed < $1.seed }
-        duplicates = raw.filter { $0.value.isFinite }.count - kept.count
+        nonFinite = raw.filter { !$0.value.isFinite }.count
+        duplicates = raw.count - nonFinite - kept.count
+    }
+
+    /// The metric of the cell's evaluation records (nil for values that are not evaluations, e.g. memory).
+    public var metric: String? { values.first?.record?.metric }
+    /// The companion metrics every value of the cell has.
+    public var companionMetrics: [String] {
+        guard let first = values.first else { return [] }
+        return first.companions.keys.filter { m in values.allSatisfy { $0.companions[m] != nil } }.sorted()
+    }
+    /// The cell of a companion metric: the same seeds and trials, the other metric's values.
+    public func companion(_ metric: String) -> Cell {
+        Cell(values.compactMap { v in v.companions[metric].map { SeedValue(seed: v.seed, value: $0, trial: v.trial, record: nil) } })
+    }
+
+    /// "; 1 duplicate seed not used, 1 non-finite value excluded" after n when any, else "".
+    var droppedText: String {
+        var parts: [String] = []
+        if duplicates > 0 { parts.append("\(duplicates) duplicate seed\(duplicates == 1 ? "" : "s") not used") }
+        if nonFinite > 0 { parts.append("\(nonFinite) non-finite value\(nonFinite == 1 ? "" : "s") excluded") }
+        return parts.isEmpty ? "" : "; " + parts.joined(separator: ", ")
     }
 
     public var isEmpty: Bool { values.isEmpty }
@@ -35,11 +75,12 @@ public struct Cell {
     public var mean: Double? { summary?.mean }
     public var records: [EvaluationRecord] { values.compactMap(\.record) }
 
-    /// "12.34 ± 0.56 [n=3]", "12.34 [n=1]" or "missing".
+    /// "12.34 ± 0.56 [n=3]", "12.34 [n=1]" or "missing"; with "; 1 duplicate seed not used" etc. inside the
+    /// brackets when values were set aside.
     public func text(_ decimals: Int) -> String {
-        guard let s = summary else { return "missing" }
-        if let h = s.halfWidth95 { return "\(fixed(s.mean, decimals)) ± \(fixed(h, decimals)) [n=\(s.count)]" }
-        return "\(fixed(s.mean, decimals)) [n=1]"
+        guard let s = summary else { return nonFinite > 0 ? "missing [\(droppedText.dropFirst(2))]" : "missing" }
+        if let h = s.halfWidth95 { return "\(fixed(s.mean, decimals)) ± \(fixed(h, decimals)) [n=\(s.count)\(droppedText)]" }
+        return "\(fixed(s.mean, decimals)) [n=1\(droppedText)]"
     }
 
     /// "ours (paper)": the cell text followed by the paper's value in parentheses ("–" when it has none).
@@ -56,7 +97,7 @@ public struct Cell {
 /// The values of `metric` at evaluation stage `stage` over `trials`, one per seed.
 public func cell(_ trials: [TrialView], stage: String, metric: String) -> Cell {
     Cell(trials.compactMap { t in
-        t.metric(stage, metric).map { SeedValue(seed: t.seed, value: $0.value, trial: t.ref, record: $0) }
+        t.metric(stage, metric).map { seedValue(t, $0) }
     })
 }
 
@@ -85,10 +126,10 @@ public struct LabelSummary {
     public var references: [String] = []
     public var datasets: [String] = []
     public var presets: [String] = []
-    /// The code versions that ran the trials' stages (empty for exports that do not record them).
-    public var codeVersions: [String] = []
-    /// The thread counts the trials' completed stages ran with (empty when not recorded).
-    public var threads: [Int] = []
+    /// Which code and machine computed the trials' stages (`computedOnLine`).
+    public var computedOn = ""
+    /// Which stages the intervals resample (`varianceSourcesLine`).
+    public var varianceSources = ""
 
     public init(records: [EvaluationRecord], trials: [TrialView]) {
         samples = Array(Set(records.map(\.samples))).sorted()
@@ -96,23 +137,24 @@ public struct LabelSummary {
         references = Array(Set(records.filter { $0.reference != "none" }.map(\.reference))).sorted()
         datasets = Array(Set(trials.map(\.dataset))).sorted()
         presets = Array(Set(trials.map(\.preset))).sorted()
-        codeVersions = Array(Set(trials.flatMap { $0.record.stages.compactMap(\.codeVersion) })).sorted()
-        threads = Array(Set(trials.flatMap { $0.record.stages.filter { $0.status == "completed" }.compactMap(\.threads) })).sorted()
+        computedOn = computedOnLine(trials)
+        // The trials behind the records (a table's trials include rows it did not show).
+        let shown = Set(records.map { $0.stage + "@" + $0.artifactDirectory })
+        let behind = records.isEmpty ? trials : trials.filter { t in t.record.evaluations.contains { shown.contains($0.stage + "@" + $0.artifactDirectory) } }
+        varianceSources = varianceSourcesLine(behind)
     }
 
     /// The lines stated under a table.
     public func lines(metric: String, scoreMetric: String? = "classifier_score") -> [String] {
         var out = [
-            "- Aggregation: mean ± half-width of the 95% Student-t confidence interval over seeds (one value per seed, first trial in export order when a seed repeats); n = number of seeds in brackets; n = 1 has no interval.",
+            "- Aggregation: mean ± half-width of the 95% Student-t confidence interval over seeds (one value per seed, first trial in export order when a seed repeats; repeated seeds and non-finite values are counted inside the brackets, never dropped silently); n = number of seeds in brackets; n = 1 has no interval.",
+            varianceSources,
             "- N (samples per evaluation): \(samples.isEmpty ? "–" : samples.map(String.init).joined(separator: ", ")); FID metric: `\(metric)`\(scoreMetric.map { "; score metric: `\($0)` (the IS formula on our classifier's softmax, not Inception's)" } ?? "").",
             "- Feature network: \(featureNetworks.isEmpty ? "–" : featureNetworks.joined(separator: "; ")).",
             "- Reference: \(references.isEmpty ? "–" : references.joined(separator: "; ")).",
             "- Dataset: \(datasets.joined(separator: ", ")); preset: \(presets.joined(separator: ", ")).",
         ]
-        if !codeVersions.isEmpty {
-            let t = threads.isEmpty ? "" : "; threads per stage: \(threads.map(String.init).joined(separator: " or "))"
-            out.append("- Code version of the stages: \(codeVersions.joined(separator: ", "))\(t) (the version is part of every stage's identity: rerunning the spec with another version trains anew; the same version at the same thread count gives the same numbers; README \"Results\" names the tag to build).")
-        }
+        out.append(computedOn)
         out.append("- " + fidCaveat(metric, samples: samples))
         return out
     }

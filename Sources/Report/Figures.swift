@@ -84,6 +84,17 @@ func sweepTable(_ s: SweepData, rcfd: Cell, links: LinkStyle, linkTerms: Bool, l
     return markdownTable(header, rows, align: align)
 }
 
+/// Said instead of a table of "missing" rows when the trials that sweep a figure's key evaluated no 4-step
+/// student (e.g. a sweep of 1-step students): which step counts they did evaluate, and the report that reads them.
+func mismatchNote(_ s: SweepData) -> String {
+    let trials = s.lines.flatMap { l in l.points.flatMap { $0.trials } }
+    let sweeps = Array(Set(trials.map { String($0.record.sweep.split(separator: "@")[0]) })).sorted()
+    let steps = studentSteps(trials)
+    let evaluated = steps.isEmpty ? "no student evaluation" : "only \(steps.map(String.init).joined(separator: ", "))-step students"
+    return "The \(trials.count) trial\(trials.count == 1 ? "" : "s") sweeping `\(s.key.path)` (\(sweeps.joined(separator: ", "))) evaluated \(evaluated), not the 4-step student of an 8 → 4 stage that this figure plots: "
+        + sweeps.map { "`rdd-report sweep \($0)`" }.joined(separator: ", ") + " reports \(sweeps.count == 1 ? "that sweep" : "those sweeps") at the step counts evaluated."
+}
+
 /// "every value beats RCFD": one verdict per (line, value), combined.
 func beatsRCFD(_ s: SweepData, rcfd: Cell) -> [Verdict] {
     var parts: [Verdict] = []
@@ -146,6 +157,10 @@ func sweepFigure(_ data: ReportData, number: Int, title: String, keys: [SweepKey
                     orAdd: "add a sweep over it with `distill.to: 4`, `evaluation.studentSteps: [4]` and several seeds") + "\n\n"
                 continue
             }
+            if s.lines.allSatisfy({ $0.points.allSatisfy { $0.cell.isEmpty } }) {
+                body += mismatchNote(s) + "\n\n"
+                continue
+            }
             panels.append(sweepPanel(s, rcfd: rcfd, title: "\(s.key.symbol) — \(scope.dataset)"))
             panels += extraPanels(s, trials)
             body += sweepTable(s, rcfd: rcfd, links: links, linkTerms: linkTerms, linked: linked) + "\n"
@@ -158,6 +173,7 @@ func sweepFigure(_ data: ReportData, number: Int, title: String, keys: [SweepKey
         body += "- Error bars and the grey band: 95% CI over seeds (none for n = 1). “− RCFD”: the difference to RCFD's 4-step FID with its CI (paired by seed when the seeds match, Welch otherwise).\n\n"
         if !verdicts.isEmpty { body += verdictSection(verdicts) + "\n" }
     }
+    if panels.isEmpty, !body.isEmpty { return (out + body, []) }
     if panels.isEmpty {
         out += "missing: no completed unconditional trial sweeps " + keys.map { "`\($0.path)`" }.joined(separator: " or ") + " — "
         out += runHint(data, spec: "fig\(number)", waiting: data.notCompleted.filter { !$0.conditional && sweepsAKey($0) },
@@ -190,12 +206,13 @@ public func fig6Report(_ data: ReportData, links: LinkStyle) -> (String, [Report
                 guard let lo = l.points.first, let hi = l.points.last, l.points.count >= 2 else { continue }
                 v.append(Verdict(claim: "\(l.name): batch \(compact(hi.x)) < batch \(compact(lo.x)) (a larger batch helps IS_P2P)", a: hi.cell, b: lo.cell,
                                  unit: "FID", missingA: "batch \(compact(hi.x))", missingB: "batch \(compact(lo.x))"))
-                let mem = memLines(s).first { $0.name == l.name }!.points.compactMap { p in p.1.mean.map { (p.0, $0) } }
-                if mem.count >= 2 {
-                    let grows = zip(mem.dropFirst(), mem).allSatisfy { $0.1 >= $1.1 } && mem.last!.1 > mem.first!.1
-                    let text = mem.map { "\(compact($0.0)): \(fixed($0.1, 1))" }.joined(separator: ", ")
-                    v.append(Verdict(claim: "\(l.name): memory grows with batch", outcome: grows ? .reproduced : .notReproduced,
-                                     line: "\(l.name): memory grows with batch: \(grows ? "reproduced" : "not reproduced") (mean peak MiB by batch — \(text); rule: non-decreasing and last > first)"))
+                // "Memory grows with the batch" from the interval of the difference, largest − smallest batch.
+                let mem = memLines(s).first { $0.name == l.name }!.points.filter { !$0.1.isEmpty }
+                if let mlo = mem.first, let mhi = mem.last, mem.count >= 2 {
+                    let means = mem.map { "\(compact($0.0)): \(fixed($0.1.mean!, 1))" }.joined(separator: ", ")
+                    v.append(Verdict(claim: "\(l.name): memory grows with batch", a: mhi.1, b: mlo.1,
+                                     unit: "MiB", decimals: 1, missingA: "batch \(compact(mhi.0))", missingB: "batch \(compact(mlo.0))", direction: .higher,
+                                     label: "peak at batch \(compact(mhi.0)) − batch \(compact(mlo.0)); mean peak MiB by batch: \(means)"))
                 }
             }
             return v
@@ -226,7 +243,7 @@ public func fig8Report(_ data: ReportData, links: LinkStyle) -> (String, [Report
                 keys: [SweepKey(path: "distill.queue.size", symbol: "N_q"), SweepKey(path: "distill.queue.contrastSize", symbol: "V")],
                 intro: "The paper sweeps the memory queue size N_q and the number V of queued pixels sampled for M_P2P: performance rises and then falls with N_q (best at 20,000) and saturates with V (2048 chosen).",
                 links: links, claims: { s, _, _ in
-                    s.key.path == "distill.queue.size" ? s.lines.map { riseThenFall($0, symbol: s.key.symbol) } : s.lines.map { saturates($0, symbol: s.key.symbol) }
+                    s.key.path == "distill.queue.size" ? s.lines.flatMap { riseThenFall($0, symbol: s.key.symbol) } : s.lines.flatMap { saturates($0, symbol: s.key.symbol) }
                 })
 }
 
@@ -237,31 +254,37 @@ public func fig9Report(_ data: ReportData, links: LinkStyle) -> (String, [Report
                 links: links, claims: { s, rcfd, _ in beatsRCFD(s, rcfd: rcfd) }, linkTerms: true)
 }
 
-/// Fig. 8's N_q claim: the best (lowest-FID) value is interior, and lower than both ends.
-func riseThenFall(_ l: SweepData.Line, symbol: String) -> Verdict {
+/// Fig. 8's N_q claim "performance rises then falls": an interior value below both ends. The candidate is
+/// the interior value with the lowest mean (a choice of which comparison to make); the verdict comes from the
+/// two intervals, interior − first and interior − last (`combined`: reproduced when both exclude 0 below,
+/// not reproduced when either excludes 0 above). A line whose lowest mean sits at an end says so.
+func riseThenFall(_ l: SweepData.Line, symbol: String) -> [Verdict] {
     let claim = "\(l.name): performance rises then falls with \(symbol)"
     let pts = l.points.filter { !$0.cell.isEmpty }
-    guard pts.count >= 3 else { return Verdict(claim: claim, outcome: .untested, line: "\(claim): untested (needs ≥ 3 values, have \(pts.count))") }
-    let best = pts.indices.min { pts[$0].cell.mean! < pts[$1].cell.mean! }!
-    if best == 0 || best == pts.count - 1 {
-        return Verdict(claim: claim, outcome: .notReproduced,
-                       line: "\(claim): not reproduced (lowest mean FID at the edge \(symbol) = \(compact(pts[best].x)))")
+    guard pts.count >= 3 else { return [Verdict(claim: claim, outcome: .untested, line: "\(claim): untested (needs ≥ 3 values, have \(pts.count))")] }
+    let best = (1..<(pts.count - 1)).min { pts[$0].cell.mean! < pts[$1].cell.mean! }!
+    let lowest = pts.indices.min { pts[$0].cell.mean! < pts[$1].cell.mean! }!
+    let at = "\(symbol) = \(compact(pts[best].x))"
+    func part(_ end: Int) -> Verdict {
+        Verdict(claim: "\(l.name): \(at) < \(symbol) = \(compact(pts[end].x))", a: pts[best].cell, b: pts[end].cell, unit: "FID",
+                missingA: at, missingB: "\(symbol) = \(compact(pts[end].x))")
     }
-    let dl = Verdict(claim: "", a: pts[best].cell, b: pts[0].cell, unit: "FID", missingA: "", missingB: "")
-    let dr = Verdict(claim: "", a: pts[best].cell, b: pts[pts.count - 1].cell, unit: "FID", missingA: "", missingB: "")
-    let both = dl.outcome == .reproduced && dr.outcome == .reproduced
-    return Verdict(claim: claim, outcome: both ? .reproduced : .inconclusive,
-                   line: "\(claim): \(both ? "reproduced" : "inconclusive (the interior minimum is not below both ends with 95% confidence)") — lowest mean FID at interior \(symbol) = \(compact(pts[best].x)); vs first \(dl.line.dropFirst(2)); vs last \(dr.line.dropFirst(2))")
+    let parts = [part(0), part(pts.count - 1)]
+    let edge = lowest == 0 || lowest == pts.count - 1 ? "; the lowest mean FID is at the end \(symbol) = \(compact(pts[lowest].x))" : ""
+    return [combined(claim, parts, detail: " — the interior value with the lowest mean, \(at), against both ends\(edge)")] + parts
 }
 
-/// Fig. 8's V claim: the first increase helps, the last changes little (|last gain| < half the first gain, on means).
-func saturates(_ l: SweepData.Line, symbol: String) -> Verdict {
+/// Fig. 8's V claim "FID saturates": the first increase of V lowers FID beyond its CI, and the last does
+/// not (its CI includes 0, or it raises FID). Not reproduced when the first increase raises FID, or the last
+/// still lowers it, beyond the CI. Both from intervals (`Rule.saturation`).
+func saturates(_ l: SweepData.Line, symbol: String) -> [Verdict] {
     let claim = "\(l.name): FID saturates with \(symbol)"
-    let pts = l.points.compactMap { p in p.cell.mean.map { (p.x, $0, p.cell.n) } }
-    guard pts.count >= 3 else { return Verdict(claim: claim, outcome: .untested, line: "\(claim): untested (needs ≥ 3 values, have \(pts.count))") }
-    let first = pts[0].1 - pts[1].1, last = pts[pts.count - 2].1 - pts[pts.count - 1].1
-    let ok = first > 0 && abs(last) < first / 2
-    let nMin = pts.map(\.2).min()!
-    return Verdict(claim: claim, outcome: ok ? (nMin >= 2 ? .reproduced : .inconclusive) : .notReproduced,
-                   line: "\(claim): \(ok ? (nMin >= 2 ? "reproduced" : "inconclusive (shape holds on means, n = 1: no CI)") : "not reproduced") — FID gain of the first step \(signed(first, 2)), of the last step \(signed(last, 2)) (rule: first gain > 0 and |last gain| < first gain / 2, on means)")
+    let pts = l.points.filter { !$0.cell.isEmpty }
+    guard pts.count >= 3 else { return [Verdict(claim: claim, outcome: .untested, line: "\(claim): untested (needs ≥ 3 values, have \(pts.count))")] }
+    func step(_ i: Int) -> Verdict {
+        let a = "\(symbol) = \(compact(pts[i + 1].x))", b = "\(symbol) = \(compact(pts[i].x))"
+        return Verdict(claim: "\(l.name): \(a) < \(b)", a: pts[i + 1].cell, b: pts[i].cell, unit: "FID", missingA: a, missingB: b)
+    }
+    let first = step(0), last = step(pts.count - 2)
+    return [Verdict(claim: claim, rule: .saturation(first: first, last: last, detail: " — rule: the first increase lowers FID beyond its CI and the last does not"))] + [first, last]
 }

@@ -182,9 +182,7 @@ public func produceReport(_ r: ReportRequest, links: LinkStyle, loader: ExportLo
 
 /// The stem of a report's files from its --out path ("results/reports/fig7.md" → "fig7").
 public func stem(ofOut out: String?, kind: ReportKind) -> String {
-    guard let out else { return kind.rawValue }
-    let name = (out as NSString).lastPathComponent
-    return name.hasSuffix(".md") ? String(name.dropLast(3)) : name
+    out.map(stemOf) ?? kind.rawValue
 }
 
 /// Writes `data` to `path`, creating its directory; leaves the file untouched when the bytes are equal.
@@ -206,9 +204,38 @@ public func runReport(_ r: ReportRequest, linkPrefix: String = "", loader: Expor
         return (o.markdown, true)
     }
     let o = try produceReport(r, links: LinkStyle(stem: stem(ofOut: r.out, kind: r.kind), prefix: linkPrefix), loader: loader)
-    guard let out = r.out else { return (o.markdown, false) }
+    return (o.markdown, try write(o, to: r.out))
+}
+
+/// Writes a report's Markdown to `out` and its files next to it; false (nothing written) without `out`.
+func write(_ o: ReportOutput, to out: String?) throws -> Bool {
+    guard let out else { return false }
     let dir = (out as NSString).deletingLastPathComponent
     for f in o.files { try writeIfChanged(f.data, to: (dir.isEmpty ? "" : dir + "/") + f.name) }
     try writeIfChanged(Data(o.markdown.utf8), to: out)
-    return (o.markdown, true)
+    return true
+}
+
+/// Runs `rdd-report sweep` as the CLI does: the export or database of `source` (its --export/--db/--out;
+/// its filters are not used: the sweep is the filter), the Markdown to --out (the SVG next to it) or returned.
+@discardableResult
+public func runSweepReport(_ options: SweepReportOptions, source r: ReportRequest, loader: ExportLoader = .fileOnly) throws -> (markdown: String, wroteFiles: Bool) {
+    let data = ReportData(try loader.load(r))
+    let stem = r.out.map { stemOf($0) } ?? "sweep"
+    let (md, files) = try sweepReport(data, options: options, links: LinkStyle(stem: stem))
+    let o = ReportOutput(markdown: md, files: files)
+    return (md, try write(o, to: r.out))
+}
+
+/// Runs `rdd-report compare A B` as the CLI does (source and --out as for `runSweepReport`).
+@discardableResult
+public func runCompareReport(_ a: String, _ b: String, source r: ReportRequest, loader: ExportLoader = .fileOnly) throws -> (markdown: String, wroteFiles: Bool) {
+    let md = try compareReport(ReportData(try loader.load(r)), a, b)
+    return (md, try write(ReportOutput(markdown: md), to: r.out))
+}
+
+/// "results/reports/fig7.md" → "fig7".
+func stemOf(_ out: String) -> String {
+    let name = (out as NSString).lastPathComponent
+    return name.hasSuffix(".md") ? String(name.dropLast(3)) : name
 }

@@ -21,9 +21,24 @@ public struct SweepRecord: Codable, Equatable, Sendable {
     public var specPath: String
     public var specHash: String
     public var preset: String
-    public init(name: String, specPath: String, specHash: String, preset: String) {
+    /// The spec's `description` (heads `rdd-report sweep`); nil when it has none or the export predates it.
+    public var description: String?
+    /// The spec's axes in spec order (nil in exports written before they were recorded: reports then read
+    /// the axes from the trials).
+    public var axes: [SweepAxisRecord]?
+    public init(name: String, specPath: String, specHash: String, preset: String, description: String? = nil, axes: [SweepAxisRecord]? = nil) {
         self.name = name; self.specPath = specPath; self.specHash = specHash; self.preset = preset
+        self.description = description; self.axes = axes
     }
+}
+
+/// One axis of a sweep spec: its dotted path, where the spec declares it ("grid", "zip[0]" — zipped axes
+/// move together —, "trials", "seeds") and its values as JSON text in spec order.
+public struct SweepAxisRecord: Codable, Equatable, Sendable {
+    public var path: String
+    public var source: String
+    public var values: [String]
+    public init(path: String, source: String, values: [String]) { self.path = path; self.source = source; self.values = values }
 }
 
 /// One trial: its swept values, its resolved configuration, what its stages measured.
@@ -39,10 +54,14 @@ public struct TrialRecord: Codable, Equatable, Sendable {
     public var status: String
     public var evaluations: [EvaluationRecord]
     public var stages: [StageRecord]
+    /// What a seed replicates (Pipeline.ReplicateMode): "shared" (classifier, teacher and PD chain shared by all
+    /// seeds: intervals cover distillation and evaluation only) or "chain" (each seed retrains them: intervals
+    /// cover the whole pipeline). nil in exports written before it was recorded, which were all "shared".
+    public var replicate: String?
     public init(sweep: String, key: String, axes: [String: String], configJSON: String, status: String,
-                evaluations: [EvaluationRecord], stages: [StageRecord]) {
+                evaluations: [EvaluationRecord], stages: [StageRecord], replicate: String? = nil) {
         self.sweep = sweep; self.key = key; self.axes = axes; self.configJSON = configJSON; self.status = status
-        self.evaluations = evaluations; self.stages = stages
+        self.evaluations = evaluations; self.stages = stages; self.replicate = replicate
     }
 }
 
@@ -89,10 +108,19 @@ public struct StageRecord: Codable, Equatable, Sendable {
     /// The worker threads (RDD_THREADS) the stage ran with: numbers are identical at equal thread counts,
     /// and some reductions round differently at another. nil when not recorded.
     public var threads: Int?
+    /// When the stage first started and when it finished (UTC, ISO 8601, whole seconds), so "the spec was
+    /// committed before its run" can be checked against the repository history. nil when not recorded.
+    public var startedAt: String?
+    public var finishedAt: String?
+    /// Which build and machine computed the stage (`Provenance`); nil in exports written before it was
+    /// recorded (the reports then say so).
+    public var provenance: Provenance?
     public init(name: String, kind: String, identity: String, status: String, seconds: Double, peakMemoryBytes: Int,
-                series: [String: [SeriesPoint]], codeVersion: String? = nil, threads: Int? = nil) {
+                series: [String: [SeriesPoint]], codeVersion: String? = nil, threads: Int? = nil,
+                startedAt: String? = nil, finishedAt: String? = nil, provenance: Provenance? = nil) {
         self.name = name; self.kind = kind; self.identity = identity; self.status = status; self.seconds = seconds
         self.peakMemoryBytes = peakMemoryBytes; self.series = series; self.codeVersion = codeVersion; self.threads = threads
+        self.startedAt = startedAt; self.finishedAt = finishedAt; self.provenance = provenance
     }
 }
 

@@ -90,6 +90,7 @@ public func fig5Report(_ data: ReportData, resultsRoot: String, seed: Int?, step
         var rows: [(String, Samples)] = []
         var table: [[String]] = []
         var problems: [String] = []
+        var shown: [TrialView] = []
         for m in methods {
             let name = PaperReference.paperName(m)
             guard let (t, r) = rec(m, chosen) else {
@@ -103,6 +104,7 @@ public func fig5Report(_ data: ReportData, resultsRoot: String, seed: Int?, step
                 let s = try loadSamples(path)
                 if let f = rows.first?.1, (f.h, f.w, f.c) != (s.h, s.w, s.c) { throw ReportError("image size \(s.h)×\(s.w)×\(s.c) differs from the first row's") }
                 rows.append((name, s))
+                shown.append(t)
                 table.append([name, t.ref, "`\(r.stage)`", fidText, "`\(r.artifactDirectory)/samples.h5`", "\(s.n) × \(s.h)×\(s.w)×\(s.c)"])
             } catch {
                 // The message names the path relative to the results root only, so the report does not depend on where it runs.
@@ -118,6 +120,7 @@ public func fig5Report(_ data: ReportData, resultsRoot: String, seed: Int?, step
         }
         out += "Seed \(chosen), \(steps)-step students, data set **\(scope.dataset)** (preset `\(scope.preset)`), rows top to bottom:\n\n"
         out += markdownTable(["Row", "Trial", "Evaluation", "FID of this seed", "Samples file", "Stored"], table) + "\n"
+        if !shown.isEmpty { out += computedOnLine(shown) + "\n\n" }
         if !problems.isEmpty { out += problems.map { "- \($0)\n" }.joined() + "\n" }
     }
     if !any { out += "missing: no completed unconditional trial with method pd, rcfd or rdd evaluated at \(steps) step\(steps == 1 ? "" : "s") in this export.\n" }

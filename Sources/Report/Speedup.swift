@@ -52,6 +52,7 @@ public func speedupReport(_ data: ReportData, links: LinkStyle) -> String {
         let samples = Array(Set(trials.flatMap { $0.record.evaluations.map(\.samples) })).sorted().map(String.init).joined(separator: ", ")
         out += "- Aggregation: mean ± 95% Student-t CI over seeds (one value per seed, first trial in export order when a seed repeats); the speed-up is averaged over seeds of per-trial ratios.\n"
         out += "- Measured on the machine that ran the trials (CPU), sampling batch \(batch.isEmpty ? "?" : batch), N = \(samples.isEmpty ? "?" : samples) images per evaluation; the time of a shared machine varies, so read ratios, not seconds.\n"
+        out += computedOnLine(trials) + "\n"
         if ddim.isEmpty { out += "- missing: eval-ddim-1024 — run \(ddim1024Spec(scope.preset, conditional: scope.conditional)), or add \"ddim:1024\" to evaluation.baselines of a spec, to measure the reference.\n" }
         out += "\n"
     }

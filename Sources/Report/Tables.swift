@@ -9,7 +9,7 @@ let tableSteps = [1, 2, 4]
 /// The values of `metric` for the `steps`-step students of any of `methods` (stage "eval-<method>-<steps>").
 func studentCell(_ trials: [TrialView], methods: [String], steps: Int, metric: String) -> Cell {
     Cell(trials.filter { methods.contains($0.method) }.compactMap { t in
-        t.metric("eval-\(t.method)-\(steps)", metric).map { SeedValue(seed: t.seed, value: $0.value, trial: t.ref, record: $0) }
+        t.metric("eval-\(t.method)-\(steps)", metric).map { seedValue(t, $0) }
     })
 }
 

@@ -123,6 +123,7 @@ public func termsReport(_ data: ReportData, trials selectors: [String], links: L
         let axes = t.record.axes.keys.sorted().map { "\($0)=\(t.record.axes[$0]!)" }.joined(separator: ", ")
         out += "<a id=\"\(termsAnchor(t.ref))\"></a>\n\n### \(t.ref) — \(t.method), seed \(t.seed)\n\n"
         out += "Axes: \(axes.isEmpty ? "none" : axes); preset `\(t.preset)`, data set \(t.dataset).\n\n"
+        out += computedOnLine([t]) + "\n\n"
         let stages = distillStagesInTrainingOrder(t.record.stages)
         var series: [String: [SVGPlot.Point]] = [:]
         var markers: [(Double, String)] = []

@@ -6,9 +6,14 @@ import Models
 /// version, the canonical configuration JSON and the identities of its inputs by role (sorted). Any
 /// change upstream changes the input identities and so this one; a code version bump changes all.
 public func stageIdentity(kind: StageKind, config: String, inputs: [String: String], codeVersion: String = CodeVersion.string) -> String {
+    SHA256.hex(stageIdentityText(kind: kind, config: config, inputs: inputs, codeVersion: codeVersion))
+}
+
+/// What `stageIdentity` hashes.
+func stageIdentityText(kind: StageKind, config: String, inputs: [String: String], codeVersion: String = CodeVersion.string) -> String {
     var text = "rdd-stage-identity/1\nkind=\(kind.rawValue)\ncode=\(codeVersion)\nconfig=\(config)\n"
     for (role, id) in inputs.sorted(by: { $0.key < $1.key }) { text += "input \(role)=\(id)\n" }
-    return SHA256.hex(text)
+    return text
 }
 
 /// A stage of the sweep's graph: one per distinct identity, shared by every trial that needs it.
@@ -48,15 +53,24 @@ public struct SweepPlan {
     /// SHA-256 of what the sweep computes: each trial's index, key and resolved configuration.
     /// Formatting, key order, `description` and `execution` do not change it.
     public var specHash: String
+    /// Identity → position in `stages`, so looking a stage up costs O(1), not a scan of the sweep
+    /// (a scan per trial–stage link made `plan` quadratic in the number of trials).
+    let position: [String: Int]
 
-    public func stage(_ id: String) -> PlannedStage? { stages.first { $0.identity == id } }
+    public func stage(_ id: String) -> PlannedStage? { position[id].map { stages[$0] } }
 
-    public static func make(_ spec: SweepSpec) throws -> SweepPlan {
-        let trials = try spec.expand()
+    public static func make(_ spec: SweepSpec, maxTrials: Int = SweepSpec.defaultMaxTrials) throws -> SweepPlan {
+        let trials = try spec.expand(maxTrials: maxTrials)
         var stages: [PlannedStage] = []
         var index: [String: Int] = [:]
         var links: [Int: [TrialStageLink]] = [:]
+        // Most nodes of a trial (classifier, teacher, PD chain) repeat those of the trial before it when the axes do
+        // not change them: reuse the previous trial's hashes (a bounded memo, one trial's identity texts), and
+        // decode each evaluation's role once per stage.
+        var previous: [String: String] = [:], roles: [String: String] = [:]
         for t in trials {
+            var current: [String: String] = [:]
+            defer { previous = current }
             var ids: [String: String] = [:]
             var kinds: [String: StageKind] = [:]
             for n in StagePlan.plan(t.config) {
@@ -65,7 +79,9 @@ public struct SweepPlan {
                     guard let id = ids[src] else { throw PipelineError("stage plan: '\(n.name)' needs '\(src)', which comes later or not at all") }
                     inputs[role] = id
                 }
-                let id = stageIdentity(kind: n.kind, config: n.config, inputs: inputs)
+                let text = stageIdentityText(kind: n.kind, config: n.config, inputs: inputs)
+                let id = previous[text] ?? current[text] ?? SHA256.hex(text)
+                current[text] = id
                 ids[n.name] = id
                 kinds[n.name] = n.kind
                 if let i = index[id] {
@@ -78,19 +94,23 @@ public struct SweepPlan {
                                                names: [n.name], trials: [t.index], totalSteps: totalSteps(n.kind, n.config)))
                 }
                 var role = n.name
-                if n.kind == .eval, let e = try? JSONDecoder().decode(EvalStageConfig.self, from: Data(n.config.utf8)) {
-                    let model = n.inputs["model"].flatMap { kinds[$0] }
-                    role = model == .distill ? "student@\(e.steps)" : "\(e.label)@\(e.steps)"
+                if n.kind == .eval {
+                    // The role follows from the configuration and the model's kind, both part of the identity.
+                    if let known = roles[id] { role = known } else if let e = try? JSONDecoder().decode(EvalStageConfig.self, from: Data(n.config.utf8)) {
+                        let model = n.inputs["model"].flatMap { kinds[$0] }
+                        role = model == .distill ? "student@\(e.steps)" : "\(e.label)@\(e.steps)"
+                        roles[id] = role
+                    }
                 }
                 links[t.index, default: []].append(TrialStageLink(name: n.name, role: role, identity: id))
             }
         }
         let hashText = trials.map { "\($0.index)\t\($0.key)\t\($0.configJSON)" }.joined(separator: "\n")
-        return SweepPlan(spec: spec, trials: trials, stages: stages, links: links, specHash: SHA256.hex("rdd-sweep-spec/1\n" + hashText))
+        return SweepPlan(spec: spec, trials: trials, stages: stages, links: links, specHash: SHA256.hex("rdd-sweep-spec/1\n" + hashText), position: index)
     }
 }
 
-/// Steps of a training stage from its configuration (nil for classifier pre-training, whose step
+/// Steps of a training stage from its configuration (nil for classifier and evaluator pre-training, whose step
 /// count depends on the dataset size, and for evaluations).
 func totalSteps(_ kind: StageKind, _ config: String) -> Int? {
     let d = Data(config.utf8), dec = JSONDecoder()
@@ -98,6 +118,6 @@ func totalSteps(_ kind: StageKind, _ config: String) -> Int? {
     case .teacher: return (try? dec.decode(TeacherStageConfig.self, from: d))?.settings.steps
     case .pd: return (try? dec.decode(PDStageConfig.self, from: d))?.settings.stepsPerHalving
     case .distill: return (try? dec.decode(DistillStageConfig.self, from: d))?.steps
-    case .classifier, .eval: return nil
+    case .classifier, .eval, .evaluator: return nil
     }
 }

@@ -111,6 +111,25 @@ enum Proc {
         rename(tmp, path)
     }
 
+    /// The last `n` lines of `text` (what a failed attempt keeps of its worker's output).
+    static func lastLines(_ text: String, _ n: Int) -> String {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        let body = lines.last == "" ? lines.dropLast() : lines[...]
+        return body.suffix(n).joined(separator: "\n")
+    }
+
+    /// The line that says why a worker failed: the Swift runtime's "Fatal error: …" (a trap), else its
+    /// "Program crashed: …", else the worker's own "stage failed: …", else the last line that is not
+    /// backtrace noise ("Backtrace took 1.01s", frame lines, blank).
+    static func failureLine(_ text: String) -> String? {
+        let lines = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        for marker in ["Fatal error:", "Program crashed:", "rdd-sweep worker: stage failed:"] {
+            if let l = lines.last(where: { $0.contains(marker) }) { return l }
+        }
+        let noise = ["Backtrace took", "rdd-sweep worker pid", "Thread ", "at /", "💣", "Press space", "Registers:", "Images (", "0x", "==="]
+        return lines.last { l in !noise.contains { l.hasPrefix($0) } && l.range(of: "^[0-9]+ +(0x|\\[)", options: .regularExpression) == nil }
+    }
+
     /// The last `maxBytes` of a file, from `offset` on.
     static func tail(_ path: String, from offset: Int = 0, maxBytes: Int = 2000) -> String {
         guard let h = FileHandle(forReadingAtPath: path) else { return "" }

@@ -77,6 +77,10 @@ public struct Reports {
         }
         func state(_ id: String) -> String {
             let onDisk = FileManager.default.fileExists(atPath: stageDir(id) + "/" + StageFiles.done)
+            // Cheap check only (no artifact is read): size and time against done.json's stamp; `run` verifies checksums.
+            if onDisk, let kind = p.stage(id)?.kind, ArtifactCheck.stampProblem(stageDir(id), kind: kind) != nil {
+                return "to verify (artifact changed since it completed)"
+            }
             switch dbStatus[id] {
             case "completed"?, "cached"?: return onDisk ? "done" : "to run (artifacts missing)"
             case "failed"?: return "failed earlier"
@@ -120,13 +124,16 @@ public struct Reports {
 
     // MARK: status
 
+    /// What `status` and `show` call a trial or stage recorded as running when nothing runs it.
+    static let notRunning = "interrupted (no scheduler running)"
+
     public func status(sweep ref: String?, all: Bool = false) throws -> String {
         let st = try sweepStatus(ref)
         let sw = st.sweep
         var out = "sweep \(sw.label) — \(sw.specFile), preset \(sw.preset), created \(fmtDate(sw.created)); "
         out += st.schedulerRunning ? "scheduler running (pid \(st.schedulerOwner))\n" : "no scheduler running\n"
         let tc = st.trialCounts
-        out += "trials: \(st.trialTotal) — completed \(tc["completed"] ?? 0), running \(tc["running"] ?? 0), failed \(tc["failed"] ?? 0), queued \(tc["queued"] ?? 0)\n"
+        out += "trials: \(st.trialTotal) — completed \(tc["completed"] ?? 0), \(st.trialsOrphaned ? Reports.notRunning : "running") \(tc["running"] ?? 0), failed \(tc["failed"] ?? 0), queued \(tc["queued"] ?? 0)\n"
         if let s = st.slurmLine { out += s + "\n" }
         let counts = st.stageCounts
         out += "stages: \(st.stages.count) — done \(st.stagesDone) (ran \(counts["completed"] ?? 0), cached \(counts["cached"] ?? 0)), running \(counts["running"] ?? 0), failed \(counts["failed"] ?? 0), stale \(counts["stale"] ?? 0), queued \(counts["queued"] ?? 0)\n"
@@ -178,9 +185,9 @@ public struct Reports {
                 }) + "\n"
             }
             if !d.unsuccessfulAttempts.isEmpty {
-                out += "unsuccessful attempts:\n" + table(["stage", "attempt", "outcome", "exit", "signal", "last step", "stderr (last line)"], d.unsuccessfulAttempts.map { a in
+                out += "unsuccessful attempts:\n" + table(["stage", "attempt", "outcome", "exit", "signal", "last step", "why (from the last 50 lines of stderr)"], d.unsuccessfulAttempts.map { a in
                     [a.stage, "\(a.attempt)", a.outcome, a.exitStatus.map(String.init) ?? "-", a.signal.map(String.init) ?? "-", a.lastStep.map(String.init) ?? "-",
-                     String(a.stderrTail.split(separator: "\n").last ?? "").prefix(100).description]
+                     String(a.why.prefix(100))]
                 }) + "\n"
             }
             if config { out += "resolved configuration:\n" + d.configJSON + "\n" }
@@ -226,7 +233,7 @@ public struct Reports {
     /// `dropOldRevisions`, superseded revisions of each sweep are forgotten first.
     public func gc(dryRun: Bool, dropOldRevisions: Bool) throws -> String {
         guard let lock = FileLock.tryLock(root + "/.scheduler.lock") else {
-            throw PipelineError("a scheduler is running on '\(root)'; gc waits until it has finished")
+            throw RootLockedError("a scheduler is running on '\(root)'; gc waits until it has finished")
         }
         defer { withExtendedLifetime(lock) {} }
         let db = try RunDatabase(writerAt: dbPath)

@@ -19,6 +19,12 @@ public final class RunDatabase {
         m.registerMigration("v2-slurm") { db in
             for sql in RunDatabase.schemaV2Slurm { try db.execute(sql: sql) }
         }
+        m.registerMigration("v3-provenance") { db in
+            for sql in RunDatabase.schemaV3Provenance { try db.execute(sql: sql) }
+        }
+        m.registerMigration("v4-query-indexes") { db in
+            for sql in RunDatabase.queryIndexes { try db.execute(sql: sql) }
+        }
         return m
     }
 
@@ -161,6 +167,24 @@ public final class RunDatabase {
         "CREATE INDEX slurm_tasks_in_flight ON slurm_tasks(finished)",
     ]
 
+    /// Which build and machine computed each completed stage (docs/run-database.md, "Provenance"): the
+    /// `Provenance` of its done.json as JSON, NULL for stages completed before it was recorded.
+    public static let schemaV3Provenance = [
+        "ALTER TABLE stages ADD COLUMN provenance_json TEXT",
+    ]
+
+    /// Indexes for the queries the CLI and reports make that the keys above do not serve (docs/run-database.md,
+    /// "Queries and their plans", has each query's EXPLAIN QUERY PLAN): `status`' ETA (seconds_per_step of
+    /// a stage kind, finished evaluations), and the columns `ON DELETE SET NULL` updates when `gc
+    /// --drop-old-revisions` forgets a sweep (without them each forgotten sweep scans stages and attempts).
+    public static let queryIndexes = [
+        "CREATE INDEX metrics_name ON metrics(name, stage)",
+        "CREATE INDEX stages_kind_status ON stages(kind, status)",
+        "CREATE INDEX stages_ran_by_sweep ON stages(ran_by_sweep)",
+        "CREATE INDEX attempts_sweep ON attempts(sweep_id)",
+        "CREATE INDEX slurm_tasks_sweep ON slurm_tasks(sweep_id)",
+    ]
+
     public static func path(root: String) -> String { root + "/runs.sqlite" }
 
     /// Opens (creating and migrating) the database for writing. Only the scheduler does this.
@@ -284,8 +308,8 @@ extension RunDatabase {
         for e in entries { try st.execute(arguments: [stage, e.step, e.name, e.value.isNaN ? nil : e.value]) }
     }
 
-    /// Replaces a completed stage's metrics by its final journal and its evaluations by result.json, and
-    /// fills the stage's cost (seconds, peak memory, threads, finish time) from the worker's done.json where the
+    /// Replaces a completed stage's metrics by its final journal, its evaluations by result.json and its
+    /// provenance by done.json's, and fills the stage's cost (seconds, peak memory, threads, finish time) from the worker's done.json where the
     /// row has none: a stage adopted from disk (imported from another root, or finished while no scheduler
     /// watched) keeps what it took where it ran. A scheduler that saw the worker finish overwrites these.
     static func ingestCompleted(_ db: Database, stage: String, directory: String) throws {
@@ -294,6 +318,11 @@ extension RunDatabase {
                 UPDATE stages SET seconds = COALESCE(seconds, ?), peak_rss_kib = COALESCE(peak_rss_kib, ?),
                   threads = COALESCE(threads, ?), finished = COALESCE(finished, ?) WHERE identity = ?
                 """, arguments: [done.seconds, done.peakRSSKiB, done.threads.flatMap { Int($0) }, done.finished, stage])
+            // The completing worker's record is the truth about who computed the stage (also for an adopted one).
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.sortedKeys]
+            let provenance = try done.provenance.map { String(decoding: try enc.encode($0), as: UTF8.self) }
+            try db.execute(sql: "UPDATE stages SET provenance_json = ? WHERE identity = ?", arguments: [provenance, stage])
         }
         try db.execute(sql: "DELETE FROM metrics WHERE stage = ?", arguments: [stage])
         try upsertMetrics(db, stage: stage, readJournal(path: directory + "/journal.jsonl", from: 0).entries)

@@ -36,6 +36,8 @@ extension Reports {
                 }
             }
             var trialsOut: [TrialRecord] = []
+            // A stage shared by many trials (the teacher and PD chain of a seed) is read once, not once per trial.
+            var evalsOf: [String: [Row]] = [:], seriesOf: [String: [String: [SeriesPoint]]] = [:]
             for sw in sweeps {
                 let trials = try Row.fetchAll(db, sql: "SELECT * FROM trials WHERE sweep_id = ? ORDER BY trial_index", arguments: [sw.id])
                 for t in trials {
@@ -56,8 +58,10 @@ extension Reports {
                         var dir: String = s["artifact_dir"]
                         let own = "stages/" + identity
                         if dir.hasSuffix("/" + own) { dir = own } else if dir.hasPrefix(root + "/") { dir = String(dir.dropFirst(root.count + 1)) }
-                        let evals = try Row.fetchAll(db, sql: "SELECT * FROM evaluations WHERE stage = ? ORDER BY metric", arguments: [identity])
-                        for e in evals {
+                        if evalsOf[identity] == nil {
+                            evalsOf[identity] = try Row.fetchAll(db, sql: "SELECT * FROM evaluations WHERE stage = ? ORDER BY metric", arguments: [identity])
+                        }
+                        for e in evalsOf[identity]! {
                             evaluations.append(EvaluationRecord(stage: tname, model: e["model_label"], metric: e["metric"], value: e["value"],
                                                                 label: e["label"], featureNetwork: e["feature_network"], samples: e["samples"],
                                                                 reference: e["reference"], sampler: e["sampler"], steps: e["steps"], nfe: e["nfe"],
@@ -65,20 +69,52 @@ extension Reports {
                         }
                         var series: [String: [SeriesPoint]] = [:]
                         if kind == "distill" {
-                            for m in try Row.fetchAll(db, sql: "SELECT step, name, value FROM metrics WHERE stage = ? ORDER BY name, step", arguments: [identity]) {
-                                if let v = m["value"] as Double? { series[m["name"], default: []].append(SeriesPoint(step: m["step"], value: v)) }
+                            if let known = seriesOf[identity] { series = known } else {
+                                for m in try Row.fetchAll(db, sql: "SELECT step, name, value FROM metrics WHERE stage = ? ORDER BY name, step", arguments: [identity]) {
+                                    if let v = m["value"] as Double? { series[m["name"], default: []].append(SeriesPoint(step: m["step"], value: v)) }
+                                }
+                                seriesOf[identity] = series
                             }
                         }
                         stages.append(StageRecord(name: tname, kind: kind, identity: identity, status: s["status"],
                                                   seconds: (s["seconds"] as Double?) ?? 0, peakMemoryBytes: ((s["peak_rss_kib"] as Int?) ?? 0) * 1024,
-                                                  series: series, codeVersion: s["code_version"], threads: s["threads"]))
+                                                  series: series, codeVersion: s["code_version"], threads: s["threads"],
+                                                  startedAt: exportTimestamp(s["started"]), finishedAt: exportTimestamp(s["finished"]),
+                                                  provenance: try (s["provenance_json"] as String?).map { try JSONDecoder().decode(Provenance.self, from: Data($0.utf8)) }))
                     }
+                    // Written only when not the default (ExperimentConfig.encode): absent = "shared".
+                    let replicate = (try? JSONParser.parse(t["config_json"] as String).value)?["replicate"]?.stringValue ?? "shared"
                     trialsOut.append(TrialRecord(sweep: sw.label, key: t["trial_key"], axes: axes, configJSON: t["config_json"], status: t["status"],
-                                                 evaluations: evaluations, stages: stages))
+                                                 evaluations: evaluations, stages: stages, replicate: replicate))
                 }
             }
-            return RunExport(sweeps: sweeps.map { Report.SweepRecord(name: $0.label, specPath: $0.specFile, specHash: $0.specHash, preset: $0.preset) },
-                             trials: trialsOut)
+            return RunExport(sweeps: sweeps.map { sw in
+                let spec = try? SweepSpec.parse(sw.specJSON, file: sw.specFile)
+                return Report.SweepRecord(name: sw.label, specPath: sw.specFile, specHash: sw.specHash, preset: sw.preset,
+                                          description: spec?.description, axes: spec.map(Self.axisRecords))
+            }, trials: trialsOut)
         }
     }
+
+    /// A spec's axes in spec order (trials, grid, zip groups, seeds), values as JSON text.
+    static func axisRecords(_ spec: SweepSpec) -> [SweepAxisRecord] {
+        var out: [SweepAxisRecord] = []
+        for t in spec.trials { for (p, v) in t {
+            if let i = out.firstIndex(where: { $0.path == p }) { if !out[i].values.contains(v.serialized()) { out[i].values.append(v.serialized()) } }
+            else { out.append(SweepAxisRecord(path: p, source: "trials", values: [v.serialized()])) }
+        } }
+        for (p, vs) in spec.grid { out.append(SweepAxisRecord(path: p, source: "grid", values: vs.map { $0.serialized() })) }
+        for (i, g) in spec.zip.enumerated() { for (p, vs) in g { out.append(SweepAxisRecord(path: p, source: "zip[\(i)]", values: vs.map { $0.serialized() })) } }
+        if let seeds = spec.seeds { out.append(SweepAxisRecord(path: "seed", source: "seeds", values: seeds.map { $0.serialized() })) }
+        return out
+    }
+}
+
+/// A database time (Unix seconds) as the export writes it: UTC ISO 8601 to the second, e.g. "2026-12-06T19:35:11Z".
+func exportTimestamp(_ seconds: Double?) -> String? {
+    guard let seconds, seconds.isFinite, seconds > 0 else { return nil }
+    let f = ISO8601DateFormatter()
+    f.formatOptions = [.withInternetDateTime]
+    f.timeZone = TimeZone(identifier: "UTC")
+    return f.string(from: Date(timeIntervalSince1970: seconds.rounded(.down)))
 }

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import HeapModule
 import Pipeline
 import Tensor
 #if canImport(Glibc)
@@ -24,6 +25,10 @@ public struct RunOptions {
     public var workerExecutable: String
     /// A running worker whose heartbeat file is older than this is killed and its stage retried.
     public var heartbeatTimeout: Double = 120
+    /// A running worker whose step (and phase) has not advanced for this many seconds is "stalled": killed
+    /// and its stage retried, with that reason (0 disables). Generous by default: the slowest step of a
+    /// `paper` stage and the longest phase without steps (reference statistics) take minutes, not an hour.
+    public var stallTimeout: Double = 3600
     public var display: DisplayMode = .auto
     /// Extra environment for workers (tests use RDD_DIE_AFTER_STEPS).
     public var environment: [String: String] = [:]
@@ -59,6 +64,8 @@ public struct RunSummary {
     /// waiting for workers: the fixed cost it adds to the stages.
     public var bookkeepingSeconds: Double
     public var failures: [String]
+    /// Of `bookkeepingSeconds`, opening the database, registering the sweep and reconciling it with the disk.
+    public var startupSeconds = 0.0
     /// Slurm executor: the job arrays this run submitted.
     public var submittedJobs: [String] = []
 }
@@ -88,6 +95,10 @@ public class Scheduler {
     var attempts: [String: Int] = [:]
     var threadsUsed: [String: Int] = [:]
     var running: [String: RunningStage] = [:]
+    /// Stages whose directory another process (an earlier scheduler's orphaned worker) holds (HeldStages.swift).
+    var held: [String: HeldStage] = [:]
+    /// Completed stages whose artifact was fully verified in this run (ArtifactCheck.swift).
+    var verifiedArtifacts = Set<String>()
     var stagesRun = 0, failedAttempts = 0
     var failureMessages: [String] = []
     var display: ProgressDisplay!
@@ -97,6 +108,20 @@ public class Scheduler {
     var inFlight: [String: String] = [:]
     /// The previous `sample()` and the last time the scheduler found itself resumed after a suspension.
     var previousSample: Double?, resumedAt = 0.0
+    /// Plan positions of the stages that may be ready to launch (`nextReady` checks lazily); a stage is
+    /// pushed when it is queued at reconciliation, when one of its inputs completes and when it is
+    /// requeued for a retry, so the first ready stage in plan order is found without scanning the plan.
+    var candidates = Heap<Int>()
+    /// Plan position → positions of the stages that take it as an input.
+    let dependents: [[Int]]
+    /// How workers are started and reaped: real processes, or an in-process stand-in (the harness
+    /// benchmark, `HarnessBench`, measures the scheduler's own cost without training).
+    var workers = WorkerProcesses()
+
+    struct WorkerProcesses {
+        var spawn: (_ path: String, _ arguments: [String], _ env: [String: String], _ logPath: String) throws -> pid_t = Proc.spawn
+        var reap: (pid_t) -> Proc.Exit? = Proc.reap
+    }
 
     final class RunningStage {
         let identity: String
@@ -117,9 +142,13 @@ public class Scheduler {
         var peakKiB: Int?
         var killReason: String?
         var heartbeatAge: Double = 0
+        /// Step and phase last seen (from the heartbeat and progress.json), and when they last changed.
+        var progressMark = ""
+        var progressAt: Double
         var reaped = false
         init(identity: String, pid: pid_t, attempt: Int, started: Date, logOffset: Int) {
             self.identity = identity; self.pid = pid; self.attempt = attempt; self.started = started; self.logOffset = logOffset
+            progressAt = started.timeIntervalSince1970
         }
     }
 
@@ -128,6 +157,11 @@ public class Scheduler {
         self.options = options
         root = URL(fileURLWithPath: options.root).standardizedFileURL.path
         stageByID = Dictionary(uniqueKeysWithValues: plan.stages.map { ($0.identity, $0) })
+        var dependents = [[Int]](repeating: [], count: plan.stages.count)
+        for (i, s) in plan.stages.enumerated() {
+            for input in Set(s.inputs.values) { if let j = plan.position[input] { dependents[j].append(i) } }
+        }
+        self.dependents = dependents
     }
 
     func stageDir(_ id: String) -> String { root + "/stages/" + id }
@@ -138,7 +172,7 @@ public class Scheduler {
         let lockPath = root + "/.scheduler.lock"
         guard let lock = FileLock.tryLock(lockPath) else {
             let owner = FileLock.owner(lockPath)
-            throw PipelineError("another `rdd-sweep run` (pid \(owner)) is using '\(root)'; one scheduler per results root (it is the database's only writer). Watch it with `rdd-sweep status --root \(options.root)`.")
+            throw RootLockedError("another `rdd-sweep run` (pid \(owner)) is using '\(root)'; one scheduler per results root (it is the database's only writer). Watch it with `rdd-sweep status --root \(options.root)`.")
         }
         lock.writeOwner("\(getpid())\n")
         defer { withExtendedLifetime(lock) {} }
@@ -153,6 +187,7 @@ public class Scheduler {
         try register()
         try reconcile()
         bookkeeping += Date().timeIntervalSince(tb)
+        let startup = bookkeeping
 
         var oldInt: (@convention(c) (Int32) -> Void)?, oldTerm: (@convention(c) (Int32) -> Void)?
         if options.handleSignals {
@@ -181,12 +216,13 @@ public class Scheduler {
         while true {
             if interruptRequested != 0 { interrupted = true; try stopAll(); break }
             let tick = Date()
-            for (id, r) in running { if let ex = Proc.reap(r.pid) { try finish(id, r, ex) } }
+            for (id, r) in running { if let ex = workers.reap(r.pid) { try finish(id, r, ex) } }
+            try pollHeld()
             let now = Date()
             if now.timeIntervalSince(lastSample) >= 0.5 { sample(); lastSample = now }
             if now.timeIntervalSince(lastFlush) >= 2 { try flush(); lastFlush = now }
             while interruptRequested == 0, running.count < max(1, options.jobs), let next = nextReady() { try launch(next) }
-            if running.isEmpty { bookkeeping += Date().timeIntervalSince(tick); break }
+            if running.isEmpty && held.isEmpty { bookkeeping += Date().timeIntervalSince(tick); break }
             display.render(rows())
             bookkeeping += Date().timeIntervalSince(tick)
             usleep(UInt32(options.pollInterval * 1e6))
@@ -199,7 +235,7 @@ public class Scheduler {
             trialsCompleted: trialStatus.filter { $0 == "completed" }.count, trialsFailed: trialStatus.filter { $0 == "failed" }.count,
             stagesRun: stagesRun, stagesReused: reused, stagesFailed: plan.stages.filter { status[$0.identity] == "failed" }.count,
             failedAttempts: failedAttempts, interrupted: interrupted, seconds: Date().timeIntervalSince(t0), bookkeepingSeconds: bookkeeping,
-            failures: failureMessages)
+            failures: failureMessages, startupSeconds: startup)
         if interrupted {
             display.event("interrupted: running stages were stopped and are marked stale; `rdd-sweep run \(plan.spec.file)` resumes them from their last checkpoint")
         } else {
@@ -246,22 +282,24 @@ public class Scheduler {
                 sweepID = db.lastInsertedRowID
                 sweepLabel = "\(plan.spec.name)@1"
             }
+            // One transaction; each statement prepared once (cachedStatement) for the thousands of rows of a large sweep.
+            let insertStage = try db.cachedStatement(sql: """
+                INSERT OR IGNORE INTO stages (identity, kind, name, config_json, inputs_json, code_version, status, total_steps, created, artifact_dir)
+                VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)
+                """)
             for s in plan.stages {
                 let inputs = JSON.object(s.inputs.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) }).serialized()
-                try db.execute(sql: """
-                    INSERT OR IGNORE INTO stages (identity, kind, name, config_json, inputs_json, code_version, status, total_steps, created, artifact_dir)
-                    VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)
-                    """, arguments: [s.identity, s.kind.rawValue, s.names[0], s.config, inputs, CodeVersion.string, s.totalSteps, now, stageDir(s.identity)])
+                try insertStage.execute(arguments: [s.identity, s.kind.rawValue, s.names[0], s.config, inputs, CodeVersion.string, s.totalSteps, now, stageDir(s.identity)])
             }
+            let insertTrial = try db.cachedStatement(sql: "INSERT OR IGNORE INTO trials (sweep_id, trial_index, trial_key, axes_json, config_json) VALUES (?, ?, ?, ?, ?)")
+            let trialID = try db.cachedStatement(sql: "SELECT id FROM trials WHERE sweep_id = ? AND trial_index = ?")
+            let deleteLinks = try db.cachedStatement(sql: "DELETE FROM trial_stages WHERE trial_id = ?")
+            let insertLink = try db.cachedStatement(sql: "INSERT INTO trial_stages (trial_id, name, role, stage) VALUES (?, ?, ?, ?)")
             for t in plan.trials {
-                try db.execute(sql: """
-                    INSERT OR IGNORE INTO trials (sweep_id, trial_index, trial_key, axes_json, config_json) VALUES (?, ?, ?, ?, ?)
-                    """, arguments: [sweepID, t.index, t.key, JSON.object(t.axes).serialized(), t.configJSON])
-                let tid = try Int64.fetchOne(db, sql: "SELECT id FROM trials WHERE sweep_id = ? AND trial_index = ?", arguments: [sweepID, t.index])!
-                try db.execute(sql: "DELETE FROM trial_stages WHERE trial_id = ?", arguments: [tid])
-                for l in plan.links[t.index] ?? [] {
-                    try db.execute(sql: "INSERT INTO trial_stages (trial_id, name, role, stage) VALUES (?, ?, ?, ?)", arguments: [tid, l.name, l.role, l.identity])
-                }
+                try insertTrial.execute(arguments: [sweepID, t.index, t.key, JSON.object(t.axes).serialized(), t.configJSON])
+                let tid = try Int64.fetchOne(trialID, arguments: [sweepID, t.index])!
+                try deleteLinks.execute(arguments: [tid])
+                for l in plan.links[t.index] ?? [] { try insertLink.execute(arguments: [tid, l.name, l.role, l.identity]) }
             }
         }
     }
@@ -296,9 +334,11 @@ public class Scheduler {
     func reconcile() throws {
         try db.write { db in
             let now = Date().timeIntervalSince1970
+            let select = try db.cachedStatement(sql: "SELECT status, attempts, failures, threads FROM stages WHERE identity = ?")
+            let update = try db.cachedStatement(sql: "UPDATE stages SET status = ?, failures = ?, pid = ? WHERE identity = ?")
             for s in plan.stages {
                 let id = s.identity
-                guard let row = try Row.fetchOne(db, sql: "SELECT status, attempts, failures, threads FROM stages WHERE identity = ?", arguments: [id]) else { continue }
+                guard let row = try Row.fetchOne(select, arguments: [id]) else { continue }
                 var st: String = row["status"]
                 let done = FileManager.default.fileExists(atPath: stageDir(id) + "/" + StageFiles.done)
                 attempts[id] = row["attempts"]
@@ -310,8 +350,17 @@ public class Scheduler {
                     if !done {
                         st = "queued"
                         display.event("note: \(s.displayName) [\(s.shortID)] was complete but its artifacts are gone; it will run again")
+                    } else if let changed = ArtifactCheck.stampProblem(stageDir(id), kind: s.kind) {
+                        // Touched since it completed: verify fully; a corrupt one runs again.
+                        if let bad = ArtifactCheck.verify(stageDir(id), kind: s.kind) {
+                            let note = quarantineArtifact(s, because: bad, foundBy: "at the start of this run (\(changed))")
+                            try db.execute(sql: "UPDATE stages SET error = ?, finished = NULL WHERE identity = ?", arguments: [note, id])
+                            st = "queued"
+                        } else { verifiedArtifacts.insert(id) }
                     }
                 case "running", "stale":
+                    // A worker of the scheduler that recorded this may still hold the stage: wait for it (HeldStages).
+                    if holdIfBusy(id) { st = "running"; break }
                     try db.execute(sql: "UPDATE attempts SET outcome = 'interrupted', finished = ? WHERE stage = ? AND outcome = 'running'", arguments: [now, id])
                     st = done ? "completed" : "queued"
                     if done { try adoptCompleted(db, id) }
@@ -319,26 +368,41 @@ public class Scheduler {
                     if done { st = "completed"; try adoptCompleted(db, id) }
                     else if options.retryFailed { st = "queued"; failures[id] = 0 }
                 default:
+                    if !done && holdIfBusy(id) { st = "running"; break }
                     if done {
                         st = (attempts[id] ?? 0) == 0 ? "cached" : "completed"
                         try RunDatabase.ingestCompleted(db, stage: id, directory: stageDir(id))
                     }
                 }
                 status[id] = st
-                try db.execute(sql: "UPDATE stages SET status = ?, failures = ?, pid = NULL WHERE identity = ?", arguments: [st, failures[id] ?? 0, id])
+                try update.execute(arguments: [st, failures[id] ?? 0, held[id]?.pid, id])
             }
             try updateTrials(db, plan.trials.map(\.index))
         }
+        for (i, s) in plan.stages.enumerated() where status[s.identity] == "queued" { candidates.insert(i) }
     }
 
     // MARK: scheduling
 
     func isDone(_ id: String) -> Bool { ["completed", "cached"].contains(status[id]) }
 
+    /// The first stage in plan order that is queued, not running, and whose inputs are all done.
+    /// Candidates that are not ready are dropped; each is pushed again by the event that can make it
+    /// ready (an input completing, a retry), so a sweep costs O(links · log stages), not stages².
     func nextReady() -> PlannedStage? {
-        plan.stages.first { s in
-            status[s.identity] == "queued" && running[s.identity] == nil && s.inputs.values.allSatisfy(isDone)
+        while let i = candidates.min {
+            let s = plan.stages[i]
+            if status[s.identity] == "queued" && running[s.identity] == nil && held[s.identity] == nil && s.inputs.values.allSatisfy(isDone) { return s }
+            _ = candidates.removeMin()
         }
+        return nil
+    }
+
+    /// Queues the stage at plan position `i` and, when it completed, its dependents as launch candidates.
+    func markCandidates(after id: String) {
+        guard let i = plan.position[id] else { return }
+        if status[id] == "queued" { candidates.insert(i) }
+        if isDone(id) { for d in dependents[i] { candidates.insert(d) } }
     }
 
     /// Writes a stage's `request.json` (what its worker runs) and, once, `stage.json` (what it is).
@@ -363,6 +427,10 @@ public class Scheduler {
 
     func launch(_ s: PlannedStage) throws {
         let id = s.identity, dir = stageDir(id)
+        // Its directory is held by another worker: starting one would only exit 75; wait instead.
+        if holdIfBusy(id) { status[id] = "running"; return }
+        // Its inputs must be what their workers wrote; a corrupt one is requeued and this stage waits for it.
+        guard try inputsVerified(s) else { return }
         try prepareStage(s)
         // Keep a stage's thread count across resumes: identical numbers need the same count.
         let hasCheckpoint = FileManager.default.fileExists(atPath: dir + "/checkpoint.h5")
@@ -380,9 +448,9 @@ public class Scheduler {
         try? FileManager.default.removeItem(atPath: dir + "/" + StageFiles.progress)
         let logOffset = Proc.fileSize(logPath) ?? 0
         let exe = options.workerExecutable
-        let pid = try Proc.spawn(path: exe, arguments: [exe, "worker", dir + "/" + StageFiles.request,
-                                                          "--checkpoint-every", String(plan.spec.checkpointEvery), "--log-every", String(plan.spec.logEvery)],
-                                 env: env, logPath: logPath)
+        let pid = try workers.spawn(exe, [exe, "worker", dir + "/" + StageFiles.request,
+                                          "--checkpoint-every", String(plan.spec.checkpointEvery), "--log-every", String(plan.spec.logEvery)],
+                                    env, logPath)
         let now = Date()
         let r = RunningStage(identity: id, pid: pid, attempt: attempt, started: now, logOffset: logOffset)
         r.total = s.totalSteps
@@ -436,6 +504,19 @@ public class Scheduler {
                 r.killReason = String(format: "no heartbeat for %.0f s (limit %.0f s)", r.heartbeatAge, options.heartbeatTimeout)
                 kill(r.pid, SIGKILL)
             }
+            // Liveness is not progress: the heartbeat thread beats while a training loop hangs, so the step it
+            // carries (and progress.json's step and phase) must advance too.
+            let beatStep = Heartbeat.step(dir + "/" + StageFiles.heartbeat)
+            if let b = beatStep { r.step = max(r.step ?? b, b) }   // progress.json is written at most 4 times a second
+            let mark = "\(beatStep.map(String.init) ?? "-") \(r.step.map(String.init) ?? "-") \(r.phase ?? "")"
+            if mark != r.progressMark { r.progressMark = mark; r.progressAt = now }
+            let still = now - max(r.progressAt, resumedAt)
+            if options.stallTimeout > 0, still > options.stallTimeout, r.killReason == nil {
+                let at = (beatStep ?? r.step).map { "step \($0)" } ?? "its start"
+                r.killReason = String(format: "stalled: no progress past %@ for %.0f s (--stall-timeout %.0f s)", at, still, options.stallTimeout)
+                Heartbeat.note("=== rdd-sweep: attempt \(r.attempt) killed: \(r.killReason!) ===", log: dir + "/" + StageFiles.log)
+                kill(r.pid, SIGKILL)
+            }
             if let k = Proc.peakRSSKiB(r.pid) { r.peakKiB = max(r.peakKiB ?? 0, k) }
             let jp = dir + "/journal.jsonl"
             let ino = Proc.inode(jp) ?? 0
@@ -480,8 +561,13 @@ public class Scheduler {
                 try updateTrials(db, s.trials)
             }
             stagesRun += 1
+            markCandidates(after: id)
             display.event(String(format: "✓ %@ [%@] completed in %.1f s%@", s.displayName, s.shortID, seconds,
                                  peak > 0 ? String(format: ", peak %.0f MB", Double(peak) / 1024) : ""))
+            return
+        }
+        if ex == .exited(WorkerExit.busy) {
+            try busyAtStart(s, r)
             return
         }
         if interruptRequested != 0 {
@@ -495,8 +581,8 @@ public class Scheduler {
         var lastStep = r.step
         let journal = readJournal(path: dir + "/journal.jsonl", from: 0).entries
         if let m = journal.map(\.step).max() { lastStep = max(lastStep ?? 0, m + 1) }
-        let tail = Proc.tail(dir + "/" + StageFiles.log, from: r.logOffset, maxBytes: 2000)
-        let lastLine = tail.split(separator: "\n").last(where: { !$0.hasPrefix("rdd-sweep worker pid") }).map(String.init) ?? ""
+        let tail = Proc.lastLines(Proc.tail(dir + "/" + StageFiles.log, from: r.logOffset, maxBytes: 256 * 1024), 50)
+        let lastLine = Proc.failureLine(tail) ?? ""
         let deterministic = ex == .exited(WorkerExit.stageError) || ex == .exited(WorkerExit.usage)
         let exitNote: String
         switch ex {
@@ -513,6 +599,7 @@ public class Scheduler {
         let retry = !deterministic && f <= options.retries
         let newStatus = retry ? "queued" : "failed"
         status[id] = newStatus
+        markCandidates(after: id)
         var exitStatus: Int?, sig: Int?
         switch ex { case .exited(let c): exitStatus = Int(c); case .signaled(let sg): sig = Int(sg) }
         try db.write { db in
@@ -564,9 +651,15 @@ public class Scheduler {
                                arguments: [now, r.step, id, r.attempt])
                 status[id] = "stale"
             }
-            try updateTrials(db, Array(Set(running.keys.flatMap { stageByID[$0]?.trials ?? [] })).sorted())
+            // Held stages keep their holder's attempt open: the next run waits for it or adopts its result.
+            for id in held.keys {
+                try db.execute(sql: "UPDATE stages SET status = 'stale' WHERE identity = ?", arguments: [id])
+                status[id] = "stale"
+            }
+            try updateTrials(db, Array(Set((Array(running.keys) + Array(held.keys)).flatMap { stageByID[$0]?.trials ?? [] })).sorted())
         }
         running = [:]
+        held = [:]
     }
 
     // MARK: trials
@@ -581,30 +674,61 @@ public class Scheduler {
     }
 
     /// A stage whose worker wrote done.json but whose end the scheduler did not see (it was interrupted, or
-    /// the worker was killed after finishing): ingest it, and credit the attempt that wrote done.json — the
-    /// latest, since no attempt starts while done.json exists — as the one that completed it.
+    /// the worker was killed after finishing, or it was an earlier scheduler's orphan): ingest it, and credit
+    /// the attempt whose pid wrote done.json as the one that completed it (other open attempts were
+    /// interrupted); the stage row loses the failure fields of earlier attempts.
     func adoptCompleted(_ db: Database, _ id: String) throws {
-        try RunDatabase.ingestCompleted(db, stage: id, directory: stageDir(id))
-        try db.execute(sql: "UPDATE attempts SET outcome = 'completed' WHERE stage = ? AND attempt = (SELECT MAX(attempt) FROM attempts WHERE stage = ?)",
-                       arguments: [id, id])
+        let dir = stageDir(id)
+        try RunDatabase.ingestCompleted(db, stage: id, directory: dir)
+        let done = WorkerDone.read(directory: dir)
+        // The attempt whose worker wrote done.json (its pid); else the latest.
+        var byPid = try Int.fetchOne(db, sql: "SELECT MAX(attempt) FROM attempts WHERE stage = ? AND pid = ?", arguments: [id, done?.pid])
+        let latest = try Int.fetchOne(db, sql: "SELECT MAX(attempt) FROM attempts WHERE stage = ?", arguments: [id])
+        let local = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM attempts WHERE stage = ? AND pid IS NULL", arguments: [id]) == 0
+        if byPid == nil, let done, local {
+            // A local worker completed it without a row of its own (its scheduler was killed between starting it and
+            // recording it): add the row. (Slurm attempts have no pid; their collector records them.)
+            let a = (latest ?? 0) + 1
+            try db.execute(sql: "INSERT INTO attempts (stage, attempt, pid, started, outcome) VALUES (?, ?, ?, ?, 'completed')",
+                           arguments: [id, a, done.pid, done.finished - done.seconds])
+            try db.execute(sql: "UPDATE stages SET attempts = MAX(attempts, ?) WHERE identity = ?", arguments: [a, id])
+            attempts[id] = max(attempts[id] ?? 0, a)
+            byPid = a
+        }
+        if let a = byPid ?? latest {
+            try db.execute(sql: "UPDATE attempts SET outcome = 'completed', finished = COALESCE(?, finished), exit_status = 0, signal = NULL, stderr_tail = NULL WHERE stage = ? AND attempt = ?",
+                           arguments: [done?.finished, id, a])
+            try db.execute(sql: "UPDATE attempts SET outcome = 'interrupted', finished = COALESCE(finished, ?) WHERE stage = ? AND outcome = 'running'",
+                           arguments: [Date().timeIntervalSince1970, id])
+            let by = try Int64.fetchOne(db, sql: "SELECT sweep_id FROM attempts WHERE stage = ? AND attempt = ?", arguments: [id, a])
+            try db.execute(sql: "UPDATE stages SET ran_by_sweep = COALESCE(?, ran_by_sweep) WHERE identity = ?", arguments: [by, id])
+        }
+        // The row describes the completed stage, not the attempts before it (they keep their own records).
+        try db.execute(sql: """
+            UPDATE stages SET status = 'completed', exit_status = 0, signal = NULL, error = NULL, pid = NULL, failures = 0,
+              last_step = COALESCE(total_steps, last_step) WHERE identity = ?
+            """, arguments: [id])
+        failures[id] = 0
     }
 
     func updateTrials(_ db: Database, _ indices: [Int]) throws {
         let now = Date().timeIntervalSince1970
+        let update = try db.cachedStatement(sql: """
+            UPDATE trials SET status = ?, completed = CASE WHEN ? = 'completed' THEN COALESCE(completed, ?) ELSE NULL END
+            WHERE sweep_id = ? AND trial_index = ?
+            """)
         for i in indices {
             let s = trialState(i)
-            try db.execute(sql: """
-                UPDATE trials SET status = ?, completed = CASE WHEN ? = 'completed' THEN COALESCE(completed, ?) ELSE NULL END
-                WHERE sweep_id = ? AND trial_index = ?
-                """, arguments: [s, s, now, sweepID, i])
+            try update.execute(arguments: [s, s, now, sweepID, i])
         }
     }
 
     // MARK: display
 
+    /// The running stages in plan order (sorting the few running ones, not scanning the plan each tick).
     func rows() -> [ProgressRow] {
-        plan.stages.compactMap { s in
-            guard let r = running[s.identity] else { return nil }
+        running.keys.compactMap { plan.position[$0] }.sorted().map { i in
+            let s = plan.stages[i], r = running[s.identity]!
             return ProgressRow(name: s.displayName, shortID: s.shortID, step: r.step, total: r.total, rate: r.rate,
                                elapsed: Date().timeIntervalSince(r.started), metrics: r.metrics, attempt: r.attempt, phase: r.phase)
         }

@@ -52,7 +52,7 @@ public final class SlurmExecutor: Scheduler {
         let lockPath = root + "/.scheduler.lock"
         guard let lock = FileLock.tryLock(lockPath) else {
             let owner = FileLock.owner(lockPath)
-            throw PipelineError("another rdd-sweep (pid \(owner)) is writing '\(root)'; one writer per results root. Watch it with `rdd-sweep status --root \(options.root)`.")
+            throw RootLockedError("another rdd-sweep (pid \(owner)) is writing '\(root)'; one writer per results root. Watch it with `rdd-sweep status --root \(options.root)`.")
         }
         lock.writeOwner("\(getpid())\n")
         defer { withExtendedLifetime(lock) {} }
@@ -320,7 +320,7 @@ extension SlurmExecutor {
         let root = URL(fileURLWithPath: root).standardizedFileURL.path
         guard let lock = FileLock.tryLock(root + "/.scheduler.lock") else {
             let owner = (try? String(contentsOfFile: root + "/.scheduler.lock", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
-            throw PipelineError("another rdd-sweep (pid \(owner)) is writing '\(root)'; stop it first (Ctrl-C detaches an attached Slurm run without cancelling its jobs)")
+            throw RootLockedError("another rdd-sweep (pid \(owner)) is writing '\(root)'; stop it first (Ctrl-C detaches an attached Slurm run without cancelling its jobs)")
         }
         defer { withExtendedLifetime(lock) {} }
         let db = try RunDatabase(writerAt: RunDatabase.path(root: root))

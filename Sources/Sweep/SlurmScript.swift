@@ -201,8 +201,14 @@ public struct SlurmArrayJob: Equatable {
         for t in tasks where t.identity.range(of: "^[0-9a-f]{64}$", options: .regularExpression) == nil {
             out.append("stage identity \(JSON.string(t.identity).serialized()): expected 64 hexadecimal digits")
         }
-        if jobName.range(of: "^[A-Za-z0-9][A-Za-z0-9._+@-]*$", options: .regularExpression) == nil {
+        if !isSafeName(jobName) {
             out.append("job name \(JSON.string(jobName).serialized()): expected letters, digits and . _ + @ -")
+        }
+        // Second line of defence (the spec parser admits only safe names): sweep and stage names are
+        // written into the script's comment header, where a line break would start an #SBATCH line.
+        if !isSafeName(sweep) { out.append("sweep \(JSON.string(sweep).serialized()): expected letters, digits and . _ + @ -") }
+        for t in tasks where !isSafeName(t.name) {
+            out.append("stage name \(JSON.string(t.name).serialized()): expected letters, digits and . _ + @ -")
         }
         for d in dependencies where d.range(of: "^[0-9]+(_[0-9]+)?$", options: .regularExpression) == nil {
             out.append("dependency \(JSON.string(d).serialized()): expected a job id or JOBID_TASK")
@@ -255,6 +261,12 @@ public struct SlurmArrayJob: Equatable {
             """
         return s
     }
+}
+
+/// Whether `s` is a name safe in a shell word, a file name and a Slurm header: a letter or digit, then
+/// letters, digits and `. _ + @ -` (every sweep, stage and job name rdd-sweep makes is one).
+public func isSafeName(_ s: String) -> Bool {
+    s.range(of: "^[A-Za-z0-9][A-Za-z0-9._+@-]*$", options: .regularExpression) != nil
 }
 
 /// `'text'` for bash, with embedded single quotes as `'\''`: nothing inside is expanded.

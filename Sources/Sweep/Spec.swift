@@ -30,6 +30,10 @@ public struct SweepSpec {
     public var logEvery: Int
     /// `execution.slurm`: sbatch resources for `rdd-sweep run --executor slurm` (docs/sweeps.md, "Slurm").
     public var slurm = SlurmSettings()
+    /// Line of each JSON path of the spec (for messages about expanded trials).
+    public var lines: [String: Int] = [:]
+    /// Default of `--max-trials`: more trials than this are refused before expansion.
+    public static let defaultMaxTrials = 10_000
 
     public static let topLevelKeys = ["$schema", "name", "description", "preset", "base", "grid", "zip", "trials", "seeds", "execution"]
     public static let executionKeys = ["checkpointEvery", "logEvery", "slurm"]
@@ -70,12 +74,15 @@ public indirect enum KeySchema {
     case number
     case boolean
     case string
+    /// A `ConfigEnum` field: one of these strings.
+    case enumeration([String])
     case array(KeySchema)
     case optional(KeySchema)
     case unknown
     case object([(String, KeySchema)])
 
     public static func of(_ value: Any) -> KeySchema {
+        if let e = value as? any ConfigEnum { return .enumeration(type(of: e).validNames) }
         let m = Mirror(reflecting: value)
         let typeName = "\(type(of: value))"
         if m.displayStyle == .optional {
@@ -122,6 +129,7 @@ public indirect enum KeySchema {
         case .number: return "a number"
         case .boolean: return "true or false"
         case .string: return "a string"
+        case .enumeration(let names): return "one of \(names.joined(separator: ", "))"
         case .array(let e): return "an array of \(e.pluralDescription)"
         case .optional(let e): return e.typeDescription + " or null"
         case .unknown: return "a value"
@@ -150,6 +158,7 @@ public indirect enum KeySchema {
         case (.integer, .double(let d)):
             return ["\(path) = \(v.serialized()): expected \(typeDescription), got the non-integer number \(d)"]
         case (.number, .int), (.number, .double), (.boolean, .bool), (.string, .string): return []
+        case (.enumeration(let names), .string(let s)): return names.contains(s) ? [] : ["\(path) = \(v.serialized()): \(enumProblem(s, names))"]
         case (.array(let e), .array(let a)): return a.enumerated().flatMap { e.check($0.1, path: "\(path)[\($0.0)]") }
         case (.object(let kv), .object(let vv)):
             var out: [String] = []
@@ -165,20 +174,7 @@ public indirect enum KeySchema {
 }
 
 /// Levenshtein distance (for "did you mean").
-public func editDistance(_ a: String, _ b: String) -> Int {
-    let x = Array(a.lowercased()), y = Array(b.lowercased())
-    if x.isEmpty { return y.count }
-    if y.isEmpty { return x.count }
-    var prev = Array(0...y.count), cur = [Int](repeating: 0, count: y.count + 1)
-    for i in 1...x.count {
-        cur[0] = i
-        for j in 1...y.count {
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x[i - 1] == y[j - 1] ? 0 : 1))
-        }
-        swap(&prev, &cur)
-    }
-    return prev[y.count]
-}
+public func editDistance(_ a: String, _ b: String) -> Int { levenshtein(a, b) }
 
 /// "; did you mean 'alpha'?" for the closest candidates (distance ≤ max(2, length/3)), else "; valid keys: …".
 public func didYouMean(_ key: String, _ candidates: [String], listIfNone: Bool = true) -> String {
@@ -225,6 +221,7 @@ extension SweepSpec {
         }
         var spec = SweepSpec(file: file, text: text, name: "", description: nil, preset: "tiny", base: .object([]), grid: [], zip: [],
                              trials: [], seeds: nil, checkpointEvery: 100, logEvery: 10)
+        spec.lines = parsed.lines
         let root = parsed.value
         if let n = root["name"] {
             if let s = n.stringValue, !s.isEmpty, s.range(of: "^[A-Za-z0-9][A-Za-z0-9._-]*$", options: .regularExpression) != nil, !s.contains("@") {
@@ -362,8 +359,45 @@ extension SweepSpec {
         return out
     }
 
+    /// How many trials the spec expands to, counted without expanding (nil when it overflows Int).
+    public var trialCount: Int? {
+        var n = max(1, trials.count)
+        let factors = grid.map(\.1.count) + zip.map { $0.first?.1.count ?? 1 } + [seeds?.count ?? 1]
+        for f in factors {
+            let (p, o) = n.multipliedReportingOverflow(by: f)
+            if o { return nil }
+            n = p
+        }
+        return n
+    }
+
+    /// The spec line that set config path `path` (an axis of the trial, else `base`), for messages.
+    func line(of path: String) -> Int? {
+        if path == "seed" { return lines["seeds"] ?? lines["base.seed"] }
+        var p = path
+        while true {
+            let keys = ["grid.\(p)"] + zip.indices.map { "zip[\($0)].\(p)" } + trials.indices.map { "trials[\($0)].\(p)" } + ["base.\(p)"]
+            if let l = keys.lazy.compactMap({ self.lines[$0] }).first { return l }
+            guard let dot = p.lastIndex(of: ".") else { return nil }
+            p = String(p[..<dot])
+        }
+    }
+
+    /// "2 trials × 3 (grid distill.method) × 5 (seeds)": how `trialCount` comes about.
+    var countExpression: String {
+        var parts = trials.isEmpty ? [] : ["\(trials.count) trials"]
+        parts += grid.map { "\($0.1.count) (grid \($0.0))" }
+        parts += zip.enumerated().map { "\($0.1.first?.1.count ?? 1) (zip[\($0.0)])" }
+        if let seeds { parts.append("\(seeds.count) (seeds)") }
+        return parts.isEmpty ? "1" : parts.joined(separator: " × ")
+    }
+
     /// Expands the trials and resolves and validates each one's configuration; throws every problem.
-    public func expand() throws -> [ExpandedTrial] {
+    /// A spec of more than `maxTrials` trials is refused, with the count, before anything is expanded.
+    public func expand(maxTrials: Int = SweepSpec.defaultMaxTrials) throws -> [ExpandedTrial] {
+        guard let count = trialCount, count <= maxTrials else {
+            throw SpecError(messages: ["\(file): the spec expands to \(trialCount.map { "\($0)" } ?? "more than \(Int.max)") trials (\(countExpression)), more than the limit of \(maxTrials); split it, or raise the limit with --max-trials N"])
+        }
         var rows: [[(String, JSON)]] = trials.isEmpty ? [[]] : trials
         for (path, values) in grid { rows = rows.flatMap { r in values.map { r + [(path, $0)] } } }
         for group in zip {
@@ -373,7 +407,10 @@ extension SweepSpec {
         if let seeds { rows = rows.flatMap { r in seeds.map { r + [("seed", $0)] } } }
 
         var errors: [String] = []
-        var base = try JSON.encode(ExperimentConfig.defaults(preset: preset))
+        let defaults = try ExperimentConfig.defaults(preset: preset)
+        var base = try JSON.encode(defaults)
+        // The evaluator is encoded only when used; its defaults must be here for `evaluator.*` overrides.
+        base.set(["evaluator"], try JSON.encode(defaults.evaluator))
         base = JSON.merge(base, self.base)
         var out: [ExpandedTrial] = []
         var seen: [String: Int] = [:]
@@ -396,9 +433,11 @@ extension SweepSpec {
         // A problem shared by every trial comes from the base: say it once.
         let all = perTrialErrors.count == rows.count && rows.count > 1
             ? Set(perTrialErrors.map { Set($0.2) }.reduce(Set(perTrialErrors.first?.2 ?? [])) { $0.intersection($1) }) : []
-        for p in perTrialErrors.first?.2 ?? [] where all.contains(p) { errors.append("\(file): all \(rows.count) trials: \(p)") }
+        // "file:line": the line that set the problem's configuration path (its axis, else base).
+        func at(_ p: String) -> String { line(of: String(p.prefix(while: { $0 != " " }))).map { "\(file):\($0)" } ?? file }
+        for p in perTrialErrors.first?.2 ?? [] where all.contains(p) { errors.append("\(at(p)): all \(rows.count) trials: \(p)") }
         for (i, s, ps) in perTrialErrors {
-            for p in ps where !all.contains(p) { errors.append("\(file): trial \(i) [\(s)]: \(p)") }
+            for p in ps where !all.contains(p) { errors.append("\(at(p)): trial \(i) [\(s)]: \(p)") }
         }
         if !errors.isEmpty { throw SpecError(messages: errors) }
         return out

@@ -54,7 +54,7 @@ public enum StageImport {
         let lock = dryRun ? nil : FileLock.tryLock(lockPath)
         if !dryRun && lock == nil {
             let owner = FileLock.owner(lockPath)
-            throw PipelineError("rdd-sweep import: a scheduler (pid \(owner)) is running on '\(root)'; import when it has stopped (a stage it is about to run could arrive while it starts it)")
+            throw RootLockedError("rdd-sweep import: a scheduler (pid \(owner)) is running on '\(root)'; import when it has stopped (a stage it is about to run could arrive while it starts it)")
         }
         lock?.writeOwner("\(getpid()) (rdd-sweep import)\n")
         defer { withExtendedLifetime(lock) {} }

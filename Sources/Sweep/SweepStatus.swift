@@ -36,6 +36,8 @@ public struct SweepStatus {
     public var schedulerOwner: String
     /// Trials by database status (completed, running, failed, queued).
     public var trialCounts: [String: Int]
+    /// Trials recorded as running while nothing runs them: no scheduler holds the root and no Slurm job is in flight.
+    public var trialsOrphaned: Bool
     /// Stages by `Stage.state`.
     public var stageCounts: [String: Int]
     public var stages: [Stage]
@@ -79,6 +81,7 @@ extension Reports {
 
     func sweepStatus(_ db: Database, _ sw: SweepRecord) throws -> SweepStatus {
         let live = schedulerRunning
+        let orphaned = try !live && Int.fetchOne(db, sql: "SELECT COUNT(*) FROM slurm_tasks WHERE finished IS NULL") == 0
         var tc: [String: Int] = [:]
         for r in try Row.fetchAll(db, sql: "SELECT status, COUNT(*) AS n FROM trials WHERE sweep_id = ? GROUP BY status", arguments: [sw.id]) { tc[r["status"]] = r["n"] }
         let rows = try Row.fetchAll(db, sql: """
@@ -124,7 +127,7 @@ extension Reports {
             let hb: Double? = r["heartbeat"]
             var note: String = r["error"] ?? ""
             if shown == "running", let hb { note = String(format: "heartbeat %.0f s ago", now - hb) }
-            if shown == "stale" { note = "was stopped while running (its scheduler stopped, or its Slurm job was cancelled); `rdd-sweep run` resumes it from its checkpoint" }
+            if shown == "stale" { note = (st == "running" ? Reports.notRunning + ": " : "") + "was stopped while running (its scheduler stopped, or its Slurm job was cancelled); `rdd-sweep run` resumes it from its checkpoint" }
             if let job {
                 let jobState: String = job["state"], reason: String? = job["reason"], node: String? = job["node"]
                 note = "Slurm \(job["job_id"] as String)_\(job["task"] as Int) \(jobState)" + (jobState == "RUNNING" ? node.map { " on \($0)" } ?? "" : reason.map { " (\($0))" } ?? "")
@@ -160,7 +163,7 @@ extension Reports {
         }
         let runningNow = max(1, counts["running"] ?? 0)
         let done = (counts["completed"] ?? 0) + (counts["cached"] ?? 0)
-        return SweepStatus(sweep: sw, schedulerRunning: live, schedulerOwner: FileLock.owner(root + "/.scheduler.lock"), trialCounts: tc,
+        return SweepStatus(sweep: sw, schedulerRunning: live, schedulerOwner: FileLock.owner(root + "/.scheduler.lock"), trialCounts: tc, trialsOrphaned: orphaned,
                            stageCounts: counts, stages: stages, slurmLine: slurmLine, computeSeconds: computeSeconds(rows, sweepID: sw.id),
                            computeLine: computeTimeLine(rows, sweepID: sw.id), etaSeconds: rows.count > done ? eta / Double(runningNow) : nil,
                            etaRunning: runningNow, etaUnestimatedClassifiers: unknown, etaNoRate: noRate.sorted())

@@ -9,7 +9,7 @@ public struct TrialDetail {
         public var name: String
         public var kind: String
         public var identity: String
-        /// The database status, "cached" when another sweep ran it, "stale" when running without a scheduler or Slurm job.
+        /// The database status, "cached" when another sweep ran it, `Reports.notRunning` when running without a scheduler or Slurm job.
         public var status: String
         public var totalSteps: Int?
         public var lastStep: Int?
@@ -38,11 +38,14 @@ public struct TrialDetail {
         public var lastStep: Int?
         /// The last 2000 bytes of the attempt's worker log.
         public var stderrTail: String
+        /// Why it failed, from the last 50 lines of `stderrTail` ("" when nothing there says).
+        public var why: String { Proc.failureLine(stderrTail) ?? "" }
     }
 
     public var sweep: SweepRecord
     public var index: Int
     public var key: String
+    /// The database status, or `Reports.notRunning` when it is recorded as running and nothing runs it.
     public var status: String
     public var axesJSON: String
     public var configJSON: String
@@ -75,6 +78,9 @@ extension Reports {
             changes = diffPaths(def, cfg, prefix: "")
         }
         let live = schedulerRunning
+        var trialStatus: String = t["status"]
+        if trialStatus == "running" && !live,
+           try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM slurm_tasks WHERE finished IS NULL") == 0 { trialStatus = Reports.notRunning }
         var stages: [TrialDetail.Stage] = []
         for s in try Row.fetchAll(db, sql: """
             SELECT ts.name, ts.role, s.* FROM trial_stages ts JOIN stages s ON s.identity = ts.stage WHERE ts.trial_id = ? ORDER BY s.rowid
@@ -83,7 +89,7 @@ extension Reports {
             let ranBy: Int64? = s["ran_by_sweep"]
             if st == "completed" && ranBy != sw.id { st = "cached" }
             if st == "running" && !live,
-               try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM slurm_tasks WHERE stage = ? AND finished IS NULL", arguments: [s["identity"] as String]) == 0 { st = "stale" }
+               try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM slurm_tasks WHERE stage = ? AND finished IS NULL", arguments: [s["identity"] as String]) == 0 { st = Reports.notRunning }
             stages.append(TrialDetail.Stage(name: s["name"], kind: s["kind"], identity: s["identity"], status: st, totalSteps: s["total_steps"],
                                             lastStep: s["last_step"], attempts: s["attempts"], seconds: s["seconds"], peakKiB: s["peak_rss_kib"], error: s["error"]))
         }
@@ -100,7 +106,7 @@ extension Reports {
             TrialDetail.Attempt(stage: a["name"], attempt: a["attempt"], outcome: a["outcome"], exitStatus: a["exit_status"], signal: a["signal"],
                                 lastStep: a["last_step"], stderrTail: a["stderr_tail"] ?? "")
         }
-        return TrialDetail(sweep: sw, index: idx, key: t["trial_key"], status: t["status"], axesJSON: t["axes_json"], configJSON: cfgJSON,
+        return TrialDetail(sweep: sw, index: idx, key: t["trial_key"], status: trialStatus, axesJSON: t["axes_json"], configJSON: cfgJSON,
                            conditional: cfg?["conditional"] == .bool(true), configChanges: changes, stages: stages, evaluations: evals, unsuccessfulAttempts: fails)
     }
 }

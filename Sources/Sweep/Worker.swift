@@ -1,6 +1,7 @@
 import Foundation
 import Pipeline
 import Checkpoint
+import Report
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -56,6 +57,13 @@ public struct WorkerDone: Codable, Equatable {
     public var pid: Int32
     public var codeVersion: String
     public var threads: String?
+    /// Which build and machine computed the stage (`Provenance.current()` of the completing worker);
+    /// nil in done.json files written before it was recorded.
+    public var provenance: Provenance?
+    /// Size and modification time of the stage's artifact (final.h5 or result.json) when it completed:
+    /// `ArtifactCheck.stampProblem` compares them (absent in done.json files of older workers).
+    public var artifactSize: Int? = nil
+    public var artifactModified: Double? = nil
 
     /// The `done.json` of the stage directory `directory`, or nil when it is absent or unreadable.
     public static func read(directory: String) -> WorkerDone? {
@@ -101,7 +109,7 @@ public func runWorker(requestPath: String, checkpointEvery: Int, logEvery: Int, 
 
     let parent = getppid()
     let heartbeatPath = dir + "/" + StageFiles.heartbeat
-    Proc.quickWrite("\(getpid()) \(Date().timeIntervalSince1970)\n", to: heartbeatPath)
+    Heartbeat.write(heartbeatPath, step: nil)
     let beat = Thread {
         var stopSeen: Date?
         while true {
@@ -117,10 +125,11 @@ public func runWorker(requestPath: String, checkpointEvery: Int, logEvery: Int, 
                 FileHandle.standardError.write(Data("rdd-sweep worker: scheduler (pid \(parent)) is gone; stopping (the stage resumes from its checkpoint)\n".utf8))
                 _exit(WorkerExit.orphaned)
             }
-            Proc.quickWrite("\(getpid()) \(Date().timeIntervalSince1970)\n", to: heartbeatPath)
+            Heartbeat.write(heartbeatPath, step: last.step)
         }
     }
     beat.start()
+    let hangAt = Heartbeat.testHangStep(directory: dir)
 
     let progressPath = dir + "/" + StageFiles.progress
     var lastWrite = 0.0
@@ -135,6 +144,7 @@ public func runWorker(requestPath: String, checkpointEvery: Int, logEvery: Int, 
     }
     var ctx = StageContext(directory: dir, checkpointEvery: checkpointEvery, logEvery: logEvery) { step, total, metrics in
         last.step = step
+        if step == hangAt { Heartbeat.hangForTest(step: step) }
         lastTotal = total
         let now = Date().timeIntervalSince1970
         guard now - lastWrite >= 0.25 || step == total else { return }
@@ -149,6 +159,7 @@ public func runWorker(requestPath: String, checkpointEvery: Int, logEvery: Int, 
     if slurm { ctx.stopRequested = { workerStopSignal != 0 } }
     print("rdd-sweep worker pid \(getpid()): \(request.kind.rawValue) stage in \(dir), RDD_THREADS=\(ProcessInfo.processInfo.environment["RDD_THREADS"] ?? "default")")
     fflush(stdout)
+    chooseCheckpoint(directory: dir)
     prepareJournalForResume(directory: dir)
     do {
         try runStage(request, context: ctx)
@@ -160,9 +171,11 @@ public func runWorker(requestPath: String, checkpointEvery: Int, logEvery: Int, 
         writeExitRecord(dir: dir, WorkerExitRecord(status: WorkerExit.stageError, reason: "stage failed: \(error)", step: last.step, time: Date().timeIntervalSince1970))
         return WorkerExit.stageError
     }
+    let artifact = ArtifactCheck.stamp(ArtifactCheck.artifact(dir, kind: request.kind))
     let done = WorkerDone(seconds: Date().timeIntervalSince(start), peakRSSKiB: Proc.peakRSSKiB(getpid()),
                           finished: Date().timeIntervalSince1970, pid: getpid(), codeVersion: CodeVersion.string,
-                          threads: ProcessInfo.processInfo.environment["RDD_THREADS"])
+                          threads: ProcessInfo.processInfo.environment["RDD_THREADS"], provenance: .current(),
+                          artifactSize: artifact?.size, artifactModified: artifact?.modified)
     do {
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]
@@ -171,6 +184,7 @@ public func runWorker(requestPath: String, checkpointEvery: Int, logEvery: Int, 
         FileHandle.standardError.write(Data("rdd-sweep worker: cannot write done.json: \(error)\n".utf8))
         return WorkerExit.stageError
     }
+    try? FileManager.default.removeItem(atPath: dir + "/" + previousCheckpointName)
     print("rdd-sweep worker: done in \(String(format: "%.2f", done.seconds)) s, peak RSS \(done.peakRSSKiB ?? 0) KiB")
     withExtendedLifetime(lock) {}
     return 0
@@ -205,6 +219,35 @@ func stopForSlurm(dir: String, step: Int?, note: String) -> Int32 {
     FileHandle.standardError.write(Data("rdd-sweep worker: \(what)\n".utf8))
     writeExitRecord(dir: dir, WorkerExitRecord(status: WorkerExit.requeued, reason: what, step: step, time: Date().timeIntervalSince1970))
     return WorkerExit.requeued
+}
+
+// MARK: - Falling back when the latest checkpoint cannot be read
+
+/// Before a stage resumes: when `checkpoint.h5` cannot be read (checksum, truncated, not HDF5), it is
+/// moved to `checkpoint.corrupt.h5` and the previous checkpoint (`checkpoint.prev.h5`, which
+/// `TrainingState.save` keeps) takes its place; when that cannot be read either, the stage starts
+/// afresh (its journal too). Also completes a save interrupted between its two renames.
+func chooseCheckpoint(directory dir: String) {
+    let ck = dir + "/checkpoint.h5", prev = dir + "/" + previousCheckpointName
+    let fm = FileManager.default
+    func problem(_ p: String) -> String? { do { _ = try Checkpoint.load(from: p); return nil } catch { return "\(error)" } }
+    func say(_ s: String) { FileHandle.standardError.write(Data("rdd-sweep worker: \(s)\n".utf8)) }
+    if !fm.fileExists(atPath: ck) {
+        if fm.fileExists(atPath: prev), problem(prev) == nil { _ = rename(prev, ck) }
+        return
+    }
+    guard let bad = problem(ck) else { return }
+    _ = rename(ck, dir + "/checkpoint.corrupt.h5")
+    if fm.fileExists(atPath: prev), problem(prev) == nil {
+        _ = rename(prev, ck)
+        let step = (try? Checkpoint.inspect(ck)).flatMap { i -> Int64? in if case .int(let s)? = i.attributes["step"] { return s }; return nil }
+        say("checkpoint.h5 cannot be read (\(bad)); kept as checkpoint.corrupt.h5, resuming from the previous checkpoint\(step.map { " (step \($0))" } ?? "")")
+    } else {
+        try? fm.removeItem(atPath: prev)
+        try? fm.removeItem(atPath: dir + "/journal.jsonl")
+        try? fm.removeItem(atPath: dir + "/journal.kept")
+        say("checkpoint.h5 cannot be read (\(bad)) and there is no readable previous checkpoint; kept as checkpoint.corrupt.h5, starting afresh")
+    }
 }
 
 // MARK: - Exact journals across resumes (workaround)

@@ -14,7 +14,7 @@ struct RDDReport: ParsableCommand {
         abstract: "Tables, figures (SVG/PNG), verdicts and notebooks from a run export or database (never trains or samples).",
         discussion: "Every report reads --export FILE (a JSON export), or --db PATH (a run database); with neither, results/runs.sqlite when it exists, else results/export.json; and writes Markdown to stdout or to --out; figures are written next to --out (fig7 --out results/reports/fig7.md also writes results/reports/fig7.svg). Rules: docs/reports.md.",
         subcommands: [Table1.self, Table2.self, Table3.self, Fig5.self, Fig6.self, Fig7.self, Fig8.self, Fig9.self,
-                      Speedup.self, Terms.self, All.self, Notebook.self])
+                      Speedup.self, Terms.self, All.self, SweepCommand.self, Compare.self, Notebook.self])
 }
 
 /// Where a report reads from: `--db` or `--export` when given; otherwise the run database the sweeps write,
@@ -26,11 +26,33 @@ func source(export: String?, db: String?) -> (export: String, database: String?)
 }
 let defaultExport = "results/export.json", defaultDatabase = "results/runs.sqlite"
 
-/// Options every report takes.
-struct Common: ParsableArguments {
+/// Where every report reads from and writes to.
+struct Source: ParsableArguments {
     @Option(help: "The run export (JSON written by rdd-sweep export).") var export: String?
     @Option(help: "Read this run database directly instead of --export.") var db: String?
     @Option(help: "Write the Markdown here (figures next to it) instead of stdout.") var out: String?
+
+    /// A request reading this source and writing to --out.
+    func request(_ kind: ReportKind) -> ReportRequest {
+        var r = ReportRequest(kind: kind)
+        (r.export, r.database) = source(export: export, db: db)
+        r.out = out
+        return r
+    }
+
+    /// Prints a report that was not written to --out (and says that its figures were not written).
+    func emit(_ md: String, wrote: Bool, stem: String) {
+        guard !wrote else { return }
+        FileHandle.standardOutput.write(Data(md.utf8))
+        if md.contains("](\(stem).svg)") || md.contains("](\(stem).png)") {
+            FileHandle.standardError.write(Data("rdd-report: figures are written only with --out\n".utf8))
+        }
+    }
+}
+
+/// Options every paper report takes: the source, and which trials.
+struct Common: ParsableArguments {
+    @OptionGroup var source: Source
     @Option(help: "Only trials of this preset.") var preset: String?
     @Option(help: "Only trials of this sweep (NAME or NAME@REVISION), e.g. table1-inception.") var sweep: String?
 }
@@ -45,18 +67,52 @@ protocol ReportCommand: ParsableCommand {
 extension ReportCommand {
     func customise(_ r: inout ReportRequest) {}
     func run() throws {
-        var r = ReportRequest(kind: Self.kind)
-        (r.export, r.database) = source(export: common.export, db: common.db)
-        r.out = common.out
+        var r = common.source.request(Self.kind)
         r.preset = common.preset
         r.sweep = common.sweep
         customise(&r)
         let (md, wrote) = try runReport(r, loader: exportLoader)
-        if !wrote {
-            FileHandle.standardOutput.write(Data(md.utf8))
-            if md.contains("](\(r.kind.rawValue).svg)") || md.contains("](\(r.kind.rawValue).png)") {
-                FileHandle.standardError.write(Data("rdd-report: figures are written only with --out\n".utf8))
-            }
+        common.source.emit(md, wrote: wrote, stem: r.kind.rawValue)
+    }
+}
+
+/// Runs a report of bad-input-checked arguments: a refusal (ReportError) prints its message and exits with 2.
+func refusingWithStatus2(_ body: () throws -> Void) throws {
+    do { try body() } catch let e as ReportError {
+        FileHandle.standardError.write(Data("\(e.message)\n".utf8))
+        throw ExitCode(2)
+    }
+}
+
+struct Compare: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Two sweeps (NAME[@REV]) or two trials (NAME/INDEX) side by side: configuration keys that differ, metrics with CIs, differences B − A.")
+    @Argument(help: "A: a sweep NAME[@REV] or a trial NAME/INDEX (INDEX from 0 in the sweep's trial order).") var a: String
+    @Argument(help: "B, the same way.") var b: String
+    @OptionGroup var source: Source
+    func run() throws {
+        try refusingWithStatus2 {
+            let (md, wrote) = try runCompareReport(a, b, source: source.request(.table1), loader: exportLoader)
+            source.emit(md, wrote: wrote, stem: "compare")
+        }
+    }
+}
+
+struct SweepCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "sweep",
+        abstract: "Any sweep: every metric per axis (and in full for 2–3 axes), paired differences against a baseline, a plot per numeric axis.")
+    @Argument(help: "The sweep: NAME (its latest revision) or NAME@REVISION.") var name: String
+    @OptionGroup var source: Source
+    @Option(name: .customLong("metric"), help: "A metric to report (repeatable; default: every recorded metric).") var metrics: [String] = []
+    @Option(help: "The baseline value of an axis, AXIS=VALUE (default: the spec's first value; rcfd, else pd, for the method).") var baseline: String?
+    @Option(help: "Only the students of this step count (default: every step count evaluated).") var steps: Int?
+    func run() throws {
+        var o = SweepReportOptions(name: name)
+        o.metrics = metrics; o.baseline = baseline; o.steps = steps
+        // Bad input (unknown sweep, baseline, metric or step count): the message and exit status 2.
+        try refusingWithStatus2 {
+            let (md, wrote) = try runSweepReport(o, source: source.request(.table1), loader: exportLoader)
+            source.emit(md, wrote: wrote, stem: "sweep")
         }
     }
 }

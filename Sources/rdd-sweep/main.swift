@@ -2,6 +2,7 @@ import Foundation
 import ArgumentParser
 import Dashboard
 import Pipeline
+import Report
 import Sweep
 import Tensor
 
@@ -12,8 +13,35 @@ struct RDDSweep: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rdd-sweep",
         abstract: "Plan, run, resume and inspect sweeps of RDD trials (docs/sweeps.md).",
-        subcommands: [Run.self, Plan.self, Status.self, Show.self, Retry.self, Collect.self, Cancel.self, List.self, Export.self, GC.self, Import.self,
+        discussion: "Exit status of every subcommand: " + SweepExitCode.allCases.map { "\($0.rawValue) \($0.meaning)" }.joined(separator: "; ") + ".",
+        subcommands: [Run.self, Verify.self, Plan.self, Status.self, Show.self, Retry.self, Collect.self, Cancel.self, List.self, Export.self, GC.self, Import.self,
                       Serve.self, Worker.self, MeasureOverhead.self])
+
+    /// Runs the subcommand and maps every way it can end onto one exit-status table (`SweepExitCode`):
+    /// argument-parser usage errors (its 64) and bad specs are 2, a locked root 3, other errors 4 —
+    /// never 1, which means "the sweep ran and some trials failed". The hidden `worker` keeps its own
+    /// statuses (`WorkerExit`), read by the scheduler.
+    static func main() {
+        let code: Int32
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+            return
+        } catch let e as ExitCode {
+            code = e.rawValue
+        } catch {
+            let parser = exitCode(for: error)
+            let message = fullMessage(for: error)
+            if parser == .success { if !message.isEmpty { print(message) }; Foundation.exit(0) }
+            if !message.isEmpty { FileHandle.standardError.write(Data((message + "\n").utf8)) }
+            switch error {
+            case is RootLockedError: code = SweepExitCode.rootLocked.rawValue
+            case is SpecError, is ChangedSpecError, is ValidationError: code = SweepExitCode.invalidInput.rawValue
+            default: code = parser == .validationFailure ? SweepExitCode.invalidInput.rawValue : SweepExitCode.failed.rawValue
+            }
+        }
+        Foundation.exit(code)
+    }
 }
 
 /// The running executable (workers are this binary's hidden `worker` subcommand).
@@ -22,11 +50,16 @@ func selfExecutable() -> String {
     return Bundle.main.executablePath ?? CommandLine.arguments[0]
 }
 
-func loadPlan(_ path: String) throws -> SweepPlan {
-    do { return try SweepPlan.make(try SweepSpec.load(path: path)) } catch let e as SpecError {
-        FileHandle.standardError.write(Data((e.description + "\n").utf8))
-        throw ExitCode(2)
-    }
+/// Reads, validates and plans a spec: every trial's whole stage plan is built and checked here, before
+/// anything runs. A bad spec throws `SpecError` (exit 2, `RDDSweep.main`).
+func loadPlan(_ path: String, maxTrials: Int) throws -> SweepPlan {
+    guard maxTrials >= 1 else { throw ValidationError("--max-trials must be ≥ 1, got \(maxTrials)") }
+    return try SweepPlan.make(try SweepSpec.load(path: path), maxTrials: maxTrials)
+}
+
+/// Where stages run.
+enum Executor: String, ExpressibleByArgument, CaseIterable {
+    case local, slurm
 }
 
 struct CommonRunOptions: ParsableArguments {
@@ -35,8 +68,10 @@ struct CommonRunOptions: ParsableArguments {
     @Option(help: "Results root: runs.sqlite and stages/<identity>/ (shared by every sweep run under it).") var root = "results"
     @Option(help: "Automatic retries of a stage whose worker crashed or was killed.") var retries = 2
     @Option(help: "Kill and retry a worker whose heartbeat is older than this many seconds.") var heartbeatTimeout: Double = 120
+    @Option(help: "Kill and retry a worker whose step has not advanced for this many seconds (\"stalled\"; 0: never).") var stallTimeout: Double = 3600
     @Option(help: "Progress display: auto (tty on a terminal, else plain), tty, plain, quiet.") var display: String = "auto"
-    @Option(help: "Where stages run: local (worker processes here) or slurm (sbatch job arrays; docs/sweeps.md, \"Slurm\").") var executor = "local"
+    @Option(help: "Where stages run: local (worker processes here) or slurm (sbatch job arrays; docs/sweeps.md, \"Slurm\").") var executor = Executor.local
+    @Option(help: "Refuse a spec that expands to more trials than this (counted before expanding).") var maxTrials = SweepSpec.defaultMaxTrials
 }
 
 extension CommonRunOptions {
@@ -74,15 +109,14 @@ struct SlurmFlags: ParsableArguments {
 
 func execute(_ plan: SweepPlan, _ o: CommonRunOptions, _ sf: SlurmFlags, retryFailed: Bool, new: Bool) throws {
     guard o.jobs >= 1 else { throw ValidationError("--jobs must be ≥ 1") }
-    if o.executor == "slurm", o.threads != nil { throw ValidationError("--threads is for the local executor; Slurm workers use --cpus-per-task") }
-    guard ["local", "slurm"].contains(o.executor) else { throw ValidationError("--executor must be local or slurm, got '\(o.executor)'") }
+    if o.executor == .slurm, o.threads != nil { throw ValidationError("--threads is for the local executor; Slurm workers use --cpus-per-task") }
     let slurmProblems = sf.resources.problems(prefix: "--")
-    if o.executor == "slurm", !slurmProblems.isEmpty {
+    if o.executor == .slurm, !slurmProblems.isEmpty {
         throw ValidationError("invalid Slurm option\(slurmProblems.count == 1 ? "" : "s"):\n  " + slurmProblems.map {
             $0.replacingOccurrences(of: "--cpusPerTask", with: "--cpus-per-task").replacingOccurrences(of: "--options", with: "--sbatch-option")
         }.joined(separator: "\n  "))
     }
-    if o.executor == "local", sf.detach || sf.resources != SlurmResources() {
+    if o.executor == .local, sf.detach || sf.resources != SlurmResources() {
         throw ValidationError("--detach and the Slurm resource options need --executor slurm")
     }
     guard let mode = DisplayMode(rawValue: o.display) else { throw ValidationError("--display must be one of \(DisplayMode.allCases.map(\.rawValue).joined(separator: ", "))") }
@@ -93,24 +127,23 @@ func execute(_ plan: SweepPlan, _ o: CommonRunOptions, _ sf: SlurmFlags, retryFa
     opts.retryFailed = retryFailed
     opts.newRevision = new
     opts.heartbeatTimeout = o.heartbeatTimeout
+    guard o.stallTimeout >= 0 else { throw ValidationError("--stall-timeout must be ≥ 0 (0 disables it), got \(o.stallTimeout)") }
+    opts.stallTimeout = o.stallTimeout
     opts.display = mode
     opts.handleSignals = true
     let summary: RunSummary
     let scheduler: Scheduler
-    if o.executor == "slurm" {
+    if o.executor == .slurm {
         var so = SlurmRunOptions(runner: ProcessSlurmRunner())
         so.flags = sf.resources
         so.detach = sf.detach
         so.pollInterval = max(0.2, sf.pollInterval)
         scheduler = SlurmExecutor(plan: plan, options: opts, slurm: so)
     } else { scheduler = Scheduler(plan: plan, options: opts) }
-    do { summary = try scheduler.run() } catch let e as ChangedSpecError {
-        FileHandle.standardError.write(Data((e.message + "\n").utf8))
-        throw ExitCode(2)
-    }
-    if summary.interrupted { throw ExitCode(130) }
+    summary = try scheduler.run()
+    if summary.interrupted { throw ExitCode(SweepExitCode.interrupted.rawValue) }
     if sf.detach { return }
-    if summary.trialsFailed > 0 { throw ExitCode(1) }
+    if summary.trialsFailed > 0 { throw ExitCode(SweepExitCode.trialsFailed.rawValue) }
 }
 
 struct Run: ParsableCommand {
@@ -121,7 +154,49 @@ struct Run: ParsableCommand {
     @Flag(help: "Record a changed spec as a new revision of the sweep (stages shared with earlier revisions are reused).") var new = false
     @Flag(help: "Also requeue stages that failed in earlier runs (same as `retry --failed`).") var retryFailed = false
 
-    func run() throws { try execute(try loadPlan(spec), common, slurm, retryFailed: retryFailed, new: new) }
+    func run() throws { try execute(try loadPlan(spec, maxTrials: common.maxTrials), common, slurm, retryFailed: retryFailed, new: new) }
+}
+
+struct Verify: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Rerun a sweep (or read it, when complete under --root) and compare every metric with a committed export, cell by cell.",
+        discussion: "Prints both sides' provenance and, per cell (trial, evaluation, metric), \"identical\" or by how much it differs. Exit status: 0 when every cell is identical; 1 when any differs or is missing on either side; 2 for a bad spec or export, or an export without the spec's sweep (nothing run); 130 when interrupted. Run it under a fresh --root to rebuild from scratch (docs/sweeps.md, \"Verifying a committed result\").")
+    @Argument(help: "Sweep spec (JSON) that made the committed result.") var spec: String
+    @Option(help: ArgumentHelp("The committed run export to compare with (rdd-sweep export --format report), e.g. results/tiny/export.json.", valueName: "export")) var against: String
+    @Option(help: ArgumentHelp("Compare this export (written by `rdd-sweep export --format report`, by any version, e.g. binaries of another commit) instead of running the spec under --root.", valueName: "export")) var rerunExport: String?
+    @OptionGroup var common: CommonRunOptions
+
+    func run() throws {
+        let plan = try loadPlan(spec, maxTrials: common.maxTrials)
+        // Check the export before any compute is spent.
+        let committed: RunExport
+        var given: RunExport?
+        do {
+            committed = try RunExport.load(path: against)
+            given = try rerunExport.map { try RunExport.load(path: $0) }
+        } catch {
+            FileHandle.standardError.write(Data("rdd-sweep verify: \(error)\n".utf8)); throw ExitCode(2)
+        }
+        let name = plan.spec.name
+        guard committed.sweeps.contains(where: { $0.name.split(separator: "@").first.map(String.init) == name }) else {
+            let names = Sweep.Verification.sweepNames(committed)
+            FileHandle.standardError.write(Data("rdd-sweep verify: --against \(against) holds no sweep '\(name)' (the spec's name); it holds: \(names.isEmpty ? "none" : names.joined(separator: ", "))\n".utf8))
+            throw ExitCode(2)
+        }
+        let rerun: RunExport
+        if let given { rerun = given } else {
+            do { try execute(plan, common, try SlurmFlags.parse([]), retryFailed: false, new: false) } catch let e as ExitCode where e.rawValue == 1 {
+                // Failed trials: their cells are reported missing below.
+            }
+            rerun = try Reports(root: common.root).runExport(sweep: name)
+        }
+        guard let v = Sweep.Verification(sweep: name, committed: committed, rerun: rerun) else {
+            FileHandle.standardError.write(Data("rdd-sweep verify: \(rerunExport ?? common.root) holds no sweep '\(name)'\n".utf8))
+            throw ExitCode(2)
+        }
+        print(v.text(committedPath: against, rerun: rerunExport.map { "in \($0)" } ?? "under --root \(common.root)"), terminator: "")
+        if !v.allIdentical { throw ExitCode(1) }
+    }
 }
 
 struct Retry: ParsableCommand {
@@ -135,11 +210,9 @@ struct Retry: ParsableCommand {
     func run() throws {
         guard failed else { throw ValidationError("say what to retry: `rdd-sweep retry --failed [SPEC]`") }
         let plan: SweepPlan
-        if let spec { plan = try loadPlan(spec) } else {
+        if let spec { plan = try loadPlan(spec, maxTrials: common.maxTrials) } else {
             let (text, file) = try Reports(root: common.root).storedSpec(sweep: sweep)
-            do { plan = try SweepPlan.make(try SweepSpec.parse(text, file: file)) } catch let e as SpecError {
-                FileHandle.standardError.write(Data((e.description + "\n").utf8)); throw ExitCode(2)
-            }
+            plan = try SweepPlan.make(try SweepSpec.parse(text, file: file), maxTrials: common.maxTrials)
         }
         try execute(plan, common, slurm, retryFailed: true, new: false)
     }
@@ -150,8 +223,9 @@ struct Plan: ParsableCommand {
     @Argument(help: "Sweep spec.") var spec: String
     @Option(help: "Results root to check for done stages.") var root = "results"
     @Flag(help: "Omit the per-stage table.") var noStages = false
+    @Option(help: "Refuse a spec that expands to more trials than this (counted before expanding).") var maxTrials = SweepSpec.defaultMaxTrials
 
-    func run() throws { print(try Reports(root: root).plan(try loadPlan(spec), showStages: !noStages), terminator: "") }
+    func run() throws { print(try Reports(root: root).plan(try loadPlan(spec, maxTrials: maxTrials), showStages: !noStages), terminator: "") }
 }
 
 struct Status: ParsableCommand {
@@ -286,7 +360,7 @@ struct Serve: ParsableCommand {
             started.signal()
         }
         started.wait()
-        if let e = outcome.error { throw ValidationError("\(e)") }
+        if let e = outcome.error { throw e }   // e.g. the port is taken: exit 4 (`SweepExitCode.failed`)
         while true { sleep(3600) }   // serves until interrupted
     }
 }

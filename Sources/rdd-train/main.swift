@@ -4,6 +4,7 @@ import Tensor
 import NN
 import Models
 import Pipeline
+import Distill
 import Data
 
 /// `rdd-train`: run the teacher → PD chain of a preset, or print a preset's networks (dry run).
@@ -47,7 +48,7 @@ struct Trial: ParsableCommand {
     func run() throws {
         Threads.set(threads)
         var c = try ExperimentConfig.defaults(preset: preset)
-        c.distill.method = method
+        c.distill.method = try DistillMethod(parsing: method)
         c.evaluation.baselines = baselines.split(separator: ",").map(String.init)
         if let samples { c.evaluation.samples = samples }
         if let pdSteps { c.pd.stepsPerHalving = pdSteps }

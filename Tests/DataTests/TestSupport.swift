@@ -90,29 +90,31 @@ func npyBytes(descr: String, shape: [Int], payload: [UInt8], major: UInt8 = 1, f
     return out + Array(header.utf8) + payload
 }
 
-/// Runs a python3 snippet; returns false (after printing why) if python3, or numpy when the snippet imports it,
-/// is unavailable. Any other failure of the snippet fails the test.
-func runPython(_ script: String) throws -> Bool {
+/// Runs a python3 snippet; throws `XCTSkip` if python3, or numpy when the snippet imports it, is unavailable
+/// (scripts/setup.sh installs both; CI fails on a skip). Any other failure of the snippet fails the test.
+func runPython(_ script: String) throws {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     p.arguments = ["python3", "-c", script]
     let err = Pipe()
     p.standardError = err
     do { try p.run() } catch {
-        print("python3 not available (\(error)); skipping the part of the test that needs it")
-        return false
+        throw XCTSkip("python3 not available (\(error)); bash scripts/setup.sh installs it")
     }
     let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     p.waitUntilExit()
     if p.terminationStatus != 0 {
         if message.contains("No module named 'numpy'") || message.contains("No such file") {
-            print("python3 with numpy not available; skipping the part of the test that needs it")
-            return false
+            throw XCTSkip("python3 with numpy not available (bash scripts/setup.sh installs it): \(message)")
         }
-        XCTFail("python3 failed: \(message)")
-        return false
+        throw PythonFailed(message: message)
     }
-    return true
+}
+
+/// A python3 snippet that failed for another reason than a missing interpreter or numpy: a test failure.
+struct PythonFailed: Error, CustomStringConvertible {
+    let message: String
+    var description: String { "python3 failed: \(message)" }
 }
 
 /// Asserts that `body` throws a `DataError`, and optionally that it blames `field` and mentions `contains`.

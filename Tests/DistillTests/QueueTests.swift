@@ -73,17 +73,30 @@ final class QueueTests: XCTestCase {
         XCTAssertEqual(p.lastWrittenRows, [8, 9, 0, 1]); XCTAssertEqual(p.pointer, 2)
     }
 
-    /// round(linspace(0, N_q − 1, V)) in Float32 as torch 2.x computes it (values from torch.linspace +
-    /// torch.round): sum, a position-weighted checksum, and entries at near-half values.
+    /// round(linspace(0, N_q − 1, V)) in Float32 as torch 2.x computes it: sum, a position-weighted checksum,
+    /// and entries at near-half values. The pinned sums and checksums were printed by torch 2.x (CPU):
+    ///     idx = torch.round(torch.linspace(0, n - 1, v)).long(); idx.sum(), sum(i * idx[i]) % 1000003
+    /// Independent check beside them: the exact rational rounding round_half_even(i·(n − 1)/(v − 1)), in integer
+    /// arithmetic here, differs from torch's Float32 values only at entries that Float32 puts exactly on a half
+    /// (3781 of (20000, 4096): 18465.499… → 18465.5; 1080 of (20000, 2048): 10551.499… → 10551.5), each by +1.
     func testFixedIndicesMatchTorch() {
-        let cases: [(Int, Int, Int, Int)] = [(20000, 4096, 40957953, 530813), (20000, 2048, 20478977, 717875),
-                                             (1000, 333, 166334, 872135), (20000, 20000, 199990000, 670626),
-                                             (7, 3, 9, 15), (5, 1, 0, 0)]
-        for (n, v, sum, weighted) in cases {
+        let cases: [(Int, Int, Int, Int, Set<Int>)] = [
+            (20000, 4096, 40957953, 530813, [3781]), (20000, 2048, 20478977, 717875, [1080]),
+            (1000, 333, 166334, 872135, []), (20000, 20000, 199990000, 670626, []), (7, 3, 9, 15, []), (5, 1, 0, 0, [])]
+        for (n, v, sum, weighted, halfWay) in cases {
             let idx = torchLinspaceRoundedIndices(count: n, samples: v)
             XCTAssertEqual(idx.count, v)
             XCTAssertEqual(idx.reduce(0, +), sum, "sum for (\(n), \(v))")
             XCTAssertEqual(idx.enumerated().reduce(0) { ($0 + $1.offset * $1.element) % 1_000_003 }, weighted, "checksum for (\(n), \(v))")
+            let exact = (0..<v).map { i -> Int in
+                guard v > 1 else { return 0 }
+                let (q, r) = (i * (n - 1)).quotientAndRemainder(dividingBy: v - 1)
+                return 2 * r > v - 1 || (2 * r == v - 1 && q % 2 == 1) ? q + 1 : q
+            }
+            let differing = Set((0..<v).filter { idx[$0] != exact[$0] })
+            XCTAssertEqual(differing, halfWay, "(\(n), \(v)): entries where Float32 differs from exact rounding")
+            XCTAssertTrue(differing.allSatisfy { idx[$0] == exact[$0] + 1 })
+            XCTAssertEqual(exact.reduce(0, +) + halfWay.count, sum, "(\(n), \(v)): pinned sum vs exact rounding")
         }
         let idx = torchLinspaceRoundedIndices(count: 20000, samples: 4096)
         XCTAssertEqual(idx[3781], 18466)   // exactly 18465.5 in Float32: half to even

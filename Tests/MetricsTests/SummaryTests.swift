@@ -42,6 +42,7 @@ final class SummaryTests: XCTestCase {
             let tol = nu <= 30 ? 5e-11 : 3e-8
             XCTAssertEqual(try studentTQuantile975(degreesOfFreedom: nu), q, accuracy: tol, "ν = \(nu)")
         }
+        // ν → ∞: the standard normal quantile Φ⁻¹(0.975) = 1.959963984540054 (scipy.stats.norm.ppf(0.975)).
         XCTAssertEqual(try studentTQuantile975(degreesOfFreedom: 10_000_000), 1.959963984540054, accuracy: 1e-6)
         // Monotone decreasing across the table/expansion boundary.
         var previous = Double.infinity

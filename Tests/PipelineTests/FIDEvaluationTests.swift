@@ -256,9 +256,8 @@ final class FIDEvaluationTests: XCTestCase {
 
     func testInstalledInceptionFloorIsBelowNoise() throws {
         guard InceptionExtractor.weightsInstalled else {
-            print("FIDEvaluationTests: FID Inception weights not installed at \(InceptionFID.defaultWeightsPath); the real-weights floor check did not run.\n"
-                  + InceptionError.installInstructions)
-            return
+            throw XCTSkip("FID Inception weights not installed at \(InceptionFID.defaultWeightsPath); the real-weights floor check did not run.\n"
+                          + InceptionError.installInstructions)
         }
         let inc = try InceptionExtractor.load()
         let cache = ReferenceStatisticsCache(directory: tempDir("inception-floor"))

@@ -17,7 +17,7 @@ final class TrialTests: XCTestCase {
         c.pd.batchSize = 4
         c.classifier.epochs = 1
         c.classifier.batchSize = 128
-        c.distill.method = method
+        c.distill.method = try DistillMethod(parsing: method)
         c.distill.steps = [2]
         c.distill.batchSize = 4
         c.distill.diagnosticsEvery = 1

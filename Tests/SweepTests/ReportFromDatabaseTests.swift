@@ -79,6 +79,13 @@ final class ReportFromDatabaseTests: XCTestCase {
         // Every stage names the code version that ran it, and the tables say it.
         XCTAssertEqual(Set(built.trials.flatMap { $0.stages.map(\.codeVersion) }), [CodeVersion.string])
         XCTAssertEqual(Set(built.trials.flatMap { $0.stages.map(\.threads) }), [1], "2 jobs on 2 cores: RDD_THREADS = 1")
+        // Every stage says when it ran (issue 20 §7), start before finish; every trial what a seed replicates (§2).
+        for s in built.trials.flatMap(\.stages) {
+            let started = try XCTUnwrap(s.startedAt, s.name), finished = try XCTUnwrap(s.finishedAt, s.name)
+            XCTAssertTrue(started.hasSuffix("Z") && started.count == 20, started)
+            XCTAssertLessThanOrEqual(started, finished, s.name)
+        }
+        XCTAssertEqual(Set(built.trials.map(\.replicate)), ["shared"])
 
         // Every report, in-process: from the database through the loader = from the file.
         let loader = ExportLoader(database: { try Reports.runExport(databasePath: $0) })
@@ -94,7 +101,8 @@ final class ReportFromDatabaseTests: XCTestCase {
             XCTAssertEqual(fa, fb, "\(kind.rawValue) from --db differs from --export")
             if kind == .table1 {
                 XCTAssertTrue(fa.markdown.contains("[n=2]"), "real cells over two seeds:\n\(fa.markdown)")
-                XCTAssertTrue(fa.markdown.contains("- Code version of the stages: \(CodeVersion.string); threads per stage: 1 ("), "2 jobs on 2 cores: \(fa.markdown)")
+                XCTAssertTrue(fa.markdown.contains("- Computed on (all ") && fa.markdown.contains(": \(CodeVersion.string) at commit "), "provenance under the table: \(fa.markdown)")
+                XCTAssertTrue(fa.markdown.contains("; 1 thread (identical numbers need"), "2 jobs on 2 cores: \(fa.markdown)")
             }
             if kind == .fig5 { XCTAssertFalse(fa.files.isEmpty, "the Fig. 5 PNG is made from the runs' samples") }
         }

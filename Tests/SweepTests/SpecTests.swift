@@ -80,7 +80,7 @@ final class SpecTests: XCTestCase {
             """)
         assertOne(m, contains: ["specs/bad.json:2", "base.distill.includePD", "= \"yes\"", "expected true or false, got a string"])
         assertOne(m, contains: ["specs/bad.json:3", "grid.distill.queue.size[1]", "= 2.5", "non-integer"])
-        assertOne(m, contains: ["grid.distill.method[0]", "distill.method = 3", "expected a string"])
+        assertOne(m, contains: ["grid.distill.method[0]", "distill.method = 3", "expected one of pd, pd_perceptual", "got an integer"])
         assertOne(m, contains: ["seeds[1]", "seed = -1", "non-negative integer"])
     }
 
@@ -134,7 +134,7 @@ final class SpecTests: XCTestCase {
         XCTAssertEqual(t[4].config.distill.queue.size, 128)
         XCTAssertEqual(t[4].config.distill.queue.contrastSize, 32, "a dotted axis keeps the other queue keys")
         XCTAssertEqual(t[12].config.distill.batchSize, 16)
-        XCTAssertEqual(t[24].config.distill.method, "rdd")
+        XCTAssertEqual(t[24].config.distill.method, .rdd)
         XCTAssertTrue(t[24].config.distill.includePD)
         XCTAssertFalse(t[0].config.distill.includePD)
         XCTAssertTrue(t.allSatisfy { $0.config.distill.beta == 0.5 })
@@ -143,7 +143,7 @@ final class SpecTests: XCTestCase {
         // Object-valued axes merge into the preset's object.
         let o = try parse(#"{"name": "t", "preset": "tiny", "grid": {"distill.queue": [{"size": 64, "contrastSize": 32}]}}"#).expand()
         XCTAssertEqual(o[0].config.distill.queue.size, 64)
-        XCTAssertEqual(o[0].config.distill.queue.mode, "official-code")
+        XCTAssertEqual(o[0].config.distill.queue.mode, .officialCode)
     }
 
     func testSpecHashIgnoresFormattingAndDescription() throws {
@@ -168,7 +168,7 @@ final class SpecTests: XCTestCase {
             XCTAssertFalse(plan.trials.isEmpty, f)
         }
         let ablation = try SweepPlan.make(SweepSpec.load(path: dir + "/tiny/ablation.json"))
-        XCTAssertEqual(Set(ablation.trials.map(\.config.distill.method)), ["pd", "rcfd", "cfd+ii_p2p", "cfd+is_p2p", "cfd+m_p2p", "rdd"])
+        XCTAssertEqual(Set(ablation.trials.map(\.config.distill.method.rawValue)), ["pd", "rcfd", "cfd+ii_p2p", "cfd+is_p2p", "cfd+m_p2p", "rdd"])
         XCTAssertEqual(Set(ablation.trials.map(\.config.seed)).count, 2, "tiny specs use two seeds (scripts/experiments/make_specs.py)")
         XCTAssertTrue(ablation.trials.allSatisfy { $0.config.evaluation.studentSteps == [1] })
         // The reproduction specs (small preset, top level): at least three seeds each.

@@ -1,0 +1,80 @@
+import Foundation
+import Distill
+
+/// A configuration field with a fixed set of values, decoded once into an enum (a typo fails at
+/// `plan`, with "did you mean", instead of in a worker hours later). Its raw values are what the
+/// JSON holds, so stage identities (canonical JSON) are the same as when these fields were strings.
+public protocol ConfigEnum: Codable, Sendable {
+    /// Every valid JSON value, in documentation order.
+    static var validNames: [String] { get }
+}
+
+extension ConfigEnum where Self: CaseIterable & RawRepresentable, Self.RawValue == String {
+    public static var validNames: [String] { allCases.map(\.rawValue) }
+}
+
+extension DistillMethod: ConfigEnum {}
+extension PixelQueueMode: ConfigEnum {}
+
+/// `evaluation.metrics` (docs/metrics.md).
+public enum EvaluationMetric: String, CaseIterable, ConfigEnum {
+    case fidClassifier = "fid_classifier"
+    case classifierScore = "classifier_score"
+    case kidClassifier = "kid_classifier"
+    /// Needs the converted Inception-v3 weights (docs/inception.md).
+    case fidInception = "fid_inception"
+    /// On the independent evaluator's features (`EvaluatorMetric`, docs/metrics.md).
+    case fidEvaluator = "fid_evaluator"
+    case kidEvaluator = "kid_evaluator"
+    case precisionEvaluator = "precision_evaluator"
+    case recallEvaluator = "recall_evaluator"
+
+    /// Whether it is computed on the trial's own classifier's features (so the plan needs the classifier).
+    public var usesClassifier: Bool { [.fidClassifier, .classifierScore, .kidClassifier].contains(self) }
+}
+
+/// The sampler of a training-free baseline `evaluation.baselines` entry "KIND:STEPS" (docs/samplers.md):
+/// DDIM on the base model, the PD chain's model at that step count (sampled with DDIM), DPM-Solver, PNDM.
+public enum BaselineSampler: String, CaseIterable, ConfigEnum {
+    case ddim
+    case pd
+    case dpmSolver = "dpm_solver"
+    case pndm
+}
+
+/// One `evaluation.baselines` entry, "ddim:8" → (.ddim, 8); nil when it is not KIND:INTEGER with a known kind.
+public struct Baseline: Equatable, Sendable {
+    public var sampler: BaselineSampler
+    public var steps: Int
+
+    public init?(_ text: String) {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 2, let s = BaselineSampler(rawValue: String(parts[0])), let n = Int(parts[1]) else { return nil }
+        sampler = s
+        steps = n
+    }
+}
+
+/// "must be one of a, b, c; did you mean 'b'?" for a bad enum value (edit distance ≤ max(2, length/3)).
+public func enumProblem(_ value: String, _ valid: [String]) -> String {
+    var out = "must be one of \(valid.joined(separator: ", "))"
+    let scored = valid.map { ($0, levenshtein(value, $0)) }.sorted { $0.1 != $1.1 ? $0.1 < $1.1 : $0.0 < $1.0 }
+    if let best = scored.first, best.1 <= max(2, value.count / 3) { out += "; did you mean '\(best.0)'?" }
+    return out
+}
+
+/// Levenshtein distance (case-insensitive), for "did you mean".
+public func levenshtein(_ a: String, _ b: String) -> Int {
+    let x = Array(a.lowercased()), y = Array(b.lowercased())
+    if x.isEmpty { return y.count }
+    if y.isEmpty { return x.count }
+    var prev = Array(0...y.count), cur = [Int](repeating: 0, count: y.count + 1)
+    for i in 1...x.count {
+        cur[0] = i
+        for j in 1...y.count {
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x[i - 1] == y[j - 1] ? 0 : 1))
+        }
+        swap(&prev, &cur)
+    }
+    return prev[y.count]
+}

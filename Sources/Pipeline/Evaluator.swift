@@ -1,0 +1,219 @@
+import Foundation
+import Tensor
+import NN
+import Models
+import Data
+import Checkpoint
+import Metrics
+
+/// The independent evaluator (issue 20 §1): a feature network that no loss ever sees, of another
+/// architecture than the distillation classifier, with its own seed, trained on the other half of the
+/// training split. The classifier-feature FID scores a feature-matching student (RCFD, RDD, PD +
+/// perceptual) with the very network it was trained to imitate; `fid_evaluator` does not.
+///
+/// It exists in a trial's plan only when `evaluation.metrics` asks for an evaluator metric; then (and only
+/// then) the distillation classifier trains on the even-indexed images of the training split and the
+/// evaluator on the odd-indexed ones (`TrainingPart`). Trials without evaluator metrics keep today's
+/// classifier (whole split) and so their stage identities and numbers.
+public struct EvaluatorSettings: Codable, Equatable, Sendable {
+    public var architecture: EvaluatorArchitecture
+    /// The network when `architecture` is `resnet`.
+    public var resnet: ResNetConfig
+    /// The network when `architecture` is `densenet` (must differ from `classifier.network`).
+    public var densenet: DenseNetConfig?
+    /// Its own seed (initialisation, augmentation, batch order), independent of `chainSeed` and `seed`.
+    public var seed: UInt64
+    public var epochs: Int
+    public var batchSize: Int
+    public var lr: Float
+    public var momentum: Float
+    public var weightDecay: Float
+    /// Fractions of `epochs` at which lr is divided by 10.
+    public var milestones: [Double]
+    public var cropPadding: Int
+
+    /// The preset's evaluator: a CIFAR ResNet sized like the preset's classifier, seed 1 (the chain's default is 0).
+    public static func defaults(preset: String, inChannels: Int, classifier: ClassifierSettings) -> EvaluatorSettings {
+        let net: ResNetConfig
+        switch preset {
+        case "tiny": net = ResNetConfig(widths: [16, 32], blocks: [1, 1], inChannels: inChannels)
+        case "small": net = ResNetConfig(widths: [16, 32, 64], blocks: [1, 1, 1], inChannels: inChannels)
+        default: net = ResNetConfig(widths: [16, 32, 64], blocks: [3, 3, 3], inChannels: inChannels)   // ResNet-20
+        }
+        return EvaluatorSettings(architecture: .resnet, resnet: net, densenet: nil, seed: 1, epochs: classifier.epochs,
+                                 batchSize: classifier.batchSize, lr: classifier.lr, momentum: classifier.momentum,
+                                 weightDecay: classifier.weightDecay, milestones: classifier.milestones, cropPadding: classifier.cropPadding)
+    }
+
+    /// "ResNet-8 (widths [16, 32], blocks [1, 1])" or "DenseNet-BC(k=…, blocks …)": what labels name.
+    public var networkLabel: String {
+        switch architecture {
+        case .resnet: return resnet.label
+        case .densenet: return densenet.map { "DenseNet-BC(k=\($0.growthRate), blocks \($0.blockConfig))" } ?? "DenseNet-BC (unset)"
+        }
+    }
+
+    /// Problems, each naming its JSON path; `classifier` is the distillation feature network it must differ from.
+    public func validationErrors(classifier: DenseNetConfig) -> [String] {
+        var e: [String] = []
+        switch architecture {
+        case .resnet:
+            e += resnet.validationErrors().map { "evaluator.resnet: " + $0 }
+        case .densenet:
+            guard let d = densenet else { e.append("evaluator.densenet = null: must be set when evaluator.architecture = densenet"); break }
+            e += d.validationErrors().map { "evaluator.densenet: " + $0 }
+            if d == classifier {
+                e.append("evaluator.densenet = \(canonicalJSON(d)): the evaluator must differ from the distillation feature network (classifier.network); use another architecture or configuration")
+            }
+        }
+        if epochs < 1 { e.append("evaluator.epochs = \(epochs): must be ≥ 1") }
+        if batchSize < 1 { e.append("evaluator.batchSize = \(batchSize): must be ≥ 1") }
+        if !(lr > 0) { e.append("evaluator.lr = \(lr): must be > 0") }
+        if cropPadding < 0 { e.append("evaluator.cropPadding = \(cropPadding): must be ≥ 0") }
+        return e
+    }
+}
+
+public enum EvaluatorArchitecture: String, Codable, Sendable, CaseIterable {
+    case resnet, densenet
+}
+
+/// A deterministic half of a training split: the images at even indices (0, 2, 4, …) or at odd indices.
+/// Index parity needs no seed and no list, is reproducible from its name alone, and keeps every class on
+/// both sides whatever the split's order (an ordered split alternates classes no slower than it changes them).
+public enum TrainingPart: String, Codable, Sendable {
+    /// The distillation classifier's half.
+    case even
+    /// The evaluator's half.
+    case odd
+
+    public func indices(count: Int) -> [Int] { Array(stride(from: self == .even ? 0 : 1, to: count, by: 2)) }
+
+    public func select(_ data: ImageDataset) throws -> ImageDataset {
+        try data.subset(indices(count: data.count), name: "\(data.name)[\(rawValue) indices]")
+    }
+}
+
+/// The evaluator stage's configuration as hashed and handed to the worker.
+public struct EvaluatorStageConfig: Codable, Equatable, Sendable {
+    public var dataset: String, dataRoot: String?, imageSize: Int, settings: EvaluatorSettings, trainingPart: TrainingPart
+}
+
+/// Builds the evaluator's network (initialised from `seed &+ 21`, as the classifier's).
+func makeEvaluatorNetwork(_ s: EvaluatorSettings, seed: UInt64) throws -> any FeatureClassifier {
+    switch s.architecture {
+    case .resnet: return ResNet(s.resnet, seed: seed)
+    case .densenet:
+        guard let d = s.densenet else { throw PipelineError("evaluator.architecture = densenet but evaluator.densenet is not set") }
+        return DenseNet(d, seed: seed)
+    }
+}
+
+/// Trains the evaluator on its half of the training split with the classifier's recipe, keeping the last
+/// epoch's weights (the test split is the FID reference and selects nothing). `final.h5` records the
+/// architecture and network (`evaluator_settings_json`), so an evaluation loads it from the artifact alone.
+public func trainEvaluator(_ cfg: EvaluatorStageConfig, train: ImageDataset, test: ImageDataset, context ctx: StageContext) throws {
+    let s = cfg.settings
+    let data = try cfg.trainingPart.select(train)
+    let net = try makeEvaluatorNetwork(s, seed: s.seed &+ 21)
+    try trainSupervised(net, seed: s.seed,
+                        recipe: SupervisedRecipe(epochs: s.epochs, batchSize: s.batchSize, lr: s.lr, momentum: s.momentum, weightDecay: s.weightDecay,
+                                                 milestones: s.milestones, cropPadding: s.cropPadding, keep: .lastEpoch),
+                        train: data, test: test, configJSON: canonicalJSON(cfg),
+                        extraAttributes: ["evaluator_settings_json": .string(canonicalJSON(s)), "training_images": .int(Int64(data.count)),
+                                          "training_part": .string(cfg.trainingPart.rawValue)],
+                        context: ctx)
+}
+
+/// The evaluator as a `FeatureExtractor` (kind "evaluator": metrics `fid_evaluator`, `kid_evaluator`, …).
+public final class EvaluatorExtractor: FeatureExtractor {
+    public let net: any FeatureClassifier
+    public let settings: EvaluatorSettings
+    public let weightsDigest: String
+    public let batchSize: Int
+    public var kind: String { "evaluator" }
+    public var featureNetwork: String { "independent evaluator \(settings.networkLabel) pooled features" }
+
+    init(net: any FeatureClassifier, settings: EvaluatorSettings, weightsDigest: String, batchSize: Int = 128) {
+        self.net = net; self.settings = settings; self.weightsDigest = weightsDigest; self.batchSize = batchSize
+    }
+
+    /// Loads an evaluator stage's `final.h5` (frozen, evaluation mode); the network comes from the file.
+    public static func load(from path: String) throws -> EvaluatorExtractor {
+        let ck = try Checkpoint.load(from: path)
+        let json = try ck.string("evaluator_settings_json")
+        let s: EvaluatorSettings
+        do { s = try JSONDecoder().decode(EvaluatorSettings.self, from: Data(json.utf8)) }
+        catch { throw PipelineError("\(path): attribute 'evaluator_settings_json' does not decode: \(error)") }
+        let net = try makeEvaluatorNetwork(s, seed: 0)
+        try net.loadState(from: ck)
+        net.train(false)
+        net.setRequiresGrad(false)
+        return EvaluatorExtractor(net: net, settings: s, weightsDigest: try fileSHA1(path))
+    }
+
+    public func preprocessing(height: Int, width: Int, channels: Int) -> String { "[-1,1] model space" }
+
+    public func features(_ images: Tensor) throws -> FeatureMatrix<Float> {
+        let n = images.shape[0], per = images.count / max(n, 1)
+        var pooled: [Float] = []
+        var dim = 0, s = 0
+        while s < n {
+            let b = min(batchSize, n - s)
+            let x = Tensor(Array(UnsafeBufferPointer(start: images.data + s * per, count: b * per)), shape: [b] + Array(images.shape.dropFirst()))
+            let out = Autograd.noGrad { net(x) }
+            dim = out.pooled.shape[1]
+            pooled += out.pooled.array
+            s += b
+        }
+        return try FeatureMatrix(rows: n, columns: dim, values: pooled, name: "evaluator features")
+    }
+}
+
+/// Appended to the labels of classifier-feature metrics measured from now on (committed exports keep theirs).
+public let sameNetworkCaveat = "same network as the distillation losses: biased toward feature-matching methods"
+
+/// The evaluator metrics of one evaluation: features of the samples and of the reference set (cached in
+/// `<evaluator stage>/reference-stats`, like the classifier's), then
+/// - `fid_evaluator`: the Fréchet distance, labelled "FID (independent evaluator <arch>, N=…, vs <reference>)";
+/// - `kid_evaluator` and `kid_evaluator_std`: KID over 20 subsets of min(1000, N, reference) and the population
+///   std of the per-subset values (the spread a single evaluation's KID carries);
+/// - `precision_evaluator`, `recall_evaluator`: Kynkäänniemi et al. 2019 with k = 3.
+/// `describe` appends the sampler part of the label; `result` builds a `MetricResult`.
+func evaluatorResults(_ metrics: [EvaluatorMetric], samples: Tensor, reference refSet: ReferenceSet, evaluatorPath: String, seed: UInt64,
+                      describe: (String) -> String,
+                      result: (String, Double, String, String, String) -> MetricResult) throws -> [MetricResult] {
+    let ev = try EvaluatorExtractor.load(from: evaluatorPath)
+    let net = ev.featureNetwork, arch = ev.settings.networkLabel
+    let n = samples.shape[0]
+    let gen = try ev.features(samples)
+    let cache = ReferenceStatisticsCache(directory: (evaluatorPath as NSString).deletingLastPathComponent + "/reference-stats")
+    let refEntry = try cache.statistics(for: refSet, extractor: ev, keepFeatures: true)
+    let prep = ev.preprocessing(height: samples.shape[1], width: samples.shape[2], channels: samples.shape[3])
+    let ref = refSet.label
+    var out: [MetricResult] = []
+    func realFeatures() throws -> FeatureMatrix<Float> {
+        guard let f = refEntry.features else { throw PipelineError("evaluation: reference features missing from \(refEntry.path)") }
+        return f
+    }
+    for m in metrics {
+        switch m {
+        case .fid:
+            let s1 = try FeatureStatistics(features: gen, featureNetwork: net, dataset: "generated", preprocessing: prep)
+            let fd = try frechetDistance(s1, refEntry.statistics)
+            out.append(result(m.rawValue, fd.value, describe("FID (independent evaluator \(arch), N=\(n), vs \(ref))"), net, ref))
+        case .kid:
+            let real = try realFeatures()
+            let size = min(1000, n, real.rows)
+            let kd = try kernelInceptionDistance(gen, real, subsets: 20, subsetSize: size, seed: seed)
+            out.append(result(m.rawValue, kd.mean, describe("KID (independent evaluator \(arch), 20 subsets of \(size), N=\(n), vs \(ref))"), net, ref))
+            out.append(result(m.rawValue + "_std", kd.standardDeviation, "population std over the 20 KID subsets of kid_evaluator", net, ref))
+        case .precision, .recall:
+            let pr = try precisionRecall(real: try realFeatures(), generated: gen, k: 3)
+            let value = m == .precision ? pr.precision : pr.recall
+            let what = m == .precision ? "precision" : "recall"
+            out.append(result(m.rawValue, value, describe("\(what) (Kynkäänniemi et al. 2019, k = 3, independent evaluator \(arch), N=\(n), vs \(ref))"), net, ref))
+        }
+    }
+    return out
+}

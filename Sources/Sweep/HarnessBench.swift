@@ -1,0 +1,261 @@
+import Foundation
+import GRDB
+import Pipeline
+import Report
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The harness at scale (docs/benchmarks.md, "Harness at scale"): what `plan`, the scheduler's own
+/// bookkeeping, `status`, `show`, `export` and the report layer cost as a sweep grows, measured on
+/// synthetic sweeps without training. The scheduler runs for real (`Scheduler.run`, its database,
+/// its files) with in-process stand-in workers that write what a worker writes — `journal.jsonl`,
+/// `result.json`, `done.json` — so the run database is filled by the scheduler's own ingestion.
+public enum HarnessBench {
+    /// Journal steps each stand-in training stage logs; a distillation stage logs `distillSeries` names
+    /// per step, so 10,000 trials give ≈ 1,000,000 metric rows (the size the run database must handle).
+    public static let journalSteps = 8
+    static let distillSeries = ["cfd", "is_p2p", "m_p2p", "total", "grad_norm", "lr", "seconds_per_step", "diag/cfd/share",
+                                "diag/cfd/value", "diag/is_p2p/share", "diag/is_p2p/value", "diag/m_p2p/share"]
+
+    /// A `tiny` grid τ_IS × α × 10 seeds (RDD, 8 → 4, the 4-step student evaluated) of `trials`
+    /// trials rounded up to a multiple of 100: 10 α values, 10 seeds and ⌈trials / 100⌉ τ_IS values.
+    public static func gridSpec(name: String, trials: Int) -> String {
+        let taus = (0..<max(1, (trials + 99) / 100)).map { "\(Double(500 + $0) / 1000)" }
+        let alphas = (0..<10).map { "\(Double(5 + $0) / 10)" }
+        return """
+            {"name": "\(name)", "preset": "tiny",
+             "base": {"distill": {"method": "rdd", "to": 4}, "evaluation": {"studentSteps": [4]}},
+             "grid": {"distill.tauIS": [\(taus.joined(separator: ", "))], "distill.alpha": [\(alphas.joined(separator: ", "))]},
+             "seeds": [\((0..<10).map(String.init).joined(separator: ", "))]}
+            """
+    }
+
+    /// What is timed.
+    public enum Operation: String, CaseIterable {
+        /// `rdd-sweep plan SPEC --no-stages`: parse, expand, build the stage graph, render; and of that, the
+        /// rendering alone (where a scan per trial–stage link once made it quadratic).
+        case plan = "plan --no-stages", planRender = "plan: rendering only"
+        /// Scheduler start-up on an empty root (open, register, reconcile).
+        case startupFresh = "scheduler start-up, empty root"
+        /// `rdd-sweep run` again on the finished root: start-up, nothing to run.
+        case startupRestart = "scheduler restart, all done"
+        /// The scheduler's own time per completed stage (launch, sampling, ingestion, trial updates, ticks),
+        /// without the stand-in workers' time.
+        case perStage = "scheduler bookkeeping per stage"
+        case status, show = "show (one trial)", exportCSV = "export csv", exportJSON = "export json", exportReport = "export report"
+        /// Fig. 7 and Fig. 9 (the τ_IS and α figures) from the report export.
+        case report = "reports fig7 + fig9"
+    }
+
+    /// Wall and CPU seconds (the process's CPU time: on a shared machine it varies far less than wall time).
+    public struct Time { public var wall = 0.0, cpu = 0.0 }
+
+    /// One size's measurements.
+    public struct Measurement {
+        public var trials = 0, stages = 0, links = 0, metricRows = 0
+        public var times: [Operation: Time] = [:]
+        /// Peak resident memory of this process after planning (KiB; sizes are planned in ascending order).
+        public var planPeakKiB = 0
+        /// The stand-in workers' total wall time.
+        public var workerSeconds = 0.0
+        public var databaseBytes = 0
+        public var hasDatabase: Bool { times[.status] != nil }
+    }
+
+    static func cpuNow() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
+    }
+    static func wallNow() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+
+    /// Best of `repeats` wall and CPU times of `body` (a shared machine: the minimum is the least disturbed run).
+    static func best(_ repeats: Int, _ body: () throws -> Void) rethrows -> Time {
+        var t = Time(wall: .infinity, cpu: .infinity)
+        for _ in 0..<max(1, repeats) {
+            let w0 = wallNow(), c0 = cpuNow()
+            try body()
+            t.cpu = min(t.cpu, cpuNow() - c0)
+            t.wall = min(t.wall, wallNow() - w0)
+        }
+        return t
+    }
+
+    /// Times `plan` of a `trials`-trial grid (library calls, so no grid-size limit of the CLI applies).
+    public static func measurePlan(trials: Int, scratch: String, repeats: Int = 1) throws -> Measurement {
+        var m = Measurement()
+        let text = gridSpec(name: "scale\(trials)", trials: trials)
+        let root = scratch + "/plan-root"
+        var out = "", made: SweepPlan?
+        m.times[.plan] = try best(repeats) {
+            let plan = try SweepPlan.make(try SweepSpec.parse(text, file: "(harness \(trials))"))
+            out = try Reports(root: root).plan(plan, showStages: false)
+            m.trials = plan.trials.count; m.stages = plan.stages.count; m.links = plan.links.values.map(\.count).reduce(0, +)
+            made = plan
+        }
+        guard out.contains("\(m.trials) trials"), let plan = made else { throw PipelineError("harness plan of \(trials) trials printed no trial count") }
+        m.times[.planRender] = try best(repeats) { _ = try Reports(root: root).plan(plan, showStages: false) }
+        m.planPeakKiB = Proc.peakRSSKiB(getpid()) ?? 0
+        return m
+    }
+
+    /// Runs a `trials`-trial grid through the scheduler with stand-in workers into a fresh root under
+    /// `scratch`, then times the read-side commands on the database it wrote. `m` carries `plan`'s numbers.
+    public static func measureRun(trials: Int, scratch: String, repeats: Int = 1, into m: inout Measurement) throws {
+        let root = scratch + "/root-\(trials)"
+        try? FileManager.default.removeItem(atPath: root)
+        let spec = try SweepSpec.parse(gridSpec(name: "scale\(trials)", trials: trials), file: "scale\(trials).json")
+        let plan = try SweepPlan.make(spec)
+        var o = RunOptions(root: root, workerExecutable: "/nonexistent/stand-in-worker")
+        o.display = .quiet
+        o.jobs = 2
+        o.threads = 1
+        o.pollInterval = 0
+        let stand = StandInWorkers()
+        // Start-up alone, as `run` does it before its first launch: open (create, migrate), register, reconcile.
+        let startup = try best(1) {
+            try FileManager.default.createDirectory(atPath: root + "/stages", withIntermediateDirectories: true)
+            let s = Scheduler(plan: plan, options: o)
+            s.db = try RunDatabase(writerAt: RunDatabase.path(root: root))
+            s.display = ProgressDisplay(mode: .quiet)
+            try s.register()
+            try s.reconcile()
+        }
+        m.times[.startupFresh] = startup
+        let run = Scheduler(plan: plan, options: o)
+        run.workers = stand.processes
+        var summary: RunSummary!
+        let whole = try best(1) { summary = try run.run() }
+        guard summary.trialsCompleted == plan.trials.count, summary.stagesRun == plan.stages.count else {
+            throw PipelineError("harness run of \(trials) trials: \(summary.trialsCompleted)/\(plan.trials.count) trials, \(summary.stagesRun)/\(plan.stages.count) stages completed: \(summary.failures.prefix(3))")
+        }
+        m.workerSeconds = stand.time.wall
+        let n = Double(plan.stages.count)
+        m.times[.perStage] = Time(wall: (summary.bookkeepingSeconds - summary.startupSeconds - stand.time.wall) / n,
+                                  cpu: (whole.cpu - startup.cpu - stand.time.cpu) / n)
+        m.times[.startupRestart] = try best(repeats) {
+            let again = Scheduler(plan: plan, options: o)
+            again.workers = stand.processes
+            let s = try again.run()
+            guard s.stagesRun == 0, s.trialsCompleted == plan.trials.count else { throw PipelineError("harness restart ran stages again") }
+        }
+        let reports = Reports(root: root)
+        m.metricRows = try reports.openReader().read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM metrics") ?? 0 }
+        m.databaseBytes = Proc.fileSize(RunDatabase.path(root: root)) ?? 0
+        m.times[.status] = try best(repeats) { _ = try reports.status(sweep: nil) }
+        m.times[.show] = try best(repeats) { _ = try reports.show(trial: "\(plan.trials.count / 2)", sweep: nil) }
+        m.times[.exportCSV] = try best(repeats) { _ = try reports.export(sweep: nil, format: .csv) }
+        m.times[.exportJSON] = try best(repeats) { _ = try reports.export(sweep: nil, format: .json) }
+        m.times[.exportReport] = try best(repeats) { _ = try reports.export(sweep: nil, format: .report) }
+        let export = try reports.runExport()
+        m.times[.report] = try best(repeats) {
+            let data = ReportData(export)
+            for kind in [ReportKind.fig7, .fig9] {
+                let md = try produceReport(kind, data, request: ReportRequest(kind: kind), links: LinkStyle(stem: kind.rawValue)).markdown
+                guard md.contains("α") || md.contains("τ") else { throw PipelineError("harness \(kind.rawValue) report is empty") }
+            }
+        }
+    }
+
+    /// Commit latencies of the scheduler's metric ingestion at scale: `rows` journal rows upserted into a
+    /// fresh run database (the scheduler's connection: WAL, synchronous = NORMAL, SQLite's automatic
+    /// checkpoint every 1000 pages) in transactions of `batch` rows, as `flush` and `ingestCompleted` write
+    /// them. Returns the total seconds and the median, 99th percentile and largest commit in seconds: a
+    /// checkpoint that stalled the writer shows as the maximum.
+    public static func measureMetricIngestion(rows: Int, batch: Int, scratch: String) throws -> (total: Double, median: Double, p99: Double, max: Double) {
+        let path = scratch + "/ingest.sqlite"
+        for f in [path, path + "-wal", path + "-shm"] { try? FileManager.default.removeItem(atPath: f) }
+        let db = try RunDatabase(writerAt: path)
+        try db.write { db in
+            try db.execute(sql: "INSERT INTO stages (identity, kind, name, config_json, inputs_json, code_version, created, artifact_dir) VALUES ('s', 'distill', 'd', '{}', '{}', 'x', 0, 'd')")
+        }
+        var times: [Double] = []
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        var step = 0
+        while step * 12 < rows {
+            let entries = (0..<batch).map { i in Journal.Entry(step: step + i / 12, name: distillSeries[i % 12], value: Double(i)) }
+            step += batch / 12
+            let c0 = DispatchTime.now().uptimeNanoseconds
+            try db.write { try RunDatabase.upsertMetrics($0, stage: "s", entries) }
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - c0) / 1e9)
+        }
+        let total = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+        times.sort()
+        return (total, times[times.count / 2], times[min(times.count - 1, times.count * 99 / 100)], times.last ?? 0)
+    }
+
+    /// The table of `ms` (ascending sizes): best wall time and CPU time per operation, and the growth
+    /// exponent of the CPU time between consecutive sizes (log(t₂/t₁) / log(n₂/n₁): 1 is linear, 2 quadratic).
+    public static func table(_ ms: [Measurement]) -> String {
+        func fmt(_ s: Double) -> String { s >= 1 ? String(format: "%.2f s", s) : s >= 0.01 ? String(format: "%.0f ms", s * 1000) : String(format: "%.2f ms", s * 1000) }
+        var out = "| operation (wall / CPU) | " + ms.map { "\($0.trials) trials" }.joined(separator: " | ") + " | CPU exponent |\n"
+        out += "|---|" + ms.map { _ in "---:|" }.joined() + "---|\n"
+        for op in Operation.allCases where ms.contains(where: { $0.times[op] != nil }) {
+            let ts = ms.map { $0.times[op] }
+            var exps: [String] = []
+            for i in ms.indices.dropFirst() {
+                if let a = ts[i - 1]?.cpu, let b = ts[i]?.cpu, a > 0, b > 0 {
+                    exps.append(String(format: "%.2f", log(b / a) / log(Double(ms[i].trials) / Double(ms[i - 1].trials))))
+                }
+            }
+            out += "| \(op.rawValue) | " + ts.map { t in t.map { "\(fmt($0.wall)) / \(fmt($0.cpu))" } ?? "–" }.joined(separator: " | ")
+                + " | \(exps.isEmpty ? "–" : exps.joined(separator: ", ")) |\n"
+        }
+        out += "| plan: peak RSS of the process | " + ms.map { String(format: "%.0f MB", Double($0.planPeakKiB) / 1024) }.joined(separator: " | ") + " | |\n"
+        out += "\n" + ms.map { m in
+            "\(m.trials) trials: \(m.stages) stages, \(m.links) trial–stage links" + (m.hasDatabase
+                ? String(format: ", %d metric rows, database %.0f MB; scheduler bookkeeping per stage %.2f%% (wall) / %.2f%% (CPU) of a 1-second stage (stand-in workers %.1f s)",
+                         m.metricRows, Double(m.databaseBytes) / 1e6, (m.times[.perStage]?.wall ?? 0) * 100, (m.times[.perStage]?.cpu ?? 0) * 100, m.workerSeconds) : "")
+        }.joined(separator: "\n") + "\n"
+        return out
+    }
+}
+
+/// Workers that finish at once, in process: `spawn` writes the files a worker of the stage's kind
+/// writes (journal lines, an evaluation's `result.json`, `done.json` claiming one second) and returns a
+/// pid no process has; `reap` reports it exited 0. `time` is their total wall and CPU time, so it can be taken
+/// out of the scheduler's bookkeeping.
+final class StandInWorkers {
+    var time = HarnessBench.Time()
+    var nextPID: pid_t = 1 << 30
+
+    var processes: Scheduler.WorkerProcesses {
+        var p = Scheduler.WorkerProcesses()
+        p.spawn = { [unowned self] _, arguments, _, _ in try self.spawn(requestPath: arguments[2]) }
+        p.reap = { _ in .exited(0) }
+        return p
+    }
+
+    func spawn(requestPath: String) throws -> pid_t {
+        let w0 = HarnessBench.wallNow(), c0 = HarnessBench.cpuNow()
+        defer { time.wall += HarnessBench.wallNow() - w0; time.cpu += HarnessBench.cpuNow() - c0 }
+        let request = try JSONDecoder().decode(StageRequest.self, from: Data(contentsOf: URL(fileURLWithPath: requestPath)))
+        let dir = request.directory
+        // A deterministic value per stage, so figures have points that differ.
+        let h = Double(request.config.utf8.reduce(UInt32(2166136261)) { ($0 ^ UInt32($1)) &* 16777619 } % 1000) / 1000
+        var journal = ""
+        let names = request.kind == .distill ? HarnessBench.distillSeries : request.kind == .eval ? [] : ["loss", "seconds_per_step"]
+        for step in 0..<HarnessBench.journalSteps {
+            for n in names { journal += "{\"step\":\(step),\"name\":\"\(n)\",\"value\":\(h + Double(step) / 100)}\n" }
+        }
+        try Data(journal.utf8).write(to: URL(fileURLWithPath: dir + "/journal.jsonl"))
+        if request.kind == .eval {
+            let c = try JSONDecoder().decode(EvalStageConfig.self, from: Data(request.config.utf8))
+            // EvaluationResult's JSON (its Codable keys), written out: Pipeline gives MetricResult no public initialiser.
+            func metric(_ name: String, _ value: Double) -> JSON {
+                .object([("name", .string(name)), ("value", .double(value)), ("label", .string("\(name) (stand-in), N=\(c.samples), \(c.sampler) \(c.steps) steps")),
+                         ("featureNetwork", .string("DenseNet-BC (stand-in)")), ("samples", .int(Int64(c.samples))), ("reference", .string("stand-in reference")),
+                         ("sampler", .string(c.sampler)), ("steps", .int(Int64(c.steps))), ("nfe", .int(Int64(c.steps)))])
+            }
+            let result = JSON.object([("metrics", .array([metric("fid_classifier", 20 + 10 * h), metric("kid_classifier", 0.01 * h),
+                                                          metric("classifier_score", 5 + h), metric("classifier_score_std", 0.1)])),
+                                      ("secondsPerImage", .double(0.001)), ("modelLabel", .string(c.label))])
+            try Data(result.serialized().utf8).write(to: URL(fileURLWithPath: dir + "/result.json"))
+        }
+        let done = WorkerDone(seconds: 1, peakRSSKiB: 100_000, finished: Date().timeIntervalSince1970, pid: nextPID, codeVersion: CodeVersion.string, threads: "1")
+        try JSONEncoder().encode(done).write(to: URL(fileURLWithPath: dir + "/" + StageFiles.done))
+        nextPID += 1
+        return nextPID - 1
+    }
+}

@@ -1,0 +1,42 @@
+import ArgumentParser
+import Foundation
+import Sweep
+
+/// `rdd-bench harness`: the harness's own cost as a sweep grows (docs/benchmarks.md, "Harness at
+/// scale"). Plans synthetic `tiny` grids (τ_IS × α × 10 seeds) at each `--trials` size, then, up to
+/// `--run-trials`, runs them through the scheduler with in-process stand-in workers (no training) and
+/// times start-up, bookkeeping per stage, `status`, `show`, `export` and the Fig. 7/9 reports on the
+/// database that run wrote. Prints a Markdown table with each operation's growth exponent.
+struct HarnessScaleBench: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "harness", abstract: "Harness cost (plan, scheduler, status, export, reports) against the number of trials.")
+    @Option(parsing: .upToNextOption, help: "Sweep sizes in trials (rounded up to a multiple of 100), planned in this order.") var trials = [1000, 10000, 100000]
+    @Option(help: "Run the scheduler and time the database commands only at sizes up to this many trials.") var runTrials = 10000
+    @Option(help: "Timed repeats of each operation (best reported; the scheduler run itself once).") var repeats = 3
+    @Option(help: "Scratch directory (removed first).") var scratch = "/tmp/rdd-bench-harness"
+    @Option(help: "Metric rows upserted in the ingestion test (0: skip).") var ingestRows = 1_000_000
+    @Flag(help: "Keep the run database of the largest run (scratch/root-N/runs.sqlite) for EXPLAIN QUERY PLAN.") var keep = false
+
+    func run() throws {
+        let sizes = trials.sorted()
+        try? FileManager.default.removeItem(atPath: scratch)
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        defer { if !keep { try? FileManager.default.removeItem(atPath: scratch) } }
+        var ms: [HarnessBench.Measurement] = []
+        // Plans first, in ascending size, so each peak RSS is that of planning the size (and what came before).
+        for n in sizes {
+            ms.append(try HarnessBench.measurePlan(trials: n, scratch: scratch, repeats: n >= 100_000 ? 1 : repeats))
+            print("planned \(ms.last!.trials) trials in \(String(format: "%.2f", ms.last!.times[.plan]?.wall ?? 0)) s"); fflush(stdout)
+        }
+        for i in ms.indices where ms[i].trials <= runTrials {
+            try HarnessBench.measureRun(trials: ms[i].trials, scratch: scratch, repeats: repeats, into: &ms[i])
+            print("ran \(ms[i].trials) trials"); fflush(stdout)
+            if !keep { try? FileManager.default.removeItem(atPath: scratch + "/root-\(ms[i].trials)") }
+        }
+        print(HarnessBench.table(ms))
+        if ingestRows > 0 {
+            let r = try HarnessBench.measureMetricIngestion(rows: ingestRows, batch: 96, scratch: scratch)
+            print(String(format: "metric ingestion: %d rows in transactions of 96 in %.2f s (%.0f rows/s); commit median %.2f ms, p99 %.2f ms, max %.1f ms",
+                         ingestRows, r.total, Double(ingestRows) / r.total, r.median * 1000, r.p99 * 1000, r.max * 1000))
+        }
+    }
+}

@@ -1,0 +1,52 @@
+import XCTest
+@testable import Report
+
+/// The "Computed on" line under every table (issue 27): each stage once, grouped by provenance, and a
+/// plain statement when an export predates provenance records.
+final class ProvenanceLineTests: XCTestCase {
+    func provenance(cpu: String, core: String, threads: Int) -> Provenance {
+        Provenance(codeVersion: "rdd-9.9.9", commit: "0123456789abcdef0123456789abcdef01234567", commitModified: false, cpu: cpu,
+                   cpuFeatures: ["avx", "avx2", "fma"], ownGemmISA: "avx2+fma", blasCore: core, blasISA: "avx2+fma",
+                   blasConfig: "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY \(core) MAX_THREADS=64", threads: threads)
+    }
+
+    func trial(_ key: String, _ stages: [StageRecord]) -> TrialView {
+        TrialView(TrialRecord(sweep: "s@1", key: key, axes: [:], configJSON: "{}", status: "completed", evaluations: [], stages: stages), index: 0)
+    }
+
+    func stage(_ id: String, _ p: Provenance?, codeVersion: String? = nil, threads: Int? = nil) -> StageRecord {
+        StageRecord(name: id, kind: "eval", identity: id, status: "completed", seconds: 1, peakMemoryBytes: 0, series: [:],
+                    codeVersion: codeVersion, threads: threads, provenance: p)
+    }
+
+    func testOneMachine() {
+        let p = provenance(cpu: "CPU A", core: "Haswell", threads: 2)
+        // The shared stage "a" appears in both trials and counts once.
+        let line = computedOnLine([trial("t0", [stage("a", p), stage("b", p)]), trial("t1", [stage("a", p), stage("c", p)])])
+        XCTAssertEqual(line, "- Computed on (all 3 stages): rdd-9.9.9 at commit 0123456789ab; CPU CPU A (avx avx2 fma); kernels: own GEMM kernel avx2+fma + OpenBLAS 0.3.21 core Haswell (avx2+fma); 2 threads (identical numbers need the same commit, kernels (own GEMM ISA, OpenBLAS core: OpenBLAS picks them per CPU) and threads; README \"Which code made these numbers\").")
+    }
+
+    func testMixedAndUnrecorded() {
+        let a = provenance(cpu: "CPU A", core: "Haswell", threads: 2)
+        var b = provenance(cpu: "CPU B", core: "SkylakeX", threads: 1)
+        b.blasISA = "avx512"
+        b.commitModified = true
+        let line = computedOnLine([trial("t0", [stage("a", a), stage("b", b), stage("c", b), stage("d", nil)])])
+        XCTAssertTrue(line.hasPrefix("- Computed on (4 stages, by provenance): rdd-9.9.9 at commit 0123456789ab; CPU CPU A"), line)
+        XCTAssertTrue(line.contains("2 threads — 1 stage | rdd-9.9.9 at commit 0123456789ab + uncommitted changes; CPU CPU B"), line)
+        XCTAssertTrue(line.contains("core SkylakeX (avx512); 1 thread — 2 stages | not recorded — 1 stage ("), line)
+    }
+
+    func testExportBeforeProvenance() {
+        let line = computedOnLine([trial("t0", [stage("a", nil, codeVersion: "rdd-0.2.0", threads: 2), stage("b", nil, codeVersion: "rdd-0.2.0", threads: 1)])])
+        XCTAssertTrue(line.hasPrefix("- Computed on: not recorded (this export predates provenance records). It records only the code version rdd-0.2.0 and threads per stage 1 or 2, not the commit, CPU or BLAS kernels"), line)
+    }
+
+    /// Old exports (no provenance keys) still decode, and an export with provenance round-trips.
+    func testExportRoundTrip() throws {
+        let e = RunExport(sweeps: [], trials: [trial("t0", [stage("a", provenance(cpu: "X", core: "Zen", threads: 2)), stage("b", nil)]).record])
+        XCTAssertEqual(try JSONDecoder().decode(RunExport.self, from: e.encoded()), e)
+        XCTAssertFalse(String(decoding: try RunExport(sweeps: [], trials: [trial("t", [stage("b", nil)]).record]).encoded(), as: UTF8.self).contains("provenance"),
+                       "a stage without provenance writes no key: exports of old databases stay byte-identical")
+    }
+}
