@@ -71,7 +71,7 @@ extension Dashboard {
             })),
             ("unsuccessfulAttempts", .array(d.unsuccessfulAttempts.map { a in
                 .object([("stage", .string(a.stage)), ("attempt", .int(Int64(a.attempt))), ("outcome", .string(a.outcome)), ("exitStatus", opt(a.exitStatus)),
-                         ("signal", opt(a.signal)), ("lastStep", opt(a.lastStep)), ("stderrTail", .string(a.stderrTail))])
+                         ("signal", opt(a.signal)), ("lastStep", opt(a.lastStep)), ("why", .string(a.why)), ("stderrTail", .string(a.stderrTail))])
             })),
         ])
     }

@@ -50,8 +50,10 @@ func htmlTable(_ header: [String], _ rows: [[String]], id: String? = nil, numeri
     return s + "</tbody></table>\n"
 }
 
-/// A status word as a coloured badge.
-func badge(_ status: String) -> String { "<span class=\"badge \(h(status))\">\(h(status))</span>" }
+/// A status as a coloured badge, styled by its first word ("interrupted (no scheduler running)" → `interrupted`).
+func badge(_ status: String) -> String {
+    "<span class=\"badge \(h(String(status.split(separator: " ").first ?? "")))\">\(h(status))</span>"
+}
 
 /// "3 h 04 min", "12 min", "45 s".
 func duration(_ s: Double?) -> String {

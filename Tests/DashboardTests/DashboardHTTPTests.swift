@@ -139,7 +139,7 @@ final class DashboardHTTPTests: XCTestCase {
         let link = DashboardFixture.tempDir("link")
         defer { try? FileManager.default.removeItem(atPath: link) }
         try FileManager.default.createDirectory(atPath: link + "/stages", withIntermediateDirectories: true)
-        try FileManager.default.createSymbolicLink(atPath: link + "/stages/evil", withDestinationURL: URL(fileURLWithPath: "/etc"))
+        try FileManager.default.createSymbolicLink(atPath: link + "/stages/evil", withDestinationPath: "/etc")
         XCTAssertThrowsError(try Artifacts(root: link).serve(["stages", "evil", "passwd"])) { XCTAssertEqual(($0 as? DashboardError)?.status, 404) }
     }
 
