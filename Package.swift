@@ -16,6 +16,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
+        // The dashboard's HTTP server and Markdown renderer (docs/dashboard.md says why these two).
+        .package(url: "https://github.com/swhitty/FlyingFox", exact: "0.27.1"),
+        .package(url: "https://github.com/JohnSundell/Ink", exact: "0.6.0"),
         .package(url: "https://github.com/apple/swift-collections", exact: "1.6.0"),
     ],
     targets: [
@@ -56,8 +59,8 @@ let package = Package(
         .executableTarget(name: "rdd-setup", dependencies: ["Inception", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         .executableTarget(name: "rdd-bench", dependencies: [
-            "Tensor", "NN", "Models", "Inception", "Diffusion", "Checkpoint", "Pipeline", "Sweep",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Tensor", "NN", "Models", "Inception", "Diffusion", "Checkpoint", "Pipeline", "Dashboard", "Sweep",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "GRDB", package: "GRDB.swift"),
         ]),
 
         .executableTarget(name: "rdd-train", dependencies: [
@@ -73,8 +76,14 @@ let package = Package(
         // processes, the SQLite run database (GRDB; the scheduler is its one writer).
         .target(name: "Sweep", dependencies: ["Pipeline", "Report", "Tensor", "BuildInfo", .product(name: "GRDB", package: "GRDB.swift"),
                                              .product(name: "HeapModule", package: "swift-collections")]),
+        // `rdd-sweep serve`: a read-only local web dashboard over a results root (docs/dashboard.md): Sweep's read
+        // paths for the database, Report's code paths for tables and SVG, FlyingFox for HTTP, Ink for Markdown.
+        .target(name: "Dashboard", dependencies: [
+            "Sweep", "Report", "Pipeline", .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "FlyingFox", package: "FlyingFox"), .product(name: "Ink", package: "Ink"),
+        ]),
         .executableTarget(name: "rdd-sweep", dependencies: [
-            "Sweep", "Pipeline", "Tensor", "Report",
+            "Sweep", "Pipeline", "Tensor", "Report", "Dashboard",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Fixtures (golden sbatch scripts, Slurm outputs) are read by path, not bundled.
@@ -95,6 +104,7 @@ let package = Package(
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion"]),
         .testTarget(name: "InceptionTests", dependencies: ["Inception", "Tensor", "Checkpoint", "Data"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "DashboardTests", dependencies: ["Dashboard", "Sweep", "Pipeline", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "ReportTests", dependencies: ["Report"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what rdd needs on a fresh Debian/Ubuntu machine (Swift 6 itself must already be installed):
-# OpenBLAS (with LAPACK), HDF5, SQLite, zlib, Debian's Fashion-MNIST package, h5py + numpy from PyPI (the
+# OpenBLAS (with LAPACK), HDF5, SQLite, zlib, Debian's Fashion-MNIST package, headless Chromium (the dashboard's
+# browser test, docs/dashboard.md; 3 min 6 s to install on the loaded 2-core machine), h5py + numpy from PyPI (the
 # h5py cross-check and numpy tests), and the FID Inception weights (NetworkTests, FIDEvaluationTests).
 # Every test needs what it uses: a missing piece makes it skip, and CI fails on a skip (.ci/run).
 set -euo pipefail
@@ -8,7 +9,7 @@ SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
-$SUDO apt-get install -y -qq libopenblas-dev libhdf5-dev libsqlite3-dev zlib1g-dev dataset-fashion-mnist >/dev/null
+$SUDO apt-get install -y -qq libopenblas-dev libhdf5-dev libsqlite3-dev zlib1g-dev dataset-fashion-mnist chromium >/dev/null
 if command -v python3 >/dev/null; then
   python3 -c "import h5py, numpy" 2>/dev/null || python3 -m pip install --quiet h5py numpy || echo "note: h5py/numpy not installed; the h5py cross-check and numpy tests will be skipped"
 fi

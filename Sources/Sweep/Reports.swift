@@ -128,113 +128,32 @@ public struct Reports {
     static let notRunning = "interrupted (no scheduler running)"
 
     public func status(sweep ref: String?, all: Bool = false) throws -> String {
-        let db = try openReader()
-        let live = schedulerRunning
-        return try db.read { db in
-            let sw = try resolveSweep(db, ref)
-            var out = "sweep \(sw.label) — \(sw.specFile), preset \(sw.preset), created \(fmtDate(sw.created)); "
-            out += live ? "scheduler running (pid \((try? String(contentsOfFile: root + "/.scheduler.lock", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"))\n"
-                        : "no scheduler running\n"
-            let trials = try Row.fetchAll(db, sql: "SELECT status, COUNT(*) AS n FROM trials WHERE sweep_id = ? GROUP BY status", arguments: [sw.id])
-            var tc: [String: Int] = [:]
-            for r in trials { tc[r["status"]] = r["n"] }
-            // Recorded as running, but nothing runs them: no scheduler holds the root and no Slurm job is in flight.
-            let orphaned = try !live && Int.fetchOne(db, sql: "SELECT COUNT(*) FROM slurm_tasks WHERE finished IS NULL") == 0
-            out += "trials: \(tc.values.reduce(0, +)) — completed \(tc["completed"] ?? 0), \(orphaned ? Reports.notRunning : "running") \(tc["running"] ?? 0), failed \(tc["failed"] ?? 0), queued \(tc["queued"] ?? 0)\n"
-            let rows = try Row.fetchAll(db, sql: """
-                SELECT s.*, MIN(t.trial_index) AS first_trial, COUNT(DISTINCT t.id) AS n_trials, GROUP_CONCAT(DISTINCT ts.name) AS names
-                FROM stages s JOIN trial_stages ts ON ts.stage = s.identity JOIN trials t ON t.id = ts.trial_id
-                WHERE t.sweep_id = ? GROUP BY s.identity ORDER BY first_trial, s.rowid
-                """, arguments: [sw.id])
-            // Stages in Slurm jobs (the Slurm executor): they run without a local scheduler.
-            var slurm: [String: Row] = [:]
-            for r in try Row.fetchAll(db, sql: "SELECT * FROM slurm_tasks WHERE finished IS NULL") { slurm[r["stage"]] = r }
-            if !slurm.isEmpty {
-                let mine = try Row.fetchAll(db, sql: "SELECT state, job_id FROM slurm_tasks WHERE finished IS NULL AND sweep_id = ?", arguments: [sw.id])
-                let running = mine.filter { ["RUNNING", "COMPLETING"].contains($0["state"] as String) }.count
-                let jobs = Array(Set(mine.map { $0["job_id"] as String })).sorted { (Int($0) ?? 0) < (Int($1) ?? 0) }
-                let seen = try Double.fetchOne(db, sql: "SELECT MAX(seen) FROM slurm_tasks")
-                out += "Slurm: \(mine.count) task\(mine.count == 1 ? "" : "s") of this sweep in flight (\(running) running, \(mine.count - running) pending or starting)"
-                out += jobs.isEmpty ? "" : " in job array\(jobs.count == 1 ? "" : "s") \(jobs.prefix(12).joined(separator: ", "))\(jobs.count > 12 ? ", …" : "")"
-                out += "; Slurm last asked \(seen.map { fmtDate($0) } ?? "never")\n"
-            }
-            var counts: [String: Int] = [:]
-            var lines: [[String]] = []
-            var remaining: [String: Double] = [:]   // kind → remaining steps
-            var unknown = 0
-            var evalLeft: [String: Double] = [:]     // EvalCost.key → samples left
-            for r in rows {
-                let st: String = r["status"]
-                let ranBy: Int64? = r["ran_by_sweep"]
-                var shown = st
-                if st == "completed" && ranBy != sw.id { shown = "cached" }
-                let job = slurm[r["identity"] as String]
-                if st == "running" && !live && job == nil { shown = "stale" }
-                counts[shown, default: 0] += 1
-                let total: Int? = r["total_steps"], last: Int? = r["last_step"]
-                let kind: String = r["kind"]
-                if !["completed", "cached"].contains(shown) {
-                    if kind == "eval", let e = EvalCost(configJSON: r["config_json"]) {
-                        evalLeft[e.key, default: 0] += Double(e.samples - min(e.samples, last ?? 0))
-                    } else if let total { remaining[kind, default: 0] += Double(total - min(total, last ?? 0)) } else { unknown += 1 }
-                }
-                if all || !["completed", "cached"].contains(shown) {
-                    let progress = total.map { t in "\(min(last ?? 0, t))/\(t)" } ?? (shown == "completed" || shown == "cached" ? "done" : "-")
-                    let hb: Double? = r["heartbeat"]
-                    var note: String = r["error"] ?? ""
-                    if shown == "running", let hb { note = String(format: "heartbeat %.0f s ago", Date().timeIntervalSince1970 - hb) }
-                    if shown == "stale" {
-                        note = (st == "running" ? Reports.notRunning + ": " : "") + "was stopped while running (its scheduler stopped, or its Slurm job was cancelled); `rdd-sweep run` resumes it from its checkpoint"
-                    }
-                    if let job {
-                        let state: String = job["state"], reason: String? = job["reason"], node: String? = job["node"]
-                        note = "Slurm \(job["job_id"] as String)_\(job["task"] as Int) \(state)" + (state == "RUNNING" ? node.map { " on \($0)" } ?? "" : reason.map { " (\($0))" } ?? "")
-                            + (shown == "running" ? (r["heartbeat"] as Double?).map { String(format: ", heartbeat %.0f s ago", Date().timeIntervalSince1970 - $0) } ?? "" : "")
-                        if shown == "queued" { shown = "submitted" }
-                    }
-                    let failures: Int = r["failures"]
-                    if shown == "queued", failures > 0 { shown = "retrying" }
-                    let secs: Double? = r["seconds"]
-                    lines.append([r["names"] ?? r["name"], String((r["identity"] as String).prefix(10)), shown, progress, "\(r["attempts"] as Int)",
-                                  secs.map { String(format: "%.1fs", $0) } ?? "-", fmtMB(r["peak_rss_kib"]), "\(r["n_trials"] as Int)", String(note.prefix(100))])
-                }
-            }
-            let done = (counts["completed"] ?? 0) + (counts["cached"] ?? 0)
-            out += "stages: \(rows.count) — done \(done) (ran \(counts["completed"] ?? 0), cached \(counts["cached"] ?? 0)), running \(counts["running"] ?? 0), failed \(counts["failed"] ?? 0), stale \(counts["stale"] ?? 0), queued \(counts["queued"] ?? 0)\n"
-            out += computeTimeLine(rows, sweepID: sw.id)
-            // ETA: remaining steps × mean seconds_per_step observed for the stage kind (any sweep in this root).
-            var eta = 0.0
-            var noRate: [String] = []
-            for (kind, steps) in remaining where steps > 0 {
-                if let sps = try Double.fetchOne(db, sql: """
-                    SELECT AVG(m.value) FROM metrics m JOIN stages s ON s.identity = m.stage WHERE s.kind = ? AND m.name = 'seconds_per_step'
-                    """, arguments: [kind]) { eta += steps * sps } else { noRate.append(kind) }
-            }
-            // Evaluations log no seconds_per_step: seconds per sample of finished evaluations with the same
-            // sampler, step count and metrics, this sweep's first (same protocol), else any in the root.
-            if !evalLeft.isEmpty {
-                let done = try Row.fetchAll(db, sql: "SELECT identity, config_json, seconds FROM stages WHERE kind = 'eval' AND status = 'completed' AND seconds IS NOT NULL")
-                    .compactMap { r in EvalCost(configJSON: r["config_json"]).map { (identity: r["identity"] as String, cost: $0, seconds: r["seconds"] as Double) } }
-                let mine = Set(rows.map { $0["identity"] as String })
-                for (key, samples) in evalLeft.sorted(by: { $0.key < $1.key }) where samples > 0 {
-                    let same = done.filter { $0.cost.key == key && $0.cost.samples > 0 }
-                    let pool = same.contains { mine.contains($0.identity) } ? same.filter { mine.contains($0.identity) } : same
-                    if pool.isEmpty { noRate.append("eval " + key); continue }
-                    eta += samples * pool.map(\.seconds).reduce(0, +) / Double(pool.map(\.cost.samples).reduce(0, +))
-                }
-            }
-            let runningNow = max(1, counts["running"] ?? 0)
-            if rows.count > done {
-                out += "ETA ≈ \(formatDuration(eta / Double(runningNow))) (remaining training steps × mean seconds_per_step of the stage kind, samples left × seconds per sample of finished evaluations of the same sampler, steps and metrics; ÷ \(runningNow) running"
-                out += unknown > 0 ? "; \(unknown) classifier stage\(unknown == 1 ? "" : "s") not estimated" : ""
-                out += noRate.isEmpty ? ")\n" : "; no rate yet for \(noRate.sorted().joined(separator: ", ")))\n"
-            }
-            if !lines.isEmpty {
-                out += (all ? "" : "stages not done (`--all` lists every stage):\n")
-                out += table(["stage", "identity", "status", "progress", "attempts", "time", "peak", "trials", "note"], lines) + "\n"
-            }
-            return out
+        let st = try sweepStatus(ref)
+        let sw = st.sweep
+        var out = "sweep \(sw.label) — \(sw.specFile), preset \(sw.preset), created \(fmtDate(sw.created)); "
+        out += st.schedulerRunning ? "scheduler running (pid \(st.schedulerOwner))\n" : "no scheduler running\n"
+        let tc = st.trialCounts
+        out += "trials: \(st.trialTotal) — completed \(tc["completed"] ?? 0), \(st.trialsOrphaned ? Reports.notRunning : "running") \(tc["running"] ?? 0), failed \(tc["failed"] ?? 0), queued \(tc["queued"] ?? 0)\n"
+        if let s = st.slurmLine { out += s + "\n" }
+        let counts = st.stageCounts
+        out += "stages: \(st.stages.count) — done \(st.stagesDone) (ran \(counts["completed"] ?? 0), cached \(counts["cached"] ?? 0)), running \(counts["running"] ?? 0), failed \(counts["failed"] ?? 0), stale \(counts["stale"] ?? 0), queued \(counts["queued"] ?? 0)\n"
+        out += st.computeLine
+        if let eta = st.etaSeconds {
+            out += "ETA ≈ \(formatDuration(eta)) (remaining training steps × mean seconds_per_step of the stage kind, samples left × seconds per sample of finished evaluations of the same sampler, steps and metrics; ÷ \(st.etaRunning) running"
+            let unknown = st.etaUnestimatedClassifiers
+            out += unknown > 0 ? "; \(unknown) classifier stage\(unknown == 1 ? "" : "s") not estimated" : ""
+            out += st.etaNoRate.isEmpty ? ")\n" : "; no rate yet for \(st.etaNoRate.joined(separator: ", ")))\n"
         }
+        let lines = st.stages.filter { all || !$0.isDone }.map { s -> [String] in
+            let progress = s.totalSteps.map { t in "\(min(s.lastStep ?? 0, t))/\(t)" } ?? (s.isDone ? "done" : "-")
+            return [s.names, String(s.identity.prefix(10)), s.shown, progress, "\(s.attempts)", s.seconds.map { String(format: "%.1fs", $0) } ?? "-",
+                    fmtMB(s.peakKiB), "\(s.trials)", String(s.note.prefix(100))]
+        }
+        if !lines.isEmpty {
+            out += (all ? "" : "stages not done (`--all` lists every stage):\n")
+            out += table(["stage", "identity", "status", "progress", "attempts", "time", "peak", "trials", "note"], lines) + "\n"
+        }
+        return out
     }
 
     // MARK: show
@@ -246,58 +165,32 @@ public struct Reports {
             var sweepRef = sweep, idxText = ref
             if let slash = ref.lastIndex(of: "/") { sweepRef = String(ref[..<slash]); idxText = String(ref[ref.index(after: slash)...]) }
             let sw = try resolveSweep(db, sweepRef)
-            guard let idx = Int(idxText), let t = try Row.fetchOne(db, sql: "SELECT * FROM trials WHERE sweep_id = ? AND trial_index = ?", arguments: [sw.id, idx]) else {
+            guard let idx = Int(idxText), let d = try trialDetail(db, sw, index: idx) else {
                 let n = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM trials WHERE sweep_id = ?", arguments: [sw.id]) ?? 0
                 throw PipelineError("no trial '\(idxText)' in sweep \(sw.label) (trials are numbered 0…\(max(0, n - 1)))")
             }
-            let tid: Int64 = t["id"]
-            var trialStatus: String = t["status"]
-            if trialStatus == "running" && !schedulerRunning,
-               try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM slurm_tasks WHERE finished IS NULL") == 0 { trialStatus = Reports.notRunning }
-            var out = "trial \(sw.label)/\(idx) — \(trialStatus)\n"
-            out += "axes: \(t["axes_json"] as String)\n"
-            let cfgJSON: String = t["config_json"]
-            if let cfg = try? JSONParser.parse(cfgJSON).value, let def = try? JSON.encode(ExperimentConfig.defaults(preset: sw.preset)) {
-                let diffs = diffPaths(def, cfg, prefix: "")
+            var out = "trial \(sw.label)/\(idx) — \(d.status)\n"
+            out += "axes: \(d.axesJSON)\n"
+            if let diffs = d.configChanges {
                 out += "configuration vs preset \(sw.preset): " + (diffs.isEmpty ? "no changes" : diffs.joined(separator: ", ")) + "\n"
             }
-            let stages = try Row.fetchAll(db, sql: """
-                SELECT ts.name, ts.role, s.* FROM trial_stages ts JOIN stages s ON s.identity = ts.stage WHERE ts.trial_id = ? ORDER BY s.rowid
-                """, arguments: [tid])
-            var rows: [[String]] = []
-            for s in stages {
-                var st: String = s["status"]
-                let ranBy: Int64? = s["ran_by_sweep"]
-                if st == "completed" && ranBy != sw.id { st = "cached" }
-                if st == "running" && !schedulerRunning,
-                   try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM slurm_tasks WHERE stage = ? AND finished IS NULL", arguments: [s["identity"] as String]) == 0 { st = Reports.notRunning }
-                let total: Int? = s["total_steps"], last: Int? = s["last_step"]
-                let secs: Double? = s["seconds"]
-                rows.append([s["name"], s["kind"], String((s["identity"] as String).prefix(10)), st, total.map { "\(min(last ?? 0, $0))/\($0)" } ?? "-",
-                             "\(s["attempts"] as Int)", secs.map { String(format: "%.1fs", $0) } ?? "-", fmtMB(s["peak_rss_kib"]), s["error"] ?? ""])
+            let rows = d.stages.map { s in
+                [s.name, s.kind, String(s.identity.prefix(10)), s.status, s.totalSteps.map { "\(min(s.lastStep ?? 0, $0))/\($0)" } ?? "-",
+                 "\(s.attempts)", s.seconds.map { String(format: "%.1fs", $0) } ?? "-", fmtMB(s.peakKiB), s.error ?? ""]
             }
             out += "stages (artifacts in \(root)/stages/<identity>/):\n" + table(["stage", "kind", "identity", "status", "progress", "attempts", "time", "peak", "error"], rows) + "\n"
-            let evals = try Row.fetchAll(db, sql: """
-                SELECT ts.role, e.* FROM trial_stages ts JOIN evaluations e ON e.stage = ts.stage WHERE ts.trial_id = ? ORDER BY ts.role, e.metric
-                """, arguments: [tid])
-            if !evals.isEmpty {
-                out += "evaluations:\n" + table(["model", "metric", "value", "N", "label"], evals.map { e in
-                    [e["role"], e["metric"], String(format: "%.6g", e["value"] as Double), "\(e["samples"] as Int)", e["label"]]
+            if !d.evaluations.isEmpty {
+                out += "evaluations:\n" + table(["model", "metric", "value", "N", "label"], d.evaluations.map { e in
+                    [e.role, e.metric, String(format: "%.6g", e.value), "\(e.samples)", e.label]
                 }) + "\n"
             }
-            let fails = try Row.fetchAll(db, sql: """
-                SELECT a.*, ts.name FROM attempts a JOIN trial_stages ts ON ts.stage = a.stage
-                WHERE ts.trial_id = ? AND a.outcome IN ('failed', 'stale', 'interrupted') ORDER BY a.started
-                """, arguments: [tid])
-            if !fails.isEmpty {
-                out += "unsuccessful attempts:\n" + table(["stage", "attempt", "outcome", "exit", "signal", "last step", "why (from the last 50 lines of stderr)"], fails.map { a in
-                    let tail: String = a["stderr_tail"] ?? ""
-                    let ex: Int? = a["exit_status"], sg: Int? = a["signal"], ls: Int? = a["last_step"]
-                    return [a["name"], "\(a["attempt"] as Int)", a["outcome"], ex.map(String.init) ?? "-", sg.map(String.init) ?? "-", ls.map(String.init) ?? "-",
-                            String((Proc.failureLine(tail) ?? "").prefix(100))]
+            if !d.unsuccessfulAttempts.isEmpty {
+                out += "unsuccessful attempts:\n" + table(["stage", "attempt", "outcome", "exit", "signal", "last step", "why (from the last 50 lines of stderr)"], d.unsuccessfulAttempts.map { a in
+                    [a.stage, "\(a.attempt)", a.outcome, a.exitStatus.map(String.init) ?? "-", a.signal.map(String.init) ?? "-", a.lastStep.map(String.init) ?? "-",
+                     String(a.why.prefix(100))]
                 }) + "\n"
             }
-            if config { out += "resolved configuration:\n" + cfgJSON + "\n" }
+            if config { out += "resolved configuration:\n" + d.configJSON + "\n" }
             return out
         }
     }
@@ -331,59 +224,7 @@ public struct Reports {
             return String(decoding: try runExport(sweep: ref, preset: preset).encoded(), as: UTF8.self) + "\n"
         }
         if let preset { throw PipelineError("--preset \(preset) selects sweeps for --format report; csv and json export one sweep (--sweep NAME)") }
-        let db = try openReader()
-        return try db.read { db in
-            let sw = try resolveSweep(db, ref)
-            let trials = try Row.fetchAll(db, sql: "SELECT * FROM trials WHERE sweep_id = ? ORDER BY trial_index", arguments: [sw.id])
-            let evals = try Row.fetchAll(db, sql: """
-                SELECT t.trial_index, ts.role, e.* FROM trials t JOIN trial_stages ts ON ts.trial_id = t.id JOIN evaluations e ON e.stage = ts.stage
-                WHERE t.sweep_id = ? ORDER BY t.trial_index, ts.role, e.metric
-                """, arguments: [sw.id])
-            var byTrial: [Int: [(String, Row)]] = [:]
-            var columns = Set<String>()
-            for e in evals {
-                let col = "\(e["role"] as String)/\(e["metric"] as String)"
-                columns.insert(col)
-                byTrial[e["trial_index"], default: []].append((col, e))
-            }
-            let metricCols = columns.sorted()
-            func axes(_ t: Row) -> [(String, JSON)] {
-                ((try? JSONParser.parse(t["axes_json"] as String).value)?.objectPairs) ?? []
-            }
-            switch format {
-            case .csv:
-                var lines = [(["sweep", "trial", "status"] + sw.axes + metricCols).map(csvField).joined(separator: ",")]
-                for t in trials {
-                    let a = axes(t)
-                    let idx: Int = t["trial_index"]
-                    let m = Dictionary((byTrial[idx] ?? []).map { ($0.0, $0.1["value"] as Double) }, uniquingKeysWith: { a, _ in a })
-                    var fields = [sw.label, "\(idx)", t["status"] as String]
-                    fields += sw.axes.map { p in a.first { $0.0 == p }.map { $0.1.stringValue ?? $0.1.serialized() } ?? "" }
-                    fields += metricCols.map { c in m[c].map { "\($0)" } ?? "" }
-                    lines.append(fields.map(csvField).joined(separator: ","))
-                }
-                return lines.joined(separator: "\n") + "\n"
-            case .report:
-                return ""
-            case .json:
-                var out: [JSON] = []
-                for t in trials {
-                    let idx: Int = t["trial_index"]
-                    var metrics: [(String, JSON)] = []
-                    for (col, e) in byTrial[idx] ?? [] {
-                        metrics.append((col, .object([
-                            ("value", .double(e["value"])), ("label", .string(e["label"])), ("samples", .int(Int64(e["samples"] as Int))),
-                            ("featureNetwork", .string(e["feature_network"])), ("reference", .string(e["reference"])),
-                            ("sampler", .string(e["sampler"])), ("steps", .int(Int64(e["steps"] as Int))), ("nfe", .int(Int64(e["nfe"] as Int))),
-                            ("stage", .string(e["stage"])),
-                        ])))
-                    }
-                    out.append(.object([("sweep", .string(sw.label)), ("trial", .int(Int64(idx))), ("key", .string(t["trial_key"])),
-                                        ("status", .string(t["status"])), ("axes", .object(axes(t))), ("metrics", .object(metrics))]))
-                }
-                return prettyJSON(.array(out)) + "\n"
-            }
-        }
+        return exportText(try trialsTable(sweep: ref), format: format)
     }
 
     // MARK: gc
@@ -472,16 +313,27 @@ extension Reports {
 /// into the stages this sweep ran (by kind) and those it reused from other sweeps: how long the
 /// experiment took on this machine, without the waiting and pauses that wall-clock time includes.
 func computeTimeLine(_ rows: [Row], sweepID: Int64) -> String {
-    var ran: [String: Double] = [:], reused = 0.0
-    for r in rows where (r["status"] as String) == "completed" {
-        let secs: Double = r["seconds"] ?? 0
-        if (r["ran_by_sweep"] as Int64?) == sweepID { ran[r["kind"] as String, default: 0] += secs } else { reused += secs }
-    }
+    let (ran, reused) = computeSecondsByKind(rows, sweepID: sweepID)
     let total = ran.values.reduce(0, +)
     guard total + reused > 0 else { return "" }
     let kinds = ran.sorted { ($1.value, $0.key) < ($0.value, $1.key) }.map { "\($0.key) \(formatDuration($0.value))" }.joined(separator: ", ")
     return "compute: \(formatDuration(total)) run by this sweep" + (kinds.isEmpty ? "" : " (\(kinds))")
         + "; \(formatDuration(reused)) reused from other sweeps' stages (h:mm:ss of worker time, completed stages only)\n"
+}
+
+/// Worker seconds of a sweep's completed stages: those it ran, by kind, and those it reused (one number).
+func computeSecondsByKind(_ rows: [Row], sweepID: Int64) -> (ran: [String: Double], reused: Double) {
+    var ran: [String: Double] = [:], reused = 0.0
+    for r in rows where (r["status"] as String) == "completed" {
+        let secs: Double = r["seconds"] ?? 0
+        if (r["ran_by_sweep"] as Int64?) == sweepID { ran[r["kind"] as String, default: 0] += secs } else { reused += secs }
+    }
+    return (ran, reused)
+}
+
+func computeSeconds(_ rows: [Row], sweepID: Int64) -> (ran: Double, reused: Double) {
+    let (ran, reused) = computeSecondsByKind(rows, sweepID: sweepID)
+    return (ran.values.reduce(0, +), reused)
 }
 
 /// What an evaluation costs per sample: its sampler, step count and metrics (Inception features cost

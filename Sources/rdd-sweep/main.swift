@@ -1,5 +1,6 @@
 import Foundation
 import ArgumentParser
+import Dashboard
 import Pipeline
 import Report
 import Sweep
@@ -14,7 +15,7 @@ struct RDDSweep: ParsableCommand {
         abstract: "Plan, run, resume and inspect sweeps of RDD trials (docs/sweeps.md).",
         discussion: "Exit status of every subcommand: " + SweepExitCode.allCases.map { "\($0.rawValue) \($0.meaning)" }.joined(separator: "; ") + ".",
         subcommands: [Run.self, Verify.self, Plan.self, Status.self, Show.self, Retry.self, Collect.self, Cancel.self, List.self, Export.self, GC.self, Import.self,
-                      Worker.self, MeasureOverhead.self])
+                      Serve.self, Worker.self, MeasureOverhead.self])
 
     /// Runs the subcommand and maps every way it can end onto one exit-status table (`SweepExitCode`):
     /// argument-parser usage errors (its 64) and bad specs are 2, a locked root 3, other errors 4 —
@@ -330,6 +331,37 @@ struct Import: ParsableCommand {
         let s = try StageImport.run(from: from, into: root, link: link, dryRun: dryRun)
         print(s.text(dryRun: dryRun))
         if !dryRun, !s.imported.isEmpty { print("`rdd-sweep run SPEC --root \(root)` records them as cached and runs only what is still missing.") }
+    }
+}
+
+struct Serve: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "A read-only web dashboard of a results root: sweeps, live progress, trials, curves, reports, JSON API (docs/dashboard.md).",
+        discussion: "Binds 127.0.0.1 (this machine only) unless --host names another address. Reads the run database read-only while sweeps run; never writes. Stop with Ctrl-C.")
+    @Option(help: "Results root (its runs.sqlite and stages/).") var root = "results"
+    @Option(help: "Port to listen on; 0 lets the system choose one (the address is printed).") var port = 8080
+    @Option(help: "Address to bind: 127.0.0.1 (default), ::1, or another address of this machine — anything else exposes the dashboard beyond it.") var host = "127.0.0.1"
+
+    func run() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be 0…65535, got \(port)") }
+        if !["127.0.0.1", "::1"].contains(host) {
+            FileHandle.standardError.write(Data("warning: --host \(host) is not a loopback address: anyone who can reach this machine on port \(port) can read the dashboard (it has no login)\n".utf8))
+        }
+        let server = try DashboardServer(root: root, host: host, port: UInt16(port))
+        final class Outcome: @unchecked Sendable { var error: Error? }
+        let outcome = Outcome()
+        let started = DispatchSemaphore(value: 0)
+        Task {
+            do {
+                let url = try await server.start()
+                print("rdd-sweep serve: \(server.dashboard.root) at \(url) (read-only; Ctrl-C stops)")
+                fflush(stdout)
+            } catch { outcome.error = error }
+            started.signal()
+        }
+        started.wait()
+        if let e = outcome.error { throw e }   // e.g. the port is taken: exit 4 (`SweepExitCode.failed`)
+        while true { sleep(3600) }   // serves until interrupted
     }
 }
 

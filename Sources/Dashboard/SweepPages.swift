@@ -1,0 +1,87 @@
+import Foundation
+import Sweep
+
+// The sweeps list and the live view of one sweep (from Sweep's `SweepStatus`, the numbers `rdd-sweep status` prints).
+
+extension Dashboard {
+    func sweepsPage() throws -> String {
+        let all = try reports.allSweepStatuses()
+        let revisions = Dictionary(grouping: try reports.sweepRecords(), by: \.name).mapValues(\.count)
+        var rows: [[String]] = []
+        for st in all {
+            let sw = st.sweep, tc = st.trialCounts, base = "/sweeps/\(pathSegment(sw.name))"
+            let pending = (tc["queued"] ?? 0)
+            rows.append([
+                "<a href=\"\(base)/live\"><b>\(h(sw.name))</b></a>",
+                "\(sw.revision)\(revisions[sw.name, default: 1] > 1 ? " <span class=\"muted\">of \(revisions[sw.name, default: 1])</span>" : "")",
+                h(sw.preset), "<span data-v=\"\(st.trialTotal)\">\(st.trialTotal)</span>",
+                "\(tc["completed"] ?? 0)", "\(tc["running"] ?? 0)", "\(tc["failed"] ?? 0)", "\(pending)",
+                "<span data-v=\"\(st.computeSeconds.ran)\">\(duration(st.computeSeconds.ran))</span>",
+                st.etaSeconds.map { "<span data-v=\"\($0)\">\(duration($0))</span>" } ?? "done",
+                st.schedulerRunning && (st.stageCounts["running"] ?? 0) > 0 ? badge("running") : "",
+                "<a href=\"\(base)/trials\">trials</a> · <a href=\"\(base)/curves\">curves</a> · <a href=\"\(base)/live\">live</a>",
+                "<code>\(h(sw.specFile))</code> <span class=\"note\">\(h(String(sw.specHash.prefix(12))))</span>",
+            ])
+        }
+        var body = "<p class=\"muted\">Results root <code>\(h(root))</code>. Counts are trials (completed, running, failed, pending = queued); "
+        body += "compute is the worker time of the stages each sweep ran itself; the ETA is `rdd-sweep status`'s estimate.</p>\n"
+        body += rows.isEmpty ? "<p>The run database holds no sweeps yet.</p>" : htmlTable(
+            ["Sweep", "Revision", "Preset", "Trials", "Done", "Running", "Failed", "Pending", "Compute", "ETA", "", "Pages", "Spec (hash)"], rows,
+            id: "sweeps", numeric: [3, 4, 5, 6, 7, 8, 9], sortable: true)
+        return page("Sweeps", body, script: sortFilterScript)
+    }
+
+    /// Counts, ETA, the running stages with step, speed, ETA, heartbeat age and latest loss terms, and the stages not
+    /// done; `fragment` gives only the block the page's script reloads every 2 s.
+    func livePage(_ sw: SweepRow, fragment: Bool) throws -> String {
+        let (st, running) = try reports.liveStages(sweep: sw.label)
+        let tc = st.trialCounts, sc = st.stageCounts
+        var b = "<div class=\"cards\">"
+        func card(_ v: String, _ label: String) { b += "<div class=\"card\"><b>\(v)</b><span>\(h(label))</span></div>" }
+        card("\(tc["completed"] ?? 0) / \(st.trialTotal)", "trials completed")
+        card("\(tc["running"] ?? 0)", "trials running")
+        card("\(tc["failed"] ?? 0)", "trials failed")
+        card("\(st.stagesDone) / \(st.stages.count)", "stages done (\(sc["cached"] ?? 0) cached)")
+        card(duration(st.computeSeconds.ran), "compute by this sweep")
+        card(st.etaSeconds.map(duration) ?? "done", "ETA")
+        b += "</div>\n<p class=\"muted\">" + (st.schedulerRunning ? "Scheduler running (pid \(h(st.schedulerOwner))). " : "No scheduler running on this root. ")
+        if let s = st.slurmLine { b += h(s) + ". " }
+        b += "Updated \(h(clock(Date()))).</p>\n"
+        b += "<h2>Running stages</h2>\n"
+        if running.isEmpty {
+            b += "<p class=\"muted\">No stage of this sweep is running.</p>\n"
+        } else {
+            let shownMetric: (String) -> Bool = { !["lr", "seconds_per_step", "grad_norm"].contains($0) && !$0.hasPrefix("diag") }
+            b += htmlTable(["Stage", "Identity", "Progress", "Step", "Speed", "ETA", "Heartbeat", "Attempt", "Loss terms (latest step)"], running.map { r in
+                let p = r.progress
+                let frac = p.step.flatMap { s in p.total.map { min(1, Double(s) / Double(max($0, 1))) } } ?? 0
+                return [h(p.name), "<a href=\"/api/stages/\(r.identity)\"><code>\(h(p.shortID))</code></a>",
+                        "<span class=\"bar\"><i style=\"width:\(Int(frac * 100))%\"></i></span>\(Int(frac * 100))%",
+                        p.step.map { "\($0)" + (p.total.map { " / \($0)" } ?? "") } ?? "–",
+                        p.rate.map { String(format: "%.2f steps/s", $0) } ?? "–", r.eta.map(duration) ?? "–",
+                        r.heartbeatAge.map { String(format: "%.0f s ago", $0) } ?? "–", "\(p.attempt)",
+                        p.metrics.filter { shownMetric($0.0) }.map { "\(h($0.0)) \(num($0.1))" }.joined(separator: ", ")]
+            }, id: "running", numeric: [3, 4, 5, 6, 7])
+        }
+        let notDone = st.stages.filter { !$0.isDone }
+        b += "<h2>Stages not done (\(notDone.count))</h2>\n"
+        b += notDone.isEmpty ? "<p class=\"muted\">Every stage of this sweep is done.</p>\n" : htmlTable(
+            ["Stage", "Kind", "Identity", "Status", "Progress", "Attempts", "Note"], notDone.map { s in
+                [h(s.names), h(s.kind), "<code>\(h(String(s.identity.prefix(10))))</code>", badge(s.shown),
+                 s.totalSteps.map { "\(min(s.lastStep ?? 0, $0)) / \($0)" } ?? "–", "\(s.attempts)", h(s.note)]
+            }, numeric: [5])
+        if fragment { return b }
+        let base = "/sweeps/\(pathSegment(sw.name))"
+        let links = "<p><a href=\"\(base)/trials\">Trials</a> · <a href=\"\(base)/curves\">Curves</a> · <a href=\"/api/sweeps/\(pathSegment(sw.name))/live\">live JSON</a> — "
+            + "preset <code>\(h(sw.preset))</code>, spec <code>\(h(sw.specFile))</code>, revision \(sw.revision). This block reloads every 2 s.</p>\n"
+        return page("\(sw.label) — live", crumbs: [(sw.label, base + "/live")], links + "<div id=\"live\">\n" + b + "</div>", script: livePollScript)
+    }
+}
+
+/// "14:05:09" (UTC).
+func clock(_ d: Date) -> String {
+    let f = DateFormatter()
+    f.dateFormat = "HH:mm:ss 'UTC'"
+    f.timeZone = TimeZone(identifier: "UTC")
+    return f.string(from: d)
+}

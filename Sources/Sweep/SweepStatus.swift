@@ -1,0 +1,171 @@
+import Foundation
+import GRDB
+import Pipeline
+
+/// One sweep's progress as `rdd-sweep status` prints it and the dashboard shows it: trial counts, every
+/// stage with the state a reader should see, worker time and the ETA. Computed here once from the run
+/// database (read-only); `Reports.status` formats it as text, `rdd-sweep serve` as HTML and JSON.
+public struct SweepStatus {
+    /// One stage of the sweep (shared stages once, under every node name that needs them).
+    public struct Stage {
+        /// The trial-plan names of the stage, comma-separated ("teacher", "pd512,pd256" …).
+        public var names: String
+        public var identity: String
+        public var kind: String
+        /// The state counted in the totals: the database status, with "cached" for a completed stage another
+        /// sweep ran and "stale" for a running stage whose scheduler (or Slurm job) is gone.
+        public var state: String
+        /// What a reader is shown: `state`, or "retrying" (queued after failures), "submitted" (queued in Slurm).
+        public var shown: String
+        public var totalSteps: Int?
+        public var lastStep: Int?
+        public var attempts: Int
+        public var seconds: Double?
+        public var peakKiB: Int?
+        public var trials: Int
+        /// Last worker heartbeat the scheduler saw (Unix seconds).
+        public var heartbeat: Double?
+        /// Why it failed, how it stopped, or its Slurm job (as the status table's note column).
+        public var note: String
+        public var isDone: Bool { state == "completed" || state == "cached" }
+    }
+
+    public var sweep: SweepRecord
+    /// Whether a scheduler holds the root's lock, and what it wrote there (its pid).
+    public var schedulerRunning: Bool
+    public var schedulerOwner: String
+    /// Trials by database status (completed, running, failed, queued).
+    public var trialCounts: [String: Int]
+    /// Trials recorded as running while nothing runs them: no scheduler holds the root and no Slurm job is in flight.
+    public var trialsOrphaned: Bool
+    /// Stages by `Stage.state`.
+    public var stageCounts: [String: Int]
+    public var stages: [Stage]
+    /// "Slurm: …" when Slurm tasks of the root are in flight.
+    public var slurmLine: String?
+    /// Worker seconds of the completed stages this sweep ran, and of those it reused from other sweeps.
+    public var computeSeconds: (ran: Double, reused: Double)
+    /// The "compute: …" line of `rdd-sweep status` (empty when nothing has completed).
+    public var computeLine: String
+    /// Estimated seconds left (nil when every stage is done), and what the estimate could not cover.
+    public var etaSeconds: Double?
+    public var etaRunning: Int
+    public var etaUnestimatedClassifiers: Int
+    public var etaNoRate: [String]
+
+    public var trialTotal: Int { trialCounts.values.reduce(0, +) }
+    public var stagesDone: Int { (stageCounts["completed"] ?? 0) + (stageCounts["cached"] ?? 0) }
+}
+
+extension Reports {
+    /// The status of sweep `ref` (NAME or NAME@REV; nil: the only sweep).
+    public func sweepStatus(_ ref: String?) throws -> SweepStatus {
+        let db = try openReader()
+        return try db.read { db in try sweepStatus(db, try resolveSweep(db, ref)) }
+    }
+
+    /// Every sweep revision in the database, by name then revision.
+    public func sweepRecords() throws -> [SweepRecord] {
+        try openReader().read { try SweepRecord.all($0) }
+    }
+
+    /// The status of every sweep's latest revision, by name (the dashboard's first page).
+    public func allSweepStatuses() throws -> [SweepStatus] {
+        let db = try openReader()
+        return try db.read { db in
+            var latest: [String: SweepRecord] = [:]
+            for s in try SweepRecord.all(db) { latest[s.name] = s }   // ordered by revision: the last wins
+            return try latest.values.sorted { $0.name < $1.name }.map { try sweepStatus(db, $0) }
+        }
+    }
+
+    func sweepStatus(_ db: Database, _ sw: SweepRecord) throws -> SweepStatus {
+        let live = schedulerRunning
+        let orphaned = try !live && Int.fetchOne(db, sql: "SELECT COUNT(*) FROM slurm_tasks WHERE finished IS NULL") == 0
+        var tc: [String: Int] = [:]
+        for r in try Row.fetchAll(db, sql: "SELECT status, COUNT(*) AS n FROM trials WHERE sweep_id = ? GROUP BY status", arguments: [sw.id]) { tc[r["status"]] = r["n"] }
+        let rows = try Row.fetchAll(db, sql: """
+            SELECT s.*, MIN(t.trial_index) AS first_trial, COUNT(DISTINCT t.id) AS n_trials, GROUP_CONCAT(DISTINCT ts.name) AS names
+            FROM stages s JOIN trial_stages ts ON ts.stage = s.identity JOIN trials t ON t.id = ts.trial_id
+            WHERE t.sweep_id = ? GROUP BY s.identity ORDER BY first_trial, s.rowid
+            """, arguments: [sw.id])
+        // Stages in Slurm jobs (the Slurm executor): they run without a local scheduler.
+        var slurm: [String: Row] = [:]
+        for r in try Row.fetchAll(db, sql: "SELECT * FROM slurm_tasks WHERE finished IS NULL") { slurm[r["stage"]] = r }
+        var slurmLine: String?
+        if !slurm.isEmpty {
+            let mine = try Row.fetchAll(db, sql: "SELECT state, job_id FROM slurm_tasks WHERE finished IS NULL AND sweep_id = ?", arguments: [sw.id])
+            let running = mine.filter { ["RUNNING", "COMPLETING"].contains($0["state"] as String) }.count
+            let jobs = Array(Set(mine.map { $0["job_id"] as String })).sorted { (Int($0) ?? 0) < (Int($1) ?? 0) }
+            let seen = try Double.fetchOne(db, sql: "SELECT MAX(seen) FROM slurm_tasks")
+            var line = "Slurm: \(mine.count) task\(mine.count == 1 ? "" : "s") of this sweep in flight (\(running) running, \(mine.count - running) pending or starting)"
+            line += jobs.isEmpty ? "" : " in job array\(jobs.count == 1 ? "" : "s") \(jobs.prefix(12).joined(separator: ", "))\(jobs.count > 12 ? ", …" : "")"
+            slurmLine = line + "; Slurm last asked \(seen.map { fmtDate($0) } ?? "never")"
+        }
+        var counts: [String: Int] = [:]
+        var stages: [SweepStatus.Stage] = []
+        var remaining: [String: Double] = [:]   // kind → remaining steps
+        var unknown = 0
+        var evalLeft: [String: Double] = [:]     // EvalCost.key → samples left
+        let now = Date().timeIntervalSince1970
+        for r in rows {
+            let st: String = r["status"]
+            let ranBy: Int64? = r["ran_by_sweep"]
+            var state = st
+            if st == "completed" && ranBy != sw.id { state = "cached" }
+            let job = slurm[r["identity"] as String]
+            if st == "running" && !live && job == nil { state = "stale" }
+            counts[state, default: 0] += 1
+            let total: Int? = r["total_steps"], last: Int? = r["last_step"]
+            let kind: String = r["kind"]
+            if !["completed", "cached"].contains(state) {
+                if kind == "eval", let e = EvalCost(configJSON: r["config_json"]) {
+                    evalLeft[e.key, default: 0] += Double(e.samples - min(e.samples, last ?? 0))
+                } else if let total { remaining[kind, default: 0] += Double(total - min(total, last ?? 0)) } else { unknown += 1 }
+            }
+            var shown = state
+            let hb: Double? = r["heartbeat"]
+            var note: String = r["error"] ?? ""
+            if shown == "running", let hb { note = String(format: "heartbeat %.0f s ago", now - hb) }
+            if shown == "stale" { note = (st == "running" ? Reports.notRunning + ": " : "") + "was stopped while running (its scheduler stopped, or its Slurm job was cancelled); `rdd-sweep run` resumes it from its checkpoint" }
+            if let job {
+                let jobState: String = job["state"], reason: String? = job["reason"], node: String? = job["node"]
+                note = "Slurm \(job["job_id"] as String)_\(job["task"] as Int) \(jobState)" + (jobState == "RUNNING" ? node.map { " on \($0)" } ?? "" : reason.map { " (\($0))" } ?? "")
+                    + (shown == "running" ? hb.map { String(format: ", heartbeat %.0f s ago", now - $0) } ?? "" : "")
+                if shown == "queued" { shown = "submitted" }
+            }
+            let failures: Int = r["failures"]
+            if shown == "queued", failures > 0 { shown = "retrying" }
+            stages.append(SweepStatus.Stage(names: r["names"] ?? r["name"], identity: r["identity"], kind: kind, state: state, shown: shown,
+                                            totalSteps: total, lastStep: last, attempts: r["attempts"], seconds: r["seconds"], peakKiB: r["peak_rss_kib"],
+                                            trials: r["n_trials"], heartbeat: hb, note: note))
+        }
+        // ETA: remaining steps × mean seconds_per_step observed for the stage kind (any sweep in this root).
+        var eta = 0.0
+        var noRate: [String] = []
+        for (kind, steps) in remaining where steps > 0 {
+            if let sps = try Double.fetchOne(db, sql: """
+                SELECT AVG(m.value) FROM metrics m JOIN stages s ON s.identity = m.stage WHERE s.kind = ? AND m.name = 'seconds_per_step'
+                """, arguments: [kind]) { eta += steps * sps } else { noRate.append(kind) }
+        }
+        // Evaluations log no seconds_per_step: seconds per sample of finished evaluations with the same
+        // sampler, step count and metrics, this sweep's first (same protocol), else any in the root.
+        if !evalLeft.isEmpty {
+            let done = try Row.fetchAll(db, sql: "SELECT identity, config_json, seconds FROM stages WHERE kind = 'eval' AND status = 'completed' AND seconds IS NOT NULL")
+                .compactMap { r in EvalCost(configJSON: r["config_json"]).map { (identity: r["identity"] as String, cost: $0, seconds: r["seconds"] as Double) } }
+            let mine = Set(rows.map { $0["identity"] as String })
+            for (key, samples) in evalLeft.sorted(by: { $0.key < $1.key }) where samples > 0 {
+                let same = done.filter { $0.cost.key == key && $0.cost.samples > 0 }
+                let pool = same.contains { mine.contains($0.identity) } ? same.filter { mine.contains($0.identity) } : same
+                if pool.isEmpty { noRate.append("eval " + key); continue }
+                eta += samples * pool.map(\.seconds).reduce(0, +) / Double(pool.map(\.cost.samples).reduce(0, +))
+            }
+        }
+        let runningNow = max(1, counts["running"] ?? 0)
+        let done = (counts["completed"] ?? 0) + (counts["cached"] ?? 0)
+        return SweepStatus(sweep: sw, schedulerRunning: live, schedulerOwner: FileLock.owner(root + "/.scheduler.lock"), trialCounts: tc, trialsOrphaned: orphaned,
+                           stageCounts: counts, stages: stages, slurmLine: slurmLine, computeSeconds: computeSeconds(rows, sweepID: sw.id),
+                           computeLine: computeTimeLine(rows, sweepID: sw.id), etaSeconds: rows.count > done ? eta / Double(runningNow) : nil,
+                           etaRunning: runningNow, etaUnestimatedClassifiers: unknown, etaNoRate: noRate.sorted())
+    }
+}
