@@ -25,8 +25,10 @@ final class HarnessScaleTests: XCTestCase {
         // The synthetic grid: 11 stages per trial in `tiny` (classifier, teacher, 7 PD halvings, distillation,
         // evaluation), the first nine shared by every trial (the chain's seed is not swept); 96 metric rows
         // per distillation stage.
-        XCTAssertEqual(a.trials, sizes[0])
-        XCTAssertEqual(b.trials, sizes[1])
+        // The generator rounds a size up to whole grids (τ_IS × α × 10 seeds): 150 → 200 trials, 600 → 600.
+        XCTAssertGreaterThanOrEqual(a.trials, sizes[0])
+        XCTAssertGreaterThanOrEqual(b.trials, sizes[1])
+        let growth = Double(b.trials) / Double(a.trials)   // linear cost grows by this; the limit is twice it
         XCTAssertEqual(a.links, 11 * a.trials)
         XCTAssertEqual(a.stages, 2 * a.trials + 9)
         XCTAssertGreaterThanOrEqual(b.metricRows, b.trials * HarnessBench.journalSteps * HarnessBench.distillSeries.count)
@@ -36,7 +38,7 @@ final class HarnessScaleTests: XCTestCase {
             switch op {
             case .show: XCTAssertLessThan(y / x, 4, "show (one trial) grew with the sweep:\n\(table)")
             case .perStage: XCTAssertLessThan(y / x, 2, "scheduler bookkeeping per stage grew with the sweep:\n\(table)")
-            default: XCTAssertLessThan(y / x, 8, "\(op.rawValue) grew superlinearly from \(a.trials) to \(b.trials) trials:\n\(table)")
+            default: XCTAssertLessThan(y / x, 2 * growth, "\(op.rawValue) grew superlinearly from \(a.trials) to \(b.trials) trials:\n\(table)")
             }
         }
     }
