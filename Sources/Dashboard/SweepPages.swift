@@ -1,5 +1,6 @@
 import Foundation
 import Sweep
+import RunModel
 
 // The sweeps list and the live view of one sweep (from Sweep's `SweepStatus`, the numbers `rdd-sweep status` prints).
 

@@ -16,8 +16,6 @@ import Diffusion
 
 /// Errors of the Distill module (user-facing: bad names, bad files, bad state, non-finite losses).
 public enum DistillError: Error, CustomStringConvertible, Equatable {
-    /// An unknown name for something selectable by string (method, queue mode).
-    case unknownName(kind: String, value: String, valid: [String])
     /// A loss term evaluated to NaN or ±∞.
     case nonFinite(term: String, value: Float)
     /// A loss term needs an input that was not supplied.
@@ -29,8 +27,6 @@ public enum DistillError: Error, CustomStringConvertible, Equatable {
 
     public var description: String {
         switch self {
-        case let .unknownName(kind, value, valid):
-            return "unknown \(kind) '\(value)'; valid values: \(valid.joined(separator: ", "))"
         case let .nonFinite(term, value):
             return "loss term '\(term)' is not finite (\(value))"
         case let .missingInput(term, what):
@@ -86,7 +82,7 @@ public func cfdLoss(teacherPooled: Tensor, studentPooled: Tensor, tau: Float) ->
 ///
 /// `teacher` F^T and `student` F^S are maps (B, H, W, C). τ on both sides, no τ² factor. The Table 3
 /// ablation term; the official training script never selects it (spec §4.3). Memory O(B·A²).
-public func iiP2PLoss(teacher: Tensor, student: Tensor, tau: Float = 1) -> Tensor {
+public func iiP2PLoss(teacher: Tensor, student: Tensor, tau: Float) -> Tensor {
     let (b, a, c) = mapDims(student, "iiP2PLoss")
     precondition(teacher.shape == student.shape, "iiP2PLoss: teacher \(teacher.shape) and student \(student.shape) differ")
     let tn = Autograd.noGrad { constant(teacher).l2Normalized(axis: -1).reshaped([b, a, c]) }
@@ -110,7 +106,7 @@ public func iiP2PLoss(teacher: Tensor, student: Tensor, tau: Float = 1) -> Tenso
 /// (dF̄_i += G_i F̄, dF̄ += G_iᵀ F̄_i with G = (q − p)/(τ·B²·A)); the gradient flows on to F^S through
 /// the recorded L2 normalisation. Peak memory grows like B·A² (2·blockSize·A·B·A floats of scratch
 /// plus one B·A·C gradient), not B²·A². Equal to `isP2PLossDirect` to Float32 round-off.
-public func isP2PLoss(teacher: Tensor, student: Tensor, tau: Float = 1, blockSize: Int = 1) -> Tensor {
+public func isP2PLoss(teacher: Tensor, student: Tensor, tau: Float, blockSize: Int = 1) -> Tensor {
     let (b, a, c) = mapDims(student, "isP2PLoss")
     precondition(teacher.shape == student.shape, "isP2PLoss: teacher \(teacher.shape) and student \(student.shape) differ")
     precondition(tau > 0, "isP2PLoss: τ must be > 0, got \(tau)")
@@ -131,7 +127,7 @@ public func isP2PLoss(teacher: Tensor, student: Tensor, tau: Float = 1, blockSiz
 /// L_IS_P2P (Eq. 7) built op by op: the full (B·A × B·A) relation matrices of teacher and student,
 /// then a KL over rows of length A. Memory O(B²·A²). The reference for `isP2PLoss` (same value and
 /// gradient) and the "direct" column of the memory report; also what the official code computes.
-public func isP2PLossDirect(teacher: Tensor, student: Tensor, tau: Float = 1) -> Tensor {
+public func isP2PLossDirect(teacher: Tensor, student: Tensor, tau: Float) -> Tensor {
     let (b, a, c) = mapDims(student, "isP2PLossDirect")
     precondition(teacher.shape == student.shape, "isP2PLossDirect: teacher \(teacher.shape) and student \(student.shape) differ")
     let tn = Autograd.noGrad { constant(teacher).l2Normalized(axis: -1).reshaped([b * a, c]) }
@@ -220,7 +216,7 @@ func logSoftmax64(_ x: UnsafePointer<Float>, count n: Int, scale: Double, into y
 ///
 /// `observe`, when given, receives the relation logits (P^T/τ_kd, P^S/τ_kd), each (N, V), for diagnostics.
 public func mP2PLogitLoss(teacherPixels: Tensor, studentPixels: Tensor, embeddings: Tensor,
-                          tauContrast: Float = 0.1, tauKD: Float = 1, factor: Float = 1,
+                          tauContrast: Float, tauKD: Float, factor: Float = 1,
                           observe: ((_ teacher: Tensor, _ student: Tensor) -> Void)? = nil) -> Tensor {
     precondition(teacherPixels.shape == studentPixels.shape,
                  "mP2PLogitLoss: teacher \(teacherPixels.shape) and student \(studentPixels.shape) differ")

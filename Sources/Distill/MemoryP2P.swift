@@ -15,7 +15,7 @@ import Models
 /// - Defaults: τ_c = 0.1, τ_kd = 1, factor = 1. The official module has factor = 0.1 = β inside; the
 ///   objective keeps factor = 1 here and applies β as the term's weight instead (same total).
 public func mP2PLoss(teacher: Tensor, student: Tensor, head: ProjectionHead, queue: PixelQueue,
-                     tauContrast: Float = 0.1, tauKD: Float = 1, factor: Float = 1, enqueueKeys: Tensor? = nil,
+                     tauContrast: Float, tauKD: Float, factor: Float = 1, enqueueKeys: Tensor? = nil,
                      observe: ((_ teacher: Tensor, _ student: Tensor) -> Void)? = nil) -> Tensor {
     let (b, a, c) = mapDims(student, "mP2PLoss")
     precondition(teacher.shape == student.shape, "mP2PLoss: teacher \(teacher.shape) and student \(student.shape) differ")

@@ -1,60 +1,7 @@
 import Foundation
 import Tensor
 import Models
-
-/// One term of a distillation objective, with the name used in logs and errors.
-public enum DistillTerm: String, CaseIterable, Sendable {
-    /// L_PD, Eq. 2 (truncated-SNR MSE against x̃).
-    case pd
-    /// The classifier perceptual distance of the "PD+perceptual" baseline (not LPIPS).
-    case perceptual
-    /// L_CFD, Eq. 4.
-    case cfd
-    /// L_II_P2P, Eq. 6 (Table 3 ablation).
-    case iiP2P = "ii_p2p"
-    /// L_IS_P2P, Eq. 7.
-    case isP2P = "is_p2p"
-    /// L_M_P2P, Eq. 8–9.
-    case mP2P = "m_p2p"
-}
-
-/// The training objectives the harness can run, by name (paper Tables 1–3).
-public enum DistillMethod: String, CaseIterable, Codable, Sendable {
-    /// Progressive distillation: L_PD only.
-    case pd = "pd"
-    /// PD + perceptual baseline: L_PD + λ·L_perceptual.
-    case pdPerceptual = "pd_perceptual"
-    /// RCFD: L_CFD only.
-    case rcfd = "rcfd"
-    /// RDD (Eq. 10): L_CFD + α·L_IS_P2P + β·L_M_P2P.
-    case rdd = "rdd"
-    /// Table 3 ablations.
-    case cfdII = "cfd+ii_p2p"
-    case cfdIS = "cfd+is_p2p"
-    case cfdM = "cfd+m_p2p"
-    case cfdISM = "cfd+is_p2p+m_p2p"
-
-    /// Parses a method name; the error names the bad value and lists the valid ones.
-    public init(parsing s: String) throws {
-        guard let m = DistillMethod(rawValue: s.trimmingCharacters(in: .whitespaces).lowercased()) else {
-            throw DistillError.unknownName(kind: "distillation method", value: s, valid: DistillMethod.allCases.map(\.rawValue))
-        }
-        self = m
-    }
-
-    /// The terms this method sums, in evaluation order.
-    public var terms: [DistillTerm] {
-        switch self {
-        case .pd: return [.pd]
-        case .pdPerceptual: return [.pd, .perceptual]
-        case .rcfd: return [.cfd]
-        case .rdd, .cfdISM: return [.cfd, .isP2P, .mP2P]
-        case .cfdII: return [.cfd, .iiP2P]
-        case .cfdIS: return [.cfd, .isP2P]
-        case .cfdM: return [.cfd, .mP2P]
-        }
-    }
-}
+import RunModel
 
 /// What one evaluation of the objective sees. Supply what the method's terms need:
 /// - pd: `studentImage` x̂_S, `teacherImage` x̃ (B, H, W, 3) and `gridIndices` i₀;
@@ -125,41 +72,50 @@ public struct DistillLossValues {
     }
 }
 
-/// A distillation objective: the method's terms, their weights and temperatures.
+/// A distillation objective: the method's terms, their weights and temperatures, all read from one
+/// `DistillSettings` (RunModel) — the objective has no defaults of its own, so a setting cannot be dropped on
+/// its way here (`DistillSettings.paper` holds the paper's values).
 ///
-/// Total = Σ_terms weight·L_term with weights: pd 1 (or `pdWeight` when added to a CFD method),
-/// perceptual `perceptualWeight`, cfd 1, is_p2p and ii_p2p α, m_p2p β. Defaults are the paper's
-/// CIFAR-10 settings, which equal the official code's (α = 1, β = 0.1, τ_IS = 1, τ_c = 0.1, τ_kd = 1);
-/// τ_CFD = 0.9 is the 8→4 value (1.0 for 4→2, 0.85 for 2→1).
+/// Total = Σ_terms weight·L_term (Eq. 10 for RDD) with weights: pd 1, perceptual λ = `perceptualWeight`, cfd 1,
+/// is_p2p and ii_p2p α, m_p2p β. τ_CFD is the stage's (`settings.tauCFD[0]` of settings narrowed to one stage
+/// with `DistillSettings.stage(teacherSteps:)`; of the first stage otherwise).
 public struct DistillObjective {
-    public var method: DistillMethod
-    /// α (weight of IS_P2P, and of II_P2P in the ablation).
-    public var alpha: Float = 1
-    /// β (weight of M_P2P; the official `factor = 0.1`).
-    public var beta: Float = 0.1
-    /// τ of CFD (teacher only).
-    public var tauCFD: Float = 0.9
-    /// τ of IS_P2P and II_P2P (both sides).
-    public var tauIS: Float = 1
-    /// τ_c of M_P2P (`contrast_temperature`).
-    public var tauContrast: Float = 0.1
-    /// τ_kd of M_P2P (`contrast_kd_temperature`).
-    public var tauKD: Float = 1
-    /// λ of the perceptual term in `pd_perceptual`.
-    public var perceptualWeight: Float = 1
+    public var settings: DistillSettings
     /// Per-layer perceptual channel weights (nil: all 1).
     public var perceptualChannelWeights: [[Float]]? = nil
-    /// Also add L_PD to CFD-based methods (the official `--logits` flag; off by default, spec §4.5).
-    public var includePD = false
-    /// Weight of L_PD when `includePD` is set.
-    public var pdWeight: Float = 1
-    /// Samples per block of the blocked IS_P2P.
-    public var isP2PBlockSize = 1
 
-    public init(method: DistillMethod) { self.method = method }
+    public init(_ settings: DistillSettings) { self.settings = settings }
+
+    /// The paper's objective (`DistillSettings.paper`) with another method: for tests and one-off tools.
+    public init(method: DistillMethod) {
+        var s = DistillSettings.paper
+        s.method = method
+        self.init(s)
+    }
 
     /// Parses the method name (see `DistillMethod(parsing:)`).
     public init(method name: String) throws { self.init(method: try DistillMethod(parsing: name)) }
+
+    // The settings by the paper's names (read and written through `settings`, which is the only storage).
+    public var method: DistillMethod { settings.method }
+    /// α (weight of IS_P2P, and of II_P2P in the ablation).
+    public var alpha: Float { get { settings.alpha } set { settings.alpha = newValue } }
+    /// β (weight of M_P2P; the official `factor = 0.1`).
+    public var beta: Float { get { settings.beta } set { settings.beta = newValue } }
+    /// τ of CFD (teacher only), this stage's.
+    public var tauCFD: Float { get { settings.tauCFD[0] } set { settings.tauCFD = [newValue] } }
+    /// τ of IS_P2P and II_P2P (both sides).
+    public var tauIS: Float { get { settings.tauIS } set { settings.tauIS = newValue } }
+    /// τ_c of M_P2P (the official `contrast_temperature`).
+    public var tauContrast: Float { get { settings.tauContrast } set { settings.tauContrast = newValue } }
+    /// τ_kd of M_P2P (the official `contrast_kd_temperature`).
+    public var tauKD: Float { get { settings.tauKD } set { settings.tauKD = newValue } }
+    /// λ of the perceptual term in `pd_perceptual`.
+    public var perceptualWeight: Float { get { settings.perceptualWeight } set { settings.perceptualWeight = newValue } }
+    /// Also add L_PD to CFD-based methods (the official `--logits` flag; off by default, spec §4.5).
+    public var includePD: Bool { get { settings.includePD } set { settings.includePD = newValue } }
+    /// Samples per block of the blocked IS_P2P.
+    public var isP2PBlockSize: Int { get { settings.isP2PBlockSize } set { settings.isP2PBlockSize = newValue } }
 
     /// The terms evaluated, in order.
     public var terms: [DistillTerm] {
@@ -169,7 +125,7 @@ public struct DistillObjective {
     /// The weight of a term in the total.
     public func weight(_ t: DistillTerm) -> Float {
         switch t {
-        case .pd: return method.terms.contains(.pd) ? 1 : pdWeight
+        case .pd: return 1
         case .perceptual: return perceptualWeight
         case .cfd: return 1
         case .iiP2P, .isP2P: return alpha

@@ -1,27 +1,6 @@
 import Foundation
 import Tensor
-
-/// Which reading of the M_P2P pixel queue to run (spec §4.4, §4.6 D1–D5).
-public enum PixelQueueMode: String, CaseIterable, Codable, Sendable {
-    /// The official code: V fixed evenly spaced slots (D2), K columns per iteration of the `view(C, −1)`
-    /// scramble of the NCHW teacher keys (D3, D4), pointer rule with the wrap-around write of the last
-    /// K′ rows, push BEFORE the loss (D5). Default V = 4096 (D1), K = 128.
-    case officialCode = "official-code"
-    /// The paper's text: true teacher pixel embeddings (rows of the (B·A, C) map), K per image at random,
-    /// V embeddings sampled at random every iteration, push AFTER the loss. Default V = 2048, K = 1.
-    case paper = "paper"
-
-    /// Parses "official-code" / "paper", with an error naming the bad value and the valid ones.
-    public init(parsing s: String) throws {
-        guard let m = PixelQueueMode(rawValue: s) else {
-            throw DistillError.unknownName(kind: "pixel queue mode", value: s, valid: PixelQueueMode.allCases.map(\.rawValue))
-        }
-        self = m
-    }
-
-    /// Whether the teacher keys are enqueued before the loss of the same iteration (official code).
-    public var pushesBeforeLoss: Bool { self == .officialCode }
-}
+import RunModel
 
 /// The M_P2P memory (spec §4.4): N_q unit-length teacher "pixel embeddings" of C channels, a FIFO
 /// write pointer and the generator that draws the random columns / pixels / slots.
@@ -62,6 +41,11 @@ public final class PixelQueue {
         case .officialCode: return (20000, 4096, 128)
         case .paper: return (20000, 2048, 1)
         }
+    }
+
+    /// The queue of a distillation stage's settings (`distill.queue`: mode, N_q, V, K).
+    public convenience init(_ q: QueueSettings, channels: Int, seed: UInt64) {
+        self.init(mode: q.mode, channels: channels, size: q.size, contrastSize: q.contrastSize, updateCount: q.updateCount, seed: seed)
     }
 
     public init(mode: PixelQueueMode, channels: Int, size: Int? = nil, contrastSize: Int? = nil, updateCount: Int? = nil,

@@ -1,49 +1,6 @@
 import Tensor
 import NN
-
-/// Configuration of the DenseNet-BC classifier (spec §3.1).
-public struct DenseNetConfig: Codable, Equatable, Sendable {
-    public var growthRate: Int
-    public var blockConfig: [Int]
-    public var initFeatures: Int
-    /// Bottleneck width = bnSize · growthRate (4k in DenseNet-BC).
-    public var bnSize: Int
-    /// Channel compression of transitions (0.5 in DenseNet-BC).
-    public var compression: Double
-    public var numClasses: Int
-    public var inChannels: Int
-
-    public init(growthRate: Int, blockConfig: [Int], initFeatures: Int, bnSize: Int = 4, compression: Double = 0.5,
-                numClasses: Int = 10, inChannels: Int = 3) {
-        self.growthRate = growthRate; self.blockConfig = blockConfig; self.initFeatures = initFeatures
-        self.bnSize = bnSize; self.compression = compression; self.numClasses = numClasses; self.inChannels = inChannels
-    }
-
-    /// DenseNet-201-BC with the CIFAR stem: 18,104,458 parameters, F of shape (B, 1920, 4, 4) at 32×32.
-    public static let densenet201 = DenseNetConfig(growthRate: 32, blockConfig: [6, 12, 48, 32], initFeatures: 64)
-    /// DenseNet-BC depth 40, growth 12 (3 blocks of 6 bottleneck layers): a CPU-scale classifier.
-    public static let bc40k12 = DenseNetConfig(growthRate: 12, blockConfig: [6, 6, 6], initFeatures: 24)
-
-    /// Channels of the final feature map F.
-    public var featureChannels: Int {
-        var c = initFeatures
-        for (i, n) in blockConfig.enumerated() {
-            c += n * growthRate
-            if i != blockConfig.count - 1 { c = Int(Double(c) * compression) }
-        }
-        return c
-    }
-
-    public func validationErrors() -> [String] {
-        var e: [String] = []
-        if growthRate <= 0 { e.append("growthRate = \(growthRate) must be > 0") }
-        if blockConfig.isEmpty || blockConfig.contains(where: { $0 <= 0 }) { e.append("blockConfig = \(blockConfig) must be non-empty and positive") }
-        if initFeatures <= 0 { e.append("initFeatures = \(initFeatures) must be > 0") }
-        if !(compression > 0 && compression <= 1) { e.append("compression = \(compression) must be in (0, 1]") }
-        if numClasses < 2 { e.append("numClasses = \(numClasses) must be ≥ 2") }
-        return e
-    }
-}
+import RunModel
 
 /// The classifier's outputs: logits, the spatial map F = ReLU(final BN(block output)) (NHWC) and
 /// its spatial mean f (spec §3.2).

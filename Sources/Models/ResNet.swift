@@ -1,5 +1,6 @@
 import Tensor
 import NN
+import RunModel
 
 /// A network that classifies images and exposes its pooled features: the distillation classifier
 /// (`DenseNet`) and the independent evaluator (`ResNet`, or a DenseNet of another configuration) are
@@ -9,39 +10,6 @@ public protocol FeatureClassifier: Module {
 }
 
 extension DenseNet: FeatureClassifier {}
-
-/// Configuration of a CIFAR-style ResNet with basic blocks (He et al. 2016, "Deep Residual Learning",
-/// §4.2): a 3×3 stem, then one stage per entry of `widths`, each of `blocks[i]` basic blocks, the first
-/// block of every stage after the first halving the resolution with stride 2.
-public struct ResNetConfig: Codable, Equatable, Sendable {
-    /// Channels of each stage (ResNet-20 for CIFAR: [16, 32, 64]).
-    public var widths: [Int]
-    /// Basic blocks per stage (ResNet-20: [3, 3, 3]).
-    public var blocks: [Int]
-    public var numClasses: Int
-    public var inChannels: Int
-
-    public init(widths: [Int], blocks: [Int], numClasses: Int = 10, inChannels: Int = 3) {
-        self.widths = widths; self.blocks = blocks; self.numClasses = numClasses; self.inChannels = inChannels
-    }
-
-    /// "ResNet-8 (widths [16, 32], blocks [1, 1])": depth = 2 · Σ blocks + 2 (stem and classifier), as He et al. count.
-    public var label: String { "ResNet-\(2 * blocks.reduce(0, +) + 2) (widths \(widths), blocks \(blocks))" }
-
-    /// Channels of the pooled feature vector.
-    public var featureChannels: Int { widths.last ?? 0 }
-
-    public func validationErrors() -> [String] {
-        var e: [String] = []
-        if widths.isEmpty || widths.contains(where: { $0 <= 0 }) { e.append("widths = \(widths) must be non-empty and positive") }
-        if blocks.count != widths.count || blocks.contains(where: { $0 <= 0 }) {
-            e.append("blocks = \(blocks) must have one positive count per width (\(widths.count))")
-        }
-        if numClasses < 2 { e.append("numClasses = \(numClasses) must be ≥ 2") }
-        if inChannels < 1 { e.append("inChannels = \(inChannels) must be ≥ 1") }
-        return e
-    }
-}
 
 /// The CIFAR ResNet: conv3×3 → BN → ReLU, basic blocks, global average pool, linear classifier.
 /// Parameter names follow torchvision (`conv1`, `bn1`, `layer1.0.conv1`, …, `layer2.0.downsample.0/1`, `fc`)

@@ -1,49 +1,8 @@
 import Foundation
 import Tensor
 import NN
+import RunModel
 import Diffusion
-
-/// Configuration of the DDPM / pytorch-ddpm U-Net (spec §2.2).
-public struct UNetConfig: Codable, Equatable, Sendable {
-    public var imageSize: Int
-    public var inChannels: Int
-    public var ch: Int
-    public var chMult: [Int]
-    /// Level indices (0 = full resolution) whose ResBlocks carry self-attention.
-    public var attn: [Int]
-    public var numResBlocks: Int
-    public var dropout: Float
-    /// Rows of the sinusoidal time table: 1025 for the 1025-level grid (spec §1.2).
-    public var timeRows: Int
-    /// Number of classes for class conditioning (one-hot → Linear added to temb), nil = unconditional.
-    public var numClasses: Int?
-    /// GroupNorm groups (32 in the paper).
-    public var groups: Int
-
-    public init(imageSize: Int, inChannels: Int = 3, ch: Int, chMult: [Int], attn: [Int], numResBlocks: Int,
-                dropout: Float = 0, timeRows: Int = 1025, numClasses: Int? = nil, groups: Int = 32) {
-        self.imageSize = imageSize; self.inChannels = inChannels; self.ch = ch; self.chMult = chMult
-        self.attn = attn; self.numResBlocks = numResBlocks; self.dropout = dropout; self.timeRows = timeRows
-        self.numClasses = numClasses; self.groups = groups
-    }
-
-    /// The paper's CIFAR-10 U-Net: 35,877,507 parameters (spec §2.2, A1).
-    public static let cifar10 = UNetConfig(imageSize: 32, ch: 128, chMult: [1, 2, 2, 2], attn: [1], numResBlocks: 2, dropout: 0.1)
-    /// The ImageNet-64 conditional configuration of the spec: 116,582,403 parameters (§2.5, A1).
-    public static let imagenet64 = UNetConfig(imageSize: 64, ch: 128, chMult: [1, 2, 3, 4], attn: [2, 3], numResBlocks: 3, numClasses: 1000)
-
-    /// Problems with the configuration, each naming the field and value (empty when valid).
-    public func validationErrors() -> [String] {
-        var e: [String] = []
-        if ch <= 0 || ch % groups != 0 { e.append("ch = \(ch) must be a positive multiple of the GroupNorm groups (\(groups))") }
-        if chMult.isEmpty || chMult.contains(where: { $0 <= 0 }) { e.append("chMult = \(chMult) must be non-empty and positive") }
-        if imageSize % (1 << max(chMult.count - 1, 0)) != 0 { e.append("imageSize = \(imageSize) must be divisible by 2^(levels−1) = \(1 << max(chMult.count - 1, 0))") }
-        if attn.contains(where: { $0 < 0 || $0 >= chMult.count }) { e.append("attn = \(attn) must be level indices in 0..<\(chMult.count)") }
-        if numResBlocks < 1 { e.append("numResBlocks = \(numResBlocks) must be ≥ 1") }
-        if !(dropout >= 0 && dropout < 1) { e.append("dropout = \(dropout) must be in [0, 1)") }
-        return e
-    }
-}
 
 /// The U-Net's fixed time table (spec §2.2, check S3) as a tensor: `timeEmbeddingTable` of the
 /// Diffusion module computes it with the official code's float32 arithmetic.

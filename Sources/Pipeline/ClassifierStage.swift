@@ -4,6 +4,7 @@ import NN
 import Models
 import Data
 import Checkpoint
+import RunModel
 
 /// Cross-entropy of logits (B, K) against integer labels: −(1/B) Σ_b log softmax(logits_b)[y_b].
 public func crossEntropy(_ logits: Tensor, labels: [Int]) -> Tensor {

@@ -1,4 +1,5 @@
 import Foundation
+import RunModel
 import Tensor
 import Distill
 
@@ -18,7 +19,9 @@ public final class TermDiagnostics {
     public let every: Int
     /// τ_IS of the objective: the IS/II relation entropy is that of the softmax the loss uses.
     public let tauIS: Float
-    public init(every: Int, tauIS: Float = 1) { self.every = every; self.tauIS = tauIS }
+    public init(every: Int, tauIS: Float) { self.every = every; self.tauIS = tauIS }
+    /// The diagnostics of a distillation stage: `diagnosticsEvery` and the τ_IS of its objective.
+    public convenience init(_ s: DistillSettings) { self.init(every: s.diagnosticsEvery, tauIS: s.tauIS) }
 
     public func due(_ step: Int) -> Bool { every > 0 && step % every == 0 }
 

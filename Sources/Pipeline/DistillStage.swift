@@ -6,6 +6,7 @@ import Diffusion
 import Distill
 import Data
 import Checkpoint
+import RunModel
 
 /// One distillation stage, teacher (T, s) → student (T/2, 2s), with any method (spec §2.5, §4.5, §9):
 /// the student starts as a copy of the teacher; each step draws the PD target x̃ (§1.6), predicts
@@ -19,10 +20,8 @@ public func runDistillation(_ cfg: DistillStageConfig, teacherPath: String, clas
     try ctx.prepare()
     let (teacher, student, tgrid, sgrid) = try teacherAndStudent(cfg.unet, teacherPath: teacherPath, teacherSteps: cfg.teacherSteps, stage: "distillation stage")
 
-    var objective = try DistillObjective(method: cfg.method)
-    objective.alpha = cfg.alpha; objective.beta = cfg.beta; objective.tauCFD = cfg.tauCFD; objective.tauIS = cfg.tauIS
-    objective.tauContrast = cfg.tauContrast; objective.tauKD = cfg.tauKD; objective.perceptualWeight = cfg.perceptualWeight
-    objective.includePD = cfg.includePD; objective.isP2PBlockSize = cfg.isP2PBlockSize
+    let s = cfg.settings
+    let objective = DistillObjective(s)
     let terms = objective.terms
     let needsClassifier = terms.contains { $0 != .pd }
     var classifier: DenseNet?
@@ -36,19 +35,18 @@ public func runDistillation(_ cfg: DistillStageConfig, teacherPath: String, clas
     let head = terms.contains(.mP2P) ? ProjectionHead(channels: channels, seed: cfg.seed &+ 31) : nil
     head?.train(true)
     var queue = terms.contains(.mP2P)
-        ? PixelQueue(mode: cfg.queue.mode, channels: channels, size: cfg.queue.size,
-                     contrastSize: cfg.queue.contrastSize, updateCount: cfg.queue.updateCount, seed: cfg.seed &+ 32) : nil
+        ? PixelQueue(s.queue, channels: channels, seed: cfg.seed &+ 32) : nil
 
-    let adam = Adam(student.namedTrainableParameters(), lr: cfg.lr)
-    let headAdam = head.map { Adam($0.namedTrainableParameters(), lr: cfg.headLR) }
+    let adam = Adam(student.namedTrainableParameters(), lr: s.lr)
+    let headAdam = head.map { Adam($0.namedTrainableParameters(), lr: s.headLR) }
     var rng = RNG(seed: cfg.seed &+ 33)
-    var batches = try BatchIterator(dataset: data, batchSize: cfg.batchSize, seed: cfg.seed &+ 34, randomFlip: data.flipAugmentation)
+    var batches = try BatchIterator(dataset: data, batchSize: s.batchSize, seed: cfg.seed &+ 34, randomFlip: data.flipAugmentation)
     var start = 0
     if FileManager.default.fileExists(atPath: ctx.checkpointPath) {
         let (snap, ck) = try TrainingState.restore(path: ctx.checkpointPath, model: student, ema: nil, adam: adam, rngNames: ["main"])
         start = snap.step
         rng = snap.rngs["main"]!
-        batches = try BatchIterator(dataset: data, batchSize: cfg.batchSize, seed: cfg.seed &+ 34, randomFlip: data.flipAugmentation, start: snap.batchPosition)
+        batches = try BatchIterator(dataset: data, batchSize: s.batchSize, seed: cfg.seed &+ 34, randomFlip: data.flipAugmentation, start: snap.batchPosition)
         if let head, let headAdam {
             try head.loadState(from: ck, prefix: "head/", strict: false)
             for (n, t) in headAdam.namedState() {
@@ -77,15 +75,15 @@ public func runDistillation(_ cfg: DistillStageConfig, teacherPath: String, clas
         if let queue { for (k, v) in queue.state() { extra["queue/" + k] = ArrayValue(shape: v.shape, v.values) } }
         try TrainingState.save(path: path, model: student, grid: sgrid, ema: nil, adam: adam,
                                snapshot: TrainingSnapshot(step: step, rngs: ["main": rng], batchPosition: batches.position),
-                               configJSON: json, extraArrays: extra, extraAttributes: ["method": .string(cfg.method)])
+                               configJSON: json, extraArrays: extra, extraAttributes: ["method": .string(cfg.method.rawValue)])
     }
     let clock = ContinuousClock()
-    let diagnostics = TermDiagnostics(every: cfg.diagnosticsEvery, tauIS: cfg.tauIS)
+    let diagnostics = TermDiagnostics(s)
     try runTrainingLoop(totalSteps: cfg.steps, startStep: start, context: ctx, journal: journal, save: { try save(ctx.checkpointPath, $0) }) { step in
         let t0 = clock.now
         let b = batches.nextBatch()
         let labels = cfg.conditional ? b.labels : nil
-        adam.lr = LRSchedule.cosine(total: cfg.steps).lr(base: cfg.lr, step: step)
+        adam.lr = LRSchedule.cosine(total: cfg.steps).lr(base: s.lr, step: step)
         let target = pdTarget(teacher: teacherFn, grid: tgrid, x: tensor(b), labels: labels, rng: &rng)
         let xs = student(target.z, timesteps: target.i0, labels: labels, rng: &unused)
         var inputs = DistillInputs(studentImage: xs, teacherImage: target.xTilde, gridIndices: target.i0)
@@ -104,7 +102,7 @@ public func runDistillation(_ cfg: DistillStageConfig, teacherPath: String, clas
         headAdam?.zeroGrad()
         values.total.backward()
         if let pending { metrics += diagnostics.finish(pending, studentImage: xs, parameters: params, inputs: inputs) }
-        let norm = clipGradNorm(adam.params.map(\.1), maxNorm: cfg.gradClip)
+        let norm = clipGradNorm(adam.params.map(\.1), maxNorm: s.gradClip)
         adam.update()
         headAdam?.update()
         metrics += [("total", Double(values.total.item)), ("lr", Double(adam.lr)), ("grad_norm", Double(norm)),

@@ -6,6 +6,7 @@ import Diffusion
 import Data
 import Checkpoint
 import Metrics
+import RunModel
 
 /// One measured value with everything needed to label it honestly (issue 6 §4).
 public struct MetricResult: Codable, Equatable, Sendable {
@@ -112,27 +113,25 @@ public func sampleEvaluationImages(_ cfg: EvalStageConfig, modelPath: String, co
         let xT = Tensor.randn([b] + shape, rng: &state.rng)
         let labels: [Int]? = cfg.conditional ? (0..<b).map { _ in state.rng.int(below: cfg.unet.numClasses ?? 1) } : nil
         switch cfg.sampler {
-        case "ddim":
+        case .ddim:
             guard grid.steps % cfg.steps == 0 else {
                 throw PipelineError("evaluation: model with T = \(grid.steps) cannot be sampled with DDIM at \(cfg.steps) steps (stride must divide T)")
             }
             let indices = try grid.samplingIndices(stride: grid.steps / cfg.steps)
             state.nfe = indices.count - 1
             state.images += ddimSample(model: model, indices: indices, xT: xT, labels: labels).array
-        case "dpm_solver":
+        case .dpmSolver:
             // The official DPM-Solver examples for CIFAR-10 / cosine ImageNet-64: multistep order 3, steps uniform in
             // logSNR from the λ = −5.1 cut-off (index 1019 here); data prediction (DPM-Solver++), docs/samplers.md.
             let r = dpmSolverSample(model: model, steps: cfg.steps, order: 3, xT: xT, labels: labels, skipType: .logSNR,
                                     startIndex: dpmSolverLambdaClipStartIndex())
             state.nfe = r.numberOfModelEvaluations
             state.images += r.sample.array
-        case "pndm":
+        case .pndm:
             // F-PNDM as in the authors' code: `steps` steps (the Runge–Kutta warm-up makes 19 network calls for 10).
             let r = pndmSample(model: model, steps: cfg.steps, xT: xT, labels: labels)
             state.nfe = r.numberOfModelEvaluations
             state.images += r.sample.array
-        default:
-            throw PipelineError("evaluation: unknown sampler '\(cfg.sampler)'; available: ddim, dpm_solver, pndm")
         }
         state.done += b
         batchesThisCall += 1
@@ -207,8 +206,8 @@ public func runEvaluation(_ cfg: EvalStageConfig, modelPath: String, classifierP
     let clock = ContinuousClock(), start = clock.now
     func since(_ t: ContinuousClock.Instant) -> Double { (clock.now - t) / .seconds(1) }
     // Load the Inception first: a missing weight file must fail before minutes of sampling.
-    let inception: FeatureExtractor? = cfg.metrics.contains("fid_inception") ? try env.loadInception() : nil
-    let evaluatorMetrics = cfg.metrics.compactMap(EvaluatorMetric.init(rawValue:))
+    let inception: FeatureExtractor? = cfg.metrics.contains(.fidInception) ? try env.loadInception() : nil
+    let evaluatorMetrics = cfg.metrics.compactMap { EvaluatorMetric(rawValue: $0.rawValue) }
     if !evaluatorMetrics.isEmpty && evaluatorPath == nil {
         throw PipelineError("evaluation: \(evaluatorMetrics.map(\.rawValue).joined(separator: ", ")) need the evaluator stage's final.h5 (input 'evaluator')")
     }
@@ -219,7 +218,7 @@ public func runEvaluation(_ cfg: EvalStageConfig, modelPath: String, classifierP
     let secondsPerImage = samplingSeconds / Double(cfg.samples)
     let per = samples.count / cfg.samples, keep = min(64, cfg.samples)
     var ck = Checkpoint(arrays: ["samples": ArrayValue(shape: [keep] + Array(samples.shape.dropFirst()), Array(samples.array.prefix(keep * per)))])
-    ck.attributes = ["sampler": .string(cfg.sampler), "steps": .int(Int64(cfg.steps)), "seed": .int(Int64(bitPattern: cfg.seed))]
+    ck.attributes = ["sampler": .string(cfg.sampler.rawValue), "steps": .int(Int64(cfg.steps)), "seed": .int(Int64(bitPattern: cfg.seed))]
     try ck.save(to: ctx.directory + "/samples.h5")
 
     var results: [MetricResult] = []
@@ -228,9 +227,9 @@ public func runEvaluation(_ cfg: EvalStageConfig, modelPath: String, classifierP
     func label(_ what: String) -> String { "\(what), N=\(cfg.samples), \(cfg.sampler) \(cfg.steps) steps (NFE \(nfe)), vs \(ref)" }
     func result(_ name: String, _ value: Double, _ label: String, _ network: String, _ reference: String) -> MetricResult {
         MetricResult(name: name, value: value, label: label, featureNetwork: network, samples: cfg.samples, reference: reference,
-                     sampler: cfg.sampler, steps: cfg.steps, nfe: nfe)
+                     sampler: cfg.sampler.rawValue, steps: cfg.steps, nfe: nfe)
     }
-    let wantsClassifier = cfg.metrics.contains { $0.hasSuffix("_classifier") || $0 == "classifier_score" }
+    let wantsClassifier = cfg.metrics.contains(where: \.usesClassifier)
     if wantsClassifier {
         let t0 = clock.now
         ctx.phase?("classifier metrics")
@@ -243,19 +242,19 @@ public func runEvaluation(_ cfg: EvalStageConfig, modelPath: String, classifierP
         let prep = clf.preprocessing(height: reference.height, width: reference.width, channels: reference.channels)
         for m in cfg.metrics {
             switch m {
-            case "fid_classifier":
+            case .fidClassifier:
                 let s1 = try FeatureStatistics(features: gen.features, featureNetwork: featName, dataset: "generated", preprocessing: prep)
                 let fd = try frechetDistance(s1, refEntry.statistics)
-                results.append(result(m, fd.value, label("FID (classifier features: \(featName); \(sameNetworkCaveat))"), featName, ref))
-            case "classifier_score":
+                results.append(result(m.rawValue, fd.value, label("FID (classifier features: \(featName); \(sameNetworkCaveat))"), featName, ref))
+            case .classifierScore:
                 let sc = try inceptionScore(probabilities: gen.probabilities, splits: min(10, cfg.samples), network: .classifier(name: "DenseNet-BC"))
-                results.append(result(m, sc.mean, label("classifier score (IS formula on our DenseNet-BC, 10 splits)"), "DenseNet-BC softmax", "none"))
-                results.append(result(m + "_std", sc.standardDeviation, "population std over splits of the classifier score", "DenseNet-BC softmax", "none"))
-            case "kid_classifier":
+                results.append(result(m.rawValue, sc.mean, label("classifier score (IS formula on our DenseNet-BC, 10 splits)"), "DenseNet-BC softmax", "none"))
+                results.append(result(m.rawValue + "_std", sc.standardDeviation, "population std over splits of the classifier score", "DenseNet-BC softmax", "none"))
+            case .kidClassifier:
                 guard let realM = refEntry.features else { throw PipelineError("evaluation: reference features missing from \(refEntry.path)") }
                 let size = min(1000, cfg.samples, reference.count)
                 let kd = try kernelInceptionDistance(gen.features, realM, subsets: 20, subsetSize: size, seed: cfg.seed)
-                results.append(result(m, kd.mean, label("KID (classifier features: \(featName), 20 subsets of \(size); \(sameNetworkCaveat))"), featName, ref))
+                results.append(result(m.rawValue, kd.mean, label("KID (classifier features: \(featName), 20 subsets of \(size); \(sameNetworkCaveat))"), featName, ref))
             default: break
             }
         }

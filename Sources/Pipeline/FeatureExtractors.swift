@@ -3,6 +3,7 @@ import Tensor
 import Models
 import Metrics
 import Inception
+import RunModel
 
 /// A frozen network that maps images to feature vectors for FID, with everything that labels its
 /// numbers (spec §5). Two implementations: the FID Inception-v3 (`InceptionExtractor`) and the

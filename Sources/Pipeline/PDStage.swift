@@ -5,25 +5,8 @@ import Models
 import Diffusion
 import Data
 import Checkpoint
+import RunModel
 
-/// Settings of one progressive-distillation halving (spec §2.4): teacher (T, s) → student (T/2, 2s).
-public struct PDConfig: Codable, Equatable, Sendable {
-    public var unet: UNetConfig
-    /// The teacher's number of steps T (the student has T/2).
-    public var teacherSteps: Int
-    public var steps: Int
-    public var batchSize: Int
-    public var lr: Float = 5e-5
-    public var gradClip: Float = 1.0
-    public var seed: UInt64 = 0
-    public var conditional: Bool = false
-
-    public init(unet: UNetConfig, teacherSteps: Int, steps: Int, batchSize: Int, lr: Float = 5e-5, gradClip: Float = 1.0,
-                seed: UInt64 = 0, conditional: Bool = false) {
-        self.unet = unet; self.teacherSteps = teacherSteps; self.steps = steps; self.batchSize = batchSize; self.lr = lr
-        self.gradClip = gradClip; self.seed = seed; self.conditional = conditional
-    }
-}
 
 /// Loads a U-Net from a stage's `final.h5`: the EMA weights for the base model (time_scale 1, spec
 /// §2.3 "the teacher is loaded from the EMA weights"), the raw weights for distilled students.
@@ -44,18 +27,18 @@ public func loadUNet(_ cfg: UNetConfig, from path: String) throws -> (UNet, Step
 /// One PD halving: the student starts as a copy of the teacher; Adam with cosine decay to 0, gradient
 /// clipping, no EMA, dropout 0; target x̃ from two teacher DDIM steps; loss ω_{i0}·MSE(x̂_S, x̃)
 /// (spec §1.6, §2.4). Writes `final.h5` with T = teacher T/2 and time_scale doubled.
-public func runProgressiveDistillation(_ cfg: PDConfig, teacherPath: String, data: ImageDataset, context ctx: StageContext) throws {
+public func runProgressiveDistillation(_ cfg: PDStageConfig, teacherPath: String, data: ImageDataset, context ctx: StageContext) throws {
     try ctx.prepare()
     let (teacher, student, tgrid, sgrid) = try teacherAndStudent(cfg.unet, teacherPath: teacherPath, teacherSteps: cfg.teacherSteps, stage: "PD stage")
-    let adam = Adam(student.namedTrainableParameters(), lr: cfg.lr)
+    let adam = Adam(student.namedTrainableParameters(), lr: cfg.settings.lr)
     var rng = RNG(seed: cfg.seed &+ 11)
-    var batches = try BatchIterator(dataset: data, batchSize: cfg.batchSize, seed: cfg.seed &+ 13, randomFlip: data.flipAugmentation)
+    var batches = try BatchIterator(dataset: data, batchSize: cfg.settings.batchSize, seed: cfg.seed &+ 13, randomFlip: data.flipAugmentation)
     var start = 0
     if FileManager.default.fileExists(atPath: ctx.checkpointPath) {
         let (snap, _) = try TrainingState.restore(path: ctx.checkpointPath, model: student, ema: nil, adam: adam, rngNames: ["main"])
         start = snap.step
         rng = snap.rngs["main"]!
-        batches = try BatchIterator(dataset: data, batchSize: cfg.batchSize, seed: cfg.seed &+ 13, randomFlip: data.flipAugmentation, start: snap.batchPosition)
+        batches = try BatchIterator(dataset: data, batchSize: cfg.settings.batchSize, seed: cfg.seed &+ 13, randomFlip: data.flipAugmentation, start: snap.batchPosition)
     }
     let journal = try Journal(path: ctx.journalPath, resumeFrom: start > 0 ? start - 1 : nil)
     var unused = RNG(seed: 0)   // dropout is 0 in distillation
@@ -66,21 +49,21 @@ public func runProgressiveDistillation(_ cfg: PDConfig, teacherPath: String, dat
                                snapshot: TrainingSnapshot(step: step, rngs: ["main": rng], batchPosition: batches.position), configJSON: json)
     }
     let clock = ContinuousClock()
-    try runTrainingLoop(totalSteps: cfg.steps, startStep: start, context: ctx, journal: journal, save: { try save(ctx.checkpointPath, $0) }) { step in
+    try runTrainingLoop(totalSteps: cfg.settings.stepsPerHalving, startStep: start, context: ctx, journal: journal, save: { try save(ctx.checkpointPath, $0) }) { step in
         let t0 = clock.now
         let b = batches.nextBatch()
         let labels = cfg.conditional ? b.labels : nil
-        adam.lr = LRSchedule.cosine(total: cfg.steps).lr(base: cfg.lr, step: step)
+        adam.lr = LRSchedule.cosine(total: cfg.settings.stepsPerHalving).lr(base: cfg.settings.lr, step: step)
         let target = pdTarget(teacher: teacherFn, grid: tgrid, x: tensor(b), labels: labels, rng: &rng)
         let xs = student(target.z, timesteps: target.i0, labels: labels, rng: &unused)
         let loss = truncatedSNRLoss(xhat: xs, target: target.xTilde, at: target.i0)
         adam.zeroGrad()
         loss.backward()
-        let norm = clipGradNorm(adam.params.map(\.1), maxNorm: cfg.gradClip)
+        let norm = clipGradNorm(adam.params.map(\.1), maxNorm: cfg.settings.gradClip)
         adam.update()
         return [("loss", Double(loss.item)), ("lr", Double(adam.lr)), ("grad_norm", Double(norm)), ("seconds_per_step", (clock.now - t0) / .seconds(1))]
     }
-    try save(ctx.finalPath, cfg.steps)
+    try save(ctx.finalPath, cfg.settings.stepsPerHalving)
 }
 
 /// The start of every halving stage (spec §2.4, §2.5): the frozen teacher (T, s) from `teacherPath`

@@ -7,6 +7,7 @@ import Data
 import Checkpoint
 import Metrics
 import Inception
+import RunModel
 
 /// A set of real images that FID compares against (spec §5 "reference statistics"): which dataset and
 /// split, and the images themselves (NHWC, [−1, 1], at the model's size).

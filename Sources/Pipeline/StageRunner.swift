@@ -1,6 +1,7 @@
 import Foundation
 import Models
 import Data
+import RunModel
 
 /// What a worker needs to run one stage: its kind and configuration (the node's canonical JSON), the
 /// artifact paths of its inputs by role, and its directory. Written as `request.json` in the stage
@@ -42,42 +43,26 @@ public func loadDataset(_ name: String, root: String?, imageSize: Int, split: Da
 public func runStage(_ r: StageRequest, context: StageContext? = nil) throws {
     var ctx = context ?? StageContext(directory: r.directory)
     if context == nil { ctx.checkpointEvery = 100; ctx.logEvery = 10 }
-    let dec = JSONDecoder()
     func input(_ role: String) throws -> String {
         guard let p = r.inputs[role] else { throw PipelineError("stage \(r.kind.rawValue) in '\(r.directory)': missing input '\(role)'") }
         return p
     }
-    switch r.kind {
-    case .classifier:
-        let c = try dec.decode(ClassifierStageConfig.self, from: Data(r.config.utf8))
-        try trainClassifier(c, train: try loadDataset(c.dataset, root: c.dataRoot, imageSize: c.imageSize, split: .train),
-                            test: try loadDataset(c.dataset, root: c.dataRoot, imageSize: c.imageSize, split: .test), context: ctx)
-    case .teacher:
-        let c = try dec.decode(TeacherStageConfig.self, from: Data(r.config.utf8))
-        let s = c.settings
-        try trainTeacher(TeacherConfig(unet: c.unet, steps: s.steps, batchSize: s.batchSize, lr: s.lr, warmup: s.warmup, emaDecay: s.emaDecay,
-                                       gradClip: s.gradClip, seed: c.seed, conditional: c.conditional),
-                         data: try loadDataset(c.dataset, root: c.dataRoot, imageSize: c.imageSize, split: .train), context: ctx)
-    case .pd:
-        let c = try dec.decode(PDStageConfig.self, from: Data(r.config.utf8))
-        let s = c.settings
-        try runProgressiveDistillation(PDConfig(unet: c.unet, teacherSteps: c.teacherSteps, steps: s.stepsPerHalving, batchSize: s.batchSize,
-                                                lr: s.lr, gradClip: s.gradClip, seed: c.seed, conditional: c.conditional),
-                                       teacherPath: try input("teacher"),
-                                       data: try loadDataset(c.dataset, root: c.dataRoot, imageSize: c.imageSize, split: .train), context: ctx)
-    case .distill:
-        let c = try dec.decode(DistillStageConfig.self, from: Data(r.config.utf8))
+    func split(_ d: DataSettings, _ s: DatasetSplit) throws -> ImageDataset { try loadDataset(d.dataset, root: d.dataRoot, imageSize: d.imageSize, split: s) }
+    switch try StageSettings.decode(kind: r.kind, json: r.config) {
+    case .classifier(let c):
+        try trainClassifier(c, train: try split(c.data, .train), test: try split(c.data, .test), context: ctx)
+    case .teacher(let c):
+        try trainTeacher(c, data: try split(c.data, .train), context: ctx)
+    case .pd(let c):
+        try runProgressiveDistillation(c, teacherPath: try input("teacher"), data: try split(c.data, .train), context: ctx)
+    case .distill(let c):
         try runDistillation(c, teacherPath: try input("teacher"), classifierPath: r.inputs["classifier"], classifierConfig: r.classifierNetwork,
-                            data: try loadDataset(c.dataset, root: c.dataRoot, imageSize: c.imageSize, split: .train), context: ctx)
-    case .evaluator:
-        let c = try dec.decode(EvaluatorStageConfig.self, from: Data(r.config.utf8))
-        try trainEvaluator(c, train: try loadDataset(c.dataset, root: c.dataRoot, imageSize: c.imageSize, split: .train),
-                           test: try loadDataset(c.dataset, root: c.dataRoot, imageSize: c.imageSize, split: .test), context: ctx)
-    case .eval:
-        let c = try dec.decode(EvalStageConfig.self, from: Data(r.config.utf8))
+                            data: try split(c.data, .train), context: ctx)
+    case .evaluator(let c):
+        try trainEvaluator(c, train: try split(c.data, .train), test: try split(c.data, .test), context: ctx)
+    case .eval(let c):
         _ = try runEvaluation(c, modelPath: try input("model"), classifierPath: r.inputs["classifier"], classifierConfig: r.classifierNetwork,
-                              evaluatorPath: r.inputs["evaluator"],
-                              reference: try loadDataset(c.dataset, root: c.dataRoot, imageSize: c.imageSize, split: .test), context: ctx)
+                              evaluatorPath: r.inputs["evaluator"], reference: try split(c.data, .test), context: ctx)
     }
 }
 
@@ -89,15 +74,15 @@ public func runTrialInProcess(_ c: ExperimentConfig, root: String, log: (String)
     if !problems.isEmpty { throw PipelineError("invalid configuration:\n  " + problems.joined(separator: "\n  ")) }
     let nodes = StagePlan.plan(c)
     for n in nodes {
-        let dir = root + "/" + n.name
+        let dir = root + "/" + n.name.description
         let done = n.kind == .eval ? dir + "/result.json" : dir + "/final.h5"
         if FileManager.default.fileExists(atPath: done) { log("\(n.name): done earlier"); continue }
         var inputs: [String: String] = [:]
-        for (role, src) in n.inputs { inputs[role] = root + "/" + src + "/final.h5" }
+        for (role, src) in n.inputs { inputs[role] = root + "/" + src.description + "/final.h5" }
         let req = StageRequest(kind: n.kind, config: n.config, inputs: inputs,
                                classifierNetwork: n.inputs["classifier"] != nil ? c.classifier.network : nil, directory: dir)
         let t0 = Date()
         try runStage(req)
-        log(String(format: "%@: %.1f s", n.name, Date().timeIntervalSince(t0)))
+        log(String(format: "%@: %.1f s", n.name.description, Date().timeIntervalSince(t0)))
     }
 }

@@ -5,46 +5,29 @@ import Models
 import Diffusion
 import Data
 import Checkpoint
+import RunModel
 
-/// Settings of the 1024-step base model's training (spec §2.3).
-public struct TeacherConfig: Codable, Equatable, Sendable {
-    public var unet: UNetConfig
-    public var steps: Int
-    public var batchSize: Int
-    public var lr: Float = 2e-4
-    public var warmup: Int = 5000
-    public var emaDecay: Float = 0.9999
-    public var gradClip: Float = 1.0
-    public var seed: UInt64 = 0
-    public var conditional: Bool = false
-
-    public init(unet: UNetConfig, steps: Int, batchSize: Int, lr: Float = 2e-4, warmup: Int = 5000, emaDecay: Float = 0.9999,
-                gradClip: Float = 1.0, seed: UInt64 = 0, conditional: Bool = false) {
-        self.unet = unet; self.steps = steps; self.batchSize = batchSize; self.lr = lr; self.warmup = warmup
-        self.emaDecay = emaDecay; self.gradClip = gradClip; self.seed = seed; self.conditional = conditional
-    }
-}
 
 /// Trains the base model: Adam with linear warm-up (the first update uses lr 0), no decay, gradient
 /// clipping, EMA of all weights, dropout from the U-Net config; k ~ U{0..1024} and the truncated-SNR
 /// loss (spec §1.5, §2.3). Resumes from `checkpoint.h5`; writes `final.h5` with `params/` (raw) and
 /// `ema/` (the weights later stages use as the teacher).
-public func trainTeacher(_ cfg: TeacherConfig, data: ImageDataset, context ctx: StageContext) throws {
+public func trainTeacher(_ cfg: TeacherStageConfig, data: ImageDataset, context ctx: StageContext) throws {
     try ctx.prepare()
     let net = UNet(cfg.unet, seed: cfg.seed)
     net.train(true)
-    let adam = Adam(net.namedTrainableParameters(), lr: cfg.lr)
-    let ema = EMA(net.namedParameters(), decay: cfg.emaDecay)
+    let adam = Adam(net.namedTrainableParameters(), lr: cfg.settings.lr)
+    let ema = EMA(net.namedParameters(), decay: cfg.settings.emaDecay)
     var rng = RNG(seed: cfg.seed &+ 1)
     let dropRNG = RNGBox(RNG(seed: cfg.seed &+ 2))
-    var batches = try BatchIterator(dataset: data, batchSize: cfg.batchSize, seed: cfg.seed &+ 3, randomFlip: data.flipAugmentation)
+    var batches = try BatchIterator(dataset: data, batchSize: cfg.settings.batchSize, seed: cfg.seed &+ 3, randomFlip: data.flipAugmentation)
     var start = 0
     if FileManager.default.fileExists(atPath: ctx.checkpointPath) {
         let (snap, _) = try TrainingState.restore(path: ctx.checkpointPath, model: net, ema: ema, adam: adam, rngNames: ["main", "dropout"])
         start = snap.step
         rng = snap.rngs["main"]!
         dropRNG.rng = snap.rngs["dropout"]!
-        batches = try BatchIterator(dataset: data, batchSize: cfg.batchSize, seed: cfg.seed &+ 3, randomFlip: data.flipAugmentation, start: snap.batchPosition)
+        batches = try BatchIterator(dataset: data, batchSize: cfg.settings.batchSize, seed: cfg.seed &+ 3, randomFlip: data.flipAugmentation, start: snap.batchPosition)
     }
     let journal = try Journal(path: ctx.journalPath, resumeFrom: start > 0 ? start - 1 : nil)
     let model: Denoiser = { z, k, y in net(z, timesteps: k, labels: y, rng: &dropRNG.rng) }
@@ -55,18 +38,18 @@ public func trainTeacher(_ cfg: TeacherConfig, data: ImageDataset, context ctx: 
                                configJSON: json)
     }
     let clock = ContinuousClock()
-    try runTrainingLoop(totalSteps: cfg.steps, startStep: start, context: ctx, journal: journal, save: { try save(ctx.checkpointPath, $0) }) { step in
+    try runTrainingLoop(totalSteps: cfg.settings.steps, startStep: start, context: ctx, journal: journal, save: { try save(ctx.checkpointPath, $0) }) { step in
         let t0 = clock.now
         let b = batches.nextBatch()
-        adam.lr = LRSchedule.linearWarmup(steps: cfg.warmup).lr(base: cfg.lr, step: step)
+        adam.lr = LRSchedule.linearWarmup(steps: cfg.settings.warmup).lr(base: cfg.settings.lr, step: step)
         let loss = baseTrainingLoss(model: model, x: tensor(b), labels: cfg.conditional ? b.labels : nil, rng: &rng)
         adam.zeroGrad()
         loss.backward()
-        let norm = clipGradNorm(adam.params.map(\.1), maxNorm: cfg.gradClip)
+        let norm = clipGradNorm(adam.params.map(\.1), maxNorm: cfg.settings.gradClip)
         adam.update()
         ema.update()
         let dt = (clock.now - t0) / .seconds(1)
         return [("loss", Double(loss.item)), ("lr", Double(adam.lr)), ("grad_norm", Double(norm)), ("seconds_per_step", dt)]
     }
-    try save(ctx.finalPath, cfg.steps)
+    try save(ctx.finalPath, cfg.settings.steps)
 }

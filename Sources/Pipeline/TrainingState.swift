@@ -90,12 +90,6 @@ enum TrainingState {
 /// A mutable RNG shared by closures (dropout inside a `Denoiser`).
 final class RNGBox { var rng: RNG; init(_ r: RNG) { rng = r } }
 
-/// Encodes a Codable configuration as canonical JSON (sorted keys) for checkpoints and hashing.
-public func canonicalJSON<T: Encodable>(_ v: T) -> String {
-    let enc = JSONEncoder()
-    enc.outputFormatting = [.sortedKeys]
-    return String(data: try! enc.encode(v), encoding: .utf8)!
-}
 
 /// A batch as an NHWC tensor.
 func tensor(_ b: Batch) -> Tensor { Tensor(b.images, shape: [b.count, b.height, b.width, b.channels]) }

@@ -26,7 +26,8 @@ func compareSide(_ data: ReportData, _ ref: String) throws -> CompareSide {
     return CompareSide(label: sweep.name, trials: data.trials.filter { $0.record.sweep == sweep.name }, isTrial: false)
 }
 
-/// A configuration flattened to dotted keys → JSON text (arrays kept whole).
+/// A configuration flattened to dotted keys → JSON text (arrays kept whole): a diff of two documents lists
+/// whatever differs, so it walks the recorded JSON rather than reading named settings.
 func flattened(_ t: TrialView) -> [String: String] {
     var out: [String: String] = [:]
     func walk(_ v: Any, _ path: String) {
@@ -35,7 +36,7 @@ func flattened(_ t: TrialView) -> [String: String] {
             out[path] = String(decoding: data, as: UTF8.self)
         }
     }
-    walk(t.config, "")
+    walk((try? JSONSerialization.jsonObject(with: Data(t.record.configJSON.utf8))) ?? [String: Any](), "")
     return out
 }
 

@@ -19,7 +19,7 @@ struct SweepData {
 
 /// Lines of a sweep: trials whose axes contain `key.path`, evaluated at 4 steps.
 func sweepData(_ trials: [TrialView], key: SweepKey, fid: String, steps: Int = 4) -> SweepData {
-    let swept = trials.filter { $0.record.axes[key.path] != nil && $0.number(key.path) != nil }
+    let swept = trials.filter { $0.record.axes[key.path] != nil && $0.axisNumber(key.path) != nil }
     var groups: [String: [TrialView]] = [:]
     for t in swept {
         let others = t.sweptKeys.filter { $0 != key.path && $0 != "distill.method" }
@@ -29,9 +29,9 @@ func sweepData(_ trials: [TrialView], key: SweepKey, fid: String, steps: Int = 4
     var lines: [SweepData.Line] = []
     for name in groups.keys.sorted() {
         let ts = groups[name]!
-        let xs = Array(Set(ts.compactMap { $0.number(key.path) })).sorted()
+        let xs = Array(Set(ts.compactMap { $0.axisNumber(key.path) })).sorted()
         lines.append(SweepData.Line(name: name, points: xs.map { x in
-            let at = ts.filter { $0.number(key.path) == x }
+            let at = ts.filter { $0.axisNumber(key.path) == x }
             return (x, studentCell(at, methods: Array(Set(at.map(\.method))), steps: steps, metric: fid), at)
         }))
     }

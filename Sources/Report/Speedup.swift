@@ -48,7 +48,7 @@ public func speedupReport(_ data: ReportData, links: LinkStyle) -> String {
         }
         out += markdownTable(["Row", "Evaluation", "NFE", "Seconds per image, mean ± 95% CI [n]", "Speed-up vs DDIM-1024", "Ideal (NFE ratio)"], rows,
                              align: ["l", "l", "r", "r", "r", "r"]) + "\n"
-        let batch = Array(Set(trials.compactMap { $0.number("evaluation.batchSize") }.map { Int($0) })).sorted().map(String.init).joined(separator: ", ")
+        let batch = Array(Set(trials.compactMap { $0.config?.evaluation.batchSize }.map { Int($0) })).sorted().map(String.init).joined(separator: ", ")
         let samples = Array(Set(trials.flatMap { $0.record.evaluations.map(\.samples) })).sorted().map(String.init).joined(separator: ", ")
         out += "- Aggregation: mean ± 95% Student-t CI over seeds (one value per seed, first trial in export order when a seed repeats); the speed-up is averaged over seeds of per-trial ratios.\n"
         out += "- Measured on the machine that ran the trials (CPU), sampling batch \(batch.isEmpty ? "?" : batch), N = \(samples.isEmpty ? "?" : samples) images per evaluation; the time of a shared machine varies, so read ratios, not seconds.\n"

@@ -159,7 +159,7 @@ public func termsReport(_ data: ReportData, trials selectors: [String], links: L
             }
             if !cos.isEmpty { extra.append("gradient cosines: " + cos.joined(separator: ", ")) }
             if !extra.isEmpty { out += extra.map { "- \($0)\n" }.joined() }
-            out += "- Reading: \(termReading(s, tauIS: t.number("distill.tauIS")))\n\n"
+            out += "- Reading: \(termReading(s, tauIS: t.config.map { Double($0.distill.tauIS) }))\n\n"
             offset += lastStep + 1
         }
         let swept = t.sweptKeys.filter { $0 != "distill.method" }.map { "\($0.split(separator: ".").last!)=\(t.record.axes[$0]!)" }

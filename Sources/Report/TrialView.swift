@@ -1,41 +1,33 @@
 import Foundation
+import RunModel
 
-/// A trial with the few configuration keys reports need, read from its `configJSON` (Report does not
-/// import Pipeline: the keys are looked up by their JSON path, e.g. "distill.alpha").
+/// A trial with its configuration decoded once into the run model's `ExperimentConfig` (nil when an export holds a
+/// configuration this code cannot read: reports then show "?" for its fields rather than guess).
 public struct TrialView {
     public let record: TrialRecord
     /// Position of the trial in the export (reports keep this order wherever they must choose).
     public let index: Int
-    let config: [String: Any]
+    public let config: ExperimentConfig?
 
     public init(_ record: TrialRecord, index: Int) {
         self.record = record
         self.index = index
-        config = (try? JSONSerialization.jsonObject(with: Data(record.configJSON.utf8))) as? [String: Any] ?? [:]
+        config = try? JSONDecoder().decode(ExperimentConfig.self, from: Data(record.configJSON.utf8))
     }
 
     /// "sweep/key": how reports name a trial.
     public var ref: String { record.sweep + "/" + record.key }
 
-    /// The raw JSON value at a dotted path ("distill.queue.size"), or nil.
-    public func value(_ path: String) -> Any? {
-        var cur: Any? = config
-        for part in path.split(separator: ".") { cur = (cur as? [String: Any])?[String(part)] }
-        return cur
-    }
+    /// The number a swept axis took in this trial ("distill.tauIS" → 0.5), from the export's axis values: the
+    /// one place reports read a setting by its spec path, because the axes are whatever the user swept.
+    public func axisNumber(_ path: String) -> Double? { record.axes[path].flatMap(Double.init) }
 
-    public func number(_ path: String) -> Double? {
-        (value(path) as? NSNumber)?.doubleValue
-    }
-
-    public func string(_ path: String) -> String? { value(path) as? String }
-
-    public var preset: String { string("preset") ?? "?" }
-    public var dataset: String { string("dataset") ?? "?" }
-    public var conditional: Bool { (value("conditional") as? Bool) ?? false }
-    public var method: String { string("distill.method") ?? "?" }
+    public var preset: String { config?.preset ?? "?" }
+    public var dataset: String { config?.dataset ?? "?" }
+    public var conditional: Bool { config?.conditional ?? false }
+    public var method: String { config?.distill.method.rawValue ?? "?" }
     /// The trial seed: the axis "seed" when swept, else the configuration's.
-    public var seed: Int { record.axes["seed"].flatMap { Int($0) } ?? number("seed").map { Int($0) } ?? 0 }
+    public var seed: Int { record.axes["seed"].flatMap { Int($0) } ?? config.map { Int($0.seed) } ?? 0 }
     public var isCompleted: Bool { record.status == "completed" }
 
     /// Swept keys other than the seed, in sorted order.

@@ -4,6 +4,7 @@ import Checkpoint
 import Pipeline
 #if canImport(Glibc)
 import Glibc
+import RunModel
 #endif
 
 /// Whether a completed stage's artifact is what its worker wrote.

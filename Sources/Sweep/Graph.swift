@@ -1,6 +1,7 @@
 import Foundation
 import Pipeline
 import Models
+import RunModel
 
 /// The content identity of a stage: SHA-256 over a versioned preamble, the stage kind, the code
 /// version, the canonical configuration JSON and the identities of its inputs by role (sorted). Any
@@ -65,59 +66,45 @@ public struct SweepPlan {
         var index: [String: Int] = [:]
         var links: [Int: [TrialStageLink]] = [:]
         // Most nodes of a trial (classifier, teacher, PD chain) repeat those of the trial before it when the axes do
-        // not change them: reuse the previous trial's hashes (a bounded memo, one trial's identity texts), and
-        // decode each evaluation's role once per stage.
-        var previous: [String: String] = [:], roles: [String: String] = [:]
+        // not change them: reuse the previous trial's hashes (a bounded memo, one trial's identity texts).
+        var previous: [String: String] = [:]
         for t in trials {
             var current: [String: String] = [:]
             defer { previous = current }
-            var ids: [String: String] = [:]
-            var kinds: [String: StageKind] = [:]
+            var ids: [StageName: String] = [:]
+            var kinds: [StageName: StageKind] = [:]
             for n in StagePlan.plan(t.config) {
                 var inputs: [String: String] = [:]
                 for (role, src) in n.inputs {
                     guard let id = ids[src] else { throw PipelineError("stage plan: '\(n.name)' needs '\(src)', which comes later or not at all") }
                     inputs[role] = id
                 }
-                let text = stageIdentityText(kind: n.kind, config: n.config, inputs: inputs)
+                let config = n.config
+                let text = stageIdentityText(kind: n.kind, config: config, inputs: inputs)
                 let id = previous[text] ?? current[text] ?? SHA256.hex(text)
                 current[text] = id
                 ids[n.name] = id
                 kinds[n.name] = n.kind
+                let name = n.name.description
                 if let i = index[id] {
-                    if !stages[i].names.contains(n.name) { stages[i].names.append(n.name) }
+                    if !stages[i].names.contains(name) { stages[i].names.append(name) }
                     if stages[i].trials.last != t.index { stages[i].trials.append(t.index) }
                 } else {
                     index[id] = stages.count
-                    stages.append(PlannedStage(identity: id, kind: n.kind, config: n.config, inputs: inputs,
+                    stages.append(PlannedStage(identity: id, kind: n.kind, config: config, inputs: inputs,
                                                classifierNetwork: n.inputs["classifier"] != nil ? t.config.classifier.network : nil,
-                                               names: [n.name], trials: [t.index], totalSteps: totalSteps(n.kind, n.config)))
+                                               names: [name], trials: [t.index], totalSteps: n.settings.totalSteps))
                 }
-                var role = n.name
-                if n.kind == .eval {
+                var role = name
+                if case .eval(let e) = n.settings {
                     // The role follows from the configuration and the model's kind, both part of the identity.
-                    if let known = roles[id] { role = known } else if let e = try? JSONDecoder().decode(EvalStageConfig.self, from: Data(n.config.utf8)) {
-                        let model = n.inputs["model"].flatMap { kinds[$0] }
-                        role = model == .distill ? "student@\(e.steps)" : "\(e.label)@\(e.steps)"
-                        roles[id] = role
-                    }
+                    let model = n.inputs["model"].flatMap { kinds[$0] }
+                    role = model == .distill ? "student@\(e.steps)" : "\(e.label)@\(e.steps)"
                 }
-                links[t.index, default: []].append(TrialStageLink(name: n.name, role: role, identity: id))
+                links[t.index, default: []].append(TrialStageLink(name: name, role: role, identity: id))
             }
         }
         let hashText = trials.map { "\($0.index)\t\($0.key)\t\($0.configJSON)" }.joined(separator: "\n")
         return SweepPlan(spec: spec, trials: trials, stages: stages, links: links, specHash: SHA256.hex("rdd-sweep-spec/1\n" + hashText), position: index)
-    }
-}
-
-/// Steps of a training stage from its configuration (nil for classifier and evaluator pre-training, whose step
-/// count depends on the dataset size, and for evaluations).
-func totalSteps(_ kind: StageKind, _ config: String) -> Int? {
-    let d = Data(config.utf8), dec = JSONDecoder()
-    switch kind {
-    case .teacher: return (try? dec.decode(TeacherStageConfig.self, from: d))?.settings.steps
-    case .pd: return (try? dec.decode(PDStageConfig.self, from: d))?.settings.stepsPerHalving
-    case .distill: return (try? dec.decode(DistillStageConfig.self, from: d))?.steps
-    case .classifier, .eval, .evaluator: return nil
     }
 }

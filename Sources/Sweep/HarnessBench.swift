@@ -5,6 +5,7 @@ import Pipeline
 import Report
 #if canImport(Glibc)
 import Glibc
+import RunModel
 #endif
 
 /// The harness at scale (docs/benchmarks.md, "Harness at scale"): what `plan`, the scheduler's own
@@ -241,13 +242,12 @@ final class StandInWorkers {
             for n in names { journal += "{\"step\":\(step),\"name\":\"\(n)\",\"value\":\(h + Double(step) / 100)}\n" }
         }
         try Data(journal.utf8).write(to: URL(fileURLWithPath: dir + "/journal.jsonl"))
-        if request.kind == .eval {
-            let c = try JSONDecoder().decode(EvalStageConfig.self, from: Data(request.config.utf8))
+        if case .eval(let c) = try StageSettings.decode(kind: request.kind, json: request.config) {
             // EvaluationResult's JSON (its Codable keys), written out: Pipeline gives MetricResult no public initialiser.
             func metric(_ name: String, _ value: Double) -> JSON {
                 .object([("name", .string(name)), ("value", .double(value)), ("label", .string("\(name) (stand-in), N=\(c.samples), \(c.sampler) \(c.steps) steps")),
                          ("featureNetwork", .string("DenseNet-BC (stand-in)")), ("samples", .int(Int64(c.samples))), ("reference", .string("stand-in reference")),
-                         ("sampler", .string(c.sampler)), ("steps", .int(Int64(c.steps))), ("nfe", .int(Int64(c.steps)))])
+                         ("sampler", .string(c.sampler.rawValue)), ("steps", .int(Int64(c.steps))), ("nfe", .int(Int64(c.steps)))])
             }
             let result = JSON.object([("metrics", .array([metric("fid_classifier", 20 + 10 * h), metric("kid_classifier", 0.01 * h),
                                                           metric("classifier_score", 5 + h), metric("classifier_score_std", 0.1)])),

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Pipeline
+import RunModel
 
 /// Left-aligned text columns.
 func table(_ header: [String], _ rows: [[String]], indent: String = "  ") -> String {
@@ -342,8 +343,8 @@ struct EvalCost {
     var key: String
     var samples: Int
     init?(configJSON: String?) {
-        guard let json = configJSON, let c = try? JSONDecoder().decode(EvalStageConfig.self, from: Data(json.utf8)) else { return nil }
-        key = "\(c.sampler) \(c.steps) steps, \(c.metrics.sorted().joined(separator: "+"))"
+        guard let json = configJSON, case .eval(let c)? = try? StageSettings.decode(kind: .eval, json: json) else { return nil }
+        key = "\(c.sampler) \(c.steps) steps, \(c.metrics.map(\.rawValue).sorted().joined(separator: "+"))"
         samples = c.samples
     }
 }

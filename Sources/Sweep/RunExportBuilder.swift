@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Report
+import RunModel
 
 extension Reports {
     /// The `RunExport` of the database file at `path` (`rdd-report --db PATH`): the same value

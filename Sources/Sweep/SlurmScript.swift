@@ -1,5 +1,6 @@
 import Foundation
 import Pipeline
+import RunModel
 
 /// What one Slurm job array asks for: `sbatch` resource options of the stages it runs.
 ///

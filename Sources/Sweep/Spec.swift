@@ -1,5 +1,6 @@
 import Foundation
 import Pipeline
+import RunModel
 
 /// A sweep specification (docs/sweeps.md, schemas/sweep-spec.schema.json):
 ///

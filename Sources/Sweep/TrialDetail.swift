@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Pipeline
+import RunModel
 
 /// One trial as `rdd-sweep show` prints it and the dashboard's trial page shows it: axes, how its resolved
 /// configuration differs from its preset's defaults, its stages, evaluations and unsuccessful attempts.

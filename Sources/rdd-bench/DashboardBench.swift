@@ -6,6 +6,7 @@ import Pipeline
 import Sweep
 #if canImport(FoundationNetworking)
 import FoundationNetworking
+import RunModel
 #endif
 
 /// `rdd-bench dashboard`: the dashboard's pages over a synthetic run database of the size of a large study

@@ -6,6 +6,7 @@ import Models
 import Diffusion
 import Checkpoint
 import Pipeline
+import RunModel
 
 /// Sampling speed of a k-step student against the 1024-step DDIM teacher, measured in one run on the same
 /// U-Net (issue 6 §5: the paper's "256× faster than DDIM at 1024 steps" measured, not quoted). Both sample the
@@ -80,7 +81,7 @@ struct FIDBench: ParsableCommand {
             try Checkpoint(arrays: net.stateArrays(), attributes: ["T": .int(Int64(steps)), "time_scale": .int(Int64(1024 / steps))]).save(to: modelPath)
         }
         let cfg = EvalStageConfig(dataset: c.dataset, dataRoot: c.dataRoot, imageSize: c.imageSize, conditional: false, unet: c.unet,
-                                  sampler: "ddim", steps: steps, samples: samples, metrics: ["fid_inception"], batchSize: batch, seed: 0,
+                                  sampler: .ddim, steps: steps, samples: samples, metrics: [.fidInception], batchSize: batch, seed: 0,
                                   label: model == nil ? "untrained" : "model")
         let reference = try loadDataset(c.dataset, root: c.dataRoot, imageSize: c.imageSize, split: .test)
         let clock = ContinuousClock(), t0 = clock.now

@@ -3,6 +3,7 @@ import Foundation
 import Tensor
 import NN
 import Models
+import RunModel
 
 /// `rdd-bench unet`: one U-Net training step (forward + MSE + backward + Adam) of the anchor network of
 /// scripts/bench/torch_unet_bench.py — 32×32×3, ch 64, mult (1,2,2), 2 res blocks, attention at 16×16

@@ -6,6 +6,7 @@ import Models
 import Pipeline
 import Distill
 import Data
+import RunModel
 
 /// `rdd-train`: run the teacher → PD chain of a preset, or print a preset's networks (dry run).
 @main
@@ -26,8 +27,13 @@ struct Chain: ParsableCommand {
 
     func run() throws {
         Threads.set(threads)
-        let p = try Preset.named(preset)
-        let times = try runTeacherAndPDChain(p, root: out, seed: seed, downTo: downTo)
+        var c = try ExperimentConfig.defaults(preset: preset)
+        c.chainSeed = seed
+        c.pd.downTo = downTo
+        c.distill.from = downTo
+        let problems = c.validationErrors()
+        if !problems.isEmpty { throw ValidationError("invalid chain: " + problems.joined(separator: "; ")) }
+        let times = try runTeacherAndPDChain(c, root: out)
         let total = times.map(\.seconds).reduce(0, +)
         print(String(format: "chain '%@' finished in %.1f s (stages run now: %d)", preset, total, times.count))
     }
@@ -56,9 +62,9 @@ struct Trial: ParsableCommand {
         c.seed = seed
         try runTrialInProcess(c, root: out)
         for n in StagePlan.plan(c) where n.kind == .eval {
-            let data = try Data(contentsOf: URL(fileURLWithPath: out + "/" + n.name + "/result.json"))
+            let data = try Data(contentsOf: URL(fileURLWithPath: out + "/" + n.name.description + "/result.json"))
             let r = try JSONDecoder().decode(EvaluationResult.self, from: data)
-            for m in r.metrics { print(String(format: "%@  %@ = %.4f   [%@]", n.name, m.name, m.value, m.label)) }
+            for m in r.metrics { print(String(format: "%@  %@ = %.4f   [%@]", n.name.description, m.name, m.value, m.label)) }
         }
     }
 }

@@ -3,6 +3,7 @@ import XCTest
 import GRDB
 @testable import Dashboard
 import Sweep
+import RunModel
 
 /// The dashboard over HTTP on an ephemeral port, over the fixture's tiny sweep: every page and API endpoint,
 /// the 404s, path traversal, and that nothing it answers changes the run database.

@@ -95,9 +95,9 @@ final class LossTests: XCTestCase {
     /// Under noGrad (or with a student that needs no gradient) the blocked op records nothing.
     func testBlockedISWithoutGradient() {
         let t = rand([2, 2, 2, 3], seed: 50, 0, 1), s = rand([2, 2, 2, 3], seed: 51, 0, 1, grad: true)
-        let l = Autograd.noGrad { isP2PLoss(teacher: t, student: s) }
+        let l = Autograd.noGrad { isP2PLoss(teacher: t, student: s, tau: 1) }
         XCTAssertFalse(l.requiresGrad)
-        let l2 = isP2PLoss(teacher: t, student: s.detached())
+        let l2 = isP2PLoss(teacher: t, student: s.detached(), tau: 1)
         XCTAssertFalse(l2.requiresGrad)
         XCTAssertEqual(l.item, l2.item)
     }
@@ -112,13 +112,13 @@ final class LossTests: XCTestCase {
         }
         let s = rand([3, 2, 2, 4], seed: 61, -1, 1)
         for k: Float in [0.01, 3.7, 250] {
-            assertRel(Double(isP2PLoss(teacher: t, student: s.scaled(k)).item), Double(isP2PLoss(teacher: t, student: s).item), 1e-5, "IS scale \(k)")
-            assertRel(Double(iiP2PLoss(teacher: t, student: s.scaled(k)).item), Double(iiP2PLoss(teacher: t, student: s).item), 1e-5, "II scale \(k)")
+            assertRel(Double(isP2PLoss(teacher: t, student: s.scaled(k), tau: 1).item), Double(isP2PLoss(teacher: t, student: s, tau: 1).item), 1e-5, "IS scale \(k)")
+            assertRel(Double(iiP2PLoss(teacher: t, student: s.scaled(k), tau: 1).item), Double(iiP2PLoss(teacher: t, student: s, tau: 1).item), 1e-5, "II scale \(k)")
         }
         let t1 = rand([4, 1, 1, 5], seed: 62), s1 = rand([4, 1, 1, 5], seed: 63)
-        XCTAssertEqual(isP2PLoss(teacher: t1, student: s1).item, 0)
-        XCTAssertEqual(isP2PLossDirect(teacher: t1, student: s1).item, 0)
-        XCTAssertEqual(iiP2PLoss(teacher: t1, student: s1).item, 0)
+        XCTAssertEqual(isP2PLoss(teacher: t1, student: s1, tau: 1).item, 0)
+        XCTAssertEqual(isP2PLossDirect(teacher: t1, student: s1, tau: 1).item, 0)
+        XCTAssertEqual(iiP2PLoss(teacher: t1, student: s1, tau: 1).item, 0)
     }
 
     /// Spec §8: II_P2P is the i = j part of IS_P2P renormalised by B·A instead of B²·A. Through the
@@ -157,7 +157,7 @@ final class LossTests: XCTestCase {
         }
         // Maps (B, H, W, C) are accepted as pixel rows; student = teacher gives 0.
         let m = rand([2, 2, 2, c], seed: 83, 0, 1)
-        XCTAssertEqual(mP2PLogitLoss(teacherPixels: m, studentPixels: m.detached(), embeddings: e).item, 0, accuracy: 1e-7)
+        XCTAssertEqual(mP2PLogitLoss(teacherPixels: m, studentPixels: m.detached(), embeddings: e, tauContrast: 0.1, tauKD: 1).item, 0, accuracy: 1e-7)
     }
 
     // MARK: Perceptual and PD

@@ -4,6 +4,7 @@ import Tensor
 import NN
 import Models
 import Distill
+import RunModel
 
 /// The objective by name: parsing, term lists and weights, the spec §8 overall sanity checks, the
 /// non-finite and missing-input errors, an end-to-end step through a small DenseNet, and the IS_P2P

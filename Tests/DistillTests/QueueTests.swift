@@ -4,6 +4,7 @@ import Tensor
 import NN
 import Models
 import Distill
+import RunModel
 
 /// The pixel queue (spec §4.4): Q1 pointer sequence, Q3 scramble, torch's linspace indices, both
 /// modes' pushes, push order relative to the loss, and the checkpoint state round trip.
@@ -200,11 +201,11 @@ final class QueueTests: XCTestCase {
         let t = rand([3, 2, 2, c], seed: 17, 0, 1)
         let q = PixelQueue(mode: .officialCode, channels: c, size: 32, contrastSize: 12, updateCount: 6, seed: 18)
         let head = identityHead(channels: c, input: t)
-        let l0 = mP2PLoss(teacher: t, student: t.detached(), head: head, queue: q)
+        let l0 = mP2PLoss(teacher: t, student: t.detached(), head: head, queue: q, tauContrast: 0.1, tauKD: 1)
         XCTAssertEqual(l0.item, 0, accuracy: 1e-6)
         let random = ProjectionHead(channels: c, seed: 19)
         let s = t.detached(); s.requiresGrad = true
-        let l1 = mP2PLoss(teacher: t, student: s, head: random, queue: q)
+        let l1 = mP2PLoss(teacher: t, student: s, head: random, queue: q, tauContrast: 0.1, tauKD: 1)
         XCTAssertGreaterThan(l1.item, 1e-4)
         l1.backward()
         XCTAssertNotNil(s.grad)
@@ -220,7 +221,7 @@ final class QueueTests: XCTestCase {
         for _ in 0..<3 { q.push(teacherKeys: rand([2, 1, 3, c], seed: 24, 0, 1)) }
         func loss(_ x: Tensor) -> Tensor {
             let copy = try! PixelQueue(state: q.state())       // the same E every evaluation
-            return mP2PLoss(teacher: t, student: x, head: head, queue: copy, tauContrast: 0.5)
+            return mP2PLoss(teacher: t, student: x, head: head, queue: copy, tauContrast: 0.5, tauKD: 1)
         }
         loss(s).backward()
         let g = s.grad!.array

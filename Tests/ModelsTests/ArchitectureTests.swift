@@ -2,6 +2,7 @@ import XCTest
 import Tensor
 import NN
 import Models
+import RunModel
 
 /// Spec §8 A1–A2 and S3: parameter counts, feature-map shapes, the time table.
 final class ArchitectureTests: XCTestCase {

@@ -2,6 +2,7 @@ import XCTest
 import Tensor
 import NN
 import Models
+import RunModel
 
 /// The independent evaluator's network (Models/ResNet.swift): parameter count, shapes, names, and the
 /// gradient of the whole network against central finite differences.

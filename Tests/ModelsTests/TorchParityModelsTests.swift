@@ -4,6 +4,7 @@ import Tensor
 import NN
 import Models
 import Checkpoint
+import RunModel
 
 /// The U-Net and the DenseNet against PyTorch ports (Fixtures/unet_small.h5, densenet_small.h5,
 /// written by scripts/fixtures/make_torch_fixtures.py): same weights loaded by PyTorch name with

@@ -5,6 +5,7 @@ import Models
 import Data
 import Metrics
 import Pipeline
+import RunModel
 
 /// The data-vs-data floor: disjoint train subsets against the evaluation's reference statistics.
 final class DataFloorTests: XCTestCase {

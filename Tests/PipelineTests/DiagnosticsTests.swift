@@ -19,7 +19,7 @@ final class DiagnosticsTests: XCTestCase {
         obj.tauCFD = 0.9
         let inputs = DistillInputs(teacherMap: feat.detached(), teacherPooled: img.detached(), studentMap: feat, studentPooled: img)
         let values = try obj.evaluate(inputs)
-        let d = TermDiagnostics(every: 1).measure(values: values, studentImage: img, parameters: [w], inputs: inputs)
+        let d = TermDiagnostics(every: 1, tauIS: 1).measure(values: values, studentImage: img, parameters: [w], inputs: inputs)
         let m = Dictionary(uniqueKeysWithValues: d)
         XCTAssertEqual(m["diag/is_p2p/share"]!, 0, accuracy: 1e-7)
         XCTAssertEqual(m["diag/cfd/share"]!, 1, accuracy: 1e-7)
@@ -30,7 +30,7 @@ final class DiagnosticsTests: XCTestCase {
         let la = (img * Tensor([1, 2, 3, 4, 5, 6, 7, 8], shape: [4, 2])).sum()
         let lb = la.scaled(-1)
         let opposite = DistillLossValues(terms: [(.cfd, la, 1), (.isP2P, lb, 1)])
-        let d2 = Dictionary(uniqueKeysWithValues: TermDiagnostics(every: 1).measure(values: opposite, studentImage: img, parameters: [w], inputs: DistillInputs()))
+        let d2 = Dictionary(uniqueKeysWithValues: TermDiagnostics(every: 1, tauIS: 1).measure(values: opposite, studentImage: img, parameters: [w], inputs: DistillInputs()))
         XCTAssertEqual(d2["diag/cos/cfd|is_p2p"]!, -1, accuracy: 1e-6)
         XCTAssertEqual(d2["diag/cfd/share"]!, 0.5, accuracy: 1e-6)
     }
@@ -63,7 +63,7 @@ final class DiagnosticsTests: XCTestCase {
             ref -= logits.map { Foundation.exp($0 - m) / z }.map { $0 * Foundation.log($0) }.reduce(0, +) / Foundation.log(6.0)
         }
         ref /= Double(b * h * w)
-        let d = Dictionary(uniqueKeysWithValues: TermDiagnostics(every: 1).measure(values: values, studentImage: smap, parameters: head.namedParameters().map(\.1), inputs: inputs))
+        let d = Dictionary(uniqueKeysWithValues: TermDiagnostics(every: 1, tauIS: 1).measure(values: values, studentImage: smap, parameters: head.namedParameters().map(\.1), inputs: inputs))
         XCTAssertEqual(d["diag/m_p2p/entropy_teacher"]!, ref, accuracy: 1e-5)
         let s = d["diag/m_p2p/entropy_student"]!
         XCTAssertTrue(s > 0 && s <= 1, "student entropy \(s)")

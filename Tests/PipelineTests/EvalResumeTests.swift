@@ -4,6 +4,7 @@ import Tensor
 import Models
 import Checkpoint
 @testable import Pipeline
+import RunModel
 
 /// An evaluation's sampling survives interruption (`sampleEvaluationImages` with a context): the samples of
 /// an interrupted and resumed run equal an uninterrupted run's bit for bit.
@@ -21,8 +22,8 @@ final class EvalResumeTests: XCTestCase {
         if conditional { c.unet.numClasses = 10 }
         let path = dir + "/model.h5"
         try Checkpoint(arrays: UNet(c.unet, seed: 0).stateArrays(), attributes: ["T": .int(4), "time_scale": .int(256)]).save(to: path)
-        let cfg = EvalStageConfig(dataset: "digits", dataRoot: nil, imageSize: 8, conditional: conditional, unet: c.unet, sampler: "ddim", steps: 4,
-                                  samples: 10, metrics: ["fid_classifier"], batchSize: 3, seed: 5, label: "untrained")
+        let cfg = EvalStageConfig(dataset: "digits", dataRoot: nil, imageSize: 8, conditional: conditional, unet: c.unet, sampler: .ddim, steps: 4,
+                                  samples: 10, metrics: [.fidClassifier], batchSize: 3, seed: 5, label: "untrained")
         return (path, cfg)
     }
 

@@ -5,6 +5,7 @@ import Data
 import Checkpoint
 import Distill
 @testable import Pipeline
+import RunModel
 
 /// The independent evaluator (issue 20 §1): where it sits in the stage graph, how the training split is
 /// shared, what is refused, and that its metrics separate data from noise.
@@ -19,9 +20,9 @@ final class EvaluatorTests: XCTestCase {
     }
 
     /// Every node from which `name` can be reached through inputs (its transitive consumers).
-    func consumers(of name: String, in nodes: [StageNode]) -> Set<String> {
-        var out: Set<String> = []
-        var frontier: Set<String> = [name]
+    func consumers(of name: StageName, in nodes: [StageNode]) -> Set<StageName> {
+        var out: Set<StageName> = []
+        var frontier: Set<StageName> = [name]
         while !frontier.isEmpty {
             let next = Set(nodes.filter { n in n.inputs.values.contains { frontier.contains($0) } }.map(\.name)).subtracting(out)
             out.formUnion(next)

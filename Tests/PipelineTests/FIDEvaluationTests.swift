@@ -7,6 +7,7 @@ import Checkpoint
 import Metrics
 import Inception
 import Pipeline
+import RunModel
 
 /// A cheap stand-in feature network: ReLU(x·W) with W fixed by `seed` (D = 12). Counts the images it sees.
 final class ProjectionExtractor: FeatureExtractor {
@@ -47,11 +48,11 @@ final class FIDEvaluationTests: XCTestCase {
     }
 
     /// An untrained tiny U-Net saved as a 1-step student, and the evaluation configuration sampling it.
-    func untrainedModel(_ dir: String, samples: Int, metrics: [String]) throws -> (String, EvalStageConfig) {
+    func untrainedModel(_ dir: String, samples: Int, metrics: [EvaluationMetric]) throws -> (String, EvalStageConfig) {
         let c = try ExperimentConfig.defaults(preset: "tiny")
         let path = dir + "/model.h5"
         try Checkpoint(arrays: UNet(c.unet, seed: 0).stateArrays(), attributes: ["T": .int(1), "time_scale": .int(1024)]).save(to: path)
-        let cfg = EvalStageConfig(dataset: "digits", dataRoot: nil, imageSize: 8, conditional: false, unet: c.unet, sampler: "ddim", steps: 1,
+        let cfg = EvalStageConfig(dataset: "digits", dataRoot: nil, imageSize: 8, conditional: false, unet: c.unet, sampler: .ddim, steps: 1,
                                   samples: samples, metrics: metrics, batchSize: samples, seed: 3, label: "untrained")
         return (path, cfg)
     }
@@ -144,7 +145,7 @@ final class FIDEvaluationTests: XCTestCase {
 
     func testEvaluationMeasuresInceptionFIDAgainstCachedReference() throws {
         let dir = tempDir("eval")
-        let (model, cfg) = try untrainedModel(dir, samples: 16, metrics: ["fid_inception"])
+        let (model, cfg) = try untrainedModel(dir, samples: 16, metrics: [.fidInception])
         let e = ProjectionExtractor()
         let env = EvaluationEnvironment(inceptionCache: ReferenceStatisticsCache(directory: dir + "/stats"), loadInception: { e })
         let ref = try digitsTest()
@@ -182,7 +183,7 @@ final class FIDEvaluationTests: XCTestCase {
 
     func testMissingInceptionWeightsFailBeforeSamplingAndSayHowToInstall() throws {
         let dir = tempDir("missing")
-        let (model, cfg) = try untrainedModel(dir, samples: 8, metrics: ["fid_inception"])
+        let (model, cfg) = try untrainedModel(dir, samples: 8, metrics: [.fidInception])
         let env = EvaluationEnvironment(inceptionCache: ReferenceStatisticsCache(directory: dir + "/stats"),
                                         loadInception: { try InceptionExtractor.load(path: dir + "/no-such-inception.h5") })
         XCTAssertThrowsError(try runEvaluation(cfg, modelPath: model, classifierPath: nil, classifierConfig: nil, reference: try digitsTest().images,
@@ -198,7 +199,7 @@ final class FIDEvaluationTests: XCTestCase {
     /// A reference at another resolution is preprocessed differently: the FID is refused, not computed.
     func testReferenceOfAnotherGeometryIsRefused() throws {
         let dir = tempDir("geometry")
-        let (model, cfg) = try untrainedModel(dir, samples: 8, metrics: ["fid_inception"])
+        let (model, cfg) = try untrainedModel(dir, samples: 8, metrics: [.fidInception])
         let env = EvaluationEnvironment(inceptionCache: ReferenceStatisticsCache(directory: dir + "/stats"), loadInception: { ProjectionExtractor() })
         XCTAssertThrowsError(try runEvaluation(cfg, modelPath: model, classifierPath: nil, classifierConfig: nil,
                                                reference: try ImageDataset.digits(.test).padded(to: 10), environment: env,
@@ -245,7 +246,7 @@ final class FIDEvaluationTests: XCTestCase {
         XCTAssertNotEqual(inc.preprocessing(height: 8, width: 8, channels: 1), inc.preprocessing(height: 32, width: 32, channels: 1))
         // The evaluation stage end to end with this network (4 samples vs 6 reference images).
         let dir = tempDir("random-inception")
-        let (model, cfg) = try untrainedModel(dir, samples: 4, metrics: ["fid_inception"])
+        let (model, cfg) = try untrainedModel(dir, samples: 4, metrics: [.fidInception])
         let env = EvaluationEnvironment(inceptionCache: ReferenceStatisticsCache(directory: dir + "/stats"), loadInception: { inc })
         let r = try runEvaluation(cfg, modelPath: model, classifierPath: nil, classifierConfig: nil, reference: try digitsTest(6).images,
                                   environment: env, context: StageContext(directory: dir + "/e"))

@@ -6,6 +6,7 @@ import Diffusion
 import Data
 import Checkpoint
 import Pipeline
+import RunModel
 
 /// The base training loop and one PD halving on digits at a very small size: the loss falls, and a
 /// run interrupted at a checkpoint and resumed ends bit-identical to an uninterrupted one.
@@ -20,8 +21,21 @@ final class TeacherPDTests: XCTestCase {
 
     func digits() throws -> ImageDataset { try ImageDataset.digits(.train).first(256) }
 
+    /// A teacher stage of the tiny U-Net on digits (the stage's own settings type; clipping at 1 as the presets).
+    func teacherConfig(steps: Int, batchSize: Int, lr: Float = 2e-4, warmup: Int, emaDecay: Float = 0.9999, seed: UInt64) -> TeacherStageConfig {
+        TeacherStageConfig(dataset: "digits", dataRoot: nil, imageSize: 8, conditional: false, unet: Self.unet,
+                           settings: TeacherSettings(steps: steps, batchSize: batchSize, lr: lr, warmup: warmup, emaDecay: emaDecay, gradClip: 1), seed: seed)
+    }
+
+    /// One PD halving T → T/2 of the tiny U-Net (lr 5e-5, clipping at 1).
+    func pdConfig(teacherSteps: Int, steps: Int, batchSize: Int, seed: UInt64) -> PDStageConfig {
+        PDStageConfig(dataset: "digits", dataRoot: nil, imageSize: 8, conditional: false, unet: Self.unet,
+                      settings: PDSettings(stepsPerHalving: steps, batchSize: batchSize, lr: 5e-5, gradClip: 1, downTo: teacherSteps / 2),
+                      teacherSteps: teacherSteps, seed: seed)
+    }
+
     func testTeacherResumeEqualsUninterrupted() throws {
-        let cfg = TeacherConfig(unet: Self.unet, steps: 6, batchSize: 8, warmup: 2, seed: 5)
+        let cfg = teacherConfig(steps: 6, batchSize: 8, warmup: 2, seed: 5)
         let data = try digits()
         let a = tempDir("a"), b = tempDir("b")
         try trainTeacher(cfg, data: data, context: StageContext(directory: a, checkpointEvery: 3, logEvery: 1))
@@ -42,18 +56,18 @@ final class TeacherPDTests: XCTestCase {
     func testTeacherLossFallsAndPDHalves() throws {
         let data = try digits()
         let dir = tempDir("chain")
-        let cfg = TeacherConfig(unet: Self.unet, steps: 60, batchSize: 16, lr: 2e-3, warmup: 5, emaDecay: 0.9, seed: 1)
+        let cfg = teacherConfig(steps: 60, batchSize: 16, lr: 2e-3, warmup: 5, emaDecay: 0.9, seed: 1)
         try trainTeacher(cfg, data: data, context: StageContext(directory: dir + "/teacher", checkpointEvery: 1000, logEvery: 1))
         let losses = Journal.read(path: dir + "/teacher/journal.jsonl").filter { $0.name == "loss" }.map(\.value)
         let first = losses.prefix(10).reduce(0, +) / 10, last = losses.suffix(10).reduce(0, +) / 10
         XCTAssertLessThan(last, 0.7 * first, "teacher loss falls: first 10 mean \(first), last 10 mean \(last)")
         // One PD halving from a 1024-step teacher; the student file carries T = 512, time_scale = 2.
-        let pd = PDConfig(unet: Self.unet, teacherSteps: 1024, steps: 3, batchSize: 8, seed: 2)
+        let pd = pdConfig(teacherSteps: 1024, steps: 3, batchSize: 8, seed: 2)
         try runProgressiveDistillation(pd, teacherPath: dir + "/teacher/final.h5", data: data, context: StageContext(directory: dir + "/pd512", checkpointEvery: 10))
         let ck = try Checkpoint.load(from: dir + "/pd512/final.h5")
         XCTAssertEqual(try ck.int("T"), 512)
         XCTAssertEqual(try ck.int("time_scale"), 2)
-        XCTAssertThrowsError(try runProgressiveDistillation(PDConfig(unet: Self.unet, teacherSteps: 8, steps: 1, batchSize: 8),
+        XCTAssertThrowsError(try runProgressiveDistillation(pdConfig(teacherSteps: 8, steps: 1, batchSize: 8, seed: 0),
                                                             teacherPath: dir + "/teacher/final.h5", data: data,
                                                             context: StageContext(directory: dir + "/bad"))) { e in
             XCTAssertTrue("\(e)".contains("T = 1024"), "\(e)")

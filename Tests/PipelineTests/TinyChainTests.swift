@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 import Pipeline
+import RunModel
 
 /// Issue 4's end-to-end check at the `tiny` preset (the CI chain): classifier, teacher, PD 1024 → 8,
 /// then 8-step sampling of the PD student and of the teacher (DDIM, stride 128). The teacher's loss

@@ -5,6 +5,7 @@ import Models
 import Distill
 import Checkpoint
 import Pipeline
+import RunModel
 
 /// End to end at a toy size: every distillation method runs 8 → 4 → 2 → 1 on a shared classifier,
 /// teacher and PD chain; a distillation stage resumes bit-identically (student, head, queue).

@@ -1,5 +1,6 @@
 import Foundation
 @testable import Report
+import RunModel
 
 /// Small hand-made exports for report tests whose numbers must be chosen (verdict wording, sweep goldens).
 /// Every trial shares one classifier, teacher and PD chain (one identity each) and has its own distillation
@@ -16,12 +17,15 @@ struct SyntheticExport {
         sweeps.append(s)
     }
 
-    /// Adds a trial of the last sweep: `config` (dotted path → JSON value) over the tiny defaults, its
+    /// Adds a trial of the last sweep: `config` (dotted path → JSON value) over the tiny defaults with method rcfd, its
     /// swept `axes` (path → JSON text), and `metrics[stage][metric] = value`.
     mutating func trial(axes: [String: String], config: [String: Any], metrics: [String: [String: Double]], status: String = "completed") {
         let sweep = sweeps.last!.name
-        var c: [String: Any] = ["preset": "tiny", "dataset": "digits", "conditional": false, "seed": 0,
-                                "distill": ["method": "rcfd", "tauIS": 1.0, "to": 1] as [String: Any]]
+        // A whole resolved configuration, as real exports hold (reports decode it into `ExperimentConfig`).
+        var c = try! JSONSerialization.jsonObject(with: Data(canonicalJSON(try! ExperimentConfig.defaults(preset: "tiny")).utf8)) as! [String: Any]
+        var distill = c["distill"] as! [String: Any]
+        distill["method"] = "rcfd"
+        c["distill"] = distill
         for (path, v) in config {
             let parts = path.split(separator: ".").map(String.init)
             if parts.count == 1 { c[parts[0]] = v } else {

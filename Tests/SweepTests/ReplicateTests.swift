@@ -3,6 +3,7 @@ import Foundation
 @testable import Sweep
 import Pipeline
 import Report
+import RunModel
 
 /// Full replicates (issue 20 §2): `"replicate": "chain"` makes each seed retrain the classifier, the teacher and
 /// the PD chain; the default keeps today's shared chain, byte for byte.

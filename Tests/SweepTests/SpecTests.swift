@@ -2,6 +2,7 @@ import XCTest
 import Foundation
 @testable import Sweep
 import Pipeline
+import RunModel
 
 /// Spec parsing, validation messages, expansion and stage identities (no stage runs here).
 final class SpecTests: XCTestCase {

@@ -1,20 +1,25 @@
 import Foundation
-import Distill
 
 /// A configuration field with a fixed set of values, decoded once into an enum (a typo fails at
 /// `plan`, with "did you mean", instead of in a worker hours later). Its raw values are what the
 /// JSON holds, so stage identities (canonical JSON) are the same as when these fields were strings.
-public protocol ConfigEnum: Codable, Sendable {
+public protocol ConfigEnum: Codable, Sendable, CustomStringConvertible {
     /// Every valid JSON value, in documentation order.
     static var validNames: [String] { get }
 }
 
 extension ConfigEnum where Self: CaseIterable & RawRepresentable, Self.RawValue == String {
     public static var validNames: [String] { allCases.map(\.rawValue) }
+    /// The JSON value, so labels and messages read "dpm_solver", not the case name.
+    public var description: String { rawValue }
 }
 
-extension DistillMethod: ConfigEnum {}
-extension PixelQueueMode: ConfigEnum {}
+/// A value outside a field's fixed set, e.g. `--method rddd` (the spec parser reports JSON paths itself).
+public struct ConfigValueError: Error, CustomStringConvertible, Equatable {
+    public var field: String, value: String, valid: [String]
+    public init(field: String, value: String, valid: [String]) { self.field = field; self.value = value; self.valid = valid }
+    public var description: String { "unknown \(field) '\(value)': " + enumProblem(value, valid) }
+}
 
 /// `evaluation.metrics` (docs/metrics.md).
 public enum EvaluationMetric: String, CaseIterable, ConfigEnum {
@@ -38,6 +43,23 @@ public enum EvaluationMetric: String, CaseIterable, ConfigEnum {
 public enum BaselineSampler: String, CaseIterable, ConfigEnum {
     case ddim
     case pd
+    case dpmSolver = "dpm_solver"
+    case pndm
+
+    /// The sampler run on the base model; nil for `pd`, whose model is the PD chain's (sampled with DDIM).
+    public var evaluation: SamplerKind? {
+        switch self {
+        case .ddim: return .ddim
+        case .pd: return nil
+        case .dpmSolver: return .dpmSolver
+        case .pndm: return .pndm
+        }
+    }
+}
+
+/// How an evaluation samples its model (docs/samplers.md): DDIM, DPM-Solver or PNDM.
+public enum SamplerKind: String, CaseIterable, ConfigEnum {
+    case ddim
     case dpmSolver = "dpm_solver"
     case pndm
 }

@@ -1,6 +1,4 @@
 import Foundation
-import Models
-import Distill
 
 /// The fully resolved configuration of one trial: everything that determines its numbers.
 ///
@@ -49,6 +47,13 @@ public struct ClassifierSettings: Codable, Equatable, Sendable {
     public var milestones: [Double]
     /// Random-crop padding for augmentation (CIFAR: 4), 0 for none.
     public var cropPadding: Int
+
+    public init(network: DenseNetConfig, epochs: Int, batchSize: Int, lr: Float, momentum: Float, weightDecay: Float,
+                milestones: [Double], cropPadding: Int) {
+        self.network = network; self.epochs = epochs; self.batchSize = batchSize; self.lr = lr
+        self.momentum = momentum; self.weightDecay = weightDecay; self.milestones = milestones
+        self.cropPadding = cropPadding
+    }
 }
 
 /// Base-model training (spec §2.3).
@@ -59,6 +64,10 @@ public struct TeacherSettings: Codable, Equatable, Sendable {
     public var warmup: Int
     public var emaDecay: Float
     public var gradClip: Float
+
+    public init(steps: Int, batchSize: Int, lr: Float, warmup: Int, emaDecay: Float, gradClip: Float) {
+        self.steps = steps; self.batchSize = batchSize; self.lr = lr; self.warmup = warmup; self.emaDecay = emaDecay; self.gradClip = gradClip
+    }
 }
 
 /// The PD chain 1024 → … → `downTo` (spec §2.4).
@@ -69,49 +78,10 @@ public struct PDSettings: Codable, Equatable, Sendable {
     public var gradClip: Float
     /// Where the PD chain stops and the distillation methods take over (8 in the paper).
     public var downTo: Int
-}
 
-/// The pixel queue of M_P2P (spec §4.4).
-public struct QueueSettings: Codable, Equatable, Sendable {
-    /// official-code (default) or paper.
-    public var mode: PixelQueueMode
-    /// N_q
-    public var size: Int
-    /// V
-    public var contrastSize: Int
-    /// K (per iteration in official-code mode, per image in paper mode).
-    public var updateCount: Int
-}
-
-/// The distillation stages `from` → … → `to` (8 → 4 → 2 → 1 in Tables 1–3; 8 → 4 in Figs 6–9).
-public struct DistillSettings: Codable, Equatable, Sendable {
-    /// pd, pd_perceptual, rcfd, rdd, cfd+ii_p2p, cfd+is_p2p, cfd+m_p2p, cfd+is_p2p+m_p2p.
-    public var method: DistillMethod
-    public var from: Int
-    public var to: Int
-    public var alpha: Float
-    public var beta: Float
-    /// τ_CFD per stage, in order (8→4, 4→2, 2→1: 0.9, 1.0, 0.85); the last value repeats if short.
-    public var tauCFD: [Float]
-    public var tauIS: Float
-    /// τ_c of M_P2P.
-    public var tauContrast: Float
-    /// τ_kd of M_P2P.
-    public var tauKD: Float
-    public var perceptualWeight: Float
-    /// Add L_PD to CFD methods (the official `--logits`).
-    public var includePD: Bool
-    public var queue: QueueSettings
-    public var batchSize: Int
-    /// Steps per stage, in order; the last value repeats if short.
-    public var steps: [Int]
-    public var lr: Float
-    /// The projection head's Adam (constant lr, no clipping; spec §2.5).
-    public var headLR: Float
-    public var gradClip: Float
-    /// Loss-term diagnostics interval (issue 11); 0 disables them.
-    public var diagnosticsEvery: Int
-    public var isP2PBlockSize: Int
+    public init(stepsPerHalving: Int, batchSize: Int, lr: Float, gradClip: Float, downTo: Int) {
+        self.stepsPerHalving = stepsPerHalving; self.batchSize = batchSize; self.lr = lr; self.gradClip = gradClip; self.downTo = downTo
+    }
 }
 
 /// What is measured for the trial (spec §5, scaled).
@@ -126,6 +96,10 @@ public struct EvaluationSettings: Codable, Equatable, Sendable {
     /// "dpm_solver:12", "pndm:10".
     public var baselines: [String]
     public var batchSize: Int
+
+    public init(samples: Int, metrics: [EvaluationMetric], studentSteps: [Int], baselines: [String], batchSize: Int) {
+        self.samples = samples; self.metrics = metrics; self.studentSteps = studentSteps; self.baselines = baselines; self.batchSize = batchSize
+    }
 }
 
 extension ExperimentConfig {
@@ -150,16 +124,20 @@ extension ExperimentConfig {
             : (name == "small" ? QueueSettings(mode: .officialCode, size: 4000, contrastSize: 1024, updateCount: 64)
                : QueueSettings(mode: .officialCode, size: 512, contrastSize: 128, updateCount: 16))
         let distillSteps = isPaper ? [20000, 20000, 20000] : (name == "small" ? [200, 200, 200] : [20, 20, 20])
+        var distill = DistillSettings.paper
+        distill.queue = queue
+        distill.batchSize = isPaper ? 32 : p.pdBatch
+        distill.steps = distillSteps
+        distill.lr = p.pdLR
+        distill.headLR = p.pdLR
+        distill.diagnosticsEvery = isPaper ? 500 : (name == "small" ? 50 : 20)
         return ExperimentConfig(
             preset: p.name, dataset: p.dataset, dataRoot: nil, imageSize: p.imageSize, conditional: false,
             seed: 0, chainSeed: 0, classifier: classifier, unet: p.unet,
             teacher: TeacherSettings(steps: p.teacherSteps, batchSize: p.teacherBatch, lr: p.teacherLR, warmup: p.teacherWarmup,
                                      emaDecay: p.emaDecay, gradClip: 1),
             pd: PDSettings(stepsPerHalving: p.pdStepsPerHalving, batchSize: p.pdBatch, lr: p.pdLR, gradClip: 1, downTo: 8),
-            distill: DistillSettings(method: .rdd, from: 8, to: 1, alpha: 1, beta: 0.1, tauCFD: [0.9, 1.0, 0.85], tauIS: 1,
-                                     tauContrast: 0.1, tauKD: 1, perceptualWeight: 1, includePD: false, queue: queue,
-                                     batchSize: isPaper ? 32 : p.pdBatch, steps: distillSteps, lr: p.pdLR, headLR: p.pdLR,
-                                     gradClip: 1, diagnosticsEvery: isPaper ? 500 : (name == "small" ? 50 : 20), isP2PBlockSize: 4),
+            distill: distill,
             evaluation: EvaluationSettings(samples: isPaper ? 50000 : (name == "small" ? 2000 : 256),
                                            metrics: [.fidClassifier, .classifierScore, .kidClassifier],
                                            studentSteps: [1], baselines: [], batchSize: isPaper ? 128 : 128),
@@ -241,19 +219,6 @@ extension ExperimentConfig {
         return e
     }
 
-    /// τ_CFD of the stage whose teacher has `teacherSteps` (index 0 for the first distillation stage).
-    public func tauCFD(forTeacherSteps t: Int) -> Float {
-        var i = 0, s = distill.from
-        while s > t { s /= 2; i += 1 }
-        return distill.tauCFD[min(i, distill.tauCFD.count - 1)]
-    }
-
-    /// Steps of the stage whose teacher has `teacherSteps`.
-    public func distillSteps(forTeacherSteps t: Int) -> Int {
-        var i = 0, s = distill.from
-        while s > t { s /= 2; i += 1 }
-        return distill.steps[min(i, distill.steps.count - 1)]
-    }
 }
 
 /// The metrics measured on the independent evaluator's features.

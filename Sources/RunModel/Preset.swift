@@ -1,6 +1,4 @@
 import Foundation
-import Models
-import Data
 
 /// Scale presets shared by every stage (issue 4 §6): `tiny` (digits, CI), `small` (Fashion-MNIST,
 /// minutes per stage on 2 cores), `paper` (CIFAR-10 configuration of spec §2, for users with the data).
@@ -44,22 +42,8 @@ public struct Preset: Codable, Equatable, Sendable {
 
     public static func named(_ n: String) throws -> Preset {
         guard let p = all.first(where: { $0.name == n }) else {
-            throw PipelineError("unknown preset '\(n)'; valid presets: \(all.map(\.name).joined(separator: ", "))")
+            throw ConfigValueError(field: "preset", value: n, valid: all.map(\.name))
         }
         return p
-    }
-
-    /// The training split of the preset's dataset at the model size ([−1, 1], NHWC).
-    public func trainingData(cifarDirectory: String? = nil) throws -> ImageDataset {
-        switch dataset {
-        case "digits": return try ImageDataset.digits(.train)
-        case "fashion-mnist": return try ImageDataset.fashionMNIST(.train).fitted(to: imageSize)
-        case "cifar10":
-            guard let dir = cifarDirectory else {
-                throw PipelineError("preset 'paper' needs the CIFAR-10 binary batches: pass their directory (data_batch_1.bin … test_batch.bin)")
-            }
-            return try ImageDataset.cifar10(.train, directory: dir)
-        default: throw PipelineError("preset '\(name)': unknown dataset '\(dataset)'")
-        }
     }
 }
