@@ -50,6 +50,11 @@ enum ArtifactCheck {
 }
 
 extension Scheduler {
+    /// How many times one run finds a stage's artifact corrupt before it stops rerunning the stage: a
+    /// worker that writes a corrupt artifact every time (a bad disk, a bug in the writer) would otherwise
+    /// be rerun forever. The stage then fails (`rdd-sweep retry --failed` tries again).
+    static let corruptArtifactLimit = 2
+
     /// Fully verifies the inputs of `s` not yet verified in this run. A corrupt one is requeued (the
     /// event recorded on its own row) and false returned: `s` waits until the input has run again.
     func inputsVerified(_ s: PlannedStage) throws -> Bool {
@@ -68,26 +73,35 @@ extension Scheduler {
 
     /// A completed stage whose artifact is corrupt: the artifact is moved aside (`*.corrupt`), done.json
     /// removed, the stage queued to run again (resuming from its checkpoint, normally at its last step)
-    /// and its row says why. Its failure count is untouched: nothing failed in it.
+    /// and its row says why — or, the `corruptArtifactLimit`-th time in this run, failed. Its failure
+    /// count is untouched: no attempt failed.
     func requeueCorrupt(_ s: PlannedStage, because problem: String, foundBy: String) throws {
-        let note = quarantineArtifact(s, because: problem, foundBy: foundBy)
-        try db.write { db in
-            try db.execute(sql: "UPDATE stages SET status = 'queued', error = ?, finished = NULL WHERE identity = ?", arguments: [note, s.identity])
+        let (note, st) = quarantineArtifact(s, because: problem, foundBy: foundBy)
+        try ledger.write { db in
+            try ledger.recordCorrupt(db, s.identity, status: st, note: note)
             try updateTrials(db, s.trials)
         }
     }
 
-    /// The file side of `requeueCorrupt` (for callers already inside a database transaction); returns the note.
-    func quarantineArtifact(_ s: PlannedStage, because problem: String, foundBy: String) -> String {
+    /// The file side of `requeueCorrupt` (for callers already inside a database transaction); returns the
+    /// note for the stage's row and its new status (queued, or failed when the limit is reached).
+    func quarantineArtifact(_ s: PlannedStage, because problem: String, foundBy: String) -> (note: String, status: StageStatus) {
         let dir = stageDir(s.identity), path = ArtifactCheck.artifact(dir, kind: s.kind)
         _ = rename(path, path + ".corrupt")
         try? FileManager.default.removeItem(atPath: dir + "/" + StageFiles.done)
         verifiedArtifacts.remove(s.identity)
-        status[s.identity] = "queued"
-        markCandidates(after: s.identity)
-        let note = "artifact failed verification \(foundBy) (\(problem)); moved to \((path as NSString).lastPathComponent).corrupt and rerun"
+        let n = (corruptRequeues[s.identity] ?? 0) + 1
+        corruptRequeues[s.identity] = n
+        let moved = "moved to \((path as NSString).lastPathComponent).corrupt"
+        let giveUp = n >= Self.corruptArtifactLimit
+        let note = giveUp
+            ? "artifact failed verification \(foundBy) (\(problem)); \(moved); corrupt \(n) times in this run, so the stage is not rerun: its worker writes a corrupt artifact every time (check the disk and the stage's worker.log; `rdd-sweep retry --failed` tries again)"
+            : "artifact failed verification \(foundBy) (\(problem)); \(moved) and rerun"
+        stageChanged(s.identity, to: giveUp ? .failed : .queued)
         Heartbeat.note("=== rdd-sweep: \(note) ===", log: dir + "/" + StageFiles.log)
-        display.event("⚠ \(s.displayName) [\(s.shortID)]: \(note)")
-        return note
+        let event = "\(giveUp ? "✗" : "⚠") \(s.displayName) [\(s.shortID)]: \(note)"
+        display.event(event)
+        if giveUp { failureMessages.append(event) }
+        return (note, giveUp ? .failed : .queued)
     }
 }

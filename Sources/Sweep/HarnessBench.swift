@@ -126,7 +126,7 @@ public enum HarnessBench {
         }
         m.times[.startupFresh] = startup
         let run = Scheduler(plan: plan, options: o)
-        run.workers = stand.processes
+        stand.install(in: run)
         var summary: RunSummary!
         let whole = try best(1) { summary = try run.run() }
         guard summary.trialsCompleted == plan.trials.count, summary.stagesRun == plan.stages.count else {
@@ -138,7 +138,7 @@ public enum HarnessBench {
                                   cpu: (whole.cpu - startup.cpu - stand.time.cpu) / n)
         m.times[.startupRestart] = try best(repeats) {
             let again = Scheduler(plan: plan, options: o)
-            again.workers = stand.processes
+            stand.install(in: again)
             let s = try again.run()
             guard s.stagesRun == 0, s.trialsCompleted == plan.trials.count else { throw PipelineError("harness restart ran stages again") }
         }
@@ -222,11 +222,12 @@ final class StandInWorkers {
     var time = HarnessBench.Time()
     var nextPID: pid_t = 1 << 30
 
-    var processes: Scheduler.WorkerProcesses {
-        var p = Scheduler.WorkerProcesses()
-        p.spawn = { [unowned self] _, arguments, _, _ in try self.spawn(requestPath: arguments[2]) }
-        p.reap = { _ in .exited(0) }
-        return p
+    /// A local executor whose workers are these stand-ins, for `run`.
+    func install(in run: Scheduler) {
+        let local = LocalExecutor(run)
+        local.workers.spawn = { [unowned self] _, arguments, _, _ in try self.spawn(requestPath: arguments[2]) }
+        local.workers.reap = { _ in .exited(0) }
+        run.executor = local
     }
 
     func spawn(requestPath: String) throws -> pid_t {

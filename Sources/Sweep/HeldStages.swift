@@ -37,20 +37,17 @@ extension Scheduler {
     /// A worker that exited 75 (another process took the stage's lock between our check and its start):
     /// it did nothing, so its attempt is withdrawn (number and row) rather than counted as a failure,
     /// and the stage waits for the holder like any held stage. worker.log keeps a line about it.
-    func busyAtStart(_ s: PlannedStage, _ r: RunningStage) throws {
+    func busyAtStart(_ s: PlannedStage, attempt: Int) throws {
         let id = s.identity
-        attempts[id] = r.attempt - 1
-        try db.write { db in
-            try db.execute(sql: "DELETE FROM attempts WHERE stage = ? AND attempt = ?", arguments: [id, r.attempt])
-            try db.execute(sql: "UPDATE stages SET attempts = ?, pid = NULL WHERE identity = ?", arguments: [r.attempt - 1, id])
-        }
+        attempts[id] = attempt - 1
+        try ledger.write { db in try ledger.withdrawAttempt(db, id, attempt: attempt) }
         if let h = FileHandle(forWritingAtPath: stageDir(id) + "/" + StageFiles.log) {
             h.seekToEndOfFile()
             h.write(Data("=== rdd-sweep: that attempt found the stage held by another worker (exit 75); withdrawn, not counted ===\n".utf8))
             try? h.close()
         }
-        status[id] = "running"
-        if !holdIfBusy(id) { status[id] = "queued"; markCandidates(after: id) }   // released already: it starts again on the next tick
+        status[id] = .running
+        if !holdIfBusy(id) { stageChanged(id, to: .queued) }   // released already: it starts again on the next tick
     }
 
     /// Called every tick: releases held stages whose lock is free, adopting a completed result.
@@ -68,15 +65,14 @@ extension Scheduler {
             held[id] = nil
             let s = stageByID[id]!
             let done = WorkerDone.read(directory: dir)
-            try db.write { db in
+            try ledger.write { db in
                 if done != nil {
-                    try adoptCompleted(db, id)
-                    status[id] = "completed"
+                    adopted(id, try ledger.adoptCompleted(db, id))
+                    status[id] = .completed
                 } else {
-                    try db.execute(sql: "UPDATE attempts SET outcome = 'interrupted', finished = COALESCE(finished, ?) WHERE stage = ? AND outcome = 'running'",
-                                   arguments: [Date().timeIntervalSince1970, id])
-                    try db.execute(sql: "UPDATE stages SET status = 'queued', pid = NULL WHERE identity = ?", arguments: [id])
-                    status[id] = "queued"
+                    try ledger.interruptOpenAttempts(db, id)
+                    try ledger.setStatus(db, id, .queued)
+                    status[id] = .queued
                 }
                 try updateTrials(db, s.trials)
             }

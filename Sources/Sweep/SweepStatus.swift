@@ -27,7 +27,7 @@ public struct SweepStatus {
         public var heartbeat: Double?
         /// Why it failed, how it stopped, or its Slurm job (as the status table's note column).
         public var note: String
-        public var isDone: Bool { state == "completed" || state == "cached" }
+        public var isDone: Bool { StageStatus(rawValue: state)?.isDone ?? false }
     }
 
     public var sweep: SweepRecord
@@ -54,7 +54,7 @@ public struct SweepStatus {
     public var etaNoRate: [String]
 
     public var trialTotal: Int { trialCounts.values.reduce(0, +) }
-    public var stagesDone: Int { (stageCounts["completed"] ?? 0) + (stageCounts["cached"] ?? 0) }
+    public var stagesDone: Int { StageStatus.allCases.filter(\.isDone).map { stageCounts[$0.rawValue] ?? 0 }.reduce(0, +) }
 }
 
 extension Reports {
@@ -109,34 +109,34 @@ extension Reports {
         var evalLeft: [String: Double] = [:]     // EvalCost.key → samples left
         let now = Date().timeIntervalSince1970
         for r in rows {
-            let st: String = r["status"]
+            let st: StageStatus = r["status"]
             let ranBy: Int64? = r["ran_by_sweep"]
             var state = st
-            if st == "completed" && ranBy != sw.id { state = "cached" }
+            if st == .completed && ranBy != sw.id { state = .cached }
             let job = slurm[r["identity"] as String]
-            if st == "running" && !live && job == nil { state = "stale" }
-            counts[state, default: 0] += 1
+            if st == .running && !live && job == nil { state = .stale }
+            counts[state.rawValue, default: 0] += 1
             let total: Int? = r["total_steps"], last: Int? = r["last_step"]
             let kind: String = r["kind"]
-            if !["completed", "cached"].contains(state) {
+            if !state.isDone {
                 if kind == "eval", let e = EvalCost(configJSON: r["config_json"]) {
                     evalLeft[e.key, default: 0] += Double(e.samples - min(e.samples, last ?? 0))
                 } else if let total { remaining[kind, default: 0] += Double(total - min(total, last ?? 0)) } else { unknown += 1 }
             }
-            var shown = state
+            var shown = state.rawValue
             let hb: Double? = r["heartbeat"]
             var note: String = r["error"] ?? ""
-            if shown == "running", let hb { note = String(format: "heartbeat %.0f s ago", now - hb) }
-            if shown == "stale" { note = (st == "running" ? Reports.notRunning + ": " : "") + "was stopped while running (its scheduler stopped, or its Slurm job was cancelled); `rdd-sweep run` resumes it from its checkpoint" }
+            if state == .running, let hb { note = String(format: "heartbeat %.0f s ago", now - hb) }
+            if state == .stale { note = (st == .running ? Reports.notRunning + ": " : "") + "was stopped while running (its scheduler stopped, or its Slurm job was cancelled); `rdd-sweep run` resumes it from its checkpoint" }
             if let job {
                 let jobState: String = job["state"], reason: String? = job["reason"], node: String? = job["node"]
                 note = "Slurm \(job["job_id"] as String)_\(job["task"] as Int) \(jobState)" + (jobState == "RUNNING" ? node.map { " on \($0)" } ?? "" : reason.map { " (\($0))" } ?? "")
-                    + (shown == "running" ? hb.map { String(format: ", heartbeat %.0f s ago", now - $0) } ?? "" : "")
-                if shown == "queued" { shown = "submitted" }
+                    + (state == .running ? hb.map { String(format: ", heartbeat %.0f s ago", now - $0) } ?? "" : "")
+                if state == .queued { shown = "submitted" }
             }
             let failures: Int = r["failures"]
-            if shown == "queued", failures > 0 { shown = "retrying" }
-            stages.append(SweepStatus.Stage(names: r["names"] ?? r["name"], identity: r["identity"], kind: kind, state: state, shown: shown,
+            if shown == StageStatus.queued.rawValue, failures > 0 { shown = "retrying" }
+            stages.append(SweepStatus.Stage(names: r["names"] ?? r["name"], identity: r["identity"], kind: kind, state: state.rawValue, shown: shown,
                                             totalSteps: total, lastStep: last, attempts: r["attempts"], seconds: r["seconds"], peakKiB: r["peak_rss_kib"],
                                             trials: r["n_trials"], heartbeat: hb, note: note))
         }
@@ -161,8 +161,8 @@ extension Reports {
                 eta += samples * pool.map(\.seconds).reduce(0, +) / Double(pool.map(\.cost.samples).reduce(0, +))
             }
         }
-        let runningNow = max(1, counts["running"] ?? 0)
-        let done = (counts["completed"] ?? 0) + (counts["cached"] ?? 0)
+        let runningNow = max(1, counts[StageStatus.running.rawValue] ?? 0)
+        let done = StageStatus.allCases.filter(\.isDone).map { counts[$0.rawValue] ?? 0 }.reduce(0, +)
         return SweepStatus(sweep: sw, schedulerRunning: live, schedulerOwner: FileLock.owner(root + "/.scheduler.lock"), trialCounts: tc, trialsOrphaned: orphaned,
                            stageCounts: counts, stages: stages, slurmLine: slurmLine, computeSeconds: computeSeconds(rows, sweepID: sw.id),
                            computeLine: computeTimeLine(rows, sweepID: sw.id), etaSeconds: rows.count > done ? eta / Double(runningNow) : nil,

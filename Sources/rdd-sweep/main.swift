@@ -57,10 +57,8 @@ func loadPlan(_ path: String, maxTrials: Int) throws -> SweepPlan {
     return try SweepPlan.make(try SweepSpec.load(path: path), maxTrials: maxTrials)
 }
 
-/// Where stages run.
-enum Executor: String, ExpressibleByArgument, CaseIterable {
-    case local, slurm
-}
+/// Where stages run (`ExecutorKind`, Sources/Sweep/StageExecutor.swift).
+extension ExecutorKind: ExpressibleByArgument {}
 
 struct CommonRunOptions: ParsableArguments {
     @Option(help: "Worker processes at once (each gets RDD_THREADS = --threads, else max(1, cores / jobs)).") var jobs = 1
@@ -70,7 +68,7 @@ struct CommonRunOptions: ParsableArguments {
     @Option(help: "Kill and retry a worker whose heartbeat is older than this many seconds.") var heartbeatTimeout: Double = 120
     @Option(help: "Kill and retry a worker whose step has not advanced for this many seconds (\"stalled\"; 0: never).") var stallTimeout: Double = 3600
     @Option(help: "Progress display: auto (tty on a terminal, else plain), tty, plain, quiet.") var display: String = "auto"
-    @Option(help: "Where stages run: local (worker processes here) or slurm (sbatch job arrays; docs/sweeps.md, \"Slurm\").") var executor = Executor.local
+    @Option(help: "Where stages run: local (worker processes here) or slurm (sbatch job arrays; docs/sweeps.md, \"Slurm\").") var executor = ExecutorKind.local
     @Option(help: "Refuse a spec that expands to more trials than this (counted before expanding).") var maxTrials = SweepSpec.defaultMaxTrials
 }
 
@@ -131,16 +129,11 @@ func execute(_ plan: SweepPlan, _ o: CommonRunOptions, _ sf: SlurmFlags, retryFa
     opts.stallTimeout = o.stallTimeout
     opts.display = mode
     opts.handleSignals = true
-    let summary: RunSummary
-    let scheduler: Scheduler
-    if o.executor == .slurm {
-        var so = SlurmRunOptions(runner: ProcessSlurmRunner())
-        so.flags = sf.resources
-        so.detach = sf.detach
-        so.pollInterval = max(0.2, sf.pollInterval)
-        scheduler = SlurmExecutor(plan: plan, options: opts, slurm: so)
-    } else { scheduler = Scheduler(plan: plan, options: opts) }
-    summary = try scheduler.run()
+    opts.executor = o.executor
+    opts.slurm.flags = sf.resources
+    opts.slurm.detach = sf.detach
+    opts.slurm.pollInterval = max(0.2, sf.pollInterval)
+    let summary = try Scheduler(plan: plan, options: opts).run()
     if summary.interrupted { throw ExitCode(SweepExitCode.interrupted.rawValue) }
     if sf.detach { return }
     if summary.trialsFailed > 0 { throw ExitCode(SweepExitCode.trialsFailed.rawValue) }

@@ -76,6 +76,54 @@ final class ArtifactCheckTests: XCTestCase {
         XCTAssertEqual(try Checkpoint.load(from: final).arrays, original)
     }
 
+    /// A worker that writes a corrupt artifact every time (issue 29's defect: it was requeued forever): the
+    /// stage is rerun once, and the second time its artifact fails verification the stage fails with a
+    /// reason that says so; the run ends, with every trial failed. In-process stand-in workers (no training)
+    /// "complete" each stage with a `final.h5` that is not an HDF5 file.
+    func testAnArtifactCorruptEveryTimeFailsItsStageAfterTwoTries() throws {
+        let root = tempDir("always-corrupt")
+        var o = RunOptions(root: root, workerExecutable: "/nonexistent/stand-in-worker")
+        o.display = .quiet
+        o.threads = 1
+        o.pollInterval = 0
+        let plan = try SweepPlan.make(SweepSpec.parse(SchedulerTests.fastSpec(name: "c", methods: ["pd"], seeds: [0]), file: "c.json"))
+        let run = Scheduler(plan: plan, options: o)
+        let local = LocalExecutor(run)
+        var spawned: [String: Int] = [:], pid: pid_t = 1 << 30
+        local.workers.spawn = { _, arguments, _, _ in
+            let dir = (arguments[2] as NSString).deletingLastPathComponent
+            spawned[(dir as NSString).lastPathComponent, default: 0] += 1
+            try Data("not an HDF5 file".utf8).write(to: URL(fileURLWithPath: dir + "/final.h5"))
+            let done = WorkerDone(seconds: 1, peakRSSKiB: 1, finished: Date().timeIntervalSince1970, pid: pid, codeVersion: CodeVersion.string, threads: "1")
+            try JSONEncoder().encode(done).write(to: URL(fileURLWithPath: dir + "/" + StageFiles.done))
+            pid += 1
+            return pid - 1
+        }
+        local.workers.reap = { _ in .exited(0) }
+        run.executor = local
+        let s = try run.run()
+
+        // The teacher completed twice, and its artifact was found corrupt each time before a PD stage used it;
+        // then it failed. Nothing downstream of it ran (the classifier's artifact is read only by evaluations).
+        let teacher = try XCTUnwrap(plan.stages.first { $0.kind == .teacher })
+        XCTAssertEqual(spawned[teacher.identity], Scheduler.corruptArtifactLimit)
+        XCTAssertTrue(Set(spawned.keys).isSubset(of: plan.stages.filter { $0.inputs.isEmpty }.map(\.identity)), "only stages without inputs ran")
+        XCTAssertEqual(s.trialsFailed, plan.trials.count)
+        XCTAssertEqual(s.trialsCompleted, 0)
+        XCTAssertEqual(s.stagesFailed, 1)
+        XCTAssertEqual(s.failures.count, 1, "\(s.failures)")
+        let db = try RunDatabase(readerAt: RunDatabase.path(root: root))
+        try db.read { db in
+            let row = try XCTUnwrap(try Row.fetchOne(db, sql: "SELECT status, error FROM stages WHERE identity = ?", arguments: [teacher.identity]))
+            XCTAssertEqual(row["status"] as String, StageStatus.failed.rawValue)
+            let error: String = row["error"]
+            XCTAssertTrue(error.hasPrefix("artifact failed verification before "), error)
+            XCTAssertTrue(error.contains("corrupt 2 times in this run, so the stage is not rerun"), error)
+            XCTAssertEqual(try String.fetchAll(db, sql: "SELECT status FROM trials"), plan.trials.map { _ in "failed" })
+        }
+        XCTAssertTrue(FileManager.default.fileExists(atPath: root + "/stages/\(teacher.identity)/final.h5.corrupt"))
+    }
+
     /// One teacher stage run in process: uninterrupted; stopped at step 12 (checkpoints at 5 and 10) with the
     /// latest checkpoint corrupted (resumes from the previous one); and with both corrupted (starts afresh).
     func testCorruptLatestCheckpointFallsBackToThePreviousThenAFreshStart() throws {

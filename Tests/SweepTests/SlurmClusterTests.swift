@@ -108,7 +108,9 @@ final class SlurmClusterTests: XCTestCase {
         var o = RunOptions(root: onSlurm, workerExecutable: exe)
         o.display = .plain
         o.retries = 2
-        let s = try SlurmExecutor(plan: plan, options: o, slurm: so).run()
+        o.executor = .slurm
+        o.slurm = so
+        let s = try Scheduler(plan: plan, options: o).run()
         log.done = true
         while !chaos.isFinished { usleep(10_000) }
         let tSlurm = Date().timeIntervalSince(t0) - tLocal

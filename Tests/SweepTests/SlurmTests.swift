@@ -257,14 +257,16 @@ final class SlurmTests: XCTestCase {
 
     // MARK: submission, collection, resubmission, cancel (mocked Slurm, no stage runs)
 
-    func executor(_ p: SweepPlan, _ root: String, _ mock: MockSlurm, detach: Bool = true) -> SlurmExecutor {
+    func executor(_ p: SweepPlan, _ root: String, _ mock: MockSlurm, detach: Bool = true) -> Scheduler {
         var o = RunOptions(root: root, workerExecutable: "/opt/rdd/rdd-sweep")
         o.display = .quiet
         o.retries = 1
         var so = SlurmRunOptions(runner: mock)
         so.detach = detach
         so.flags = SlurmResources(throttle: 2)
-        return SlurmExecutor(plan: p, options: o, slurm: so)
+        o.executor = .slurm
+        o.slurm = so
+        return Scheduler(plan: p, options: o)
     }
 
     func rows(_ root: String, _ sql: String, _ args: StatementArguments = []) throws -> [Row] {
