@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Pipeline
+import RunModel
 
 /// What ended an attempt that did not complete, and what happens to its stage: one retry rule for
 /// every executor.

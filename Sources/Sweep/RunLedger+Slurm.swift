@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import RunModel
 
 /// The Slurm executor's records (`slurm_tasks`, docs/run-database.md): what was submitted, what Slurm
 /// last said about each task, and when it was collected as finished.

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Pipeline
+import RunModel
 
 /// The run database as the scheduling loop, the executors and the Slurm collector write it: every SQL
 /// statement they issue is a method here, so what a stage's row means is decided in one file

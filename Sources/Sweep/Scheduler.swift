@@ -5,6 +5,7 @@ import Pipeline
 import Tensor
 #if canImport(Glibc)
 import Glibc
+import RunModel
 #endif
 
 /// How `rdd-sweep run` executes a plan.

@@ -1,4 +1,5 @@
 import Foundation
+import RunModel
 
 /// Where the stages of a run execute: the seam between the one scheduling loop (`Scheduler`) and a
 /// compute backend. The loop registers and reconciles the sweep, keeps each stage's `StageStatus`, and

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Pipeline
+import RunModel
 
 /// One sweep's progress as `rdd-sweep status` prints it and the dashboard shows it: trial counts, every
 /// stage with the state a reader should see, worker time and the ETA. Computed here once from the run

@@ -4,6 +4,7 @@ import GRDB
 @testable import Sweep
 import Pipeline
 import Checkpoint
+import RunModel
 
 /// Corrupt artifacts are caught before use and rerun, recorded against the stage that made them; a
 /// latest checkpoint that cannot be read falls back to the previous one, then to a fresh start, with
