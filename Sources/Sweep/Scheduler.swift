@@ -164,8 +164,6 @@ public class Scheduler {
         self.dependents = dependents
     }
 
-    func stageDir(_ id: String) -> String { root + "/stages/" + id }
-
     public func run() throws -> RunSummary {
         let t0 = Date()
         try FileManager.default.createDirectory(atPath: root + "/stages", withIntermediateDirectories: true)
@@ -521,7 +519,7 @@ public class Scheduler {
             let jp = dir + "/journal.jsonl"
             let ino = Proc.inode(jp) ?? 0
             if ino != r.journalInode { r.journalInode = ino; r.journalOffset = 0 }
-            let (entries, off) = readJournal(path: jp, from: r.journalOffset)
+            let (entries, off) = Journal.read(path: jp, from: r.journalOffset)
             r.journalOffset = off
             r.pending += entries
         }
@@ -579,7 +577,7 @@ public class Scheduler {
         failedAttempts += 1
         // A failed attempt: record why, then retry under the policy.
         var lastStep = r.step
-        let journal = readJournal(path: dir + "/journal.jsonl", from: 0).entries
+        let journal = Journal.read(path: dir + "/journal.jsonl")
         if let m = journal.map(\.step).max() { lastStep = max(lastStep ?? 0, m + 1) }
         let tail = Proc.lastLines(Proc.tail(dir + "/" + StageFiles.log, from: r.logOffset, maxBytes: 256 * 1024), 50)
         let lastLine = Proc.failureLine(tail) ?? ""
@@ -734,3 +732,5 @@ public class Scheduler {
         }
     }
 }
+
+extension Scheduler: ResultsRootUser {}

@@ -42,8 +42,6 @@ public final class SlurmCollector {
         var key: String { "\(job)_\(task)" }
     }
 
-    func stageDir(_ id: String) -> String { root + "/stages/" + id }
-
     /// Stages of in-flight tasks → "JOB_TASK" (what a dependent job would wait for).
     static func inFlight(_ db: Database) throws -> [String: String] {
         var out: [String: String] = [:]
@@ -215,7 +213,7 @@ public final class SlurmCollector {
         let dir = stageDir(r.stage), now = Date().timeIntervalSince1970
         let a = try attempt ?? openAttempt(db, r, started: r.submitted)
         var lastStep: Int? = try Int.fetchOne(db, sql: "SELECT last_step FROM stages WHERE identity = ?", arguments: [r.stage])
-        if let m = readJournal(path: dir + "/journal.jsonl", from: 0).entries.map(\.step).max() { lastStep = max(lastStep ?? 0, m + 1) }
+        if let m = Journal.read(path: dir + "/journal.jsonl").map(\.step).max() { lastStep = max(lastStep ?? 0, m + 1) }
         if let p = progressStep(dir) { lastStep = max(lastStep ?? 0, p) }
         let total = try Int.fetchOne(db, sql: "SELECT total_steps FROM stages WHERE identity = ?", arguments: [r.stage])
         let tail = Self.attemptTail(dir + "/" + StageFiles.log) + Self.slurmMessages(r.output)
@@ -270,7 +268,7 @@ public final class SlurmCollector {
         let hb = Proc.mtime(dir + "/" + StageFiles.heartbeat)
         try db.execute(sql: "UPDATE stages SET status = 'running', heartbeat = COALESCE(?, heartbeat), last_step = COALESCE(?, last_step) WHERE identity = ?",
                        arguments: [hb, progressStep(dir), stage])
-        let (entries, off) = readJournal(path: dir + "/journal.jsonl", from: journalOffsets[stage] ?? 0)
+        let (entries, off) = Journal.read(path: dir + "/journal.jsonl", from: journalOffsets[stage] ?? 0)
         journalOffsets[stage] = off
         try RunDatabase.upsertMetrics(db, stage: stage, entries)
     }
@@ -301,3 +299,5 @@ public final class SlurmCollector {
         return lines.suffix(5).map { "\n" + $0 }.joined()
     }
 }
+
+extension SlurmCollector: ResultsRootUser {}
