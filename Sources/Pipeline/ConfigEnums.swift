@@ -1,5 +1,6 @@
 import Foundation
 import Distill
+import Diffusion
 
 /// A configuration field with a fixed set of values, decoded once into an enum (a typo fails at
 /// `plan`, with "did you mean", instead of in a worker hours later). Its raw values are what the
@@ -33,13 +34,25 @@ public enum EvaluationMetric: String, CaseIterable, ConfigEnum {
     public var usesClassifier: Bool { [.fidClassifier, .classifierScore, .kidClassifier].contains(self) }
 }
 
-/// The sampler of a training-free baseline `evaluation.baselines` entry "KIND:STEPS" (docs/samplers.md):
-/// DDIM on the base model, the PD chain's model at that step count (sampled with DDIM), DPM-Solver, PNDM.
-public enum BaselineSampler: String, CaseIterable, ConfigEnum {
-    case ddim
+/// The sampler of a training-free baseline `evaluation.baselines` entry "KIND:STEPS" (docs/samplers.md): the PD
+/// chain's model at that step count (`pd`, sampled with DDIM), or a sampler of Diffusion's registry
+/// (`SamplerKind`: ddim, dpm_solver, pndm) on the base model. The sampler names come from the registry only.
+public enum BaselineSampler: RawRepresentable, CaseIterable, Equatable, Hashable, ConfigEnum {
     case pd
-    case dpmSolver = "dpm_solver"
-    case pndm
+    case sampler(SamplerKind)
+
+    public static var allCases: [BaselineSampler] { [.pd] + SamplerKind.allCases.map { .sampler($0) } }
+
+    public init?(rawValue: String) {
+        if rawValue == "pd" { self = .pd } else if let k = SamplerKind(rawValue: rawValue) { self = .sampler(k) } else { return nil }
+    }
+
+    public var rawValue: String {
+        switch self {
+        case .pd: return "pd"
+        case .sampler(let k): return k.rawValue
+        }
+    }
 }
 
 /// One `evaluation.baselines` entry, "ddim:8" → (.ddim, 8); nil when it is not KIND:INTEGER with a known kind.

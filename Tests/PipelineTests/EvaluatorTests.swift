@@ -4,6 +4,7 @@ import Tensor
 import Data
 import Checkpoint
 import Distill
+import Metrics
 @testable import Pipeline
 
 /// The independent evaluator (issue 20 §1): where it sits in the stage graph, how the training split is
