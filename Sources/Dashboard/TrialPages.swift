@@ -81,7 +81,7 @@ extension Dashboard {
 
     /// Links to the files a stage directory holds (logs, journal, results), served by /files/.
     func artifactLinks(_ identity: String) -> String {
-        let dir = root + "/stages/" + identity
+        let dir = StageFiles.directory(root: root, identity: identity)
         let names = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [])
             .filter { [StageFiles.log, "journal.jsonl", "result.json", StageFiles.done, StageFiles.progress, StageFiles.request].contains($0) }.sorted()
         return names.map { "<a href=\"/files/stages/\(identity)/\($0)\">\(h($0))</a>" }.joined(separator: " ")

@@ -9,15 +9,20 @@ import Tensor
 /// - Parameters:
 ///   - indices: the grid indices to visit, from `StepGrid.samplingIndices(stride:)` (1024 → … → 0).
 ///   - xT: the initial noise (B, H, W, C).
-public func ddimSample(model: Denoiser, indices: [Int], xT: Tensor, labels: [Int]? = nil) -> Tensor {
+/// - Returns: the sample clip(z₀, −1, 1) with the visited indices and one network call per index but the
+///   last (NFE = `indices.count − 1`), the same `SamplerResult` as the other samplers; `recordTrajectory`
+///   keeps z after every step (unclipped).
+public func ddimSample(model: Denoiser, indices: [Int], xT: Tensor, labels: [Int]? = nil, recordTrajectory: Bool = false) -> SamplerResult {
     precondition(indices.count >= 2 && indices.last == 0, "ddimSample: indices must run down to 0, got \(indices)")
     let b = xT.shape[0]
     return Autograd.noGrad {
         var z = xT
+        var trajectory: [Tensor] = []
         for (k, kNext) in zip(indices, indices.dropFirst()) {
             let xhat = model(z, [Int](repeating: k, count: b), labels).clamped(-1, 1)
             z = ddimStep(z: z, xhat: xhat, from: [Int](repeating: k, count: b), to: [Int](repeating: kNext, count: b))
+            if recordTrajectory { trajectory.append(z) }
         }
-        return z.clamped(-1, 1)
+        return SamplerResult(sample: z.clamped(-1, 1), indices: indices, modelIndices: Array(indices.dropLast()), trajectory: trajectory)
     }
 }

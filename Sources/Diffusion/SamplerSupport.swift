@@ -1,11 +1,11 @@
 import Foundation
 import Tensor
 
-// Shared pieces of the training-free samplers (DPM-Solver++, PNDM; docs/samplers.md): the result type that
-// reports the number of network evaluations, the optional correction of x̂, and the Float64 state the
-// solvers update between network calls.
+// Shared pieces of the samplers (DDIM, DPM-Solver++, PNDM; docs/samplers.md): the result type every sampler
+// returns, which reports the number of network evaluations, the optional correction of x̂, and the Float64
+// state the solvers update between network calls.
 
-/// What a training-free sampler returns.
+/// What every sampler returns (`ddimSample`, `dpmSolverSample`, `pndmSample`, `Sampler.sample`).
 public struct SamplerResult {
     /// clip(z, −1, 1) at the last visited index (index 0 by default), shape of x_T.
     public let sample: Tensor

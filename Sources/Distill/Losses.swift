@@ -14,14 +14,12 @@ import Diffusion
 /// - The teacher is a constant: teacher-side tensors are used without recording a gradient, as in
 ///   the official code (teacher targets are computed under `no_grad` and detached).
 
-/// Errors of the Distill module (user-facing: bad names, bad files, bad state, non-finite losses).
+/// Errors of the Distill module (user-facing: bad names, bad state, non-finite losses).
 public enum DistillError: Error, CustomStringConvertible, Equatable {
     /// A loss term evaluated to NaN or ±∞.
     case nonFinite(term: String, value: Float)
     /// A loss term needs an input that was not supplied.
     case missingInput(term: String, what: String)
-    /// A malformed perceptual-weights file.
-    case invalidWeights(String)
     /// A malformed pixel-queue state.
     case invalidState(String)
 
@@ -31,7 +29,6 @@ public enum DistillError: Error, CustomStringConvertible, Equatable {
             return "loss term '\(term)' is not finite (\(value))"
         case let .missingInput(term, what):
             return "loss term '\(term)' needs \(what), which was not supplied"
-        case let .invalidWeights(m): return "perceptual weights: \(m)"
         case let .invalidState(m): return "pixel queue state: \(m)"
         }
     }
@@ -128,15 +125,22 @@ public func isP2PLoss(teacher: Tensor, student: Tensor, tau: Float, blockSize: I
 /// then a KL over rows of length A. Memory O(B²·A²). The reference for `isP2PLoss` (same value and
 /// gradient) and the "direct" column of the memory report; also what the official code computes.
 public func isP2PLossDirect(teacher: Tensor, student: Tensor, tau: Float) -> Tensor {
-    let (b, a, c) = mapDims(student, "isP2PLossDirect")
+    _ = mapDims(student, "isP2PLossDirect")
     precondition(teacher.shape == student.shape, "isP2PLossDirect: teacher \(teacher.shape) and student \(student.shape) differ")
-    let tn = Autograd.noGrad { constant(teacher).l2Normalized(axis: -1).reshaped([b * a, c]) }
-    let sn = student.l2Normalized(axis: -1).reshaped([b * a, c])
-    // R[(i,a), (j,a′)] as a (B·A × B·A) matrix; rows of length A are (i, a, j), a permutation of the
-    // spec's (i, j, a) rows, which leaves the row average unchanged.
-    let rt = Autograd.noGrad { matmul(tn, tn, transB: true).reshaped([b * a * b, a]) }
-    let rs = matmul(sn, sn, transB: true).reshaped([b * a * b, a])
+    let rt = Autograd.noGrad { isP2PRelationRows(constant(teacher)) }
+    let rs = isP2PRelationRows(student)
     return klDivergence(teacherLogits: rt, studentLogits: rs, tauTeacher: tau, tauStudent: tau)
+}
+
+/// The inter-sample relations of Eq. 7 for one map, R[i,j,a,a′] = ⟨F̄_i[a], F̄_j[a′]⟩ with F̄ = norm(F),
+/// as rows of length A (B·A·B × A): `map` F is (B, H, W, C). Built as the (B·A × B·A) matrix F̄F̄ᵀ, whose
+/// rows of length A are (i, a, j), a permutation of the spec's (i, j, a) rows (the row average is the
+/// same). Memory O(B²·A²): used by `isP2PLossDirect` and by the loss-term diagnostics' relation entropy
+/// (softmax of these rows divided by τ), never by the training loss (`isP2PLoss` is blocked).
+public func isP2PRelationRows(_ map: Tensor) -> Tensor {
+    let (b, a, c) = mapDims(map, "isP2PRelationRows")
+    let f = map.l2Normalized(axis: -1).reshaped([b * a, c])
+    return matmul(f, f, transB: true).reshaped([b * a * b, a])
 }
 
 /// The blocked IS_P2P kernel on normalised pixel rows (B·A, C). Returns the loss (Float64) and, if

@@ -56,7 +56,8 @@ public struct DistillLossValues {
         self.total = total
     }
 
-    /// Builds the weighted total Σ w·L from the terms.
+    /// Builds the weighted total Σ w·L from the terms, in their order (the one place the objective's total
+    /// is summed: `DistillObjective.evaluate` uses it too).
     public init(terms: [(term: DistillTerm, value: Tensor, weight: Float)]) {
         var total: Tensor?
         for (_, v, w) in terms { let t = w == 1 ? v : v.scaled(w); total = total.map { $0 + t } ?? t }
@@ -176,14 +177,8 @@ public struct DistillObjective {
             if !value.isFinite { throw DistillError.nonFinite(term: t.rawValue, value: value) }
             out.append((t, v, weight(t)))
         }
-        var total: Tensor?
-        for (_, v, w) in out {
-            let term = w == 1 ? v : v.scaled(w)
-            total = total.map { $0 + term } ?? term
-        }
-        let tot = total!
-        if !tot.item.isFinite { throw DistillError.nonFinite(term: "total", value: tot.item) }
-        var values = DistillLossValues(terms: out, total: tot)
+        var values = DistillLossValues(terms: out)
+        if !values.total.item.isFinite { throw DistillError.nonFinite(term: "total", value: values.total.item) }
         values.mP2PRelations = relations
         return values
     }

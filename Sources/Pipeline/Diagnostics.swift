@@ -116,28 +116,12 @@ public final class TermDiagnostics {
 }
 
 /// Mean entropy of the inter-sample relation softmax rows softmax(⟨F̄_i[a], F̄_j[·]⟩/τ) over the
-/// pixels a′ of sample j (Eq. 7's rows), divided by log A (1 = uniform). Uses at most 8 samples.
+/// pixels a′ of sample j (Eq. 7's rows, `isP2PRelationRows`), divided by log A (1 = uniform). Uses at
+/// most 8 samples.
 public func relationEntropy(_ map: Tensor, tau: Float) -> Double {
-    let (b0, h, w, c) = (map.shape[0], map.shape[1], map.shape[2], map.shape[3])
-    let b = min(b0, 8), a = h * w
-    if a < 2 { return 1 }
-    return Autograd.noGrad {
-        let f = map.narrowed(axis: 0, start: 0, length: b).reshaped([b * a, c]).l2Normalized(axis: -1)
-        let r = matmul(f, f, transB: true).scaled(1 / tau)           // (B·A) × (B·A): rows a of i, columns a′ of j
-        var total = 0.0, rows = 0
-        let logA = Foundation.log(Double(a))
-        for row in 0..<(b * a) { for j in 0..<b {
-            var m = -Double.infinity
-            for k in 0..<a { m = max(m, Double(r.data[row * b * a + j * a + k])) }
-            var z = 0.0
-            for k in 0..<a { z += Foundation.exp(Double(r.data[row * b * a + j * a + k]) - m) }
-            var hsum = 0.0
-            for k in 0..<a { let p = Foundation.exp(Double(r.data[row * b * a + j * a + k]) - m) / z; if p > 0 { hsum -= p * Foundation.log(p) } }
-            total += hsum / logA
-            rows += 1
-        } }
-        return total / Double(rows)
-    }
+    let b = min(map.shape[0], 8)
+    if map.shape[1] * map.shape[2] < 2 { return 1 }
+    return Autograd.noGrad { normalizedRowEntropy(isP2PRelationRows(map.narrowed(axis: 0, start: 0, length: b)).scaled(1 / tau)) }
 }
 
 /// Entropy of softmax rows (last axis) divided by log(n): 1 for uniform rows.

@@ -8,22 +8,6 @@ import Checkpoint
 import Metrics
 import RunModel
 
-/// One measured value with everything needed to label it honestly (issue 6 §4).
-public struct MetricResult: Codable, Equatable, Sendable {
-    /// "fid_classifier", "classifier_score", "classifier_score_std", "kid_classifier", ...
-    public var name: String
-    public var value: Double
-    /// e.g. "FID (classifier features: DenseNet-BC pooled f, N=256, vs digits test set)".
-    public var label: String
-    public var featureNetwork: String
-    public var samples: Int
-    public var reference: String
-    public var sampler: String
-    public var steps: Int
-    /// Network evaluations per image.
-    public var nfe: Int
-}
-
 /// What an evaluation stage writes to `result.json` (and the first 64 samples to `samples.h5`).
 public struct EvaluationResult: Codable, Equatable, Sendable {
     public var metrics: [MetricResult]
@@ -92,7 +76,12 @@ public func classifierFeatures(_ net: DenseNet, images: Tensor, batch: Int) -> (
 public func sampleEvaluationImages(_ cfg: EvalStageConfig, modelPath: String, context ctx: StageContext? = nil) throws -> (samples: Tensor, nfe: Int, seconds: Double) {
     var ucfg = cfg.unet
     ucfg.dropout = 0
+    // The sampler from the registry (docs/samplers.md); its step count checked against the model's grid before any work.
+    let sampler = cfg.sampler.sampler
     let (net, grid) = try loadUNet(ucfg, from: modelPath)
+    if let problem = sampler.stepsProblem(steps: cfg.steps, modelSteps: grid.steps) {
+        throw PipelineError("evaluation: \(modelPath) (T = \(grid.steps)) cannot be sampled with \(cfg.sampler.displayName) at \(cfg.steps) steps: \(problem)")
+    }
     net.train(false)
     var unused = RNG(seed: 0)
     let model: Denoiser = { z, k, y in net(z, timesteps: k, labels: y, rng: &unused) }
@@ -112,27 +101,9 @@ public func sampleEvaluationImages(_ cfg: EvalStageConfig, modelPath: String, co
         let b = min(cfg.batchSize, cfg.samples - state.done)
         let xT = Tensor.randn([b] + shape, rng: &state.rng)
         let labels: [Int]? = cfg.conditional ? (0..<b).map { _ in state.rng.int(below: cfg.unet.numClasses ?? 1) } : nil
-        switch cfg.sampler {
-        case .ddim:
-            guard grid.steps % cfg.steps == 0 else {
-                throw PipelineError("evaluation: model with T = \(grid.steps) cannot be sampled with DDIM at \(cfg.steps) steps (stride must divide T)")
-            }
-            let indices = try grid.samplingIndices(stride: grid.steps / cfg.steps)
-            state.nfe = indices.count - 1
-            state.images += ddimSample(model: model, indices: indices, xT: xT, labels: labels).array
-        case .dpmSolver:
-            // The official DPM-Solver examples for CIFAR-10 / cosine ImageNet-64: multistep order 3, steps uniform in
-            // logSNR from the λ = −5.1 cut-off (index 1019 here); data prediction (DPM-Solver++), docs/samplers.md.
-            let r = dpmSolverSample(model: model, steps: cfg.steps, order: 3, xT: xT, labels: labels, skipType: .logSNR,
-                                    startIndex: dpmSolverLambdaClipStartIndex())
-            state.nfe = r.numberOfModelEvaluations
-            state.images += r.sample.array
-        case .pndm:
-            // F-PNDM as in the authors' code: `steps` steps (the Runge–Kutta warm-up makes 19 network calls for 10).
-            let r = pndmSample(model: model, steps: cfg.steps, xT: xT, labels: labels)
-            state.nfe = r.numberOfModelEvaluations
-            state.images += r.sample.array
-        }
+        let r = try sampler.sample(model: model, steps: cfg.steps, grid: grid, xT: xT, labels: labels)
+        state.nfe = r.numberOfModelEvaluations
+        state.images += r.sample.array
         state.done += b
         batchesThisCall += 1
         guard let ctx, let partial, state.done < cfg.samples else { continue }

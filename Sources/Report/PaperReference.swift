@@ -1,4 +1,5 @@
 import Foundation
+import RunModel
 
 /// The paper's published numbers (results/paper-reference/paper-tables.json, which a test compares
 /// with these values): Tables 1–3 of "Relational Diffusion Distillation for Efficient Image
@@ -84,10 +85,7 @@ public enum PaperReference {
         case "pd_perceptual": return "PD+LPIPS"
         case "rcfd": return "RCFD"
         case "rdd", "cfd+is_p2p+m_p2p": return "RDD"
-        case "ddim": return "DDIM"
-        case "pndm": return "PNDM"
-        case "dpm_solver": return "DPM-Solver"
-        default: return ours
+        default: return SamplerKind(rawValue: ours)?.displayName ?? ours   // the samplers' names: Diffusion's registry
         }
     }
 }

@@ -1,4 +1,6 @@
 import Foundation
+import Metrics
+import RunModel
 
 /// The run database's content as reports need it: trials × metrics with everything that labels them.
 ///
@@ -65,29 +67,72 @@ public struct TrialRecord: Codable, Equatable, Sendable {
     }
 }
 
-/// One labelled metric of one evaluation stage (spec §5; see Pipeline.MetricResult).
+/// One labelled metric of one evaluation stage (spec §5): the stage's `MetricResult` (Metrics; what the
+/// worker wrote to result.json) joined with where it belongs in the trial. One type for the measured part:
+/// its fields read through (`record.value`, `record.nfe`, …); `metric` is the result's `name`, the export's
+/// JSON keeps its flat form (`metric`, `value`, … beside `stage`, `model`), so committed exports decode as before.
+@dynamicMemberLookup
 public struct EvaluationRecord: Codable, Equatable, Sendable {
     /// The evaluation stage's name in the trial's plan: "eval-rdd-1", "eval-ddim-8", "eval-pd-8", ...
     public var stage: String
     /// What was sampled: a method name ("rdd", "pd", ...) or a baseline sampler ("ddim", "dpm_solver", "pndm").
     public var model: String
-    public var metric: String
-    public var value: Double
-    public var label: String
-    public var featureNetwork: String
-    public var samples: Int
-    public var reference: String
-    public var sampler: String
-    public var steps: Int
-    public var nfe: Int
+    /// The measured value and its label, sampler, steps and NFE.
+    public var result: MetricResult
     public var secondsPerImage: Double
     /// Directory of the stage's artifacts (samples.h5), relative to the results root.
     public var artifactDirectory: String
+
+    public init(stage: String, model: String, result: MetricResult, secondsPerImage: Double, artifactDirectory: String) {
+        self.stage = stage; self.model = model; self.result = result
+        self.secondsPerImage = secondsPerImage; self.artifactDirectory = artifactDirectory
+    }
+
     public init(stage: String, model: String, metric: String, value: Double, label: String, featureNetwork: String, samples: Int,
                 reference: String, sampler: String, steps: Int, nfe: Int, secondsPerImage: Double, artifactDirectory: String) {
-        self.stage = stage; self.model = model; self.metric = metric; self.value = value; self.label = label
-        self.featureNetwork = featureNetwork; self.samples = samples; self.reference = reference; self.sampler = sampler
-        self.steps = steps; self.nfe = nfe; self.secondsPerImage = secondsPerImage; self.artifactDirectory = artifactDirectory
+        self.init(stage: stage, model: model,
+                  result: MetricResult(name: metric, value: value, label: label, featureNetwork: featureNetwork, samples: samples,
+                                       reference: reference, sampler: sampler, steps: steps, nfe: nfe),
+                  secondsPerImage: secondsPerImage, artifactDirectory: artifactDirectory)
+    }
+
+    /// The metric's name ("fid_classifier", …): `result.name`.
+    public var metric: String {
+        get { result.name }
+        set { result.name = newValue }
+    }
+
+    public subscript<T>(dynamicMember field: WritableKeyPath<MetricResult, T>) -> T {
+        get { result[keyPath: field] }
+        set { result[keyPath: field] = newValue }
+    }
+
+    /// The export's flat JSON, in the order of the fields before `result` was one value.
+    enum CodingKeys: String, CodingKey {
+        case stage, model, metric, value, label, featureNetwork, samples, reference, sampler, steps, nfe, secondsPerImage, artifactDirectory
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        func text(_ k: CodingKeys) throws -> String { try c.decode(String.self, forKey: k) }
+        func int(_ k: CodingKeys) throws -> Int { try c.decode(Int.self, forKey: k) }
+        self.init(stage: try text(.stage), model: try text(.model),
+                  result: MetricResult(name: try text(.metric), value: try c.decode(Double.self, forKey: .value), label: try text(.label),
+                                       featureNetwork: try text(.featureNetwork), samples: try int(.samples), reference: try text(.reference),
+                                       sampler: try text(.sampler), steps: try int(.steps), nfe: try int(.nfe)),
+                  secondsPerImage: try c.decode(Double.self, forKey: .secondsPerImage),
+                  artifactDirectory: try text(.artifactDirectory))
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(stage, forKey: .stage); try c.encode(model, forKey: .model)
+        try c.encode(result.name, forKey: .metric); try c.encode(result.value, forKey: .value)
+        try c.encode(result.label, forKey: .label); try c.encode(result.featureNetwork, forKey: .featureNetwork)
+        try c.encode(result.samples, forKey: .samples); try c.encode(result.reference, forKey: .reference)
+        try c.encode(result.sampler, forKey: .sampler); try c.encode(result.steps, forKey: .steps)
+        try c.encode(result.nfe, forKey: .nfe); try c.encode(secondsPerImage, forKey: .secondsPerImage)
+        try c.encode(artifactDirectory, forKey: .artifactDirectory)
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import RunModel
 
 // Tables 1–3: rows × columns as in the paper, each cell "ours (paper)".
 
@@ -128,7 +129,7 @@ func methodTable(_ data: ReportData, conditional: Bool, paper: [PaperReference.R
             let parts = st.split(separator: "-")
             guard parts.count == 3, let n = Int(parts[2]) else { continue }
             let kind = String(parts[1])
-            let isBaseline = ["ddim", "dpm_solver", "pndm"].contains(kind) || (kind == "pd" && n == 8)
+            let isBaseline = SamplerKind(rawValue: kind) != nil || (kind == "pd" && n == 8)
             if isBaseline && !extra.contains(where: { $0.0 == kind && $0.1 == n }) { extra.append((kind, n)) }
         }
         var brows: [[String]] = []
@@ -141,7 +142,7 @@ func methodTable(_ data: ReportData, conditional: Bool, paper: [PaperReference.R
             brows.append(["\(PaperReference.paperName(kind)) \(n) steps (`\(stage)`)", nfe.isEmpty ? "–" : nfe,
                           cf.text(2, paper: p?.fid), cs.text(2, paper: p?.inceptionScore)])
             if cf.isEmpty {
-                let own = kind == "ddim" && n == 1024 ? "run \(ddim1024Spec(scope.preset, conditional: conditional)) (the repository's spec for this row: 1024 U-Net passes per sample), or " : ""
+                let own = kind == SamplerKind.ddim.rawValue && n == 1024 ? "run \(ddim1024Spec(scope.preset, conditional: conditional)) (the repository's spec for this row: 1024 U-Net passes per sample), or " : ""
                 missing.append("missing: \(stage) (baseline \(kind):\(n)), any seed — \(own)add \"\(kind):\(n)\" to evaluation.baselines in \(spec)")
             }
         }
@@ -176,14 +177,15 @@ func methodTable(_ data: ReportData, conditional: Bool, paper: [PaperReference.R
 public func table1Report(_ data: ReportData, links: LinkStyle) -> String {
     methodTable(data, conditional: false, paper: PaperReference.table1,
                 title: "Table 1 — unconditional generation: methods × steps (paper: CIFAR-10)", paperDataset: "CIFAR-10",
-                baselineRows: [("pd", 8), ("ddim", 8), ("pndm", 10), ("dpm_solver", 12), ("ddim", 1024)], links: links)
+                baselineRows: [("pd", 8), (SamplerKind.ddim.rawValue, 8), (SamplerKind.pndm.rawValue, 10), (SamplerKind.dpmSolver.rawValue, 12),
+                               (SamplerKind.ddim.rawValue, 1024)], links: links)
 }
 
 /// Table 2: ImageNet 64×64 class-conditional in the paper.
 public func table2Report(_ data: ReportData, links: LinkStyle) -> String {
     methodTable(data, conditional: true, paper: PaperReference.table2,
                 title: "Table 2 — class-conditional generation: methods × steps (paper: ImageNet 64×64)", paperDataset: "ImageNet 64×64",
-                baselineRows: [("pd", 8), ("ddim", 8), ("ddim", 128), ("ddim", 1024)], links: links)
+                baselineRows: [("pd", 8), (SamplerKind.ddim.rawValue, 8), (SamplerKind.ddim.rawValue, 128), (SamplerKind.ddim.rawValue, 1024)], links: links)
 }
 
 /// Table 3's rows: the paper's loss configuration and the methods of ours that train it.

@@ -38,30 +38,46 @@ public enum EvaluationMetric: String, CaseIterable, ConfigEnum {
     public var usesClassifier: Bool { [.fidClassifier, .classifierScore, .kidClassifier].contains(self) }
 }
 
-/// The sampler of a training-free baseline `evaluation.baselines` entry "KIND:STEPS" (docs/samplers.md):
-/// DDIM on the base model, the PD chain's model at that step count (sampled with DDIM), DPM-Solver, PNDM.
-public enum BaselineSampler: String, CaseIterable, ConfigEnum {
-    case ddim
+/// The sampler of a training-free baseline `evaluation.baselines` entry "KIND:STEPS" (docs/samplers.md): the PD
+/// chain's model at that step count (`pd`, sampled with DDIM), or a sampler of Diffusion's registry
+/// (`SamplerKind`: ddim, dpm_solver, pndm) on the base model. The sampler names come from the registry only.
+public enum BaselineSampler: RawRepresentable, CaseIterable, Equatable, Hashable, ConfigEnum {
     case pd
-    case dpmSolver = "dpm_solver"
-    case pndm
+    case sampler(SamplerKind)
 
-    /// The sampler run on the base model; nil for `pd`, whose model is the PD chain's (sampled with DDIM).
-    public var evaluation: SamplerKind? {
+    public static var allCases: [BaselineSampler] { [.pd] + SamplerKind.allCases.map { .sampler($0) } }
+
+    public init?(rawValue: String) {
+        if rawValue == "pd" { self = .pd } else if let k = SamplerKind(rawValue: rawValue) { self = .sampler(k) } else { return nil }
+    }
+
+    public var rawValue: String {
         switch self {
-        case .ddim: return .ddim
-        case .pd: return nil
-        case .dpmSolver: return .dpmSolver
-        case .pndm: return .pndm
+        case .pd: return "pd"
+        case .sampler(let k): return k.rawValue
         }
     }
 }
 
-/// How an evaluation samples its model (docs/samplers.md): DDIM, DPM-Solver or PNDM.
+/// The samplers an evaluation can run (docs/samplers.md). The raw values are what configurations, stage names
+/// ("eval-dpm_solver-12") and result records hold. Diffusion's registry (`SamplerKind.sampler`, Diffusion/Sampler.swift)
+/// maps each case to its implementation; adding a sampler is a case here, its name, and its `Sampler` in Diffusion.
 public enum SamplerKind: String, CaseIterable, ConfigEnum {
+    /// DDIM (spec §1.7): deterministic, one network call per step, on the model's own step grid.
     case ddim
+    /// DPM-Solver++(3M), the official low-resolution recipe (Diffusion/DPMSolver.swift).
     case dpmSolver = "dpm_solver"
+    /// F-PNDM as in the authors' code (Diffusion/PNDM.swift).
     case pndm
+
+    /// The paper's name of the sampler, for report labels.
+    public var displayName: String {
+        switch self {
+        case .ddim: return "DDIM"
+        case .dpmSolver: return "DPM-Solver"
+        case .pndm: return "PNDM"
+        }
+    }
 }
 
 /// One `evaluation.baselines` entry, "ddim:8" → (.ddim, 8); nil when it is not KIND:INTEGER with a known kind.

@@ -250,9 +250,9 @@ public enum StagePlan {
             if let m = students[s] { eval(model: m, sampler: .ddim, steps: s, label: c.distill.method.rawValue) }
         }
         for b in c.evaluation.baselines.compactMap(Baseline.init) {
-            switch b.sampler.evaluation {
-            case nil: if let m = modelAt[b.steps] { eval(model: m, sampler: .ddim, steps: b.steps, label: "pd") }
-            case let sampler?: eval(model: .teacher, sampler: sampler, steps: b.steps, label: b.sampler.rawValue)
+            switch b.sampler {
+            case .pd: if let m = modelAt[b.steps] { eval(model: m, sampler: .ddim, steps: b.steps, label: "pd") }
+            case .sampler(let sampler): eval(model: .teacher, sampler: sampler, steps: b.steps, label: sampler.rawValue)
             }
         }
         return nodes

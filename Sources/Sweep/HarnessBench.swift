@@ -244,7 +244,7 @@ final class StandInWorkers {
         }
         try Data(journal.utf8).write(to: URL(fileURLWithPath: dir + "/journal.jsonl"))
         if case .eval(let c) = try StageSettings.decode(kind: request.kind, json: request.config) {
-            // EvaluationResult's JSON (its Codable keys), written out: Pipeline gives MetricResult no public initialiser.
+            // EvaluationResult's JSON (the Codable keys of EvaluationResult and of Metrics' MetricResult), written with our JSON writer.
             func metric(_ name: String, _ value: Double) -> JSON {
                 .object([("name", .string(name)), ("value", .double(value)), ("label", .string("\(name) (stand-in), N=\(c.samples), \(c.sampler) \(c.steps) steps")),
                          ("featureNetwork", .string("DenseNet-BC (stand-in)")), ("samples", .int(Int64(c.samples))), ("reference", .string("stand-in reference")),

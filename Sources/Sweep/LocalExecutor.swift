@@ -202,7 +202,7 @@ final class LocalExecutor: StageExecutor {
         let jp = dir + "/journal.jsonl"
         let ino = Proc.inode(jp) ?? 0
         if ino != r.journalInode { r.journalInode = ino; r.journalOffset = 0 }
-        let (entries, off) = readJournal(path: jp, from: r.journalOffset)
+        let (entries, off) = Journal.read(path: jp, from: r.journalOffset)
         r.journalOffset = off
         r.pending += entries
     }
@@ -254,7 +254,7 @@ final class LocalExecutor: StageExecutor {
         run.failedAttempts += 1
         // A failed attempt: record why, then retry under the policy.
         var lastStep = r.step
-        let journal = readJournal(path: dir + "/journal.jsonl", from: 0).entries
+        let journal = Journal.read(path: dir + "/journal.jsonl")
         if let m = journal.map(\.step).max() { lastStep = max(lastStep ?? 0, m + 1) }
         let tail = Proc.lastLines(Proc.tail(dir + "/" + StageFiles.log, from: r.logOffset, maxBytes: 256 * 1024), 50)
         let lastLine = Proc.failureLine(tail) ?? ""

@@ -38,7 +38,7 @@ public func measureSchedulerOverhead(teacherSteps: Int, repeats: Int, scratch: S
         scheduled.append(Date().timeIntervalSince(t1))
         guard s.stagesRun == 1 else { throw PipelineError("scheduled run did not complete its stage: \(s.failures)") }
         bookkeeping.append(s.bookkeepingSeconds)
-        if let done = WorkerDone.read(directory: o.root + "/stages/" + stage.identity) { workerInside.append(done.seconds) }
+        if let done = WorkerDone.read(directory: StageFiles.directory(root: o.root, identity: stage.identity)) { workerInside.append(done.seconds) }
 
         // Process start-up alone: the worker binary with a missing request exits at once.
         let t2 = Date()

@@ -39,7 +39,6 @@ public struct Reports {
         dbPath = p.path
     }
     var schedulerRunning: Bool { FileLock.isHeld(root + "/.scheduler.lock") }
-    func stageDir(_ id: String) -> String { root + "/stages/" + id }
 
     func openReader() throws -> RunDatabase { try RunDatabase(readerAt: dbPath) }
 
@@ -251,14 +250,14 @@ public struct Reports {
             }
             let needed = Set(try String.fetchAll(db, sql: "SELECT DISTINCT stage FROM trial_stages"))
             for d in dirs where !needed.contains(d) {
-                removed.append((d, directorySize(root + "/stages/" + d)))
+                removed.append((d, directorySize(stageDir(d))))
             }
             let orphanRows = try String.fetchAll(db, sql: "SELECT identity FROM stages WHERE identity NOT IN (SELECT DISTINCT stage FROM trial_stages)")
             if !dryRun {
                 for id in orphanRows { try db.execute(sql: "DELETE FROM stages WHERE identity = ?", arguments: [id]) }
             }
         }
-        if !dryRun { for (d, _) in removed { try FileManager.default.removeItem(atPath: root + "/stages/" + d) } }
+        if !dryRun { for (d, _) in removed { try FileManager.default.removeItem(atPath: stageDir(d)) } }
         let bytes = removed.map(\.1).reduce(0, +)
         for (d, b) in removed { out += "\(dryRun ? "would remove" : "removed") stages/\(d) (\(String(format: "%.1f MB", Double(b) / 1e6)))\n" }
         out += "\(removed.count) of \(dirs.count) stage directories \(dryRun ? "would be " : "")removed, \(String(format: "%.1f MB", Double(bytes) / 1e6)) freed\n"
@@ -348,3 +347,5 @@ struct EvalCost {
         samples = c.samples
     }
 }
+
+extension Reports: ResultsRootUser {}

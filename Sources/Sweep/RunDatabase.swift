@@ -265,38 +265,6 @@ public struct SweepRecord {
 
 // MARK: - Ingestion (idempotent)
 
-/// One journal line → entry, parsed with `JSONParser` (numbers via `Double(String)`, correctly
-/// rounded). Foundation's JSONSerialization on Linux rounds some doubles 1–3 ulp off, and not always
-/// the same way, which broke "identical numbers after resume" comparisons of ingested metrics.
-func parseJournalLine(_ line: String) -> Journal.Entry? {
-    guard let obj = try? JSONParser.parse(line).value, let step = obj["step"]?.intValue, let name = obj["name"]?.stringValue else { return nil }
-    switch obj["value"] {
-    case .double(let v)?: return Journal.Entry(step: step, name: name, value: v)
-    case .int(let i)?: return Journal.Entry(step: step, name: name, value: Double(i))
-    case .string(let s)?: return Double(s).map { Journal.Entry(step: step, name: name, value: $0) }
-    default: return nil
-    }
-}
-
-/// Reads the complete lines of a journal from byte `offset`; returns entries and the new offset (a
-/// torn last line is left for the next read). Mirrors `Journal.read`.
-func readJournal(path: String, from offset: Int) -> (entries: [Journal.Entry], offset: Int) {
-    guard let h = FileHandle(forReadingAtPath: path) else { return ([], offset) }
-    defer { try? h.close() }
-    let size = Proc.fileSize(path) ?? 0
-    var start = offset
-    if size < offset { start = 0 }   // truncated back to a checkpoint by a resumed stage
-    h.seek(toFileOffset: UInt64(start))
-    let data = h.readDataToEndOfFile()
-    guard let lastNewline = data.lastIndex(of: 0x0A) else { return ([], start) }
-    let complete = data[data.startIndex...lastNewline]
-    var out: [Journal.Entry] = []
-    for line in complete.split(separator: 0x0A) {
-        if let e = parseJournalLine(String(decoding: line, as: UTF8.self)) { out.append(e) }
-    }
-    return (out, start + complete.count)
-}
-
 extension RunDatabase {
     /// Upserts journal entries of a running stage (a resumed stage rewrites the steps after its
     /// checkpoint with the same values, so upsert keeps one row per (stage, step, name)).
@@ -325,10 +293,10 @@ extension RunDatabase {
             try db.execute(sql: "UPDATE stages SET provenance_json = ? WHERE identity = ?", arguments: [provenance, stage])
         }
         try db.execute(sql: "DELETE FROM metrics WHERE stage = ?", arguments: [stage])
-        try upsertMetrics(db, stage: stage, readJournal(path: directory + "/journal.jsonl", from: 0).entries)
+        try upsertMetrics(db, stage: stage, Journal.read(path: directory + "/journal.jsonl"))
         let resultPath = directory + "/result.json"
         if let data = FileManager.default.contents(atPath: resultPath) {
-            // Structure checked by the Codable type; numbers taken from JSONParser (exact, see parseJournalLine).
+            // Structure checked by the Codable type; numbers taken from JSONParser (exact: `Double(String)`, see Journal.parse).
             _ = try JSONDecoder().decode(EvaluationResult.self, from: data)
             let r = try JSONParser.parse(String(decoding: data, as: UTF8.self)).value
             func num(_ j: JSON?) -> Double? {

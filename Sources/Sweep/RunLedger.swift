@@ -31,7 +31,6 @@ public final class RunLedger {
     func read<T>(_ body: (Database) throws -> T) throws -> T { try db.read(body) }
     func write<T>(_ body: (Database) throws -> T) throws -> T { try db.write(body) }
 
-    func stageDir(_ id: String) -> String { root + "/stages/" + id }
 
     // MARK: registration
 
@@ -200,3 +199,4 @@ public final class RunLedger {
         }
     }
 }
+extension RunLedger: ResultsRootUser {}

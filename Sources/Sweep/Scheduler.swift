@@ -145,7 +145,6 @@ public final class Scheduler {
     var sweepID: Int64 { ledger.sweepID }
     var sweepLabel: String { ledger.sweepLabel }
 
-    func stageDir(_ id: String) -> String { root + "/stages/" + id }
 
     public func run() throws -> RunSummary {
         let t0 = Date()
@@ -345,3 +344,5 @@ public final class Scheduler {
         try ledger.updateTrials(db, indices, plan: plan) { self.status[$0] }
     }
 }
+
+extension Scheduler: ResultsRootUser {}

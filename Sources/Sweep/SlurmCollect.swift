@@ -183,7 +183,7 @@ public final class SlurmCollector {
         let a = try attempt ?? openAttempt(db, r, started: r.submitted)
         let row = try ledger.failureContext(db, r.stage)
         var lastStep = row.lastStep
-        if let m = readJournal(path: dir + "/journal.jsonl", from: 0).entries.map(\.step).max() { lastStep = max(lastStep ?? 0, m + 1) }
+        if let m = Journal.read(path: dir + "/journal.jsonl").map(\.step).max() { lastStep = max(lastStep ?? 0, m + 1) }
         if let p = progressStep(dir) { lastStep = max(lastStep ?? 0, p) }
         let tail = Self.attemptTail(dir + "/" + StageFiles.log) + Self.slurmMessages(r.output)
         let lastLine = tail.split(separator: "\n").last(where: { !$0.hasPrefix("rdd-sweep worker pid") && !$0.hasPrefix("===") }).map(String.init) ?? ""
@@ -213,7 +213,7 @@ public final class SlurmCollector {
     /// A running stage: heartbeat (the worker's file), step, new journal rows.
     func sampleRunning(_ db: Database, _ stage: String) throws {
         let dir = stageDir(stage)
-        let (entries, off) = readJournal(path: dir + "/journal.jsonl", from: journalOffsets[stage] ?? 0)
+        let (entries, off) = Journal.read(path: dir + "/journal.jsonl", from: journalOffsets[stage] ?? 0)
         journalOffsets[stage] = off
         try ledger.recordProgress(db, stage, heartbeat: Proc.mtime(dir + "/" + StageFiles.heartbeat), step: progressStep(dir), total: nil,
                                   peakKiB: nil, metrics: entries)
@@ -232,3 +232,4 @@ public final class SlurmCollector {
         return lines.suffix(5).map { "\n" + $0 }.joined()
     }
 }
+

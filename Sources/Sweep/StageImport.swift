@@ -61,7 +61,7 @@ public enum StageImport {
 
         var summary = Summary()
         for id in try fm.contentsOfDirectory(atPath: src + "/stages").sorted() where !id.hasPrefix(".") {
-            let from = src + "/stages/" + id, to = dst + "/stages/" + id
+            let from = StageFiles.directory(root: src, identity: id), to = StageFiles.directory(root: dst, identity: id)
             guard fm.fileExists(atPath: from + "/" + StageFiles.done) else { summary.unfinishedThere += 1; continue }
             let here = fm.fileExists(atPath: to)
             if here && fm.fileExists(atPath: to + "/" + StageFiles.done) { summary.alreadyHere += 1; continue }

@@ -20,6 +20,21 @@ public enum StageFiles {
     /// Why a worker stopped without completing, when it knows (`WorkerExitRecord`): the Slurm
     /// executor reads it when Slurm has already forgotten the job's exit status.
     public static let exit = "exit.json"
+    /// The stages' folder of a results root: one directory per stage identity.
+    public static let stagesFolder = "stages"
+
+    /// `<root>/stages/<identity>`: where a stage's artifacts live (docs/architecture.md, "A results root is
+    /// self-contained and movable"). The one definition of the layout.
+    public static func directory(root: String, identity: String) -> String { root + "/" + stagesFolder + "/" + identity }
+}
+
+/// Something that works on one results root: it finds a stage's directory by identity (`StageFiles.directory`).
+protocol ResultsRootUser {
+    var root: String { get }
+}
+
+extension ResultsRootUser {
+    func stageDir(_ identity: String) -> String { StageFiles.directory(root: root, identity: identity) }
 }
 
 /// Exit statuses of `rdd-sweep worker`.
@@ -264,7 +279,7 @@ private func rawLines(_ path: String) -> [String] {
 private func dedupe(_ lines: [String], below limit: Int? = nil) -> [String] {
     var seen = Set<String>(), out: [String] = []
     for l in lines {
-        guard let e = parseJournalLine(l), limit.map({ e.step < $0 }) ?? true else { continue }
+        guard let e = Journal.parse(Substring(l)), limit.map({ e.step < $0 }) ?? true else { continue }
         if seen.insert("\(e.step)\t\(e.name)").inserted { out.append(l) }
     }
     return out

@@ -46,7 +46,7 @@ struct Trial: ParsableCommand {
     @Option(help: "Trial seed.") var seed: UInt64 = 0
     @Option(help: "Output directory (rerun to resume).") var out = "results/trial-tiny"
     @Option(help: "Threads.") var threads = 2
-    @Option(help: "Baselines to evaluate too, comma-separated (ddim:8, ddim:1024, pd:8, dpm_solver:12, pndm:10).") var baselines = ""
+    @Option(help: "Baselines to evaluate too, comma-separated KIND:STEPS with KIND one of \(BaselineSampler.validNames.joined(separator: ", ")) (e.g. ddim:8, pd:8, dpm_solver:12).") var baselines = ""
     @Option(help: "Samples per evaluation (default: the preset's).") var samples: Int?
     @Option(help: "PD steps per halving (default: the preset's).") var pdSteps: Int?
     @Option(help: "PD learning rate (default: the preset's).") var pdLr: Float?

@@ -35,7 +35,7 @@ final class ProcessTests: XCTestCase {
         let model: Denoiser = { z, _, _ in Tensor(repeating: c, shape: z.shape) }
         var rng = RNG(seed: 3)
         let xT = Tensor.randn([2, 2, 2, 1], rng: &rng)
-        let out = ddimSample(model: model, indices: try StepGrid(steps: 1).samplingIndices(), xT: xT)
+        let out = ddimSample(model: model, indices: try StepGrid(steps: 1).samplingIndices(), xT: xT).sample
         let a0 = sched.alphas[0], s0 = sched.sigmas[0], a1 = sched.alphas[1024], s1 = sched.sigmas[1024]
         for (o, n) in zip(out.array, xT.array) {
             let epsHat = (Double(n) - a1 * Double(c)) / s1
@@ -49,7 +49,7 @@ final class ProcessTests: XCTestCase {
         // An out-of-range prediction is clipped before ε̂ is formed.
         let model: Denoiser = { z, _, _ in Tensor(repeating: 5, shape: z.shape) }
         let xT = Tensor(zeros: [1, 1, 1, 1])
-        let out = ddimSample(model: model, indices: try StepGrid(steps: 1).samplingIndices(), xT: xT)
+        let out = ddimSample(model: model, indices: try StepGrid(steps: 1).samplingIndices(), xT: xT).sample
         let epsHat = (0 - sched.alphas[1024] * 1) / sched.sigmas[1024]
         XCTAssertEqual(Double(out.item), sched.alphas[0] + sched.sigmas[0] * epsHat, accuracy: 1e-6)
     }

@@ -248,7 +248,7 @@ final class SamplerTests: XCTestCase {
         }
         // DDIM (spec §1.7) with all 1024 steps, same analytic model: the existing sampler agrees too.
         let g = Gaussian(mu: fx.ddim_1024.mu, s: fx.ddim_1024.s)
-        let ddim = ddimSample(model: g.denoiser, indices: Array((0...1024).reversed()), xT: xT)
+        let ddim = ddimSample(model: g.denoiser, indices: Array((0...1024).reversed()), xT: xT).sample
         XCTAssertLessThan(maxAbsDiff(ddim.array, fx.ddim_1024.final), 1e-4)
         print("SamplerTests: worst |Swift − numpy| over all fixture trajectories = \(worst)")
     }
@@ -323,7 +323,7 @@ final class SamplerTests: XCTestCase {
         let mu = 0.1, s = 0.2
         let xT = noise(64, seed: 7)
         func ddimFrom(_ start: Int) -> [Float] {
-            ddimSample(model: Gaussian(mu: mu, s: s).denoiser, indices: Array((0...start).reversed()), xT: xT).array
+            ddimSample(model: Gaussian(mu: mu, s: s).denoiser, indices: Array((0...start).reversed()), xT: xT).sample.array
         }
         let g = Gaussian(mu: mu, s: s)
         let ddim1024 = ddimFrom(1024)

@@ -4,6 +4,7 @@ import Tensor
 import Data
 import Checkpoint
 import Distill
+import Metrics
 @testable import Pipeline
 import RunModel
 

@@ -70,7 +70,7 @@ final class RunModelTests: XCTestCase {
         XCTAssertEqual(eval("eval-dpm_solver-12")?.0.sampler, .dpmSolver)
         XCTAssertEqual(eval("eval-pndm-10")?.0.sampler, .pndm)
         XCTAssertEqual(eval("eval-rdd-2")?.1, .distill(method: .rdd, steps: 2))
-        XCTAssertEqual(BaselineSampler.allCases.compactMap(\.evaluation), SamplerKind.allCases)
+        XCTAssertEqual(BaselineSampler.allCases, [.pd] + SamplerKind.allCases.map { .sampler($0) })
     }
 
     /// Labels and messages show an enum's JSON value ("dpm_solver"), not its Swift case name ("dpmSolver").

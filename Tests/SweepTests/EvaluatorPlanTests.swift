@@ -3,6 +3,7 @@ import Foundation
 @testable import Sweep
 import Pipeline
 import Report
+import RunModel
 
 /// Issue 20 §1 at the sweep level: the evaluator is configured from a spec, refused when it is the
 /// distillation classifier, and adding it changed no committed stage identity or spec hash.
