@@ -122,14 +122,14 @@ public func relationEntropy(_ map: Tensor, tau: Float) -> Double {
         let f = map.narrowed(axis: 0, start: 0, length: b).reshaped([b * a, c]).l2Normalized(axis: -1)
         let r = matmul(f, f, transB: true).scaled(1 / tau)           // (B·A) × (B·A): rows a of i, columns a′ of j
         var total = 0.0, rows = 0
-        let logA = Foundation.log(Double(a))
+        let logA = DetMath.log(Double(a))
         for row in 0..<(b * a) { for j in 0..<b {
             var m = -Double.infinity
             for k in 0..<a { m = max(m, Double(r.data[row * b * a + j * a + k])) }
             var z = 0.0
-            for k in 0..<a { z += Foundation.exp(Double(r.data[row * b * a + j * a + k]) - m) }
+            for k in 0..<a { z += DetMath.exp(Double(r.data[row * b * a + j * a + k]) - m) }
             var hsum = 0.0
-            for k in 0..<a { let p = Foundation.exp(Double(r.data[row * b * a + j * a + k]) - m) / z; if p > 0 { hsum -= p * Foundation.log(p) } }
+            for k in 0..<a { let p = DetMath.exp(Double(r.data[row * b * a + j * a + k]) - m) / z; if p > 0 { hsum -= p * DetMath.log(p) } }
             total += hsum / logA
             rows += 1
         } }
@@ -147,10 +147,10 @@ public func normalizedRowEntropy(_ logits: Tensor) -> Double {
         var m = -Double.infinity
         for k in 0..<n { m = max(m, Double(logits.data[r * n + k])) }
         var z = 0.0
-        for k in 0..<n { z += Foundation.exp(Double(logits.data[r * n + k]) - m) }
+        for k in 0..<n { z += DetMath.exp(Double(logits.data[r * n + k]) - m) }
         var hsum = 0.0
-        for k in 0..<n { let p = Foundation.exp(Double(logits.data[r * n + k]) - m) / z; if p > 0 { hsum -= p * Foundation.log(p) } }
-        total += hsum / Foundation.log(Double(n))
+        for k in 0..<n { let p = DetMath.exp(Double(logits.data[r * n + k]) - m) / z; if p > 0 { hsum -= p * DetMath.log(p) } }
+        total += hsum / DetMath.log(Double(n))
     }
     return total / Double(rows)
 }
