@@ -42,6 +42,13 @@ void rdd_sgemm_packed(long M, long N, long K, const float *A, long lda, const fl
 void rdd_sgemm_tn(long M, long N, long K, const float *A, long lda,
                   const float *B, long ldb, float beta, float *C, long ldc);
 
+/* Winograd F(2×2, 3×3) transforms of one tile over n channels (winograd.c; Sources/Tensor/Kernels/
+   Winograd.swift). Input: v[ξ·ld + c] = (Bᵀ d B)[ξ], d[i·4 + j] = channels of patch pixel (i, j).
+   Output: the 2×2 pixels o[0..3] (o[p] = 0 when outside the image) = (Aᵀ M A)[p] with M[ξ] = m + ξ·ld,
+   stored (mode 0), added (1) or stored plus bias[c] (2). */
+void rdd_winograd_input(float *v, long ld, const float *const *d, long n);
+void rdd_winograd_output(const float *m, long ld, float *const *o, int mode, const float *bias, long n);
+
 /* CPUs in this process's affinity mask (taskset, cpusets); 0 when unknown (cpus.c). */
 int rdd_available_cpus(void);
 

@@ -1,4 +1,5 @@
 import Foundation
+import CGemm
 
 /// Winograd F(2×2, 3×3) for stride-1, padding-1 3×3 convolutions on NHWC (Lavin & Gray 2016,
 /// "Fast Algorithms for Convolutional Neural Networks"): each 2×2 block of output pixels ("tile") is
@@ -96,73 +97,49 @@ enum Winograd {
         }
     }
 
-    /// V[ξ][t][c] = (Bᵀ d_t B)[ξ] for tiles t0 ..< t0 + n (t relative to t0; ξ-major with stride `ld`).
-    @inline(__always)
+    /// V[ξ][t][c] = (Bᵀ d_t B)[ξ] for tiles t0 ..< t0 + n (t relative to t0; ξ-major with stride `ld`),
+    /// one `rdd_winograd_input` per tile (C, vectorised over channels).
     static func inputTransform(_ v: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, zero: UnsafePointer<Float>,
                                tiles t0: Int, _ n: Int, ld: Int, H: Int, W: Int, tH: Int, tW: Int, cin: Int) {
-        for t in 0..<n {
-            let g = t0 + t
-            let b = g / (tH * tW), r = g % (tH * tW)
-            let y0 = 2 * (r / tW) - 1, x0 = 2 * (r % tW) - 1
-            @inline(__always) func px(_ i: Int, _ j: Int) -> UnsafePointer<Float> {
-                let yy = y0 + i, xx = x0 + j
-                return yy >= 0 && yy < H && xx >= 0 && xx < W ? x + ((b * H + yy) * W + xx) * cin : zero
-            }
-            let d00 = px(0, 0), d01 = px(0, 1), d02 = px(0, 2), d03 = px(0, 3)
-            let d10 = px(1, 0), d11 = px(1, 1), d12 = px(1, 2), d13 = px(1, 3)
-            let d20 = px(2, 0), d21 = px(2, 1), d22 = px(2, 2), d23 = px(2, 3)
-            let d30 = px(3, 0), d31 = px(3, 1), d32 = px(3, 2), d33 = px(3, 3)
-            let o = v + t * cin
-            for c in 0..<cin {
-                // rows: Bᵀ d
-                let a0 = d00[c] - d20[c], a1 = d01[c] - d21[c], a2 = d02[c] - d22[c], a3 = d03[c] - d23[c]
-                let b0 = d10[c] + d20[c], b1 = d11[c] + d21[c], b2 = d12[c] + d22[c], b3 = d13[c] + d23[c]
-                let e0 = d20[c] - d10[c], e1 = d21[c] - d11[c], e2 = d22[c] - d12[c], e3 = d23[c] - d13[c]
-                let f0 = d10[c] - d30[c], f1 = d11[c] - d31[c], f2 = d12[c] - d32[c], f3 = d13[c] - d33[c]
-                // columns: (Bᵀ d) B
-                o[0 * ld + c] = a0 - a2; o[1 * ld + c] = a1 + a2; o[2 * ld + c] = a2 - a1; o[3 * ld + c] = a1 - a3
-                o[4 * ld + c] = b0 - b2; o[5 * ld + c] = b1 + b2; o[6 * ld + c] = b2 - b1; o[7 * ld + c] = b1 - b3
-                o[8 * ld + c] = e0 - e2; o[9 * ld + c] = e1 + e2; o[10 * ld + c] = e2 - e1; o[11 * ld + c] = e1 - e3
-                o[12 * ld + c] = f0 - f2; o[13 * ld + c] = f1 + f2; o[14 * ld + c] = f2 - f1; o[15 * ld + c] = f1 - f3
+        withUnsafeTemporaryAllocation(of: UnsafePointer<Float>?.self, capacity: 16) { d in
+            for t in 0..<n {
+                let g = t0 + t
+                let b = g / (tH * tW), r = g % (tH * tW)
+                let y0 = 2 * (r / tW) - 1, x0 = 2 * (r % tW) - 1
+                for i in 0..<4 {
+                    for j in 0..<4 {
+                        let yy = y0 + i, xx = x0 + j
+                        d[i * 4 + j] = yy >= 0 && yy < H && xx >= 0 && xx < W ? x + ((b * H + yy) * W + xx) * cin : zero
+                    }
+                }
+                rdd_winograd_input(v + t * cin, ld, d.baseAddress!, cin)
             }
         }
     }
 
-    /// out pixels of tiles t0 ..< t0 + n = Aᵀ M_t A (M ξ-major with stride `ld`), stored per `mode`.
-    @inline(__always)
+    /// Output pixels of tiles t0 ..< t0 + n = Aᵀ M_t A (M ξ-major with stride `ld`), stored per `mode`;
+    /// one `rdd_winograd_output` per tile.
     static func outputTransform(_ out: UnsafeMutablePointer<Float>, _ m: UnsafePointer<Float>, tiles t0: Int, _ n: Int, ld: Int,
                                 H: Int, W: Int, tH: Int, tW: Int, cout: Int, _ mode: RowInit) {
-        for t in 0..<n {
-            let g = t0 + t
-            let b = g / (tH * tW), r = g % (tH * tW)
-            let y0 = 2 * (r / tW), x0 = 2 * (r % tW)
-            let s = m + t * cout
-            let right = x0 + 1 < W, below = y0 + 1 < H
-            let o00 = out + ((b * H + y0) * W + x0) * cout
-            let o01 = o00 + cout, o10 = o00 + W * cout, o11 = o10 + cout
-            for c in 0..<cout {
-                // columns: M A
-                let p0 = s[0 * ld + c] + s[1 * ld + c] + s[2 * ld + c], q0 = s[1 * ld + c] - s[2 * ld + c] - s[3 * ld + c]
-                let p1 = s[4 * ld + c] + s[5 * ld + c] + s[6 * ld + c], q1 = s[5 * ld + c] - s[6 * ld + c] - s[7 * ld + c]
-                let p2 = s[8 * ld + c] + s[9 * ld + c] + s[10 * ld + c], q2 = s[9 * ld + c] - s[10 * ld + c] - s[11 * ld + c]
-                let p3 = s[12 * ld + c] + s[13 * ld + c] + s[14 * ld + c], q3 = s[13 * ld + c] - s[14 * ld + c] - s[15 * ld + c]
-                // rows: Aᵀ (M A)
-                let y00 = p0 + p1 + p2, y01 = q0 + q1 + q2
-                let y10 = p1 - p2 - p3, y11 = q1 - q2 - q3
-                switch mode {
-                case .zero:
-                    o00[c] = y00
-                    if right { o01[c] = y01 }
-                    if below { o10[c] = y10; if right { o11[c] = y11 } }
-                case .accumulate:
-                    o00[c] += y00
-                    if right { o01[c] += y01 }
-                    if below { o10[c] += y10; if right { o11[c] += y11 } }
-                case .bias(let bias):
-                    o00[c] = y00 + bias[c]
-                    if right { o01[c] = y01 + bias[c] }
-                    if below { o10[c] = y10 + bias[c]; if right { o11[c] = y11 + bias[c] } }
-                }
+        let (code, bias): (Int32, UnsafePointer<Float>?) = {
+            switch mode {
+            case .zero: return (0, nil)
+            case .accumulate: return (1, nil)
+            case .bias(let b): return (2, b)
+            }
+        }()
+        withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<Float>?.self, capacity: 4) { o in
+            for t in 0..<n {
+                let g = t0 + t
+                let b = g / (tH * tW), r = g % (tH * tW)
+                let y0 = 2 * (r / tW), x0 = 2 * (r % tW)
+                let right = x0 + 1 < W, below = y0 + 1 < H
+                let o00 = out + ((b * H + y0) * W + x0) * cout
+                o[0] = o00
+                o[1] = right ? o00 + cout : nil
+                o[2] = below ? o00 + W * cout : nil
+                o[3] = right && below ? o00 + (W + 1) * cout : nil
+                rdd_winograd_output(m + t * cout, ld, o.baseAddress!, code, bias, cout)
             }
         }
     }
