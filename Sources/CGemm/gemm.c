@@ -24,7 +24,7 @@
  *     C = (…((P_1 [+ C_old]) + P_2) + …) + P_nb,   P_b = fma chain over k of K block b, starting at 0,
  * in exactly this order whatever the ISA, the tile shape, the row split or the thread: the ISAs differ
  * only in how many elements advance side by side (16 columns × 6 rows in ymm registers for AVX2, up to
- * 32 columns × 14 rows in zmm registers for AVX-512F, one at a time with fmaf() for the portable path).
+ * 32 columns × 12 rows in zmm registers for AVX-512F, one at a time with fmaf() for the portable path).
  * IEEE fused multiply-add and addition are exactly rounded, so the three give identical bits
  * (tested: GemmKernelTests). beta ∉ {0, 1} first scales C by beta (then beta = 1).
  *
@@ -39,7 +39,7 @@
 #define NR 16
 #define KCMAX 256
 #define NC 256
-#define MRMAX 14
+#define MRMAX 12
 #define TGT2 __attribute__((target("avx2,fma")))
 #define TGT512 __attribute__((target("avx512f,avx2,fma")))
 #define INLINE static inline __attribute__((always_inline))
@@ -133,19 +133,22 @@ TGT2 static void tileAVX2(int transA, int h, int np, long kc, const float *A, lo
     switch (h) { T2(1) T2(2) T2(3) T2(4) T2(5) default: T2(6) }
 }
 
-/* AVX-512F: h ≤ 14 rows × 16·np columns (np ≤ 2) in up to 28 zmm accumulators. The same source is
+/* AVX-512F: h ≤ 12 rows × 16·np columns (np ≤ 2) in up to 24 zmm accumulators (+ 2 B vectors and a
+ * broadcast: 27 of the 32 registers, so nothing spills; 14 rows spilled). The same source is
  * compiled twice through a 16-float vector type V16: natively on __m512, and "emulated" on a pair of
- * __m256 (the same lane arithmetic), so that the AVX-512 tiling — 14-row tiles, panel pairs and their
+ * __m256 (the same lane arithmetic), so that the AVX-512 tiling — 12-row tiles, panel pairs and their
  * edges — is tested for bit-identity on CPUs without AVX-512 too (GemmKernelTests). */
 #define DEFINE_TILE16(NAME, TGT, V16, ZERO, LOAD, SET1, FMA, ADD, STORE)                                      \
 TGT INLINE void NAME##Body(const int h, const int np, long kc, const float *A, long rs, long cs, const float *Bp, \
                            long ps, float *C, long ldc, int acc) {                                             \
     V16 c0[MRMAX], c1[MRMAX];                                                                                  \
-    for (int r = 0; r < MRMAX; r++) { c0[r] = ZERO(); c1[r] = ZERO(); }                                        \
+    _Pragma("clang loop unroll(full)")                                                                        \
+    for (int r = 0; r < h; r++) { c0[r] = ZERO(); c1[r] = ZERO(); }                                            \
     const float *Bq = Bp + ps;                                                                                 \
     _Pragma("clang loop unroll_count(2)")                                                                      \
     for (long k = 0; k < kc; k++) {                                                                            \
         V16 b0 = LOAD(Bp), b1 = np == 2 ? LOAD(Bq) : ZERO();                                                   \
+        _Pragma("clang loop unroll(full)")                                                                    \
         for (int r = 0; r < h; r++) {                                                                          \
             V16 a = SET1(A[r * rs]);                                                                           \
             c0[r] = FMA(a, b0, c0[r]);                                                                         \
@@ -153,6 +156,7 @@ TGT INLINE void NAME##Body(const int h, const int np, long kc, const float *A, l
         }                                                                                                      \
         A += cs; Bp += NR; Bq += NR;                                                                           \
     }                                                                                                          \
+    _Pragma("clang loop unroll(full)")                                                                        \
     for (int r = 0; r < h; r++) {                                                                              \
         float *p = C + r * ldc;                                                                                \
         if (acc) c0[r] = ADD(c0[r], LOAD(p));                                                                  \
@@ -165,15 +169,19 @@ TGT INLINE void NAME##Body(const int h, const int np, long kc, const float *A, l
 }                                                                                                              \
 TGT static void NAME(int transA, int h, int np, long kc, const float *A, long ld, const float *Bp, long ps,     \
                      float *C, long ldc, int acc) {                                                            \
-    _Pragma("clang loop unroll(full)")                                                                         \
-    for (int hh = 1; hh <= MRMAX; hh++) if (hh == h) {                                                         \
-        if (np == 2) { if (transA) NAME##Body(hh, 2, kc, A, 1, ld, Bp, ps, C, ldc, acc);                       \
-                       else NAME##Body(hh, 2, kc, A, ld, 1, Bp, ps, C, ldc, acc); }                            \
-        else { if (transA) NAME##Body(hh, 1, kc, A, 1, ld, Bp, ps, C, ldc, acc);                               \
-               else NAME##Body(hh, 1, kc, A, ld, 1, Bp, ps, C, ldc, acc); }                                    \
-        return;                                                                                                \
+    switch ((h - 1) * 4 + (np - 1) * 2 + (transA ? 1 : 0)) {                                                   \
+    T16(NAME, 1) T16(NAME, 2) T16(NAME, 3) T16(NAME, 4) T16(NAME, 5) T16(NAME, 6) T16(NAME, 7)                 \
+    T16(NAME, 8) T16(NAME, 9) T16(NAME, 10) T16(NAME, 11) T16(NAME, 12)            \
+    default: break;                                                                                            \
     }                                                                                                          \
 }
+
+/* The four (np, transA) cases of height H, with constant arguments so each is a fully unrolled tile. */
+#define T16(NAME, H)                                                                                           \
+    case (H - 1) * 4 + 0: NAME##Body(H, 1, kc, A, ld, 1, Bp, ps, C, ldc, acc); break;                          \
+    case (H - 1) * 4 + 1: NAME##Body(H, 1, kc, A, 1, ld, Bp, ps, C, ldc, acc); break;                          \
+    case (H - 1) * 4 + 2: NAME##Body(H, 2, kc, A, ld, 1, Bp, ps, C, ldc, acc); break;                          \
+    case (H - 1) * 4 + 3: NAME##Body(H, 2, kc, A, 1, ld, Bp, ps, C, ldc, acc); break;
 
 #define Z512() _mm512_setzero_ps()
 DEFINE_TILE16(tileAVX512, TGT512, __m512, Z512, _mm512_loadu_ps, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_add_ps, _mm512_storeu_ps)
@@ -268,8 +276,8 @@ typedef struct { TileFn tile; PackFn pack; int mr; int maxPanels; long mc; } Ker
 static Kernel kernelFor(int isa) {
     switch (isa) {
     case RDD_GEMM_AVX2: { Kernel k = { tileAVX2, packBAVX2, 6, 1, 96 }; return k; }
-    case RDD_GEMM_AVX512: { Kernel k = { tileAVX512, packBAVX2, 14, 2, 98 }; return k; }
-    case RDD_GEMM_AVX512_EMULATED: { Kernel k = { tileAVX512Emulated, packBAVX2, 14, 2, 98 }; return k; }
+    case RDD_GEMM_AVX512: { Kernel k = { tileAVX512, packBAVX2, 12, 2, 96 }; return k; }
+    case RDD_GEMM_AVX512_EMULATED: { Kernel k = { tileAVX512Emulated, packBAVX2, 12, 2, 96 }; return k; }
     default: { Kernel k = { tilePortable, packBPortable, 6, 1, 96 }; return k; }
     }
 }

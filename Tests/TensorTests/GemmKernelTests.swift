@@ -48,7 +48,7 @@ final class GemmKernelTests: XCTestCase {
     }
 
     /// The same bits on every ISA this CPU can run: the portable path (fmaf per element), AVX2 (6×16
-    /// tiles) and the AVX-512 tiling (14 rows × two 16-column panels) emulated on AVX2 registers.
+    /// tiles) and the AVX-512 tiling (12 rows × two 16-column panels) emulated on AVX2 registers.
     func testISAsGiveIdenticalBits() throws {
         try XCTSkipUnless(KernelISA.avx2.isSupported, "CPU lacks AVX2+FMA: only the portable path runs here")
         try assertISAsAgree([.portable, .avx2, .avx512Emulated])

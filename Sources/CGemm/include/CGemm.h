@@ -3,7 +3,7 @@
 /* Our single-precision GEMM (see gemm.c): one accumulation order per output element on every
    instruction set, so every ISA gives the same bits. */
 
-/* Instruction sets of the micro-kernel. RDD_GEMM_AVX512_EMULATED runs the AVX-512 tiling (14-row
+/* Instruction sets of the micro-kernel. RDD_GEMM_AVX512_EMULATED runs the AVX-512 tiling (12-row
    tiles, pairs of 16-column panels) on pairs of AVX2 registers: for testing the AVX-512 path's
    bit-identity on CPUs without AVX-512F; never chosen automatically. */
 enum { RDD_GEMM_PORTABLE = 0, RDD_GEMM_AVX2 = 1, RDD_GEMM_AVX512 = 2, RDD_GEMM_AVX512_EMULATED = 3 };

@@ -9,7 +9,7 @@ public enum KernelISA: String, CaseIterable, Sendable {
     case portable
     /// AVX2 + FMA: 6×16 tiles in ymm registers.
     case avx2
-    /// AVX-512F: up to 14×32 tiles in zmm registers.
+    /// AVX-512F: up to 12×32 tiles in zmm registers.
     case avx512
     /// The AVX-512 tiling run on pairs of AVX2 registers: tests only (bit-identity of that tiling on CPUs
     /// without AVX-512F); never selected automatically and not accepted from `RDD_KERNELS`.
