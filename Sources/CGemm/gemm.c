@@ -1,59 +1,113 @@
-/* A single-threaded AVX2/FMA single-precision GEMM for the products of our convolutions.
+/* Our single-precision GEMM: every product of training, sampling and evaluation (docs/architecture.md,
+ * "Kernels and determinism").
  *
- *   C (M×N) = A (M×K) · op(B) (K×N) + beta·C,   row-major, A not transposed, beta ∈ {0, 1}.
+ *   C (M×N) = alpha · op(A) (M×K) · op(B) (K×N) + beta·C,   row-major, op = identity or transpose.
  *
- * Why: OpenBLAS 0.3.21's Zen sgemm reaches ~78-84 GFLOP/s per core on the conv-shaped products of
- * the U-Net (M = 512-2048 pixel rows, N = Cout or Cin = 64-256, K = k·Cin = 192-1152), most of a
- * training step; this kernel measures ~87-94 on the same shapes (docs/benchmarks.md), mainly because
- * it never copies A: the lowered activations (the big operand) are read where they are.
+ * Why our own: OpenBLAS (DYNAMIC_ARCH) picks its kernels per CPU, so its sums round differently on a
+ * Zen 3, a Zen 4 with AVX-512 or a Skylake, and a committed result did not regenerate bit for bit on
+ * another machine (issue 23). It was also slower on the U-Net's products: this kernel measured ~87-94
+ * GFLOP/s per core against OpenBLAS 0.3.21's 78-84 on the conv shapes (docs/benchmarks.md), mainly
+ * because it never copies A (the lowered activations) and reads it in place.
  *
- * Method (the BLIS/Goto scheme, with one difference):
- *   - K is cut into near-equal blocks of at most KCMAX; N into blocks of at most NC columns. For each
- *     (N block, K block), op(B)'s block is packed once into column panels of NR = 16 floats per k
- *     (zero-padded past N), so the micro-kernel reads it with two aligned 8-float loads per k.
- *   - A is NOT packed: rows are read in place (row stride lda). The micro-kernel broadcasts a(r, k)
- *     for r < 6 rows and does 12 FMAs per k into a 6×16 tile of accumulators (12 ymm registers),
- *     i.e. C[r][j] += a(r,k)·b(k,j). The 6 rows of an A panel (6×KC floats) are reused from L1/L2
- *     across all NR-panels of the block, which is why copying them (a strided gather, 1/N of the
- *     FLOPs) does not pay for small N.
- *   - Loop order: N block → K block (pack B) → MC rows → NR panel → 6-row panel → micro-kernel.
- *     The first K block stores (beta 0) or adds (beta 1) the tile into C, later blocks add.
- *   - Edges: fewer than 6 rows use the same kernel with h < 6 rows (same arithmetic per row); fewer
- *     than 16 columns go through a 6×16 stack tile (the packed B columns past N are zero).
+ * Method (the BLIS/Goto scheme, with A read in place):
+ *   - K is cut into near-equal blocks of at most KCMAX (a function of K only); N into blocks of at most
+ *     NC columns. For each (N block, K block), op(B)'s block is packed into column panels of NR = 16
+ *     floats per k (zero-padded past N); alpha ≠ 1 is folded into the packed copy.
+ *   - A is NOT packed: a(r, k) is read where it is. A micro-kernel ("tile") runs h rows × 16·np columns:
+ *     for each k it broadcasts a(r, k) and does c[r][j] = fma(a(r, k), b(k, j), c[r][j]).
+ *   - Loop order: N block → K block (pack B) → MC rows → panel (group) → row tile → micro-kernel.
+ *     The first K block stores the tile (beta 0) or adds it to C, later blocks add.
+ *   - Edges: fewer rows than the tile height use the same kernel with h rows; a last panel of fewer
+ *     than 16 columns goes through a stack tile of C (the packed columns past N are zero).
  *
- * Determinism: every C element is Σ over K blocks (fixed by K) of an in-order FMA chain over k in the
- * block, then added to C; none of it depends on M, on which rows share a call, or on the thread that
- * runs it. So splitting rows of C over threads gives bit-identical results for any thread count.
+ * One accumulation order on every instruction set. Every C element is
+ *     C = (…((P_1 [+ C_old]) + P_2) + …) + P_nb,   P_b = fma chain over k of K block b, starting at 0,
+ * in exactly this order whatever the ISA, the tile shape, the row split or the thread: the ISAs differ
+ * only in how many elements advance side by side (16 columns × 6 rows in ymm registers for AVX2, up to
+ * 32 columns × 12 rows in zmm registers for AVX-512F, one at a time with fmaf() for the portable path).
+ * IEEE fused multiply-add and addition are exactly rounded, so the three give identical bits
+ * (tested: GemmKernelTests). beta ∉ {0, 1} first scales C by beta (then beta = 1).
  *
- * Compiled without -march flags: the kernel functions carry target("avx2,fma"), and callers check
- * rdd_gemm_available() (cpuid) before calling.
+ * Compiled without -march flags: the vector functions carry target(...) attributes and are only called
+ * after cpuid said the CPU (and the OS, for the zmm state) supports them (rdd_gemm_supported).
  */
 #include "CGemm.h"
 #include <immintrin.h>
+#include <math.h>
 #include <stdlib.h>
 
-#define MR 6
 #define NR 16
 #define KCMAX 256
-#define MC 96
 #define NC 256
-#define TGT __attribute__((target("avx2,fma")))
+#define MRMAX 12
+#define TGT2 __attribute__((target("avx2,fma")))
+#define TGT512 __attribute__((target("avx512f,avx2,fma")))
+#define INLINE static inline __attribute__((always_inline))
 
-int rdd_gemm_available(void) {
+/* ---- instruction sets ---------------------------------------------------------------------------- */
+
+int rdd_gemm_supported(int isa) {
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    switch (isa) {
+    case RDD_GEMM_PORTABLE: return 1;
+    case RDD_GEMM_AVX2: return avx2;
+    case RDD_GEMM_AVX512: return avx2 && __builtin_cpu_supports("avx512f");
+    case RDD_GEMM_AVX512_EMULATED: return avx2;
+    default: return 0;
+    }
 }
 
-/* h×16 tile (h ≤ 6): acc[r] = Σ_k a(r, k)·Bp[k][0..16) with a(r, k) = A[r·rs + k·cs], then C rows =
-   acc (+ C when accumulate). Inlined with constant strides: cs = 1 (A rows in place, `rdd_sgemm`) or
-   rs = 1 (A stored transposed, `rdd_sgemm_tn`: the h values of one k are contiguous). */
-TGT static inline __attribute__((always_inline))
-void tile(const int h, long kc, const float *A, long rs, long cs, const float *Bp, float *C, long ldc, int accumulate) {
-    __m256 c[MR][2];
-    for (int r = 0; r < MR; r++) { c[r][0] = _mm256_setzero_ps(); c[r][1] = _mm256_setzero_ps(); }
+int rdd_gemm_available(void) { return rdd_gemm_supported(RDD_GEMM_AVX2); }
+
+int rdd_gemm_best(void) {
+    return rdd_gemm_supported(RDD_GEMM_AVX512) ? RDD_GEMM_AVX512 : rdd_gemm_supported(RDD_GEMM_AVX2) ? RDD_GEMM_AVX2 : RDD_GEMM_PORTABLE;
+}
+
+static int selectedISA = -1;   /* -1: not chosen yet (the best the CPU supports on first use) */
+
+int rdd_gemm_select(int isa) {
+    if (!rdd_gemm_supported(isa)) return 0;
+    __atomic_store_n(&selectedISA, isa, __ATOMIC_SEQ_CST);
+    return 1;
+}
+
+int rdd_gemm_selected(void) {
+    int isa = __atomic_load_n(&selectedISA, __ATOMIC_SEQ_CST);
+    if (isa < 0) { isa = rdd_gemm_best(); __atomic_store_n(&selectedISA, isa, __ATOMIC_SEQ_CST); }
+    return isa;
+}
+
+/* ---- micro-kernels --------------------------------------------------------------------------------
+ * tile(transA, h, np, kc, A, ld, Bp, ps, C, ldc, acc): rows r < h, columns j < 16·np of C:
+ *   c = Σ_k fma(a(r, k), Bp[panel][k][j]) in k order from 0; C = acc ? c + C : c.
+ * a(r, k) = A[r·ld + k] (!transA, rows in place) or A[r + k·ld] (transA: the h values of one k are
+ * contiguous); panel p of the packed B starts at Bp + p·ps. */
+typedef void (*TileFn)(int transA, int h, int np, long kc, const float *A, long ld, const float *Bp, long ps,
+                       float *C, long ldc, int acc);
+
+/* Portable: one element at a time, fmaf() (exactly rounded, so the same bits as the vector FMAs). */
+static void tilePortable(int transA, int h, int np, long kc, const float *A, long ld, const float *Bp, long ps,
+                         float *C, long ldc, int acc) {
+    long rs = transA ? 1 : ld, cs = transA ? ld : 1;
+    for (int r = 0; r < h; r++)
+        for (int p = 0; p < np; p++)
+            for (int j = 0; j < NR; j++) {
+                const float *a = A + r * rs, *b = Bp + p * ps + j;
+                float c = 0;
+                for (long k = 0; k < kc; k++) c = fmaf(a[k * cs], b[k * NR], c);
+                float *dst = C + r * ldc + p * NR + j;
+                *dst = acc ? c + *dst : c;
+            }
+}
+
+/* AVX2 + FMA: h ≤ 6 rows × 16 columns in 12 ymm accumulators, 2 loads + h broadcasts + 2h FMAs per k. */
+TGT2 INLINE void tile2(const int h, long kc, const float *A, long rs, long cs, const float *Bp, float *C, long ldc, int acc) {
+    __m256 c[6][2];
+    for (int r = 0; r < 6; r++) { c[r][0] = _mm256_setzero_ps(); c[r][1] = _mm256_setzero_ps(); }
     _Pragma("clang loop unroll_count(4)")
     for (long k = 0; k < kc; k++) {
-        __m256 b0 = _mm256_load_ps(Bp), b1 = _mm256_load_ps(Bp + 8);
+        __m256 b0 = _mm256_loadu_ps(Bp), b1 = _mm256_loadu_ps(Bp + 8);
         for (int r = 0; r < h; r++) {
             __m256 a = _mm256_broadcast_ss(A + r * rs);
             c[r][0] = _mm256_fmadd_ps(a, b0, c[r][0]);
@@ -63,7 +117,7 @@ void tile(const int h, long kc, const float *A, long rs, long cs, const float *B
     }
     for (int r = 0; r < h; r++) {
         float *p = C + r * ldc;
-        if (accumulate) {
+        if (acc) {
             c[r][0] = _mm256_add_ps(c[r][0], _mm256_loadu_ps(p));
             c[r][1] = _mm256_add_ps(c[r][1], _mm256_loadu_ps(p + 8));
         }
@@ -72,19 +126,81 @@ void tile(const int h, long kc, const float *A, long rs, long cs, const float *B
     }
 }
 
-/* The tile for h = 6 rows and, for the edge, any h < 6; `ld` is A's leading dimension: the row stride
-   when !transA, the k stride when transA. */
-TGT static void tile6(int transA, long kc, const float *A, long ld, const float *Bp, float *C, long ldc, int acc) {
-    if (transA) tile(6, kc, A, 1, ld, Bp, C, ldc, acc); else tile(6, kc, A, ld, 1, Bp, C, ldc, acc);
+#define T2(H) case H: if (transA) tile2(H, kc, A, 1, ld, Bp, C, ldc, acc); else tile2(H, kc, A, ld, 1, Bp, C, ldc, acc); break;
+TGT2 static void tileAVX2(int transA, int h, int np, long kc, const float *A, long ld, const float *Bp, long ps,
+                          float *C, long ldc, int acc) {
+    (void)np; (void)ps;   /* always one panel: the AVX2 driver never groups panels */
+    switch (h) { T2(1) T2(2) T2(3) T2(4) T2(5) default: T2(6) }
 }
 
-#define TILE_CASE(H) case H: if (transA) tile(H, kc, A, 1, ld, Bp, C, ldc, acc); else tile(H, kc, A, ld, 1, Bp, C, ldc, acc); break;
-TGT static void tileH(int transA, int h, long kc, const float *A, long ld, const float *Bp, float *C, long ldc, int acc) {
-    switch (h) { TILE_CASE(1) TILE_CASE(2) TILE_CASE(3) TILE_CASE(4) TILE_CASE(5) default: tile6(transA, kc, A, ld, Bp, C, ldc, acc); }
+/* AVX-512F: h ≤ 12 rows × 16·np columns (np ≤ 2) in up to 24 zmm accumulators (+ 2 B vectors and a
+ * broadcast: 27 of the 32 registers, so nothing spills; 14 rows spilled). The same source is
+ * compiled twice through a 16-float vector type V16: natively on __m512, and "emulated" on a pair of
+ * __m256 (the same lane arithmetic), so that the AVX-512 tiling — 12-row tiles, panel pairs and their
+ * edges — is tested for bit-identity on CPUs without AVX-512 too (GemmKernelTests). */
+#define DEFINE_TILE16(NAME, TGT, V16, ZERO, LOAD, SET1, FMA, ADD, STORE)                                      \
+TGT INLINE void NAME##Body(const int h, const int np, long kc, const float *A, long rs, long cs, const float *Bp, \
+                           long ps, float *C, long ldc, int acc) {                                             \
+    V16 c0[MRMAX], c1[MRMAX];                                                                                  \
+    _Pragma("clang loop unroll(full)")                                                                        \
+    for (int r = 0; r < h; r++) { c0[r] = ZERO(); c1[r] = ZERO(); }                                            \
+    const float *Bq = Bp + ps;                                                                                 \
+    _Pragma("clang loop unroll_count(2)")                                                                      \
+    for (long k = 0; k < kc; k++) {                                                                            \
+        V16 b0 = LOAD(Bp), b1 = np == 2 ? LOAD(Bq) : ZERO();                                                   \
+        _Pragma("clang loop unroll(full)")                                                                    \
+        for (int r = 0; r < h; r++) {                                                                          \
+            V16 a = SET1(A[r * rs]);                                                                           \
+            c0[r] = FMA(a, b0, c0[r]);                                                                         \
+            if (np == 2) c1[r] = FMA(a, b1, c1[r]);                                                            \
+        }                                                                                                      \
+        A += cs; Bp += NR; Bq += NR;                                                                           \
+    }                                                                                                          \
+    _Pragma("clang loop unroll(full)")                                                                        \
+    for (int r = 0; r < h; r++) {                                                                              \
+        float *p = C + r * ldc;                                                                                \
+        if (acc) c0[r] = ADD(c0[r], LOAD(p));                                                                  \
+        STORE(p, c0[r]);                                                                                       \
+        if (np == 2) {                                                                                         \
+            if (acc) c1[r] = ADD(c1[r], LOAD(p + NR));                                                         \
+            STORE(p + NR, c1[r]);                                                                              \
+        }                                                                                                      \
+    }                                                                                                          \
+}                                                                                                              \
+TGT static void NAME(int transA, int h, int np, long kc, const float *A, long ld, const float *Bp, long ps,     \
+                     float *C, long ldc, int acc) {                                                            \
+    switch ((h - 1) * 4 + (np - 1) * 2 + (transA ? 1 : 0)) {                                                   \
+    T16(NAME, 1) T16(NAME, 2) T16(NAME, 3) T16(NAME, 4) T16(NAME, 5) T16(NAME, 6) T16(NAME, 7)                 \
+    T16(NAME, 8) T16(NAME, 9) T16(NAME, 10) T16(NAME, 11) T16(NAME, 12)            \
+    default: break;                                                                                            \
+    }                                                                                                          \
 }
+
+/* The four (np, transA) cases of height H, with constant arguments so each is a fully unrolled tile. */
+#define T16(NAME, H)                                                                                           \
+    case (H - 1) * 4 + 0: NAME##Body(H, 1, kc, A, ld, 1, Bp, ps, C, ldc, acc); break;                          \
+    case (H - 1) * 4 + 1: NAME##Body(H, 1, kc, A, 1, ld, Bp, ps, C, ldc, acc); break;                          \
+    case (H - 1) * 4 + 2: NAME##Body(H, 2, kc, A, ld, 1, Bp, ps, C, ldc, acc); break;                          \
+    case (H - 1) * 4 + 3: NAME##Body(H, 2, kc, A, 1, ld, Bp, ps, C, ldc, acc); break;
+
+#define Z512() _mm512_setzero_ps()
+DEFINE_TILE16(tileAVX512, TGT512, __m512, Z512, _mm512_loadu_ps, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_add_ps, _mm512_storeu_ps)
+
+typedef struct { __m256 lo, hi; } Pair256;
+TGT2 INLINE Pair256 pZero(void) { Pair256 v = { _mm256_setzero_ps(), _mm256_setzero_ps() }; return v; }
+TGT2 INLINE Pair256 pLoad(const float *p) { Pair256 v = { _mm256_loadu_ps(p), _mm256_loadu_ps(p + 8) }; return v; }
+TGT2 INLINE Pair256 pSet1(float x) { Pair256 v = { _mm256_set1_ps(x), _mm256_set1_ps(x) }; return v; }
+TGT2 INLINE Pair256 pFma(Pair256 a, Pair256 b, Pair256 c) {
+    Pair256 v = { _mm256_fmadd_ps(a.lo, b.lo, c.lo), _mm256_fmadd_ps(a.hi, b.hi, c.hi) }; return v;
+}
+TGT2 INLINE Pair256 pAdd(Pair256 a, Pair256 b) { Pair256 v = { _mm256_add_ps(a.lo, b.lo), _mm256_add_ps(a.hi, b.hi) }; return v; }
+TGT2 INLINE void pStore(float *p, Pair256 v) { _mm256_storeu_ps(p, v.lo); _mm256_storeu_ps(p + 8, v.hi); }
+DEFINE_TILE16(tileAVX512Emulated, TGT2, Pair256, pZero, pLoad, pSet1, pFma, pAdd, pStore)
+
+/* ---- packing B -------------------------------------------------------------------------------------- */
 
 /* In-register transpose of an 8×8 block: r[i][j] → r[j][i]. */
-TGT static inline __attribute__((always_inline)) void transpose8(__m256 r[8]) {
+TGT2 INLINE void transpose8(__m256 r[8]) {
     __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
     __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
     __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
@@ -100,47 +216,78 @@ TGT static inline __attribute__((always_inline)) void transpose8(__m256 r[8]) {
 }
 
 /* Packs op(B)[k][j], k < kc, j < n, into panels of NR columns: panel p holds k-major rows of 16 floats
-   (columns past n are 0). B points at op(B)[0][0] of the block. */
-TGT static void packB(float *dst, const float *B, long ldb, int transB, long kc, long n) {
+   (columns past n are 0). B points at op(B)[0][0] of the block. A copy: every ISA packs the same bits;
+   `vector` uses AVX2 loads and 8×8 register transposes (only when the CPU has AVX2). */
+INLINE void packBBody(float *dst, const float *B, long ldb, int transB, long kc, long n) {
     for (long j0 = 0; j0 < n; j0 += NR) {
         long w = n - j0 < NR ? n - j0 : NR;
         float *d = dst + (j0 / NR) * kc * NR;
         if (!transB) {
             const float *s = B + j0;
-            if (w == NR) {
-                for (long k = 0; k < kc; k++, d += NR, s += ldb) {
-                    _mm256_store_ps(d, _mm256_loadu_ps(s));
-                    _mm256_store_ps(d + 8, _mm256_loadu_ps(s + 8));
-                }
-            } else {
-                for (long k = 0; k < kc; k++, d += NR, s += ldb)
-                    for (long j = 0; j < NR; j++) d[j] = j < w ? s[j] : 0;
-            }
-        } else {  /* op(B)[k][j] = B[j·ldb + k]: column j of the panel is a contiguous row of B */
-            long k0 = 0;
-            if (w == NR) {  /* 8×8 blocks transposed in registers (the forward convolutions' weights) */
-                for (; k0 + 8 <= kc; k0 += 8) {
-                    for (int half = 0; half < 2; half++) {
-                        __m256 r[8];
-                        for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(B + (j0 + half * 8 + i) * ldb + k0);
-                        transpose8(r);
-                        for (int i = 0; i < 8; i++) _mm256_store_ps(d + (k0 + i) * NR + half * 8, r[i]);
-                    }
-                }
-            }
+            for (long k = 0; k < kc; k++, d += NR, s += ldb)
+                for (long j = 0; j < NR; j++) d[j] = j < w ? s[j] : 0;
+        } else {
             for (long j = 0; j < NR; j++) {
                 const float *s = B + (j0 + j) * ldb;
-                if (j < w) for (long k = k0; k < kc; k++) d[k * NR + j] = s[k];
-                else for (long k = k0; k < kc; k++) d[k * NR + j] = 0;
+                if (j < w) for (long k = 0; k < kc; k++) d[k * NR + j] = s[k];
+                else for (long k = 0; k < kc; k++) d[k * NR + j] = 0;
             }
         }
     }
 }
 
+static void packBPortable(float *dst, const float *B, long ldb, int transB, long kc, long n) { packBBody(dst, B, ldb, transB, kc, n); }
+
+TGT2 static void packBAVX2(float *dst, const float *B, long ldb, int transB, long kc, long n) {
+    for (long j0 = 0; j0 < n; j0 += NR) {
+        long w = n - j0 < NR ? n - j0 : NR;
+        float *d = dst + (j0 / NR) * kc * NR;
+        if (w < NR) { packBBody(d, B + (transB ? j0 * ldb : j0), ldb, transB, kc, w); continue; }
+        if (!transB) {
+            const float *s = B + j0;
+            for (long k = 0; k < kc; k++, d += NR, s += ldb) {
+                _mm256_storeu_ps(d, _mm256_loadu_ps(s));
+                _mm256_storeu_ps(d + 8, _mm256_loadu_ps(s + 8));
+            }
+        } else {  /* op(B)[k][j] = B[j·ldb + k]: 8×8 blocks transposed in registers (the forward weights) */
+            long k0 = 0;
+            for (; k0 + 8 <= kc; k0 += 8) {
+                for (int half = 0; half < 2; half++) {
+                    __m256 r[8];
+                    for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(B + (j0 + half * 8 + i) * ldb + k0);
+                    transpose8(r);
+                    for (int i = 0; i < 8; i++) _mm256_storeu_ps(d + (k0 + i) * NR + half * 8, r[i]);
+                }
+            }
+            for (long j = 0; j < NR; j++) {
+                const float *s = B + (j0 + j) * ldb;
+                for (long k = k0; k < kc; k++) d[k * NR + j] = s[k];
+            }
+        }
+    }
+}
+
+typedef void (*PackFn)(float *dst, const float *B, long ldb, int transB, long kc, long n);
+
+/* What the driver needs of an ISA: its tile, its packing, the tile height, how many 16-column
+   panels one tile covers and the rows per L2 block (MC, a multiple of the tile height). None of it changes the arithmetic of an element (see the top comment). */
+typedef struct { TileFn tile; PackFn pack; int mr; int maxPanels; long mc; } Kernel;
+
+static Kernel kernelFor(int isa) {
+    switch (isa) {
+    case RDD_GEMM_AVX2: { Kernel k = { tileAVX2, packBAVX2, 6, 1, 96 }; return k; }
+    case RDD_GEMM_AVX512: { Kernel k = { tileAVX512, packBAVX2, 12, 2, 96 }; return k; }
+    case RDD_GEMM_AVX512_EMULATED: { Kernel k = { tileAVX512Emulated, packBAVX2, 12, 2, 96 }; return k; }
+    default: { Kernel k = { tilePortable, packBPortable, 6, 1, 96 }; return k; }
+    }
+}
+
+/* ---- driver ----------------------------------------------------------------------------------------- */
+
 /* Per-thread packing buffer (KCMAX × NC floats, 64-byte aligned), allocated on first use and kept. */
 static _Thread_local float *packed = 0;
 
-/* K block size for a product with K > 0: near-equal blocks of at most KCMAX. */
+/* K block size for a product with K > 0: near-equal blocks of at most KCMAX. Depends on K only. */
 static long kBlock(long K) {
     long nkb = (K + KCMAX - 1) / KCMAX;
     return (K + nkb - 1) / nkb;
@@ -154,23 +301,28 @@ long rdd_packed_b_floats(long N, long K) { return padded(N) * (K > 0 ? K : 0); }
 
 void rdd_pack_b(int transB, long N, long K, const float *B, long ldb, float *dst) {
     if (N <= 0 || K <= 0) return;
+    PackFn pack = kernelFor(rdd_gemm_selected()).pack;
     long KC = kBlock(K);
     for (long jc = 0; jc < N; jc += NC) {
         long nc = N - jc < NC ? N - jc : NC;
         for (long pc = 0; pc < K; pc += KC) {
             long kc = K - pc < KC ? K - pc : KC;
-            packB(dst + jc * K + padded(nc) * pc, transB ? B + jc * ldb + pc : B + pc * ldb + jc, ldb, transB, kc, nc);
+            pack(dst + jc * K + padded(nc) * pc, transB ? B + jc * ldb + pc : B + pc * ldb + jc, ldb, transB, kc, nc);
         }
     }
 }
 
-/* The blocked product behind the entry points: A in place, a(i, k) = A[i·lda + k] (!transA) or
-   A[k·lda + i] (transA); op(B) packed per (N block, K block) into a per-thread buffer, or taken
-   from `prepacked` (rdd_pack_b's layout). */
-static void gemm(int transA, int transB, long M, long N, long K, const float *A, long lda,
+/* The blocked product behind every entry point: a(i, k) = A[i·lda + k] (!transA) or A[k·lda + i]
+   (transA), read in place; op(B) packed per (N block, K block) into a per-thread buffer, or taken from
+   `prepacked` (rdd_pack_b's layout, alpha 1). */
+static void gemm(int transA, int transB, long M, long N, long K, float alpha, const float *A, long lda,
                  const float *B, long ldb, const float *prepacked, float beta, float *C, long ldc) {
     if (M <= 0 || N <= 0) return;
-    if (K <= 0) {  /* C = beta·C */
+    if (beta != 0 && beta != 1) {   /* C = beta·C, then accumulate */
+        for (long i = 0; i < M; i++) for (long j = 0; j < N; j++) C[i * ldc + j] *= beta;
+        beta = 1;
+    }
+    if (K <= 0 || alpha == 0) {     /* C = beta·C */
         if (beta == 0) for (long i = 0; i < M; i++) for (long j = 0; j < N; j++) C[i * ldc + j] = 0;
         return;
     }
@@ -178,8 +330,9 @@ static void gemm(int transA, int transB, long M, long N, long K, const float *A,
         packed = aligned_alloc(64, sizeof(float) * KCMAX * NC);
         if (!packed) abort();
     }
+    const Kernel kern = kernelFor(rdd_gemm_selected());
     long KC = kBlock(K);
-    float edge[MR * NR] __attribute__((aligned(64)));
+    float edge[MRMAX * NR] __attribute__((aligned(64)));
     for (long jc = 0; jc < N; jc += NC) {
         long nc = N - jc < NC ? N - jc : NC;
         for (long pc = 0; pc < K; pc += KC) {
@@ -187,47 +340,54 @@ static void gemm(int transA, int transB, long M, long N, long K, const float *A,
             const float *packedBlock;
             if (prepacked) packedBlock = prepacked + jc * K + padded(nc) * pc;
             else {
-                packB(packed, transB ? B + jc * ldb + pc : B + pc * ldb + jc, ldb, transB, kc, nc);
+                kern.pack(packed, transB ? B + jc * ldb + pc : B + pc * ldb + jc, ldb, transB, kc, nc);
+                if (alpha != 1) for (long i = 0; i < padded(nc) * kc; i++) packed[i] *= alpha;
                 packedBlock = packed;
             }
             int acc = pc > 0 || beta != 0;
-            for (long ic = 0; ic < M; ic += MC) {
-                long mc = M - ic < MC ? M - ic : MC;
-                for (long j0 = 0; j0 < nc; j0 += NR) {
-                    long w = nc - j0 < NR ? nc - j0 : NR;
-                    const float *bp = packedBlock + (j0 / NR) * kc * NR;
-                    for (long i0 = ic; i0 < ic + mc; i0 += MR) {
-                        long h = ic + mc - i0 < MR ? ic + mc - i0 : MR;
+            long ps = kc * NR;   /* floats per packed panel */
+            for (long ic = 0; ic < M; ic += kern.mc) {
+                long mc = M - ic < kern.mc ? M - ic : kern.mc;
+                for (long j0 = 0; j0 < nc;) {
+                    long w = nc - j0;
+                    int np = w >= 2 * NR && kern.maxPanels >= 2 ? 2 : 1;
+                    const float *bp = packedBlock + (j0 / NR) * ps;
+                    for (long i0 = ic; i0 < ic + mc; i0 += kern.mr) {
+                        int h = (int)(ic + mc - i0 < kern.mr ? ic + mc - i0 : kern.mr);
                         const float *ap = transA ? A + pc * lda + i0 : A + i0 * lda + pc;
                         float *cp = C + i0 * ldc + jc + j0;
-                        if (w == NR) {
-                            if (h == MR) tile6(transA, kc, ap, lda, bp, cp, ldc, acc);
-                            else tileH(transA, (int)h, kc, ap, lda, bp, cp, ldc, acc);
-                        } else {
+                        if (w >= NR) kern.tile(transA, h, np, kc, ap, lda, bp, ps, cp, ldc, acc);
+                        else {   /* last panel, w < 16 columns: through a stack tile */
                             for (long r = 0; r < h; r++)
                                 for (long j = 0; j < NR; j++) edge[r * NR + j] = (acc && j < w) ? cp[r * ldc + j] : 0;
-                            tileH(transA, (int)h, kc, ap, lda, bp, edge, NR, 1);
+                            kern.tile(transA, h, 1, kc, ap, lda, bp, ps, edge, NR, 1);
                             for (long r = 0; r < h; r++)
                                 for (long j = 0; j < w; j++) cp[r * ldc + j] = edge[r * NR + j];
                         }
                     }
+                    j0 += w >= NR ? np * NR : w;
                 }
             }
         }
     }
 }
 
+void rdd_sgemm_ex(int transA, int transB, long M, long N, long K, float alpha, const float *A, long lda,
+                  const float *B, long ldb, float beta, float *C, long ldc) {
+    gemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, 0, beta, C, ldc);
+}
+
 void rdd_sgemm(int transB, long M, long N, long K, const float *A, long lda,
                const float *B, long ldb, float beta, float *C, long ldc) {
-    gemm(0, transB, M, N, K, A, lda, B, ldb, 0, beta, C, ldc);
+    gemm(0, transB, M, N, K, 1, A, lda, B, ldb, 0, beta, C, ldc);
 }
 
 void rdd_sgemm_packed(long M, long N, long K, const float *A, long lda, const float *packedB,
                       float beta, float *C, long ldc) {
-    gemm(0, 0, M, N, K, A, lda, 0, 0, packedB, beta, C, ldc);
+    gemm(0, 0, M, N, K, 1, A, lda, 0, 0, packedB, beta, C, ldc);
 }
 
 void rdd_sgemm_tn(long M, long N, long K, const float *A, long lda,
                   const float *B, long ldb, float beta, float *C, long ldc) {
-    gemm(1, 0, M, N, K, A, lda, B, ldb, 0, beta, C, ldc);
+    gemm(1, 0, M, N, K, 1, A, lda, B, ldb, 0, beta, C, ldc);
 }

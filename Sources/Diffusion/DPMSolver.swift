@@ -20,7 +20,7 @@ public enum DPMSolverSkipType: String, Sendable, CaseIterable {
 /// λ_k = log α_k − log σ_k (half the log-SNR; Float64 tables of spec §1.1).
 public func dpmSolverLambda(_ k: Int, schedule: CosineSchedule = .shared) -> Double {
     precondition((0...CosineSchedule.maxIndex).contains(k), "dpmSolverLambda: index \(k) outside 0...1024")
-    return log(schedule.alphas[k]) - log(schedule.sigmas[k])
+    return DetMath.log(schedule.alphas[k]) - DetMath.log(schedule.sigmas[k])
 }
 
 /// The official discrete wrapper's continuous time of grid index k: t_k = (k + 1)/N with N = 1025 levels.
@@ -40,8 +40,8 @@ public func dpmSolverIndex(ofContinuousTime t: Double) -> Int {
 public func dpmSolverInverseLambda(_ lambda: Double, schedule: CosineSchedule = .shared) -> Double {
     // log α as a function of λ (logaddexp(0, −2λ) evaluated stably).
     let m = -2 * lambda
-    let logAlpha = -0.5 * (max(0, m) + log1p(exp(-abs(m))))
-    let logAlphas = schedule.alphas.map { log($0) }            // decreasing in k
+    let logAlpha = -0.5 * (max(0, m) + DetMath.log1p(DetMath.exp(-abs(m))))
+    let logAlphas = schedule.alphas.map { DetMath.log($0) }            // decreasing in k
     let n = logAlphas.count
     if logAlpha >= logAlphas[0] { return dpmSolverContinuousTime(ofIndex: 0) }
     if logAlpha <= logAlphas[n - 1] { return dpmSolverContinuousTime(ofIndex: n - 1) }
@@ -167,7 +167,7 @@ public func dpmSolverSample(model: Denoiser, steps: Int = 12, order: Int = 3, xT
         func update(_ x: [Double], _ m: [[Double]], _ tPrev: [Int], _ t: Int, _ stepOrder: Int) -> [Double] {
             let s = tPrev[tPrev.count - 1]
             let h = lambda(t) - lambda(s)
-            let phi1 = expm1(-h)
+            let phi1 = DetMath.expm1(-h)
             let ratio = sigma[t] / sigma[s], a = alpha[t]
             let m0 = m[m.count - 1]
             switch stepOrder {

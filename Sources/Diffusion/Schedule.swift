@@ -5,6 +5,7 @@
 // Pure Float64 scalar maths: no tensors. Callers that feed tensors cast a coefficient to Float32 at
 // the point of use, as the official `extract()` does (§1.1).
 import Foundation
+import Tensor
 
 /// Bad input to the schedule, the step grid or the embedding table. Every case names the value.
 public enum ScheduleError: Error, Equatable, CustomStringConvertible {
@@ -80,7 +81,7 @@ public struct CosineSchedule: Sendable {
 
     /// f(u) = cos²((u + s)/(1 + s) · π/2), s = 0.008 (§1.1).
     public static func f(_ u: Double) -> Double {
-        let c = cos((u + offset) / (1 + offset) * Double.pi / 2)
+        let c = DetMath.cos((u + offset) / (1 + offset) * Double.pi / 2)
         return c * c
     }
 
@@ -134,7 +135,7 @@ public struct CosineSchedule: Sendable {
 
     /// logSNR_k = ln(α_k²/σ_k²) (natural log; the §1.1 table's last column).
     public func logSNR(_ k: Int) throws -> Double {
-        log(try snr(k))
+        DetMath.log(try snr(k))
     }
 
     /// The truncated-SNR weight ω_k = max(α_k²/σ_k², 1) of §1.4: max(MSE_x, MSE_ε) = ω_k · MSE_x.
@@ -255,24 +256,24 @@ public func timeEmbeddingTable(rows: Int = CosineSchedule.levels, dim: Int,
     switch arithmetic {
     case .officialFloat32:
         // torch: arange(0, d, 2) / d * math.log(10000) -> exp(-·) (float32); pos.float() * freq (float32).
-        let ln10000 = Float(log(10000.0))
+        let ln10000 = Float(DetMath.log(10000.0))
         let freqs: [Float] = (0..<half).map { i in
             let a = (Float(2 * i) / Float(dim)) * ln10000
-            return Float(exp(-Double(a)))
+            return Float(DetMath.exp(-Double(a)))
         }
         for p in 0..<rows {
             for i in 0..<half {
                 let arg = Double(Float(p) * freqs[i])
-                table[p * dim + 2 * i] = Float(sin(arg))
-                table[p * dim + 2 * i + 1] = Float(cos(arg))
+                table[p * dim + 2 * i] = Float(DetMath.sin(arg))
+                table[p * dim + 2 * i + 1] = Float(DetMath.cos(arg))
             }
         }
     case .float64:
         for p in 0..<rows {
             for i in 0..<half {
-                let arg = Double(p) * pow(10000.0, -Double(2 * i) / Double(dim))
-                table[p * dim + 2 * i] = Float(sin(arg))
-                table[p * dim + 2 * i + 1] = Float(cos(arg))
+                let arg = Double(p) * DetMath.pow(10000.0, -Double(2 * i) / Double(dim))
+                table[p * dim + 2 * i] = Float(DetMath.sin(arg))
+                table[p * dim + 2 * i + 1] = Float(DetMath.cos(arg))
             }
         }
     }

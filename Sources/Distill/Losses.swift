@@ -172,10 +172,10 @@ func blockedRelationKL(teacher t: UnsafePointer<Float>, student s: UnsafePointer
                     logSoftmax64(rsp.baseAddress! + off, count: a, scale: invTau, into: &logQ)
                     var kl = 0.0
                     for k in 0..<a {
-                        let p = Foundation.exp(logP[k])
+                        let p = DetMath.exp(logP[k])
                         kl += p * (logP[k] - logQ[k])
                         // G = ∂loss/∂R^S = (q − p)/(τ·B²·A), stored over the student relations.
-                        rsp[off + k] = Float((Foundation.exp(logQ[k]) - p) * invTau * scale)
+                        rsp[off + k] = Float((DetMath.exp(logQ[k]) - p) * invTau * scale)
                     }
                     total += kl
                 }
@@ -203,8 +203,8 @@ func logSoftmax64(_ x: UnsafePointer<Float>, count n: Int, scale: Double, into y
     var m = -Double.infinity
     for k in 0..<n { m = max(m, Double(x[k]) * scale) }
     var z = 0.0
-    for k in 0..<n { z += Foundation.exp(Double(x[k]) * scale - m) }
-    let lz = Foundation.log(z) + m
+    for k in 0..<n { z += DetMath.exp(Double(x[k]) * scale - m) }
+    let lz = DetMath.log(z) + m
     for k in 0..<n { y[k] = Double(x[k]) * scale - lz }
 }
 

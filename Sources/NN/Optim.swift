@@ -28,8 +28,8 @@ public final class Adam {
     /// One update with the current `lr`. Parameters without a gradient are skipped (as PyTorch does).
     public func update() {
         step += 1
-        let bc1 = 1 - Foundation.pow(Double(beta1), Double(step))
-        let bc2 = 1 - Foundation.pow(Double(beta2), Double(step))
+        let bc1 = 1 - DetMath.pow(Double(beta1), step)
+        let bc2 = 1 - DetMath.pow(Double(beta2), step)
         let stepSize = Float(Double(lr) / bc1)
         let bc2Sqrt = Float(bc2.squareRoot())
         let (b1, b2, e, wd, lrv, dec) = (beta1, beta2, eps, weightDecay, lr, decoupled)
@@ -90,7 +90,7 @@ public enum LRSchedule: Equatable, Sendable {
         case .constant: return base
         case .linearWarmup(let w): return w <= 0 ? base : base * Float(min(k, w)) / Float(w)
         case .cosine(let total):
-            return Float(Double(base) * (1 + Foundation.cos(Double.pi * Double(k) / Double(max(total, 1)))) / 2)
+            return Float(Double(base) * (1 + DetMath.cos(Double.pi * Double(k) / Double(max(total, 1)))) / 2)
         }
     }
 }

@@ -110,7 +110,7 @@ func trainSupervised(_ net: some FeatureClassifier, seed: UInt64, recipe s: Supe
                                snapshot: TrainingSnapshot(step: done, rngs: ["main": rng], batchPosition: batches.position), configJSON: json)
     }) { step in
         let epoch = Double(step) / Double(perEpoch)
-        sgd.lr = s.lr * Float(pow(0.1, Double(s.milestones.filter { epoch >= $0 * Double(s.epochs) }.count)))
+        sgd.lr = s.lr * Float(DetMath.pow(0.1, s.milestones.filter { epoch >= $0 * Double(s.epochs) }.count))
         net.train(true)
         let b = batches.nextBatch()
         let x = augment(b, pad: s.cropPadding, flip: train.flipAugmentation, rng: &rng)

@@ -134,10 +134,10 @@ public func normalizedRowEntropy(_ logits: Tensor) -> Double {
         var m = -Double.infinity
         for k in 0..<n { m = max(m, Double(logits.data[r * n + k])) }
         var z = 0.0
-        for k in 0..<n { z += Foundation.exp(Double(logits.data[r * n + k]) - m) }
+        for k in 0..<n { z += DetMath.exp(Double(logits.data[r * n + k]) - m) }
         var hsum = 0.0
-        for k in 0..<n { let p = Foundation.exp(Double(logits.data[r * n + k]) - m) / z; if p > 0 { hsum -= p * Foundation.log(p) } }
-        total += hsum / Foundation.log(Double(n))
+        for k in 0..<n { let p = DetMath.exp(Double(logits.data[r * n + k]) - m) / z; if p > 0 { hsum -= p * DetMath.log(p) } }
+        total += hsum / DetMath.log(Double(n))
     }
     return total / Double(rows)
 }

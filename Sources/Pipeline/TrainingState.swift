@@ -8,7 +8,7 @@ import Data
 /// The code version recorded in every checkpoint and hashed into stage identities. Bump it whenever
 /// a change alters the numbers a stage produces (docs/architecture.md, "stage identity").
 public enum CodeVersion {
-    public static let string = "rdd-0.3.0"  // 0.3: own AVX2 sgemm (products round differently from OpenBLAS)
+    public static let string = "rdd-0.4.0"  // 0.4: every product on our GEMM (one accumulation order on any x86), own exp/log (DetMath); 0.3: own AVX2 sgemm
 }
 
 /// A resumable snapshot of a training loop: everything needed to continue at `step` and obtain the

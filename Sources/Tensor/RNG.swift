@@ -69,15 +69,16 @@ public struct RNG: RandomNumberGenerator, Sendable, Equatable {
     }
 
     /// A standard normal variate (Box–Muller on two uniforms; the second value is kept for the next call).
+    /// log, sin and cos are `DetMath`'s, so the noise is the same bits on every machine.
     public mutating func normal() -> Double {
         if let s = spareNormal { spareNormal = nil; return s }
         var u1 = uniform()
         while u1 <= 0 { u1 = uniform() }
         let u2 = uniform()
-        let r = (-2 * Foundation.log(u1)).squareRoot()
+        let r = (-2 * DetMath.log(u1)).squareRoot()
         let th = 2 * Double.pi * u2
-        spareNormal = r * Foundation.sin(th)
-        return r * Foundation.cos(th)
+        spareNormal = r * DetMath.sin(th)
+        return r * DetMath.cos(th)
     }
 
     /// Fills `n` standard normals as Float32.

@@ -23,6 +23,8 @@ struct UNetBench: ParsableCommand {
     @Flag(help: "Do not run PyTorch.") var skipTorch = false
     @Flag(help: "Run every product on OpenBLAS (not our AVX2 kernel), for comparison.") var openblasOnly = false
     @Flag(help: "Run the Aᵀ·B products (weight gradients) on OpenBLAS, for comparison.") var openblasWeightGrad = false
+    @Flag(help: "Time inference (sampling): the forward pass without an autograd graph, against PyTorch's forward under torch.no_grad() (the anchor script's 'fwd-only' figure).")
+    var forward = false
 
     func run() throws {
         Threads.set(threads)
@@ -43,17 +45,25 @@ struct UNetBench: ParsableCommand {
             loss.backward()
             adam.update()
         }
-        for _ in 0..<warmup { step() }
+        // Inference: the forward pass at t = 0 under noGrad (no graph, no gradient buffers), as the anchor's
+        // `model(x0, zeros)` under torch.no_grad().
+        let zeros = [Int](repeating: 0, count: batch)
+        func forwardPass() { _ = Autograd.noGrad { net(x0, timesteps: zeros, rng: &rng) } }
+        let work = forward ? forwardPass : step
+        for _ in 0..<warmup { work() }
         var times: [Double] = []
         for _ in 0..<steps {
             let t0 = DispatchTime.now().uptimeNanoseconds
-            step()
+            work()
             times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
         }
         times.sort()
         let swiftMs = times[times.count / 2]
-        print(String(format: "Swift  U-Net batch %d: %.2f M parameters (%.2f M trainable), train step median %.1f ms (best %.1f, n=%d), threads %d",
-                     batch, Double(net.parameterCount) / 1e6, Double(adam.params.reduce(0) { $0 + $1.1.count }) / 1e6, swiftMs, times[0], steps, threads))
+        let what = forward ? "forward (no grad)" : "train step"
+        print(String(format: "Swift  U-Net batch %d: %.2f M parameters (%.2f M trainable), ", batch, Double(net.parameterCount) / 1e6,
+                     Double(adam.params.reduce(0) { $0 + $1.1.count }) / 1e6)
+              + what + String(format: " median %.1f ms (best %.1f, n=%d), threads %d", swiftMs, times[0], steps, threads)
+              + ", kernels \(KernelInfo.ownGemmISA ?? "OpenBLAS"), conv \(Conv2dTuning.algorithm.rawValue)")
         guard !skipTorch else { return }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -70,6 +80,14 @@ struct UNetBench: ParsableCommand {
             return
         }
         print("PyTorch " + line.trimmingCharacters(in: .whitespaces))
+        if forward {
+            // "... | fwd-only 123.4 ms, 20.1 GFLOP -> ..."
+            guard let r = line.range(of: "fwd-only "), let ms = Double(line[r.upperBound...].split(separator: " ")[0]) else {
+                print("PyTorch: no fwd-only figure in its output"); return
+            }
+            print(String(format: "ratio (PyTorch no_grad forward / Swift forward, ≥ 1 means Swift is faster): %.2f", ms / swiftMs))
+            return
+        }
         if let r = line.range(of: "train step median"), let ms = Double(line[r.upperBound...].trimmingCharacters(in: .whitespaces).split(separator: " ")[0]) {
             var gflop: Double?
             if let g = line.range(of: " ms/img, "), let v = Double(line[g.upperBound...].split(separator: " ")[0]) { gflop = v }

@@ -2,47 +2,113 @@ import XCTest
 import Foundation
 @testable import Tensor
 
-/// Our AVX2/FMA sgemm (Sources/CGemm) against a Float64 reference, on the edge cases of its blocking
-/// (rows not a multiple of 6, columns not a multiple of 16, several K blocks, N blocks > 256 columns,
-/// strided operands, beta 0 and 1), and its row-split determinism.
+/// Our sgemm (Sources/CGemm) against a Float64 reference on the edge cases of its blocking (rows not a
+/// multiple of the tile height, columns not a multiple of 16, several K blocks — K > 1536 included —,
+/// N blocks > 256 columns, strided operands, every transposition, alpha and beta), its row-split
+/// determinism, and the bit-identity of its instruction sets (issue 23).
 final class GemmKernelTests: XCTestCase {
-    override func setUpWithError() throws {
-        try XCTSkipUnless(GemmDispatch.ownKernelAvailable, "CPU without AVX2/FMA: the kernel is never used")
-    }
-
-    /// C = op(A)·op(B) + beta·C on padded storage (lda, ldb, ldc > dense); padding must stay untouched.
-    func check(m: Int, n: Int, k: Int, transA: Bool = false, transB: Bool, beta: Float, file: StaticString = #filePath, line: UInt = #line) {
+    /// C = alpha·op(A)·op(B) + beta·C on padded storage (lda, ldb, ldc > dense); padding must stay untouched.
+    /// Bound: |error| ≤ 2e-6·√K·(1 + |C|) — Float32 round-off of a K-term sum of products of values in
+    /// [−1, 1] grows like √K·2⁻²⁴ for random signs (2e-6 ≈ 33·2⁻²⁴ leaves room for the blocked order).
+    func check(m: Int, n: Int, k: Int, transA: Bool, transB: Bool, alpha: Float = 1, beta: Float,
+               file: StaticString = #filePath, line: UInt = #line) {
         let lda = (transA ? m : k) + 3, ldb = (transB ? k : n) + 5, ldc = n + 2
-        let a = rand([(transA ? k : m) * lda], seed: UInt64(m * 7 + k), grad: false)
-        let b = rand([(transB ? n : k) * ldb], seed: UInt64(n * 11 + k), grad: false)
-        let c = rand([m * ldc], seed: UInt64(m + n), grad: false)
+        let a = rand([max(1, (transA ? k : m) * lda)], seed: UInt64(m * 7 + k), grad: false)
+        let b = rand([max(1, (transB ? n : k) * ldb)], seed: UInt64(n * 11 + k), grad: false)
+        let c = rand([max(1, m * ldc)], seed: UInt64(m + n), grad: false)
         let c0 = c.array
-        sgemmOwnKernel(transA: transA, transB: transB, m: m, n: n, k: k, a: a.data, lda: lda, b: b.data, ldb: ldb, beta: beta, c: c.data, ldc: ldc)
+        sgemmOwnKernel(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a.data, lda: lda, b: b.data, ldb: ldb,
+                       beta: beta, c: c.data, ldc: ldc)
         var worst = 0.0
         for i in 0..<m {
             for j in 0..<ldc {
                 let got = Double(c.data[i * ldc + j])
                 if j >= n { XCTAssertEqual(c.data[i * ldc + j], c0[i * ldc + j], "padding overwritten", file: file, line: line); continue }
-                var s = beta == 0 ? 0.0 : Double(c0[i * ldc + j])
+                var s = 0.0
                 for p in 0..<k {
                     s += Double(transA ? a.data[p * lda + i] : a.data[i * lda + p]) * Double(transB ? b.data[j * ldb + p] : b.data[p * ldb + j])
                 }
+                s = Double(alpha) * s + (beta == 0 ? 0 : Double(beta) * Double(c0[i * ldc + j]))
                 worst = max(worst, abs(got - s) / (1 + abs(s)))
             }
         }
-        XCTAssertLessThan(worst, 2e-6 * Double(max(k, 1)).squareRoot(), "m \(m) n \(n) k \(k) transA \(transA) transB \(transB) beta \(beta)", file: file, line: line)
+        XCTAssertLessThan(worst, 2e-6 * Double(max(k, 1)).squareRoot(),
+                          "m \(m) n \(n) k \(k) transA \(transA) transB \(transB) alpha \(alpha) beta \(beta) on \(GemmDispatch.isa)", file: file, line: line)
     }
 
     func testShapesAgainstFloat64() {
-        for (m, n, k) in [(1, 1, 1), (5, 3, 7), (6, 16, 8), (7, 17, 33), (13, 40, 300), (12, 33, 513), (25, 64, 192), (3, 300, 20), (0, 4, 4), (4, 4, 0)] {
-            for (transA, transB) in [(false, false), (false, true), (true, false)] {
+        for (m, n, k) in [(1, 1, 1), (5, 3, 7), (6, 16, 8), (7, 17, 33), (13, 40, 300), (12, 33, 513), (25, 64, 192), (3, 300, 20),
+                          (0, 4, 4), (4, 4, 0), (9, 70, 1537), (15, 33, 2304), (29, 5, 4100)] {
+            for (transA, transB) in [(false, false), (false, true), (true, false), (true, true)] {
                 for beta: Float in [0, 1] { check(m: m, n: n, k: k, transA: transA, transB: transB, beta: beta) }
+            }
+        }
+        check(m: 11, n: 21, k: 50, transA: false, transB: true, alpha: 1.5, beta: 0.25)
+        check(m: 11, n: 21, k: 50, transA: true, transB: true, alpha: -2, beta: 0)
+    }
+
+    /// The same bits on every ISA this CPU can run: the portable path (fmaf per element), AVX2 (6×16
+    /// tiles) and the AVX-512 tiling (12 rows × two 16-column panels) emulated on AVX2 registers.
+    func testISAsGiveIdenticalBits() throws {
+        try XCTSkipUnless(KernelISA.avx2.isSupported, "CPU lacks AVX2+FMA: only the portable path runs here")
+        try assertISAsAgree([.portable, .avx2, .avx512Emulated])
+    }
+
+    /// The real AVX-512F kernel gives AVX2's bits (never a silent pass: skipped with the reason here).
+    func testAVX512MatchesAVX2() throws {
+        guard KernelISA.avx512.isSupported else {
+            throw XCTSkip("CPU lacks AVX-512F: the AVX-512 kernel cannot run here (its tiling is checked emulated in testISAsGiveIdenticalBits)")
+        }
+        try assertISAsAgree([.avx2, .avx512])
+    }
+
+    func assertISAsAgree(_ isas: [KernelISA]) throws {
+        let saved = GemmDispatch.isa
+        defer { try? GemmDispatch.select(saved) }
+        for (m, n, k) in [(1, 1, 1), (7, 17, 33), (31, 47, 300), (20, 300, 513), (16, 64, 2304), (45, 16, 10)] {
+            for (transA, transB) in [(false, false), (false, true), (true, false), (true, true)] {
+                for beta: Float in [0, 1] {
+                    let a = rand([m * k], seed: UInt64(3 * m + k), grad: false), b = rand([k * n], seed: UInt64(5 * n + k), grad: false)
+                    let c0 = rand([m * n], seed: 9, grad: false)
+                    var results: [[Float]] = []
+                    for isa in isas {
+                        try GemmDispatch.select(isa)
+                        let c = c0.detached()
+                        sgemmOwnKernel(transA: transA, transB: transB, m: m, n: n, k: k, a: a.data, lda: transA ? m : k,
+                                       b: b.data, ldb: transB ? k : n, beta: beta, c: c.data, ldc: n)
+                        results.append(c.array)
+                    }
+                    for (isa, r) in zip(isas, results).dropFirst() {
+                        XCTAssertEqual(r, results[0], "\(isa) vs \(isas[0]): m \(m) n \(n) k \(k) transA \(transA) transB \(transB) beta \(beta)")
+                    }
+                }
             }
         }
     }
 
-    /// Any split of the rows of C gives the same bits (the kernel choice and the K blocking never depend
-    /// on M), which is what keeps `sgemmParallel` and the conv chunks thread-count independent.
+    /// `RDD_KERNELS`: auto/unset choose the best ISA; unknown values and ISAs the CPU lacks are refused
+    /// with a message naming the variable and the value.
+    func testEnvironmentValues() throws {
+        XCTAssertNil(try GemmDispatch.parse(nil))
+        XCTAssertNil(try GemmDispatch.parse("auto"))
+        XCTAssertEqual(try GemmDispatch.parse("portable"), .portable)
+        XCTAssertThrowsError(try GemmDispatch.parse("sse9")) { e in
+            XCTAssertEqual("\(e)", "RDD_KERNELS=sse9: unknown kernel set; expected avx2, avx512, portable or auto")
+        }
+        XCTAssertThrowsError(try GemmDispatch.parse("avx512-emulated"), "the emulation is for tests only")
+        for isa in [KernelISA.avx2, .avx512] {
+            if isa.isSupported { XCTAssertEqual(try GemmDispatch.parse(isa.rawValue), isa) }
+            else {
+                XCTAssertThrowsError(try GemmDispatch.parse(isa.rawValue)) { e in
+                    XCTAssertTrue("\(e)".hasPrefix("RDD_KERNELS=\(isa.rawValue): this CPU lacks "), "\(e)")
+                }
+            }
+        }
+        XCTAssertTrue(KernelISA.best.isSupported)
+    }
+
+    /// Any split of the rows of C gives the same bits (the K blocking never depends on M), which is what
+    /// keeps `sgemmParallel` and the conv chunks thread-count independent.
     func testRowSplitsAreBitIdentical() {
         let (m, n, k) = (50, 72, 400)
         let a = rand([m * k], seed: 61, grad: false), b = rand([k * n], seed: 62, grad: false)
@@ -78,16 +144,17 @@ final class GemmKernelTests: XCTestCase {
         }
     }
 
-    /// The dispatching `sgemm` agrees with OpenBLAS on a conv-shaped product (to Float32 round-off).
+    /// The dispatching `sgemm` agrees with OpenBLAS (the test reference) to Float32 round-off, on a
+    /// conv-shaped product and on one with K > 1536 (which used to go to OpenBLAS).
     func testDispatchAgreesWithOpenBLAS() {
-        let (m, n, k) = (100, 64, 576)
-        let a = rand([m * k], seed: 71, grad: false), b = rand([n * k], seed: 72, grad: false)
-        let own = Tensor(zeros: [m * n]), blas = Tensor(zeros: [m * n])
-        XCTAssertTrue(GemmDispatch.useOwn(transA: false, transB: true, n: n, k: k, alpha: 1, beta: 0))
-        sgemm(transB: true, m: m, n: n, k: k, a: a.data, b: b.data, c: own.data)
-        GemmDispatch.ownKernel = false
-        defer { GemmDispatch.ownKernel = true }
-        sgemm(transB: true, m: m, n: n, k: k, a: a.data, b: b.data, c: blas.data)
-        assertClose(own.array, f64(blas), rtol: 1e-5, atol: 1e-4, "own kernel vs OpenBLAS")
+        for (m, n, k) in [(100, 64, 576), (40, 256, 2304)] {
+            let a = rand([m * k], seed: 71, grad: false), b = rand([n * k], seed: 72, grad: false)
+            let own = Tensor(zeros: [m * n]), blas = Tensor(zeros: [m * n])
+            sgemm(transB: true, m: m, n: n, k: k, a: a.data, b: b.data, c: own.data)
+            GemmDispatch.ownKernel = false
+            sgemm(transB: true, m: m, n: n, k: k, a: a.data, b: b.data, c: blas.data)
+            GemmDispatch.ownKernel = true
+            assertClose(own.array, f64(blas), rtol: 1e-5, atol: 1e-4, "own kernel vs OpenBLAS, k \(k)")
+        }
     }
 }

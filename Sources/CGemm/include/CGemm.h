@@ -1,13 +1,31 @@
 #ifndef RDD_CGEMM_H
 #define RDD_CGEMM_H
-/* A single-threaded AVX2/FMA sgemm for the shapes of our convolutions (see gemm.c). */
+/* Our single-precision GEMM (see gemm.c): one accumulation order per output element on every
+   instruction set, so every ISA gives the same bits. */
 
-/* 1 when the CPU has AVX2 and FMA (the kernel may be called), else 0. */
+/* Instruction sets of the micro-kernel. RDD_GEMM_AVX512_EMULATED runs the AVX-512 tiling (12-row
+   tiles, pairs of 16-column panels) on pairs of AVX2 registers: for testing the AVX-512 path's
+   bit-identity on CPUs without AVX-512F; never chosen automatically. */
+enum { RDD_GEMM_PORTABLE = 0, RDD_GEMM_AVX2 = 1, RDD_GEMM_AVX512 = 2, RDD_GEMM_AVX512_EMULATED = 3 };
+
+/* 1 when this CPU (and OS) can run `isa` (cpuid: AVX2+FMA; AVX-512F for RDD_GEMM_AVX512), else 0. */
+int rdd_gemm_supported(int isa);
+/* 1 when the CPU has AVX2 and FMA, else 0. */
 int rdd_gemm_available(void);
+/* The widest supported ISA (AVX512 > AVX2 > PORTABLE); what runs unless rdd_gemm_select chose another. */
+int rdd_gemm_best(void);
+/* Selects the ISA for every later call (process-wide); 0 (and no change) when the CPU lacks it. */
+int rdd_gemm_select(int isa);
+/* The ISA that runs the products. */
+int rdd_gemm_selected(void);
 
-/* Row-major C (M×N) = A (M×K, row stride lda) · op(B) + beta·C, beta 0 or 1 (any other value is
-   treated as 1). op(B) is B (K×N, row stride ldb) or, with transB, Bᵀ where B is N×K (row stride ldb).
-   Single-threaded; callers parallelise over rows of C. Must only be called when rdd_gemm_available(). */
+/* Row-major C (M×N) = alpha·op(A)·op(B) + beta·C: op(A) is A (M×K, row stride lda) or, with transA,
+   Aᵀ where A is K×M; op(B) is B (K×N, row stride ldb) or, with transB, Bᵀ where B is N×K.
+   Any shape, alpha and beta. Single-threaded; callers parallelise over rows of C. */
+void rdd_sgemm_ex(int transA, int transB, long M, long N, long K, float alpha, const float *A, long lda,
+                  const float *B, long ldb, float beta, float *C, long ldc);
+
+/* rdd_sgemm_ex with transA = 0, alpha = 1. */
 void rdd_sgemm(int transB, long M, long N, long K, const float *A, long lda,
                const float *B, long ldb, float beta, float *C, long ldc);
 
@@ -19,12 +37,17 @@ void rdd_pack_b(int transB, long N, long K, const float *B, long ldb, float *dst
 void rdd_sgemm_packed(long M, long N, long K, const float *A, long lda, const float *packedB,
                       float beta, float *C, long ldc);
 
-/* Row-major C (M×N) = Aᵀ·B + beta·C with A stored K×M (row stride lda) and B K×N (row stride ldb):
-   the transposed form of a convolution's weight gradient, loweredᵀ·dY, whose reduction runs over
-   pixel rows. Same blocking, kernel and determinism as rdd_sgemm; A is read in place (the 6 values
-   of one k are contiguous). */
+/* rdd_sgemm_ex with transA = 1, transB = 0, alpha = 1: the transposed form of a convolution's weight
+   gradient, loweredᵀ·dY, whose reduction runs over pixel rows (the h values of one k are contiguous). */
 void rdd_sgemm_tn(long M, long N, long K, const float *A, long lda,
                   const float *B, long ldb, float beta, float *C, long ldc);
+
+/* Winograd F(2×2, 3×3) transforms of one tile over n channels (winograd.c; Sources/Tensor/Kernels/
+   Winograd.swift). Input: v[ξ·ld + c] = (Bᵀ d B)[ξ], d[i·4 + j] = channels of patch pixel (i, j).
+   Output: the 2×2 pixels o[0..3] (o[p] = 0 when outside the image) = (Aᵀ M A)[p] with M[ξ] = m + ξ·ld,
+   stored (mode 0), added (1) or stored plus bias[c] (2). */
+void rdd_winograd_input(float *v, long ld, const float *const *d, long n);
+void rdd_winograd_output(const float *m, long ld, float *const *o, int mode, const float *bias, long n);
 
 /* CPUs in this process's affinity mask (taskset, cpusets); 0 when unknown (cpus.c). */
 int rdd_available_cpus(void);

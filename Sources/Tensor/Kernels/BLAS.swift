@@ -1,29 +1,119 @@
 import CBLAS
 import CGemm
+import Foundation
 
-/// Which single-threaded GEMM runs a product (for benchmarks and tests; defaults are the measured best).
-public enum GemmDispatch {
-    /// Use our AVX2/FMA kernel (`CGemm`) for the shapes where it measured faster than OpenBLAS.
-    nonisolated(unsafe) public static var ownKernel: Bool = true
-    /// ... including Aᵀ·B (the convolutions' weight gradients).
-    nonisolated(unsafe) public static var ownKernelTransposedA: Bool = true
-    /// Whether this CPU can run it (AVX2 + FMA, checked once).
-    public static let ownKernelAvailable: Bool = rdd_gemm_available() != 0
+/// The instruction set of our GEMM micro-kernel (`CGemm`). All of them give the same bits: each output
+/// element is accumulated in one fixed order (Sources/CGemm/gemm.c, docs/architecture.md).
+public enum KernelISA: String, CaseIterable, Sendable {
+    /// One element at a time with `fmaf` (any x86-64; slow, the reference of the order).
+    case portable
+    /// AVX2 + FMA: 6×16 tiles in ymm registers.
+    case avx2
+    /// AVX-512F: up to 12×32 tiles in zmm registers.
+    case avx512
+    /// The AVX-512 tiling run on pairs of AVX2 registers: tests only (bit-identity of that tiling on CPUs
+    /// without AVX-512F); never selected automatically and not accepted from `RDD_KERNELS`.
+    case avx512Emulated = "avx512-emulated"
 
-    /// Own kernel for C = A·op(B) + beta·C (A not transposed) and C = Aᵀ·B + beta·C, with alpha 1,
-    /// beta 0 or 1, N ≤ 256 and K ≤ 1536: the forward, input-gradient and (transposed) weight-gradient
-    /// products of the U-Net's convolutions, attention and linear layers. Measured single-core against
-    /// OpenBLAS 0.3.21 (docs/benchmarks.md): 87-94 vs 77-84 GFLOP/s at N = 64-128, K = 192-1152; equal
-    /// at N = 256, K = 1152; slower for larger K (N = 256, K = 2304 or 4096), which stays on OpenBLAS.
-    /// The choice never depends on M, so splitting rows of C over threads never changes the kernel.
-    @inline(__always)
-    static func useOwn(transA: Bool, transB: Bool, n: Int, k: Int, alpha: Float, beta: Float) -> Bool {
-        ownKernel && ownKernelAvailable && !(transA && transB) && (!transA || ownKernelTransposedA) && alpha == 1 && (beta == 0 || beta == 1) && n <= 256 && k <= 1536
+    var code: Int32 {
+        switch self {
+        case .portable: return Int32(RDD_GEMM_PORTABLE)
+        case .avx2: return Int32(RDD_GEMM_AVX2)
+        case .avx512: return Int32(RDD_GEMM_AVX512)
+        case .avx512Emulated: return Int32(RDD_GEMM_AVX512_EMULATED)
+        }
+    }
+
+    init(code: Int32) {
+        self = KernelISA.allCases.first { $0.code == code } ?? .portable
+    }
+
+    /// Whether this CPU (cpuid, and the OS for the zmm state) can run it.
+    public var isSupported: Bool { rdd_gemm_supported(code) != 0 }
+
+    /// The widest ISA this CPU supports (what `RDD_KERNELS=auto` selects).
+    public static var best: KernelISA { KernelISA(code: rdd_gemm_best()) }
+
+    /// The name recorded in provenance ("avx2+fma" as before this change, so old records still compare).
+    public var provenanceName: String {
+        switch self {
+        case .portable: return "portable"
+        case .avx2: return "avx2+fma"
+        case .avx512: return "avx512f"
+        case .avx512Emulated: return "avx512-emulated"
+        }
     }
 }
 
-/// Row-major single-precision GEMM: C = alpha · op(A) · op(B) + beta · C, single products on our
-/// AVX2 kernel where `GemmDispatch.useOwn` says so, otherwise OpenBLAS.
+/// A refused kernel selection: `RDD_KERNELS` (or `GemmDispatch.select`) asked for something unknown or
+/// for an ISA this CPU lacks.
+public struct KernelSelectionError: Error, CustomStringConvertible, Equatable {
+    public let description: String
+}
+
+/// Which GEMM runs a product: our kernel on the ISA chosen at start-up, or (benchmarks only) OpenBLAS.
+public enum GemmDispatch {
+    /// The environment variable that overrides the ISA: `avx2`, `avx512`, `portable` or `auto` (unset =
+    /// auto = the widest the CPU supports). Results are the same bits on every ISA; the variable is for
+    /// comparing speed and for tests.
+    public static let environmentVariable = "RDD_KERNELS"
+
+    /// Every product on our kernel (true). False sends them to OpenBLAS — `rdd-bench --openblas-only`
+    /// comparisons only: OpenBLAS chooses its kernels per CPU, so its results depend on the machine.
+    nonisolated(unsafe) public static var ownKernel: Bool = true
+    /// ... including Aᵀ·B (the convolutions' weight gradients); benchmarks only, as `ownKernel`.
+    nonisolated(unsafe) public static var ownKernelTransposedA: Bool = true
+    /// Always true since the portable path exists (kept for callers that asked before it did).
+    public static let ownKernelAvailable: Bool = true
+
+    /// The ISA from `RDD_KERNELS` (nil when unset or `auto`), or the error that refuses it.
+    public static func parse(_ value: String?) throws -> KernelISA? {
+        guard let raw = value?.trimmingCharacters(in: .whitespaces), !raw.isEmpty, raw.lowercased() != "auto" else { return nil }
+        guard let isa = KernelISA(rawValue: raw.lowercased()), isa != .avx512Emulated else {
+            throw KernelSelectionError(description: "\(environmentVariable)=\(raw): unknown kernel set; expected avx2, avx512, portable or auto")
+        }
+        guard isa.isSupported else {
+            let missing = isa == .avx512 ? "AVX-512F" : "AVX2 and FMA"
+            throw KernelSelectionError(description: "\(environmentVariable)=\(raw): this CPU lacks \(missing) (cpuid); use \(environmentVariable)=auto (selects \(KernelISA.best.rawValue))")
+        }
+        return isa
+    }
+
+    /// The choice from the environment, made once before the first product; a refused value stops the
+    /// process with the message (a run must not silently use another kernel than the one asked for).
+    private static let fromEnvironment: Void = {
+        do {
+            let isa = try parse(ProcessInfo.processInfo.environment[environmentVariable]) ?? KernelISA.best
+            _ = rdd_gemm_select(isa.code)
+        } catch {
+            fatalError("\(error)")
+        }
+    }()
+
+    /// The ISA our kernel runs on.
+    public static var isa: KernelISA {
+        _ = fromEnvironment
+        return KernelISA(code: rdd_gemm_selected())
+    }
+
+    /// Selects the ISA for every later product (tests and benchmarks); throws when the CPU lacks it.
+    public static func select(_ isa: KernelISA) throws {
+        _ = fromEnvironment
+        guard rdd_gemm_select(isa.code) != 0 else {
+            throw KernelSelectionError(description: "kernel set \(isa.rawValue): this CPU lacks it (cpuid)")
+        }
+    }
+
+    /// Our kernel for every product (any shape, alpha, beta, transposition) unless a benchmark switched it
+    /// off. The choice never depends on M, so splitting rows of C over threads never changes the kernel.
+    @inline(__always)
+    static func useOwn(transA: Bool, transB: Bool, n: Int, k: Int, alpha: Float, beta: Float) -> Bool {
+        ownKernel && (!transA || ownKernelTransposedA)
+    }
+}
+
+/// Row-major single-precision GEMM: C = alpha · op(A) · op(B) + beta · C on our kernel (OpenBLAS only
+/// when a benchmark set `GemmDispatch.ownKernel = false`).
 ///
 /// `A` is M×K after `op` (stored K×M when `transA`), `B` is K×N after `op`, `C` is M×N.
 /// Leading dimensions default to the dense row-major ones.
@@ -36,8 +126,8 @@ public func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k:
     let ldb = ldb ?? (transB ? k : n)
     let ldc = ldc ?? n
     if GemmDispatch.useOwn(transA: transA, transB: transB, n: n, k: k, alpha: alpha, beta: beta) {
-        if transA { rdd_sgemm_tn(m, n, k, a, lda, b, ldb, beta, c, ldc) }
-        else { rdd_sgemm(transB ? 1 : 0, m, n, k, a, lda, b, ldb, beta, c, ldc) }
+        _ = GemmDispatch.isa   // the RDD_KERNELS choice, once
+        rdd_sgemm_ex(transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
         return
     }
     cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
@@ -57,10 +147,10 @@ public func withSingleThreadedBLAS<R>(_ body: () -> R) -> R {
     return body()
 }
 
-/// `sgemm` split by rows of C over `Threads.count` workers, each a single-threaded OpenBLAS call.
+/// `sgemm` split by rows of C over `Threads.count` workers, each a single-threaded call.
 ///
 /// Row blocks of C are independent products (row i of C uses row i of op(A) only), so the result is
-/// the same as one call's for any split: OpenBLAS's order over K does not depend on M.
+/// the same as one call's for any split: our kernel's order over K does not depend on M.
 public func sgemmParallel(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
                           alpha: Float = 1, a: UnsafePointer<Float>, lda: Int? = nil,
                           b: UnsafePointer<Float>, ldb: Int? = nil,
@@ -97,13 +187,10 @@ public func sgemmPackedB(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: I
     rdd_sgemm_packed(m, n, k, a, lda, packedB, beta, c, ldc)
 }
 
-/// Our kernel directly (for tests and benchmarks): C = op(A)·op(B) + beta·C with op(A) = Aᵀ only when
-/// B is not transposed, beta 0 or 1. Requires `GemmDispatch.ownKernelAvailable`.
-public func sgemmOwnKernel(transA: Bool = false, transB: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
+/// Our kernel directly, whatever `GemmDispatch.ownKernel` says (tests and benchmarks):
+/// C = alpha·op(A)·op(B) + beta·C on the selected ISA.
+public func sgemmOwnKernel(transA: Bool = false, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
                            b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
-    precondition(GemmDispatch.ownKernelAvailable, "sgemmOwnKernel: this CPU lacks AVX2/FMA")
-    precondition(beta == 0 || beta == 1, "sgemmOwnKernel: beta must be 0 or 1, got \(beta)")
-    precondition(!(transA && transB), "sgemmOwnKernel: Aᵀ·Bᵀ is not supported")
-    if transA { rdd_sgemm_tn(m, n, k, a, lda, b, ldb, beta, c, ldc) }
-    else { rdd_sgemm(transB ? 1 : 0, m, n, k, a, lda, b, ldb, beta, c, ldc) }
+    _ = GemmDispatch.isa
+    rdd_sgemm_ex(transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }

@@ -33,8 +33,8 @@ import CBLAS
 // barrier between copying and multiplying (OpenBLAS is set to 1 thread meanwhile and restored).
 // Chunking never depends on the thread count, and no result depends on which worker ran a chunk
 // (disjoint outputs; weight-gradient partials per fixed chunk group, summed in group order), so
-// outputs are bit-identical run to run. They are also identical across thread counts, except for
-// paths that call a multi-threaded sgemm (`perThread = false`).
+// outputs are bit-identical run to run and across thread counts (every product is our GEMM, whose
+// per-element order depends on neither the row split nor the ISA).
 
 /// Output extent of a convolution along one axis: (n + 2·padding − kernel)/stride + 1.
 @inlinable
@@ -42,8 +42,35 @@ public func conv2dOutputSize(_ n: Int, kernel: Int, stride: Int = 1, padding: In
     (n + 2 * padding - kernel) / stride + 1
 }
 
+/// How stride-1, padding-1 3×3 convolutions compute their forward pass and input gradient.
+public enum ConvAlgorithm: String, CaseIterable, Sendable {
+    /// Lowering + GEMM (row bands / im2col), the default.
+    case direct
+    /// Winograd F(2×2, 3×3) (`Winograd`): 2.25× fewer multiply-adds in the products, larger round-off.
+    case winograd
+
+    /// The environment variable that selects it: `RDD_CONV=direct|winograd` (unset: direct).
+    public static let environmentVariable = "RDD_CONV"
+
+    /// The algorithm named by `value` (nil or empty: direct); an unknown name is an error naming the
+    /// variable and the value.
+    public static func parse(_ value: String?) throws -> ConvAlgorithm {
+        guard let raw = value?.trimmingCharacters(in: .whitespaces), !raw.isEmpty else { return .direct }
+        guard let a = ConvAlgorithm(rawValue: raw.lowercased()) else {
+            throw KernelSelectionError(description: "\(environmentVariable)=\(raw): unknown convolution algorithm; expected direct or winograd")
+        }
+        return a
+    }
+}
+
 /// Performance knobs of the convolution kernels (for benchmarks and tests; defaults are the measured best).
 public enum Conv2dTuning {
+    /// The 3×3 stride-1 algorithm, from `RDD_CONV` at start-up (a refused value stops the process with
+    /// the message); Winograd changes the numbers (docs/benchmarks.md).
+    nonisolated(unsafe) public static var algorithm: ConvAlgorithm = {
+        do { return try ConvAlgorithm.parse(ProcessInfo.processInfo.environment[ConvAlgorithm.environmentVariable]) }
+        catch { fatalError("\(error)") }
+    }()
     /// Floats in one lowering buffer (one per worker). Default 256 Ki floats (1 MB).
     nonisolated(unsafe) public static var chunkFloats: Int = 1 << 18
     /// Per-worker lowering + single-threaded sgemm (true) or, for comparison, sequential chunks with a
@@ -112,6 +139,13 @@ public func conv2dForward(_ y: UnsafeMutablePointer<Float>,
     if B == 0 { return }
     let L = ConvLowering(B: B, H: H, W: W, C: Cin, k: k, s: s, p: p, Ho: Ho, Wo: Wo)
     let mode: RowInit = bias.map { .bias($0) } ?? .zero
+    if k == 3 && s == 1 && p == 1 && Conv2dTuning.algorithm == .winograd {
+        ScratchPool.withScratch(16 * Cin * Cout) { u in
+            timedOther { Winograd.transformWeight(u, cin: Cin, cout: Cout) { o, i, a, b in weight[((o * Cin + i) * 3 + a) * 3 + b] } }
+            Winograd.forward(y, x, u: u, B: B, H: H, W: W, cin: Cin, cout: Cout, mode)
+        }
+        return
+    }
     if k == 1 {  // (Cout, Cin, 1, 1) is already Cout × K
         loweredGemm(y, x, L, weight, n: Cout, transB: true, mode)
         return
@@ -154,6 +188,14 @@ public func conv2dBackward(_ dx: UnsafeMutablePointer<Float>?, _ dweight: Unsafe
         }
     }
     guard let dx = dx else { return }
+    if k == 3 && s == 1 && p == 1 && Conv2dTuning.algorithm == .winograd {
+        // The transposed convolution as a Winograd forward of dY: kernel g'(ci, co, a, b) = W[co, ci, 2 − a, 2 − b].
+        ScratchPool.withScratch(16 * Cin * Cout) { u in
+            timedOther { Winograd.transformWeight(u, cin: Cout, cout: Cin) { ci, co, a, b in weight[((co * Cin + ci) * 3 + 2 - a) * 3 + 2 - b] } }
+            Winograd.forward(dx, dy, u: u, B: B, H: H, W: W, cin: Cout, cout: Cin, overwriteDx ? .zero : .accumulate)
+        }
+        return
+    }
     if s == 1 {
         // dX = conv(dY, flip(W) with Cin/Cout swapped, padding k−1−p): rows are dx pixels, K' = k·k·Cout.
         let Lt = ConvLowering(B: B, H: Ho, W: Wo, C: Cout, k: k, s: 1, p: k - 1 - p, Ho: H, Wo: W)

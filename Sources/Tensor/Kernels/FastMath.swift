@@ -5,7 +5,10 @@
 /// e^x for Float, Cephes `expf`'s method: x = n·ln2 + r with n = round(x/ln2), |r| ≤ ln2/2, e^r by a
 /// degree-7 polynomial, 2^n put into the exponent bits. Max relative error ≈ 2 ulp on [−87, 88]
 /// (tested against Float64 `exp` in FastMathTests); x is clamped to [−87.3, 88], so it never returns
-/// inf/NaN for finite input (e^88 ≈ 1.65e38), and −inf-ward inputs give ≈ 1.2e−38 rather than 0.
+/// inf/NaN for finite input (e^88 ≈ 1.65e38), and inputs below −87.3 (−inf included: softmax of masked
+/// entries) give 0. Only IEEE add/multiply and bit operations, compiled without `-march` (Swift never
+/// fuses a·b + c): the scalar and the vectorised loops give the same bits on every x86-64 machine, and
+/// no libm is involved (glibc's `expf` picks per-CPU variants).
 @inline(__always)
 public func fastExp(_ x: Float) -> Float {
     let xc = min(max(x, -87.33654), 88.0)
@@ -21,7 +24,8 @@ public func fastExp(_ x: Float) -> Float {
     p = p * r + 5.0000001201e-1
     let er = p * (r * r) + r + 1
     let k = Int32(bitPattern: shifted.bitPattern &- 0x4B40_0000)   // n as an integer
-    return er * Float(bitPattern: UInt32(bitPattern: (k &+ 127) << 23))
+    let y = er * Float(bitPattern: UInt32(bitPattern: (k &+ 127) << 23))
+    return x < -87.33654 ? 0 : y
 }
 
 /// σ(x) = 1 / (1 + e^−x) on `fastExp`.

@@ -1,12 +1,13 @@
 import CBLAS
 
-/// Which kernels compute the products on this machine, for provenance records: numbers are
-/// bit-identical only when the same kernels ran (they sum in different orders, so round differently).
+/// Which kernels compute the products on this machine, for provenance records. Our kernel gives the same
+/// bits on every ISA; OpenBLAS (LAPACK in Metrics, test references, `--openblas-only` benchmarks) does not.
 public enum KernelInfo {
-    /// The ISA of our own GEMM kernel when `sgemm` dispatches to it ("avx2+fma"); nil when every product
-    /// goes to OpenBLAS (the CPU lacks AVX2/FMA, or `GemmDispatch.ownKernel` is off).
+    /// The ISA of our own GEMM kernel ("avx2+fma", "avx512f", "portable"); nil when every product goes to
+    /// OpenBLAS (`GemmDispatch.ownKernel` off, benchmarks only). The ISAs give the same bits, so this
+    /// records speed, not numerics.
     public static var ownGemmISA: String? {
-        GemmDispatch.ownKernel && GemmDispatch.ownKernelAvailable ? "avx2+fma" : nil
+        GemmDispatch.ownKernel ? GemmDispatch.isa.provenanceName : nil
     }
 
     /// `openblas_get_corename()`: the kernel set OpenBLAS's dynamic dispatch chose for this CPU.

@@ -39,7 +39,7 @@ public func klDivergence(teacherLogits t: Tensor, studentLogits s: Tensor, tauTe
     var total = 0.0
     for r in 0..<rows {
         var acc = 0.0
-        for j in 0..<n { let i = r * n + j; acc += Foundation.exp(logP[i]) * (logP[i] - logQ[i]) }
+        for j in 0..<n { let i = r * n + j; acc += DetMath.exp(logP[i]) * (logP[i] - logQ[i]) }
         rowKL[r] = acc
         total += acc
     }
@@ -48,13 +48,13 @@ public func klDivergence(teacherLogits t: Tensor, studentLogits s: Tensor, tauTe
         let gv = g.data[0] / Float(rows)
         if s.requiresGrad {
             let d = s.gradBuffer()
-            for i in 0..<s.count { d[i] += gv * Float(Foundation.exp(logQ[i]) - Foundation.exp(logP[i])) / tauStudent }
+            for i in 0..<s.count { d[i] += gv * Float(DetMath.exp(logQ[i]) - DetMath.exp(logP[i])) / tauStudent }
         }
         if t.requiresGrad {
             let d = t.gradBuffer()
             for r in 0..<rows { for j in 0..<n {
                 let i = r * n + j
-                d[i] += gv * Float(Foundation.exp(logP[i]) * (logP[i] - logQ[i] - rowKL[r])) / tauTeacher
+                d[i] += gv * Float(DetMath.exp(logP[i]) * (logP[i] - logQ[i] - rowKL[r])) / tauTeacher
             } }
         }
     }
@@ -67,8 +67,8 @@ func logSoftmaxRows64(_ x: UnsafePointer<Float>, scale: Double, rows: Int, n: In
         var m = -Double.infinity
         for j in 0..<n { m = max(m, Double(row[j]) * scale) }
         var z = 0.0
-        for j in 0..<n { z += Foundation.exp(Double(row[j]) * scale - m) }
-        let lz = Foundation.log(z) + m
+        for j in 0..<n { z += DetMath.exp(Double(row[j]) * scale - m) }
+        let lz = DetMath.log(z) + m
         for j in 0..<n { y[r * n + j] = Double(row[j]) * scale - lz }
     }
 }

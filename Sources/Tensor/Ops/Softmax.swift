@@ -3,7 +3,8 @@ import Foundation
 /// Softmax, log-softmax and L2 normalisation over one axis.
 ///
 /// Each works on the (outer, n, inner) split of the shape; rows along the axis are independent, so
-/// they run in parallel over `outer`. Max-subtraction keeps exp() in range.
+/// they run in parallel over `outer`. Max-subtraction keeps exp() in range; exp and log are our own (`fastExp`, `DetMath`), so
+/// the results do not depend on the machine's libm.
 extension Tensor {
     /// softmax(x)_j = exp(x_j − max) / Σ exp(x_k − max). Backward: dx = y ⊙ (dy − Σ dy⊙y).
     public func softmax(axis: Int = -1) -> Tensor {
@@ -38,7 +39,7 @@ extension Tensor {
             for a in 0..<outer { for c in 0..<inner {
                 var s: Float = 0
                 for j in 0..<n { s += dy[(a * n + j) * inner + c] }
-                for j in 0..<n { let i = (a * n + j) * inner + c; dx[i] += dy[i] - Foundation.exp(y[i]) * s }
+                for j in 0..<n { let i = (a * n + j) * inner + c; dx[i] += dy[i] - fastExp(y[i]) * s }
             } }
         }
     }
@@ -85,9 +86,9 @@ func softmaxRows(x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, outer:
             var m = -Float.infinity
             for j in 0..<n { m = max(m, x[(a * n + j) * inner + c]) }
             var z: Float = 0
-            for j in 0..<n { let i = (a * n + j) * inner + c; let ev = Foundation.exp(x[i] - m); y[i] = ev; z += ev }
+            for j in 0..<n { let i = (a * n + j) * inner + c; let ev = fastExp(x[i] - m); y[i] = ev; z += ev }
             if log {
-                let lz = Foundation.log(z) + m
+                let lz = Float(DetMath.log(Double(z))) + m
                 for j in 0..<n { let i = (a * n + j) * inner + c; y[i] = x[i] - lz }
             } else {
                 let iz = 1 / z

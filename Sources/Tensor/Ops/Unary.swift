@@ -41,11 +41,11 @@ struct ShiftFn: UnaryFunction {
     @inline(__always) func df(_ x: Float, _ y: Float) -> Float { 1 }
 }
 struct ExpFn: UnaryFunction {
-    @inline(__always) func f(_ x: Float) -> Float { Foundation.exp(x) }
+    @inline(__always) func f(_ x: Float) -> Float { fastExp(x) }
     @inline(__always) func df(_ x: Float, _ y: Float) -> Float { y }
 }
 struct LogFn: UnaryFunction {
-    @inline(__always) func f(_ x: Float) -> Float { Foundation.log(x) }
+    @inline(__always) func f(_ x: Float) -> Float { Float(DetMath.log(Double(x))) }
     @inline(__always) func df(_ x: Float, _ y: Float) -> Float { 1 / x }
 }
 struct SqrtFn: UnaryFunction {

@@ -1,0 +1,72 @@
+/* The transforms of Winograd F(2×2, 3×3) for one tile over all channels (Sources/Tensor/Kernels/
+ * Winograd.swift has the method). Only additions and subtractions, each exactly rounded per element,
+ * so the vector and portable builds give the same bits; C with `restrict` lets the compiler vectorise
+ * over channels (the Swift loops, with 16 possibly aliasing pointers, were not: 50% of a Winograd
+ * forward's instructions under callgrind). */
+#include "CGemm.h"
+
+#define TGT2 __attribute__((target("avx2,fma")))
+
+/* v[ξ·ld + c] = (Bᵀ d B)[ξ] for c < n, with d[i·4 + j] the pointer to the channels of patch pixel (i, j). */
+static inline __attribute__((always_inline))
+void inputBody(float *restrict v, long ld, const float *const *d, long n) {
+    const float *restrict d00 = d[0], *restrict d01 = d[1], *restrict d02 = d[2], *restrict d03 = d[3];
+    const float *restrict d10 = d[4], *restrict d11 = d[5], *restrict d12 = d[6], *restrict d13 = d[7];
+    const float *restrict d20 = d[8], *restrict d21 = d[9], *restrict d22 = d[10], *restrict d23 = d[11];
+    const float *restrict d30 = d[12], *restrict d31 = d[13], *restrict d32 = d[14], *restrict d33 = d[15];
+    for (long c = 0; c < n; c++) {
+        float a0 = d00[c] - d20[c], a1 = d01[c] - d21[c], a2 = d02[c] - d22[c], a3 = d03[c] - d23[c];
+        float b0 = d10[c] + d20[c], b1 = d11[c] + d21[c], b2 = d12[c] + d22[c], b3 = d13[c] + d23[c];
+        float e0 = d20[c] - d10[c], e1 = d21[c] - d11[c], e2 = d22[c] - d12[c], e3 = d23[c] - d13[c];
+        float f0 = d10[c] - d30[c], f1 = d11[c] - d31[c], f2 = d12[c] - d32[c], f3 = d13[c] - d33[c];
+        v[0 * ld + c] = a0 - a2; v[1 * ld + c] = a1 + a2; v[2 * ld + c] = a2 - a1; v[3 * ld + c] = a1 - a3;
+        v[4 * ld + c] = b0 - b2; v[5 * ld + c] = b1 + b2; v[6 * ld + c] = b2 - b1; v[7 * ld + c] = b1 - b3;
+        v[8 * ld + c] = e0 - e2; v[9 * ld + c] = e1 + e2; v[10 * ld + c] = e2 - e1; v[11 * ld + c] = e1 - e3;
+        v[12 * ld + c] = f0 - f2; v[13 * ld + c] = f1 + f2; v[14 * ld + c] = f2 - f1; v[15 * ld + c] = f1 - f3;
+    }
+}
+
+/* o[p][c] (=, +=, or = · + bias[c] per mode 0, 1, 2) of the 2×2 output pixels p = (Aᵀ M A)[p], M read
+   as m[ξ·ld + c]; o[p] == 0 for a pixel outside the image. */
+static inline __attribute__((always_inline))
+void outputBody(const float *restrict m, long ld, float *const *o, int mode, const float *restrict bias, long n) {
+    float *restrict o00 = o[0], *restrict o01 = o[1], *restrict o10 = o[2], *restrict o11 = o[3];
+    for (long c = 0; c < n; c++) {
+        float p0 = m[0 * ld + c] + m[1 * ld + c] + m[2 * ld + c], q0 = m[1 * ld + c] - m[2 * ld + c] - m[3 * ld + c];
+        float p1 = m[4 * ld + c] + m[5 * ld + c] + m[6 * ld + c], q1 = m[5 * ld + c] - m[6 * ld + c] - m[7 * ld + c];
+        float p2 = m[8 * ld + c] + m[9 * ld + c] + m[10 * ld + c], q2 = m[9 * ld + c] - m[10 * ld + c] - m[11 * ld + c];
+        float p3 = m[12 * ld + c] + m[13 * ld + c] + m[14 * ld + c], q3 = m[13 * ld + c] - m[14 * ld + c] - m[15 * ld + c];
+        float y00 = p0 + p1 + p2, y01 = q0 + q1 + q2, y10 = p1 - p2 - p3, y11 = q1 - q2 - q3;
+        if (mode == 0) {
+            o00[c] = y00; if (o01) o01[c] = y01; if (o10) o10[c] = y10; if (o11) o11[c] = y11;
+        } else if (mode == 1) {
+            o00[c] += y00; if (o01) o01[c] += y01; if (o10) o10[c] += y10; if (o11) o11[c] += y11;
+        } else {
+            o00[c] = y00 + bias[c]; if (o01) o01[c] = y01 + bias[c]; if (o10) o10[c] = y10 + bias[c]; if (o11) o11[c] = y11 + bias[c];
+        }
+    }
+}
+
+/* Specialised on the mode and on which pixels exist, so that every loop is branch-free and vectorises. */
+#define OUTPUT_VARIANTS(ATTR, NAME)                                                                          \
+ATTR static void NAME(const float *m, long ld, float *const *o, int mode, const float *bias, long n) {          \
+    int all = o[1] && o[2] && o[3];                                                                          \
+    if (all) {                                                                                               \
+        if (mode == 0) outputBody(m, ld, o, 0, bias, n);                                                     \
+        else if (mode == 1) outputBody(m, ld, o, 1, bias, n);                                                \
+        else outputBody(m, ld, o, 2, bias, n);                                                               \
+    } else outputBody(m, ld, o, mode, bias, n);                                                              \
+}
+
+TGT2 static void inputAVX2(float *v, long ld, const float *const *d, long n) { inputBody(v, ld, d, n); }
+static void inputPortable(float *v, long ld, const float *const *d, long n) { inputBody(v, ld, d, n); }
+OUTPUT_VARIANTS(TGT2, outputAVX2)
+OUTPUT_VARIANTS(, outputPortable)
+
+void rdd_winograd_input(float *v, long ld, const float *const *d, long n) {
+    if (rdd_gemm_selected() == RDD_GEMM_PORTABLE) inputPortable(v, ld, d, n); else inputAVX2(v, ld, d, n);
+}
+
+void rdd_winograd_output(const float *m, long ld, float *const *o, int mode, const float *bias, long n) {
+    if (rdd_gemm_selected() == RDD_GEMM_PORTABLE) outputPortable(m, ld, o, mode, bias, n); else outputAVX2(m, ld, o, mode, bias, n);
+}
