@@ -3,6 +3,7 @@ import Foundation
 @testable import Tensor
 import NN
 import Models
+import RunModel
 
 /// Issue 23: a U-Net training step gives the same bits on every GEMM instruction set and at 1 and 2
 /// threads. The step: a small U-Net (8×8, ch 32, attention at 4×4, GroupNorm+SiLU, time embedding),
