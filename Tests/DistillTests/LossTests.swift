@@ -1,4 +1,5 @@
 import XCTest
+import TestSupport
 import Foundation
 import Tensor
 import Distill
@@ -27,7 +28,7 @@ final class LossTests: XCTestCase {
             s.grad = nil
             let l = cfdLoss(teacherPooled: t, studentPooled: s, tau: tau)
             let ref = Ref.cfd(f64(t), f64(s), b: b, c: c, tau: Double(tau))
-            assertRel(Double(l.item), ref, 1e-5, "CFD τ=\(tau)")
+            assertClose(Double(l.item), ref, rtol: 1e-5, atol: 1e-12, "CFD τ=\(tau)")
             l.backward()
             let fd = finiteDifferences({ Ref.cfd(f64(t), $0, b: b, c: c, tau: Double(tau)) }, at: f64(s))
             assertGradient(s.grad, fd, "CFD τ=\(tau)")
@@ -43,10 +44,10 @@ final class LossTests: XCTestCase {
             let ii = Double(iiP2PLoss(teacher: t, student: s, tau: tau).item)
             let isB = Double(isP2PLoss(teacher: t, student: s, tau: tau).item)
             let isD = Double(isP2PLossDirect(teacher: t, student: s, tau: tau).item)
-            assertRel(ii, Ref.iiP2P(f64(t), f64(s), b: b, pixels: a, c: c, tau: Double(tau)), 1e-5, "II \(b)x\(h)x\(w)x\(c)")
+            assertClose(ii, Ref.iiP2P(f64(t), f64(s), b: b, pixels: a, c: c, tau: Double(tau)), rtol: 1e-5, atol: 1e-12, "II \(b)x\(h)x\(w)x\(c)")
             let ref = Ref.isP2P(f64(t), f64(s), b: b, pixels: a, c: c, tau: Double(tau))
-            assertRel(isB, ref, 1e-5, "IS blocked \(b)x\(h)x\(w)x\(c)")
-            assertRel(isD, ref, 1e-5, "IS direct \(b)x\(h)x\(w)x\(c)")
+            assertClose(isB, ref, rtol: 1e-5, atol: 1e-12, "IS blocked \(b)x\(h)x\(w)x\(c)")
+            assertClose(isD, ref, rtol: 1e-5, atol: 1e-12, "IS direct \(b)x\(h)x\(w)x\(c)")
         }
     }
 
@@ -83,7 +84,7 @@ final class LossTests: XCTestCase {
             for bs in [1, 2, 3, 5, 8] {
                 s.grad = nil
                 let l = isP2PLoss(teacher: t, student: s, tau: tau, blockSize: bs)
-                assertRel(Double(l.item), Double(d.item), 1e-5, "loss τ=\(tau) blockSize=\(bs)")
+                assertClose(Double(l.item), Double(d.item), rtol: 1e-5, atol: 1e-12, "loss τ=\(tau) blockSize=\(bs)")
                 l.backward()
                 let gb = s.grad!.array
                 let worst = zip(gb, gd).map { abs(Double($0) - Double($1)) }.max()!
@@ -112,8 +113,8 @@ final class LossTests: XCTestCase {
         }
         let s = rand([3, 2, 2, 4], seed: 61, -1, 1)
         for k: Float in [0.01, 3.7, 250] {
-            assertRel(Double(isP2PLoss(teacher: t, student: s.scaled(k), tau: 1).item), Double(isP2PLoss(teacher: t, student: s, tau: 1).item), 1e-5, "IS scale \(k)")
-            assertRel(Double(iiP2PLoss(teacher: t, student: s.scaled(k), tau: 1).item), Double(iiP2PLoss(teacher: t, student: s, tau: 1).item), 1e-5, "II scale \(k)")
+            assertClose(Double(isP2PLoss(teacher: t, student: s.scaled(k), tau: 1).item), Double(isP2PLoss(teacher: t, student: s, tau: 1).item), rtol: 1e-5, atol: 1e-12, "IS scale \(k)")
+            assertClose(Double(iiP2PLoss(teacher: t, student: s.scaled(k), tau: 1).item), Double(iiP2PLoss(teacher: t, student: s, tau: 1).item), rtol: 1e-5, atol: 1e-12, "II scale \(k)")
         }
         let t1 = rand([4, 1, 1, 5], seed: 62), s1 = rand([4, 1, 1, 5], seed: 63)
         XCTAssertEqual(isP2PLoss(teacher: t1, student: s1, tau: 1).item, 0)
@@ -132,10 +133,10 @@ final class LossTests: XCTestCase {
             mean += Double(isP2PLoss(teacher: t.narrowed(axis: 0, start: i, length: 1),
                                      student: s.narrowed(axis: 0, start: i, length: 1), tau: 0.9).item) / Double(b)
         }
-        assertRel(ii, mean, 1e-5, "II vs per-sample IS")
+        assertClose(ii, mean, rtol: 1e-5, atol: 1e-12, "II vs per-sample IS")
         let a = h * w
         let diag = Ref.relationKLSum(f64(t), f64(s), b: b, pixels: a, c: c, tau: 0.9, diagonalOnly: true)
-        assertRel(ii, diag / Double(b * a), 1e-5, "II vs diagonal of the IS reference sum")
+        assertClose(ii, diag / Double(b * a), rtol: 1e-5, atol: 1e-12, "II vs diagonal of the IS reference sum")
         let full = Ref.relationKLSum(f64(t), f64(s), b: b, pixels: a, c: c, tau: 0.9, diagonalOnly: false)
         XCTAssertGreaterThan(full, diag, "off-diagonal pairs contribute")
     }
@@ -150,7 +151,7 @@ final class LossTests: XCTestCase {
             s.grad = nil
             let l = mP2PLogitLoss(teacherPixels: t, studentPixels: s, embeddings: e, tauContrast: tc, tauKD: tk, factor: f)
             let ref = Ref.mP2P(f64(t), f64(s), e: f64(e), c: c, tauC: Double(tc), tauKD: Double(tk), factor: Double(f))
-            assertRel(Double(l.item), ref, 1e-5, "M_P2P τc=\(tc) τkd=\(tk)")
+            assertClose(Double(l.item), ref, rtol: 1e-5, atol: 1e-12, "M_P2P τc=\(tc) τkd=\(tk)")
             l.backward()
             let fd = finiteDifferences({ Ref.mP2P(f64(t), $0, e: f64(e), c: c, tauC: Double(tc), tauKD: Double(tk), factor: Double(f)) }, at: f64(s))
             assertGradient(s.grad, fd, "M_P2P τc=\(tc) τkd=\(tk)")
@@ -173,7 +174,7 @@ final class LossTests: XCTestCase {
             let l = classifierPerceptualLoss(teacherFeatures: t, studentFeatures: s, weights: weights)
             let wd = weights.map { $0.map { $0.map(Double.init) } }
             let ref = Ref.perceptual(t.map(f64), s.map(f64), shapes: shapes, weights: wd)
-            assertRel(Double(l.item), ref, 1e-5, "perceptual weights=\(weights != nil)")
+            assertClose(Double(l.item), ref, rtol: 1e-5, atol: 1e-12, "perceptual weights=\(weights != nil)")
             l.backward()
             for li in 0..<2 {
                 let fd = finiteDifferences({ x in
@@ -203,7 +204,7 @@ final class LossTests: XCTestCase {
             return acc / 2
         }
         let l2 = pdMSELoss(studentPrediction: x, target: y, gridIndices: [256, 1024])
-        assertRel(Double(l2.item), ref(f64(x)), 1e-5, "PD")
+        assertClose(Double(l2.item), ref(f64(x)), rtol: 1e-5, atol: 1e-12, "PD")
         l2.backward()
         assertGradient(x.grad, finiteDifferences(ref, at: f64(x)), "PD")
     }

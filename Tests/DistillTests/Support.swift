@@ -1,4 +1,5 @@
 import XCTest
+import TestSupport
 import Foundation
 import Tensor
 
@@ -9,26 +10,6 @@ import Tensor
 func rand(_ shape: [Int], seed: UInt64, _ lo: Float = -1, _ hi: Float = 1, grad: Bool = false) -> Tensor {
     var rng = RNG(seed: seed)
     return Tensor.uniform(shape, lo, hi, rng: &rng, requiresGrad: grad)
-}
-
-/// Asserts |a − b| ≤ atol + rtol·|b| elementwise, reporting the worst element.
-func assertClose(_ a: [Float], _ b: [Double], rtol: Double = 1e-4, atol: Double = 1e-6, _ what: String,
-                 file: StaticString = #filePath, line: UInt = #line) {
-    XCTAssertEqual(a.count, b.count, "\(what): \(a.count) values vs \(b.count) reference values", file: file, line: line)
-    var worst = 0.0, worstAt = -1
-    for i in 0..<min(a.count, b.count) {
-        let err = abs(Double(a[i]) - b[i]) - (atol + rtol * abs(b[i]))
-        if !(err <= worst) { worst = err; worstAt = i }
-    }
-    if worstAt >= 0 {
-        XCTFail("\(what): element \(worstAt) is \(a[worstAt]), reference \(b[worstAt]) (rtol \(rtol), atol \(atol))", file: file, line: line)
-    }
-}
-
-/// Asserts two scalars agree to a relative tolerance.
-func assertRel(_ a: Double, _ b: Double, _ rtol: Double, _ what: String, file: StaticString = #filePath, line: UInt = #line) {
-    let err = abs(a - b) / max(abs(b), 1e-300)
-    XCTAssert(err <= rtol || abs(a - b) <= 1e-12, "\(what): \(a) vs \(b) (relative error \(err) > \(rtol))", file: file, line: line)
 }
 
 func f64(_ t: Tensor) -> [Double] { t.array.map(Double.init) }

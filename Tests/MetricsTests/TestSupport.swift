@@ -1,13 +1,12 @@
 import Foundation
 import XCTest
+import TestSupport
 @testable import Metrics
 
-/// |a − b| ≤ tol · max(|a|, |b|): relative and scale-invariant; fails on NaN.
+/// |a − b| ≤ tol · max(|a|, |b|): relative and scale-invariant; fails on NaN (TestSupport's rule, atol 0).
 func assertRelative(_ a: Double, _ b: Double, _ tol: Double, _ what: @autoclosure () -> String = "",
                     file: StaticString = #filePath, line: UInt = #line) {
-    let ok = abs(a - b) <= tol * max(abs(a), abs(b))
-    XCTAssertTrue(ok, "\(what()): \(a) vs \(b), relative difference \(abs(a - b) / max(abs(a), abs(b))) > \(tol)",
-                  file: file, line: line)
+    assertClose(a, b, rtol: tol, atol: 0, what(), file: file, line: line)
 }
 
 /// A seeded test generator (SplitMix64 + Box–Muller), independent of the code under test's generator use.

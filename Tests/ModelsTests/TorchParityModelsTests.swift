@@ -1,4 +1,5 @@
 import XCTest
+import TestSupport
 import Foundation
 import Tensor
 import NN
@@ -64,7 +65,7 @@ final class TorchParityModelsTests: XCTestCase {
     }
 
     func testUNetMatchesPyTorch() throws {
-        let f = try TorchFixture("unet_small")
+        let f = try TorchFixture("unet_small", in: .module)
         let config = try decodeConfig(UNetConfig.self, f)
         XCTAssertFalse(config.attn.isEmpty, "the fixture must exercise attention")
         XCTAssertNotNil(config.numClasses, "the fixture must exercise class conditioning")
@@ -93,7 +94,7 @@ final class TorchParityModelsTests: XCTestCase {
     }
 
     func testDenseNetEvalMatchesPyTorch() throws {
-        let f = try TorchFixture("densenet_small")
+        let f = try TorchFixture("densenet_small", in: .module)
         let config = try decodeConfig(DenseNetConfig.self, f)
         let net = DenseNet(config, seed: 0)
         XCTAssertEqual(net.parameterCount, try parameterCount(f), "parameter count")

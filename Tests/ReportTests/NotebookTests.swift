@@ -28,6 +28,36 @@ final class NotebookTests: XCTestCase {
         XCTAssertEqual(relativePath(from: "notebooks-md", to: "results/reports"), "../results/reports")
     }
 
+    /// The notebooks parse their lines with the command line's own definition (`ReportCommandLine`): every
+    /// subcommand and option the shell accepts, and the same refusals.
+    func testNotebookLinesUseTheCommandLineDefinition() throws {
+        // `all` takes --sweep like the single reports (the notebooks' former hand-written parser drifted here).
+        let all = try ReportRequest(arguments: ["all", "--sweep", "table1-inception", "--out-dir", "d", "--export", "e.json"])
+        XCTAssertEqual(all.kind, .all)
+        XCTAssertEqual(all.sweep, "table1-inception")
+        XCTAssertEqual(all.outDir, "d")
+        guard case .sweep(let o, let r) = try ReportCommandLine.invocation(
+            ["sweep", "tau-is@1", "--metric", "fid_classifier", "--steps", "1", "--export", "e.json", "--out", "x/s.md"]) else {
+            return XCTFail("sweep parsed to another invocation")
+        }
+        XCTAssertEqual(o.name, "tau-is@1")
+        XCTAssertEqual(o.metrics, ["fid_classifier"])
+        XCTAssertEqual(o.steps, 1)
+        XCTAssertEqual(r.export, "e.json")
+        XCTAssertEqual(r.out, "x/s.md")
+        XCTAssertEqual(try ReportCommandLine.invocation(["compare", "a/0", "a/1", "--export", "e.json"]),
+                       .compare("a/0", "a/1", source: { var q = ReportRequest(kind: .table1); q.export = "e.json"; return q }()))
+        // An option of another subcommand is refused, naming it, as in the shell.
+        XCTAssertThrowsError(try ReportRequest(arguments: ["table1", "--seed", "1"])) { XCTAssertTrue("\($0)".contains("--seed"), "\($0)") }
+        XCTAssertThrowsError(try ReportCommandLine.invocation([])) { XCTAssertTrue("\($0)".contains("missing subcommand"), "\($0)") }
+        // A notebook cannot run `rdd-report notebook`.
+        let dir = NSTemporaryDirectory() + "rdd-report-notebook-self-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Data("```sh\nrdd-report notebook x.md\n```\n".utf8).write(to: URL(fileURLWithPath: dir + "/nb.md"))
+        XCTAssertThrowsError(try runNotebook(path: dir + "/nb.md")) { XCTAssertTrue("\($0)".contains("cannot run"), "\($0)") }
+    }
+
     /// Outputs are inserted after each block with rdd-report lines, replaced on refresh, and a second
     /// refresh changes nothing; blocks without rdd-report lines and the prose stay as they are.
     func testRefreshInsertsReplacesAndIsIdempotent() throws {

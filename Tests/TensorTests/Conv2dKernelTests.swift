@@ -1,4 +1,5 @@
 import XCTest
+import TestSupport
 import Tensor
 
 /// Tests of the raw NHWC convolution kernels `conv2dForward` / `conv2dBackward` against an
@@ -96,15 +97,9 @@ final class Conv2dKernelTests: XCTestCase {
 
     static func assertClose(_ got: [Float], _ ref: [Double], rtol: Double = 1e-4, _ what: String,
                             file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertEqual(got.count, ref.count, what, file: file, line: line)
-        var maxErr = 0.0, maxRef = 0.0
-        for i in 0..<min(got.count, ref.count) {
-            maxErr = max(maxErr, abs(Double(got[i]) - ref[i]))
-            maxRef = max(maxRef, abs(ref[i]))
-        }
-        XCTAssertFalse(got.contains { !$0.isFinite }, "\(what): non-finite values", file: file, line: line)
-        XCTAssertLessThanOrEqual(maxErr, rtol * max(maxRef, 1e-12), "\(what): max err \(maxErr), max |ref| \(maxRef)",
-                                 file: file, line: line)
+        // Normwise: every element within rtol·max|ref| (TestSupport's rule with that as the absolute tolerance).
+        let maxRef = ref.reduce(0) { max($0, abs($1)) }
+        TestSupport.assertClose(got, ref, rtol: 0, atol: rtol * max(maxRef, 1e-12), what, file: file, line: line)
     }
 
     /// Forward and all three gradients against the Float64 reference, with both lowerings of

@@ -1,4 +1,5 @@
 import XCTest
+import TestSupport
 import Tensor
 
 /// Test helpers in the tinygrad style: one line per op compares the Swift op's forward with an
@@ -10,23 +11,8 @@ func rand(_ shape: [Int], seed: UInt64, _ lo: Float = -1, _ hi: Float = 1, grad:
     return Tensor.uniform(shape, lo, hi, rng: &rng, requiresGrad: grad)
 }
 
-/// Asserts |a − b| ≤ atol + rtol·|b| elementwise, reporting the worst element.
-func assertClose(_ a: [Float], _ b: [Double], rtol: Double = 1e-4, atol: Double = 1e-5, _ what: String,
-                 file: StaticString = #filePath, line: UInt = #line) {
-    XCTAssertEqual(a.count, b.count, "\(what): \(a.count) values vs \(b.count) reference values", file: file, line: line)
-    var worst = 0.0, worstAt = -1
-    for i in 0..<min(a.count, b.count) {
-        let err = abs(Double(a[i]) - b[i]) - (atol + rtol * abs(b[i]))
-        if !(err <= worst) { worst = err; worstAt = i }
-        if a[i].isNaN != b[i].isNaN { worst = .infinity; worstAt = i }
-    }
-    if worstAt >= 0 {
-        XCTFail("\(what): element \(worstAt) is \(a[worstAt]), reference \(b[worstAt]) (rtol \(rtol), atol \(atol))", file: file, line: line)
-    }
-}
-
-/// Compares forward values with a Float64 reference.
-func checkForward(_ y: Tensor, _ ref: [Double], rtol: Double = 1e-4, atol: Double = 1e-5, _ what: String,
+/// Compares forward values with a Float64 reference (TestSupport's `assertClose`, its default tolerances).
+func checkForward(_ y: Tensor, _ ref: [Double], rtol: Double = defaultRelativeTolerance, atol: Double = defaultAbsoluteTolerance, _ what: String,
                   file: StaticString = #filePath, line: UInt = #line) {
     assertClose(y.array, ref, rtol: rtol, atol: atol, "\(what) forward", file: file, line: line)
 }

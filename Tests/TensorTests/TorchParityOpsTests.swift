@@ -1,4 +1,5 @@
 import XCTest
+import TestSupport
 import Foundation
 import Tensor
 import NN
@@ -18,7 +19,7 @@ final class TorchParityOpsTests: XCTestCase {
 
     func fixture() throws -> TorchFixture {
         if let f = Self.cached { return f }
-        let f = try TorchFixture("ops")
+        let f = try TorchFixture("ops", in: .module)
         Self.cached = f
         return f
     }

@@ -1,75 +1,77 @@
-import XCTest
 import Foundation
+import XCTest
 import Tensor
 import Checkpoint
 
-// Reading the PyTorch reference files written by scripts/fixtures/make_torch_fixtures.py and
-// comparing tensors against them, llm.c test_gpt2 style: every tensor gets one line with its
-// largest absolute difference, and a tensor out of tolerance fails the test naming the element.
-// (Tests/TensorTests/TorchParitySupport.swift is the same file for the other test module.)
+// Reading the PyTorch reference files written by scripts/fixtures/make_torch_fixtures.py and comparing
+// tensors against them, llm.c test_gpt2 style: every tensor gets one line with its largest absolute
+// difference, and a tensor out of tolerance fails the test naming the element. Used by TensorTests (ops)
+// and ModelsTests (networks); each passes its own bundle, where its Fixtures/*.h5 are copied.
 
 /// One fixture file, loaded with checksum verification (the script writes a valid `rdd_checksum`).
-struct TorchFixture {
-    let checkpoint: Checkpoint
-    let name: String
+public struct TorchFixture {
+    public let checkpoint: Checkpoint
+    public let name: String
 
-    init(_ resource: String) throws {
-        let url = try XCTUnwrap(Bundle.module.url(forResource: resource, withExtension: "h5", subdirectory: "Fixtures"),
+    /// Loads `Fixtures/<resource>.h5` from `bundle` (the test target's `Bundle.module`).
+    public init(_ resource: String, in bundle: Bundle) throws {
+        let url = try XCTUnwrap(bundle.url(forResource: resource, withExtension: "h5", subdirectory: "Fixtures"),
                                 "fixture \(resource).h5 missing; regenerate with python3 scripts/fixtures/make_torch_fixtures.py")
         checkpoint = try Checkpoint.load(from: url.path)
         name = resource
     }
 
-    func array(_ key: String) throws -> ArrayValue {
+    public func array(_ key: String) throws -> ArrayValue {
         try XCTUnwrap(checkpoint.arrays[key], "\(name).h5 has no array '\(key)'")
     }
 
     /// A float32 array as a tensor (scalars have shape []).
-    func tensor(_ key: String, requiresGrad: Bool = false) throws -> Tensor {
+    public func tensor(_ key: String, requiresGrad: Bool = false) throws -> Tensor {
         let a = try array(key)
         let v = try XCTUnwrap(a.float32Values, "\(name).h5: '\(key)' is \(a.dtype.rawValue), expected float32")
         return Tensor(v, shape: a.shape, requiresGrad: requiresGrad)
     }
 
     /// An int64 array as Swift integers (timesteps, labels).
-    func ints(_ key: String) throws -> [Int] {
+    public func ints(_ key: String) throws -> [Int] {
         let a = try array(key)
         return try XCTUnwrap(a.int64Values, "\(name).h5: '\(key)' is \(a.dtype.rawValue), expected int64").map { Int($0) }
     }
 
     /// Names directly below `prefix` (which ends in "/"), with the prefix removed, sorted.
-    func names(under prefix: String) -> [String] {
+    public func names(under prefix: String) -> [String] {
         checkpoint.arrays.keys.filter { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) }.sorted()
     }
 
-    func attribute(_ key: String) throws -> AttributeValue {
+    public func attribute(_ key: String) throws -> AttributeValue {
         try XCTUnwrap(checkpoint.attributes[key], "\(name).h5 has no attribute '\(key)'")
     }
 }
 
-/// Elementwise tolerance: |swift − torch| ≤ atol + rtol·|torch| for every element (NaN never passes).
-struct Tolerance: CustomStringConvertible {
-    var rtol: Double
-    var atol: Double
-    var description: String { String(format: "%.0e·|ref| + %.0e", rtol, atol) }
+/// Elementwise tolerance of `isClose`: |swift − torch| ≤ atol + rtol·max(|swift|, |torch|) (NaN never passes).
+public struct Tolerance: CustomStringConvertible {
+    public var rtol: Double
+    public var atol: Double
+    public init(rtol: Double, atol: Double) { self.rtol = rtol; self.atol = atol }
+    public var description: String { String(format: "%.0e·max|·| + %.0e", rtol, atol) }
 }
 
 /// Outcome of comparing one tensor; `line` is its report line.
-struct TensorComparison {
-    let name: String
-    let maxAbsDiff: Double
-    let maxAbsRef: Double
-    /// Largest |Δ| / (atol + rtol·|ref|) over the elements: ≤ 1 passes.
-    let worstRatio: Double
-    let passed: Bool
-    let line: String
+public struct TensorComparison {
+    public let name: String
+    public let maxAbsDiff: Double
+    public let maxAbsRef: Double
+    /// Largest `closenessRatio` over the elements: ≤ 1 passes.
+    public let worstRatio: Double
+    public let passed: Bool
+    public let line: String
 }
 
 /// Compares `got` with the reference `want`, fails the test (naming the worst element, the max
 /// difference and the tolerance) when an element is out of tolerance or the shapes differ.
 @discardableResult
-func compareTensor(_ name: String, _ got: Tensor?, _ want: Tensor, _ tol: Tolerance,
-                   file: StaticString = #filePath, line: UInt = #line) -> TensorComparison {
+public func compareTensor(_ name: String, _ got: Tensor?, _ want: Tensor, _ tol: Tolerance,
+                          file: StaticString = #filePath, line: UInt = #line) -> TensorComparison {
     guard let got else {
         XCTFail("\(name): no value (missing gradient?)", file: file, line: line)
         return TensorComparison(name: name, maxAbsDiff: .infinity, maxAbsRef: 0, worstRatio: .infinity, passed: false,
@@ -84,7 +86,7 @@ func compareTensor(_ name: String, _ got: Tensor?, _ want: Tensor, _ tol: Tolera
     for i in 0..<want.count {
         let a = Double(got.data[i]), b = Double(want.data[i])
         let d = abs(a - b)
-        let ratio = d.isNaN ? .infinity : d / (tol.atol + tol.rtol * abs(b))
+        let ratio = closenessRatio(a, b, rtol: tol.rtol, atol: tol.atol)
         if !(d <= maxAbs) { maxAbs = d }
         maxRef = max(maxRef, abs(b))
         if ratio > worst { worst = ratio; worstAt = i }
