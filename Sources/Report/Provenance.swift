@@ -65,6 +65,15 @@ public struct Provenance: Codable, Equatable, Hashable, Sendable {
     }
 }
 
+/// Whether a code version computes the same numbers on any x86-64 CPU and at any thread count: from rdd-0.4.0 on,
+/// every product is our GEMM with one accumulation order and the numeric paths use our own exp/log (issue 23).
+func isMachineIndependent(_ codeVersion: String) -> Bool {
+    guard codeVersion.hasPrefix("rdd-") else { return false }
+    let parts = codeVersion.dropFirst(4).split(separator: ".").compactMap { Int($0) }
+    guard parts.count >= 2 else { return false }
+    return parts[0] > 0 || parts[1] >= 4
+}
+
 /// The "Computed on" line under a table: the provenance of the stages behind it (each stage once), grouped
 /// by build and machine with the number of stages each computed. An export written before provenance was
 /// recorded says so plainly, with what it does record (code version and threads).
@@ -78,7 +87,10 @@ public func computedOnLine(_ trials: [TrialView]) -> String {
         guard let p = s.provenance else { unrecorded.append(s); continue }
         if let i = groups.firstIndex(where: { $0.0 == p }) { groups[i].1 += 1 } else { groups.append((p, 1)) }
     }
-    let rule = "identical numbers need the same commit, kernels (own GEMM ISA, OpenBLAS core: OpenBLAS picks them per CPU) and threads; README \"Which code made these numbers\""
+    let versions = Set(stages.compactMap { $0.provenance?.codeVersion ?? $0.codeVersion })
+    let rule = !versions.isEmpty && versions.allSatisfy(isMachineIndependent)
+        ? "identical numbers need the same code version; the CPU, its vector ISA and the thread count do not change them: docs/architecture.md \"Kernels and determinism\""
+        : "identical numbers need the same commit, kernels (own GEMM ISA, OpenBLAS core: OpenBLAS picks them per CPU) and threads; README \"Which code made these numbers\""
     if groups.isEmpty {
         let versions = Set(stages.compactMap(\.codeVersion)).sorted()
         let threads = Set(stages.compactMap(\.threads)).sorted()

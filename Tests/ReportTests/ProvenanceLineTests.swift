@@ -4,8 +4,8 @@ import XCTest
 /// The "Computed on" line under every table (issue 27): each stage once, grouped by provenance, and a
 /// plain statement when an export predates provenance records.
 final class ProvenanceLineTests: XCTestCase {
-    func provenance(cpu: String, core: String, threads: Int) -> Provenance {
-        Provenance(codeVersion: "rdd-9.9.9", commit: "0123456789abcdef0123456789abcdef01234567", commitModified: false, cpu: cpu,
+    func provenance(cpu: String, core: String, threads: Int, codeVersion: String = "rdd-0.3.0") -> Provenance {
+        Provenance(codeVersion: codeVersion, commit: "0123456789abcdef0123456789abcdef01234567", commitModified: false, cpu: cpu,
                    cpuFeatures: ["avx", "avx2", "fma"], ownGemmISA: "avx2+fma", blasCore: core, blasISA: "avx2+fma",
                    blasConfig: "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY \(core) MAX_THREADS=64", threads: threads)
     }
@@ -23,7 +23,22 @@ final class ProvenanceLineTests: XCTestCase {
         let p = provenance(cpu: "CPU A", core: "Haswell", threads: 2)
         // The shared stage "a" appears in both trials and counts once.
         let line = computedOnLine([trial("t0", [stage("a", p), stage("b", p)]), trial("t1", [stage("a", p), stage("c", p)])])
-        XCTAssertEqual(line, "- Computed on (all 3 stages): rdd-9.9.9 at commit 0123456789ab; CPU CPU A (avx avx2 fma); kernels: own GEMM kernel avx2+fma + OpenBLAS 0.3.21 core Haswell (avx2+fma); 2 threads (identical numbers need the same commit, kernels (own GEMM ISA, OpenBLAS core: OpenBLAS picks them per CPU) and threads; README \"Which code made these numbers\").")
+        XCTAssertEqual(line, "- Computed on (all 3 stages): rdd-0.3.0 at commit 0123456789ab; CPU CPU A (avx avx2 fma); kernels: own GEMM kernel avx2+fma + OpenBLAS 0.3.21 core Haswell (avx2+fma); 2 threads (identical numbers need the same commit, kernels (own GEMM ISA, OpenBLAS core: OpenBLAS picks them per CPU) and threads; README \"Which code made these numbers\").")
+    }
+
+    /// From rdd-0.4.0 on the numbers do not depend on the CPU or the thread count (issue 23), and the line says so.
+    func testMachineIndependentCodeVersion() {
+        let a = provenance(cpu: "CPU A", core: "Haswell", threads: 2, codeVersion: "rdd-0.4.0")
+        let b = provenance(cpu: "CPU B", core: "SkylakeX", threads: 1, codeVersion: "rdd-0.4.0")
+        let line = computedOnLine([trial("t0", [stage("a", a), stage("b", b)])])
+        XCTAssertTrue(line.hasSuffix("(identical numbers need the same code version; the CPU, its vector ISA and the thread count do not change them: docs/architecture.md \"Kernels and determinism\")."), line)
+        // One stage of an older version brings back the old rule.
+        let old = provenance(cpu: "CPU A", core: "Haswell", threads: 2)
+        XCTAssertTrue(computedOnLine([trial("t0", [stage("a", a), stage("c", old)])]).contains("identical numbers need the same commit, kernels"))
+        XCTAssertFalse(isMachineIndependent("rdd-0.3.0"))
+        XCTAssertTrue(isMachineIndependent("rdd-0.4.0"))
+        XCTAssertTrue(isMachineIndependent("rdd-1.0.0"))
+        XCTAssertFalse(isMachineIndependent("v0.4"))
     }
 
     func testMixedAndUnrecorded() {
@@ -32,8 +47,8 @@ final class ProvenanceLineTests: XCTestCase {
         b.blasISA = "avx512"
         b.commitModified = true
         let line = computedOnLine([trial("t0", [stage("a", a), stage("b", b), stage("c", b), stage("d", nil)])])
-        XCTAssertTrue(line.hasPrefix("- Computed on (4 stages, by provenance): rdd-9.9.9 at commit 0123456789ab; CPU CPU A"), line)
-        XCTAssertTrue(line.contains("2 threads — 1 stage | rdd-9.9.9 at commit 0123456789ab + uncommitted changes; CPU CPU B"), line)
+        XCTAssertTrue(line.hasPrefix("- Computed on (4 stages, by provenance): rdd-0.3.0 at commit 0123456789ab; CPU CPU A"), line)
+        XCTAssertTrue(line.contains("2 threads — 1 stage | rdd-0.3.0 at commit 0123456789ab + uncommitted changes; CPU CPU B"), line)
         XCTAssertTrue(line.contains("core SkylakeX (avx512); 1 thread — 2 stages | not recorded — 1 stage ("), line)
     }
 
