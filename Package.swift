@@ -90,7 +90,7 @@ let package = Package(
             .product(name: "FlyingFox", package: "FlyingFox"), .product(name: "Ink", package: "Ink"),
         ]),
         .executableTarget(name: "rdd-sweep", dependencies: [
-            "Sweep", "Pipeline", "Tensor", "Report", "Dashboard", "RunModel",
+            "Sweep", "Pipeline", "Tensor", "Report", "Dashboard",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Fixtures (golden sbatch scripts, Slurm outputs) are read by path, not bundled.
