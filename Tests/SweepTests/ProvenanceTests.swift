@@ -37,7 +37,7 @@ final class ProvenanceTests: XCTestCase {
         let changes = Self.git(["status", "--porcelain", "--untracked-files=normal", "--", "Package.swift", "Sources", "Plugins"]) ?? ""
         XCTAssertEqual(p.commitModified, !changes.isEmpty, "uncommitted changes to the build's inputs:\n\(changes)", file: file, line: line)
         XCTAssertEqual(p.codeVersion, CodeVersion.string, file: file, line: line)
-        XCTAssertEqual(p.ownGemmISA, GemmDispatch.ownKernelAvailable ? "avx2+fma" : nil, "the kernel path sgemm dispatches to", file: file, line: line)
+        XCTAssertEqual(p.ownGemmISA, GemmDispatch.isa.provenanceName, "the kernel path sgemm dispatches to (the ISA this CPU selects: avx2+fma, or avx512f on AVX-512 machines)", file: file, line: line)
         XCTAssertEqual(p.blasCore, KernelInfo.blasCore, file: file, line: line)
         XCTAssertFalse(p.blasCore.isEmpty, file: file, line: line)
         XCTAssertTrue(p.blasConfig.hasPrefix("OpenBLAS "), p.blasConfig, file: file, line: line)
