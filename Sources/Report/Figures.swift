@@ -1,41 +1,39 @@
 import Foundation
 
-// Figures 6–9: one swept key per panel, the 4-step student's FID against the swept value, one line per
-// method (and per value of any other swept key), error bars over seeds, RCFD's 4-step FID as a line.
+// Figures 6–9 as configurations of "metric against an axis" (AxisSeries.swift): one swept key per panel,
+// the 4-step student's FID against the swept value, one line per method (and per value of any other swept
+// key), error bars over seeds, RCFD's 4-step FID as the reference line, the paper's stated optimum marked.
 
-/// One panel of a sweep figure: the key, how it is named, and what the paper says about it.
+/// One panel of a figure: the key, its symbol, and the values the paper states as best (marked on the plot).
 struct SweepKey {
     var path: String
     var symbol: String
+    var paperOptimum: [Double] = []
 }
 
-/// The trials that sweep `key` in a scope, grouped into lines (method + other swept keys) and x values.
+/// The trials that sweep `key` in a scope, as lines of points at one student step count.
 struct SweepData {
-    struct Line { var name: String; var points: [(x: Double, cell: Cell, trials: [TrialView])] }
     var key: SweepKey
-    var lines: [Line]
+    var lines: [AxisLine]
     var fid: String
 }
 
-/// Lines of a sweep: trials whose axes contain `key.path`, evaluated at 4 steps.
+/// The figures' view of a key: trials whose axes contain `key.path` (with a number), one line per method +
+/// other swept keys but the seed, a point's cell the `steps`-step student's `fid` of each trial.
+func figureView(_ key: SweepKey, cell: @escaping ([TrialView]) -> Cell) -> AxisView {
+    AxisView(x: { t in t.record.axes[key.path] != nil ? t.axisNumber(key.path) : nil },
+             line: { t in
+                 let others = t.sweptKeys.filter { $0 != key.path && $0 != "distill.method" }
+                     .map { "\($0.split(separator: ".").last!)=\(t.record.axes[$0]!)" }
+                 return ([t.method] + others).joined(separator: ", ")
+             },
+             cell: cell)
+}
+
+/// Lines of a sweep: trials whose axes contain `key.path`, evaluated at `steps` steps.
 func sweepData(_ trials: [TrialView], key: SweepKey, fid: String, steps: Int = 4) -> SweepData {
-    let swept = trials.filter { $0.record.axes[key.path] != nil && $0.axisNumber(key.path) != nil }
-    var groups: [String: [TrialView]] = [:]
-    for t in swept {
-        let others = t.sweptKeys.filter { $0 != key.path && $0 != "distill.method" }
-            .map { "\($0.split(separator: ".").last!)=\(t.record.axes[$0]!)" }
-        groups[([t.method] + others).joined(separator: ", "), default: []].append(t)
-    }
-    var lines: [SweepData.Line] = []
-    for name in groups.keys.sorted() {
-        let ts = groups[name]!
-        let xs = Array(Set(ts.compactMap { $0.axisNumber(key.path) })).sorted()
-        lines.append(SweepData.Line(name: name, points: xs.map { x in
-            let at = ts.filter { $0.axisNumber(key.path) == x }
-            return (x, studentCell(at, methods: Array(Set(at.map(\.method))), steps: steps, metric: fid), at)
-        }))
-    }
-    return SweepData(key: key, lines: lines, fid: fid)
+    let view = figureView(key) { at in studentCell(at, methods: Array(Set(at.map(\.method))), steps: steps, metric: fid) }
+    return SweepData(key: key, lines: view.lines(trials), fid: fid)
 }
 
 /// RCFD's 4-step FID in a scope: every trial with method rcfd that evaluated its 4-step student.
@@ -54,14 +52,9 @@ func fidAxisName(_ metric: String) -> String {
 
 /// The SVG panel of one sweep.
 func sweepPanel(_ s: SweepData, rcfd: Cell, title: String) -> SVGPlot.Panel {
-    var p = SVGPlot.Panel(title: title, xLabel: "\(s.key.symbol) (\(s.key.path))", yLabel: "FID of the 4-step student (\(fidAxisName(s.fid)))",
-                          series: s.lines.map { l in
-                              SVGPlot.Series(name: l.name, points: l.points.compactMap { pt in
-                                  pt.cell.summary.map { SVGPlot.Point(x: pt.x, y: $0.mean, error: $0.halfWidth95) }
-                              })
-                          })
-    if let r = rcfd.summary { p.references = [SVGPlot.Reference(label: "RCFD 4-step (n=\(r.count))", y: r.mean, band: r.halfWidth95)] }
-    return p
+    axisPanel(s.lines, title: title, xLabel: "\(s.key.symbol) (\(s.key.path))", yLabel: "FID of the 4-step student (\(fidAxisName(s.fid)))",
+              references: rcfd.summary.map { [SVGPlot.Reference(label: "RCFD 4-step (n=\($0.count))", y: $0.mean, band: $0.halfWidth95)] } ?? [],
+              marks: s.key.paperOptimum.map { (x: $0, label: "paper: \(compact($0))") })
 }
 
 /// The data table of a sweep (every point, per seed, vs RCFD).
@@ -69,8 +62,7 @@ func sweepTable(_ s: SweepData, rcfd: Cell, links: LinkStyle, linkTerms: Bool, l
     var rows: [[String]] = []
     for l in s.lines {
         for pt in l.points {
-            var r = [l.name, compact(pt.x), pt.cell.text(2), pt.cell.isEmpty ? "–" : pt.cell.perSeed(2)]
-            if let d = Difference(pt.cell, rcfd) { r.append(signed(d.mean, 2) + (d.halfWidth.map { " ± " + fixed($0, 2) } ?? "")) } else { r.append("–") }
+            var r = [l.name] + axisRow(compact(pt.x), pt.cell, decimals: 2, against: rcfd)
             if linkTerms {
                 let ts = pt.trials.filter { linked.contains($0.ref) }.sorted { $0.seed < $1.seed }
                 r.append(ts.isEmpty ? "–" : ts.map { links.link("seed \($0.seed)", report: "terms", anchor: termsAnchor($0.ref)) }.joined(separator: " "))
@@ -128,14 +120,29 @@ func optimumLine(_ s: SweepData) -> String {
     return "- Optimum: " + (ours.isEmpty ? "no data" : ours.joined(separator: "; ")) + " (\(paper)).\n"
 }
 
-/// A figure report over the unconditional scopes: panels of `keys`, each plotted and tabulated.
-func sweepFigure(_ data: ReportData, number: Int, title: String, keys: [SweepKey], intro: String, links: LinkStyle,
-                 claims: (SweepData, Cell, [TrialView]) -> [Verdict], extraPanels: (SweepData, [TrialView]) -> [SVGPlot.Panel] = { _, _ in [] },
-                 extraTable: (SweepData, [TrialView]) -> String = { _, _ in "" }, linkTerms: Bool = false) -> (String, [ReportFile]) {
-    var out = "## Fig. \(number) — \(title)\n\n" + intro + "\n\n"
+/// A paper figure as a configuration of "metric against an axis": which keys (one panel each), what the
+/// paper claims about them (verdicts from intervals), and any extra panel and table (Fig. 6's memory). The
+/// y value is always the paper's: the FID of the 4-step student of the 8 → 4 stage; lines, cells, panels and
+/// rows come from AxisSeries.swift, the same code `rdd-report sweep` plots with.
+struct FigureConfig {
+    var number: Int
+    var title: String
+    var keys: [SweepKey]
+    var intro: String
+    var claims: (SweepData, Cell, [TrialView]) -> [Verdict]
+    var extraPanels: (SweepData, [TrialView]) -> [SVGPlot.Panel] = { _, _ in [] }
+    var extraTable: (SweepData, [TrialView]) -> String = { _, _ in "" }
+    /// Link each point's seeds to their loss-term diagnostics (terms.md).
+    var linkTerms = false
+}
+
+/// A figure report over the unconditional scopes: panels of the figure's keys, each plotted and tabulated.
+func figureReport(_ data: ReportData, _ figure: FigureConfig, links: LinkStyle) -> (String, [ReportFile]) {
+    let number = figure.number, keys = figure.keys
+    var out = "## Fig. \(number) — \(figure.title)\n\n" + figure.intro + "\n\n"
     let scopes = data.scopes(conditional: false)
     let sweepsAKey = { (t: TrialView) in keys.contains { t.record.axes[$0.path] != nil } }
-    let linked = linkTerms ? termsLinkTargets(data) : []
+    let linked = figure.linkTerms ? termsLinkTargets(data) : []
     var panels: [SVGPlot.Panel] = []
     var body = ""
     for scope in scopes {
@@ -162,15 +169,16 @@ func sweepFigure(_ data: ReportData, number: Int, title: String, keys: [SweepKey
                 continue
             }
             panels.append(sweepPanel(s, rcfd: rcfd, title: "\(s.key.symbol) — \(scope.dataset)"))
-            panels += extraPanels(s, trials)
-            body += sweepTable(s, rcfd: rcfd, links: links, linkTerms: linkTerms, linked: linked) + "\n"
-            body += extraTable(s, trials)
+            panels += figure.extraPanels(s, trials)
+            body += sweepTable(s, rcfd: rcfd, links: links, linkTerms: figure.linkTerms, linked: linked) + "\n"
+            body += figure.extraTable(s, trials)
             body += optimumLine(s) + "\n"
             records += s.lines.flatMap { $0.points.flatMap(\.cell.records) }
-            verdicts += claims(s, rcfd, trials)
+            verdicts += figure.claims(s, rcfd, trials)
         }
         body += LabelSummary(records: records, trials: trials).lines(metric: fid, scoreMetric: nil).joined(separator: "\n") + "\n"
-        body += "- Error bars and the grey band: 95% CI over seeds (none for n = 1). “− RCFD”: the difference to RCFD's 4-step FID with its CI (paired by seed when the seeds match, Welch otherwise).\n\n"
+        body += "- Error bars and the grey band: 95% CI over seeds (none for n = 1). “− RCFD”: the difference to RCFD's 4-step FID with its CI (paired by seed when the seeds match, Welch otherwise)."
+        body += keys.contains { !$0.paperOptimum.isEmpty } ? " Dotted vertical lines: the paper's stated optimum, where it lies within the values measured.\n\n" : "\n\n"
         if !verdicts.isEmpty { body += verdictSection(verdicts) + "\n" }
     }
     if panels.isEmpty, !body.isEmpty { return (out + body, []) }
@@ -181,84 +189,86 @@ func sweepFigure(_ data: ReportData, number: Int, title: String, keys: [SweepKey
         return (out, [])
     }
     let svg = SVGPlot(panels: panels, columns: min(2, panels.count)).render()
-    out += "![Fig. \(number): \(title)](\(links.asset("svg")))\n\n" + body
+    out += "![Fig. \(number): \(figure.title)](\(links.asset("svg")))\n\n" + body
     return (out, [ReportFile(name: links.assetName("svg"), data: Data(svg.utf8))])
 }
 
 // MARK: The four figures
 
-public func fig6Report(_ data: ReportData, links: LinkStyle) -> (String, [ReportFile]) {
-    let key = SweepKey(path: "distill.batchSize", symbol: "batch size")
-    func memCell(_ ts: [TrialView]) -> Cell {
-        Cell(ts.compactMap { t in
-            t.stage("distill-\(t.method)-4").map { SeedValue(seed: t.seed, value: Double($0.peakMemoryBytes) / 1_048_576, trial: t.ref, record: nil) }
-        })
-    }
-    func memLines(_ s: SweepData) -> [(name: String, points: [(Double, Cell)])] {
-        s.lines.map { l in (l.name, l.points.map { ($0.x, memCell($0.trials)) }) }
-    }
-    return sweepFigure(data, number: 6, title: "batch size: FID and peak memory", keys: [key],
-        intro: "The paper sweeps the distillation batch size for IS_P2P (8 → 4 on CIFAR-10): a larger batch gives more inter-sample relations and a better FID, while GPU memory grows steeply. We plot the 4-step student's FID and the peak resident memory of the process during its 8 → 4 distillation stage (`peakMemoryBytes` of stage `distill-<method>-4`, CPU RAM: it includes the teacher, the classifier and the data, not only the batch).",
-        links: links,
-        claims: { s, _, _ in
-            var v: [Verdict] = []
-            for l in s.lines {
-                guard let lo = l.points.first, let hi = l.points.last, l.points.count >= 2 else { continue }
-                v.append(Verdict(claim: "\(l.name): batch \(compact(hi.x)) < batch \(compact(lo.x)) (a larger batch helps IS_P2P)", a: hi.cell, b: lo.cell,
-                                 unit: "FID", missingA: "batch \(compact(hi.x))", missingB: "batch \(compact(lo.x))"))
-                // "Memory grows with the batch" from the interval of the difference, largest − smallest batch.
-                let mem = memLines(s).first { $0.name == l.name }!.points.filter { !$0.1.isEmpty }
-                if let mlo = mem.first, let mhi = mem.last, mem.count >= 2 {
-                    let means = mem.map { "\(compact($0.0)): \(fixed($0.1.mean!, 1))" }.joined(separator: ", ")
-                    v.append(Verdict(claim: "\(l.name): memory grows with batch", a: mhi.1, b: mlo.1,
-                                     unit: "MiB", decimals: 1, missingA: "batch \(compact(mhi.0))", missingB: "batch \(compact(mlo.0))", direction: .higher,
-                                     label: "peak at batch \(compact(mhi.0)) − batch \(compact(mlo.0)); mean peak MiB by batch: \(means)"))
+/// A key the paper sweeps: its symbol and the optimum its text states (PaperReference).
+func paperKey(_ path: String) -> SweepKey {
+    SweepKey(path: path, symbol: PaperReference.axisSymbols[path] ?? path, paperOptimum: PaperReference.figureOptimumValues[path] ?? [])
+}
+
+/// Fig. 6's second quantity: the peak resident memory of each trial's 8 → 4 distillation stage (MiB).
+func stagePeakMemory(_ ts: [TrialView]) -> Cell {
+    Cell(ts.compactMap { t in
+        t.stage("distill-\(t.method)-4").map { SeedValue(seed: t.seed, value: Double($0.peakMemoryBytes) / 1_048_576, trial: t.ref, record: nil) }
+    })
+}
+
+extension FigureConfig {
+    static let fig6: FigureConfig = {
+        /// The memory lines: the figure's own lines and points, the cell the stage's peak memory.
+        func memLines(_ s: SweepData) -> [AxisLine] {
+            figureView(s.key, cell: stagePeakMemory).lines(s.lines.flatMap { $0.points.flatMap(\.trials) })
+        }
+        return FigureConfig(number: 6, title: "batch size: FID and peak memory", keys: [paperKey("distill.batchSize")],
+            intro: "The paper sweeps the distillation batch size for IS_P2P (8 → 4 on CIFAR-10): a larger batch gives more inter-sample relations and a better FID, while GPU memory grows steeply. We plot the 4-step student's FID and the peak resident memory of the process during its 8 → 4 distillation stage (`peakMemoryBytes` of stage `distill-<method>-4`, CPU RAM: it includes the teacher, the classifier and the data, not only the batch).",
+            claims: { s, _, _ in
+                var v: [Verdict] = []
+                for l in s.lines {
+                    guard let lo = l.points.first, let hi = l.points.last, l.points.count >= 2 else { continue }
+                    v.append(Verdict(claim: "\(l.name): batch \(compact(hi.x)) < batch \(compact(lo.x)) (a larger batch helps IS_P2P)", a: hi.cell, b: lo.cell,
+                                     unit: "FID", missingA: "batch \(compact(hi.x))", missingB: "batch \(compact(lo.x))"))
+                    // "Memory grows with the batch" from the interval of the difference, largest − smallest batch.
+                    let mem = memLines(s).first { $0.name == l.name }!.points.filter { !$0.cell.isEmpty }
+                    if let mlo = mem.first, let mhi = mem.last, mem.count >= 2 {
+                        let means = mem.map { "\(compact($0.x)): \(fixed($0.cell.mean!, 1))" }.joined(separator: ", ")
+                        v.append(Verdict(claim: "\(l.name): memory grows with batch", a: mhi.cell, b: mlo.cell,
+                                         unit: "MiB", decimals: 1, missingA: "batch \(compact(mhi.x))", missingB: "batch \(compact(mlo.x))", direction: .higher,
+                                         label: "peak at batch \(compact(mhi.x)) − batch \(compact(mlo.x)); mean peak MiB by batch: \(means)"))
+                    }
                 }
-            }
-            return v
-        },
-        extraPanels: { s, _ in
-            var p = SVGPlot.Panel(title: "peak memory — distill stage", xLabel: "batch size (distill.batchSize)", yLabel: "peak resident memory (MiB)",
-                                  series: memLines(s).map { l in SVGPlot.Series(name: l.name, points: l.points.compactMap { pt in
-                                      pt.1.summary.map { SVGPlot.Point(x: pt.0, y: $0.mean, error: $0.halfWidth95) } }) })
-            p.logX = nil
-            return [p]
-        },
-        extraTable: { s, _ in
-            var rows: [[String]] = []
-            for l in memLines(s) { for (x, c) in l.points { rows.append([l.name, compact(x), c.text(1), c.isEmpty ? "–" : c.perSeed(1)]) } }
-            return "Peak memory of the distillation stage (MiB):\n\n" + markdownTable(["Line", "batch size", "peak MiB mean ± 95% CI [n]", "Per seed"], rows, align: ["l", "r", "r", "l"]) + "\n"
+                return v
+            },
+            extraPanels: { s, _ in
+                [axisPanel(memLines(s), title: "peak memory — distill stage", xLabel: "batch size (distill.batchSize)", yLabel: "peak resident memory (MiB)")]
+            },
+            extraTable: { s, _ in
+                let rows = memLines(s).flatMap { l in l.points.map { [l.name] + axisRow(compact($0.x), $0.cell, decimals: 1, against: nil).dropLast() } }
+                return "Peak memory of the distillation stage (MiB):\n\n" + markdownTable(["Line", "batch size", "peak MiB mean ± 95% CI [n]", "Per seed"], rows, align: ["l", "r", "r", "l"]) + "\n"
+            })
+    }()
+
+    static let fig7 = FigureConfig(number: 7, title: "temperatures τ of IS_P2P and M_P2P",
+        keys: [paperKey("distill.tauIS"), paperKey("distill.tauContrast")],
+        intro: "The paper sweeps the relation temperature of IS_P2P (τ_IS) and the contrast temperature of M_P2P (τ_M) on the 8 → 4 stage and reports that every value beats RCFD's 4-step FID (3.80 on CIFAR-10); the best values stated are τ_IS = 0.7 and 0.9, τ_M = 0.4.",
+        claims: { s, rcfd, _ in beatsRCFD(s, rcfd: rcfd) }, linkTerms: true)
+
+    static let fig8 = FigureConfig(number: 8, title: "pixel queue: size N_q and contrast sample V",
+        keys: [paperKey("distill.queue.size"), paperKey("distill.queue.contrastSize")],
+        intro: "The paper sweeps the memory queue size N_q and the number V of queued pixels sampled for M_P2P: performance rises and then falls with N_q (best at 20,000) and saturates with V (2048 chosen).",
+        claims: { s, _, _ in
+            s.key.path == "distill.queue.size" ? s.lines.flatMap { riseThenFall($0, symbol: s.key.symbol) } : s.lines.flatMap { saturates($0, symbol: s.key.symbol) }
         })
+
+    static let fig9 = FigureConfig(number: 9, title: "loss weights α (IS_P2P) and β (M_P2P)",
+        keys: [paperKey("distill.alpha"), paperKey("distill.beta")],
+        intro: "The paper sweeps the weights of IS_P2P (α) and M_P2P (β) on the 8 → 4 stage and reports that every value beats RCFD's 4-step FID; the best values stated are α = 0.8 and β = 0.3.",
+        claims: { s, rcfd, _ in beatsRCFD(s, rcfd: rcfd) }, linkTerms: true)
 }
 
-public func fig7Report(_ data: ReportData, links: LinkStyle) -> (String, [ReportFile]) {
-    sweepFigure(data, number: 7, title: "temperatures τ of IS_P2P and M_P2P",
-                keys: [SweepKey(path: "distill.tauIS", symbol: "τ_IS"), SweepKey(path: "distill.tauContrast", symbol: "τ_M")],
-                intro: "The paper sweeps the relation temperature of IS_P2P (τ_IS) and the contrast temperature of M_P2P (τ_M) on the 8 → 4 stage and reports that every value beats RCFD's 4-step FID (3.80 on CIFAR-10); the best values stated are τ_IS = 0.7 and 0.9, τ_M = 0.4.",
-                links: links, claims: { s, rcfd, _ in beatsRCFD(s, rcfd: rcfd) }, linkTerms: true)
-}
-
-public func fig8Report(_ data: ReportData, links: LinkStyle) -> (String, [ReportFile]) {
-    sweepFigure(data, number: 8, title: "pixel queue: size N_q and contrast sample V",
-                keys: [SweepKey(path: "distill.queue.size", symbol: "N_q"), SweepKey(path: "distill.queue.contrastSize", symbol: "V")],
-                intro: "The paper sweeps the memory queue size N_q and the number V of queued pixels sampled for M_P2P: performance rises and then falls with N_q (best at 20,000) and saturates with V (2048 chosen).",
-                links: links, claims: { s, _, _ in
-                    s.key.path == "distill.queue.size" ? s.lines.flatMap { riseThenFall($0, symbol: s.key.symbol) } : s.lines.flatMap { saturates($0, symbol: s.key.symbol) }
-                })
-}
-
-public func fig9Report(_ data: ReportData, links: LinkStyle) -> (String, [ReportFile]) {
-    sweepFigure(data, number: 9, title: "loss weights α (IS_P2P) and β (M_P2P)",
-                keys: [SweepKey(path: "distill.alpha", symbol: "α"), SweepKey(path: "distill.beta", symbol: "β")],
-                intro: "The paper sweeps the weights of IS_P2P (α) and M_P2P (β) on the 8 → 4 stage and reports that every value beats RCFD's 4-step FID; the best values stated are α = 0.8 and β = 0.3.",
-                links: links, claims: { s, rcfd, _ in beatsRCFD(s, rcfd: rcfd) }, linkTerms: true)
-}
+public func fig6Report(_ data: ReportData, links: LinkStyle) -> (String, [ReportFile]) { figureReport(data, .fig6, links: links) }
+public func fig7Report(_ data: ReportData, links: LinkStyle) -> (String, [ReportFile]) { figureReport(data, .fig7, links: links) }
+public func fig8Report(_ data: ReportData, links: LinkStyle) -> (String, [ReportFile]) { figureReport(data, .fig8, links: links) }
+public func fig9Report(_ data: ReportData, links: LinkStyle) -> (String, [ReportFile]) { figureReport(data, .fig9, links: links) }
 
 /// Fig. 8's N_q claim "performance rises then falls": an interior value below both ends. The candidate is
 /// the interior value with the lowest mean (a choice of which comparison to make); the verdict comes from the
 /// two intervals, interior − first and interior − last (`combined`: reproduced when both exclude 0 below,
 /// not reproduced when either excludes 0 above). A line whose lowest mean sits at an end says so.
-func riseThenFall(_ l: SweepData.Line, symbol: String) -> [Verdict] {
+func riseThenFall(_ l: AxisLine, symbol: String) -> [Verdict] {
     let claim = "\(l.name): performance rises then falls with \(symbol)"
     let pts = l.points.filter { !$0.cell.isEmpty }
     guard pts.count >= 3 else { return [Verdict(claim: claim, outcome: .untested, line: "\(claim): untested (needs ≥ 3 values, have \(pts.count))")] }
@@ -277,7 +287,7 @@ func riseThenFall(_ l: SweepData.Line, symbol: String) -> [Verdict] {
 /// Fig. 8's V claim "FID saturates": the first increase of V lowers FID beyond its CI, and the last does
 /// not (its CI includes 0, or it raises FID). Not reproduced when the first increase raises FID, or the last
 /// still lowers it, beyond the CI. Both from intervals (`Rule.saturation`).
-func saturates(_ l: SweepData.Line, symbol: String) -> [Verdict] {
+func saturates(_ l: AxisLine, symbol: String) -> [Verdict] {
     let claim = "\(l.name): FID saturates with \(symbol)"
     let pts = l.points.filter { !$0.cell.isEmpty }
     guard pts.count >= 3 else { return [Verdict(claim: claim, outcome: .untested, line: "\(claim): untested (needs ≥ 3 values, have \(pts.count))")] }

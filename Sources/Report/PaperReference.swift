@@ -60,6 +60,28 @@ public enum PaperReference {
         "distill.beta": "0.3",
     ]
 
+    /// The paper's symbol of each key it sweeps (Figs. 6–9): axis names in the figures and `rdd-report sweep`.
+    public static let axisSymbols: [String: String] = [
+        "distill.batchSize": "batch size",
+        "distill.tauIS": "τ_IS",
+        "distill.tauContrast": "τ_M",
+        "distill.queue.size": "N_q",
+        "distill.queue.contrastSize": "V",
+        "distill.alpha": "α",
+        "distill.beta": "β",
+    ]
+
+    /// The same optima as numbers, marked on the figures' plots (../shared/reference/paper-tables.json,
+    /// `figure_optima_stated_in_text`); Fig. 6 states a trend, no value.
+    public static let figureOptimumValues: [String: [Double]] = [
+        "distill.tauIS": [0.7, 0.9],
+        "distill.tauContrast": [0.4],
+        "distill.queue.size": [20000],
+        "distill.queue.contrastSize": [2048],
+        "distill.alpha": [0.8],
+        "distill.beta": [0.3],
+    ]
+
     /// The paper's row for a method name of ours ("pd_perceptual" → "PD+LPIPS") at a step count.
     public static func row(_ table: [Row], method: String, steps: Int) -> Row? {
         table.first { $0.method == method && $0.steps == steps }

@@ -85,10 +85,11 @@ public func produceReport(_ kind: ReportKind, _ data: ReportData, request r: Rep
         func add(_ stem: String, _ o: ReportOutput) {
             files.append(ReportFile(name: stem + ".md", data: Data(o.markdown.utf8)))
             files += o.files
-            let verdicts = o.markdown.split(separator: "\n").filter { $0.hasPrefix("- ") && ($0.contains(": reproduced") || $0.contains(": not reproduced") || $0.contains(": inconclusive") || $0.contains(": untested")) }
-            func count(_ s: String) -> Int { verdicts.filter { $0.contains(": " + s) }.count }
+            // A verdict line is "- CLAIM: OUTCOME…"; every outcome is counted, "metrics disagree" included.
+            let lines = o.markdown.split(separator: "\n").filter { $0.hasPrefix("- ") }
+            let counts = Outcome.allCases.map { w in (w, lines.filter { $0.contains(": " + w.rawValue) }.count) }
             rows.append(["[\(stem)](\(links.prefix)\(stem).md)", reportTitle(o.markdown),
-                         verdicts.isEmpty ? "–" : "\(count("reproduced")) reproduced, \(count("not reproduced")) not, \(count("inconclusive")) inconclusive, \(count("untested")) untested"])
+                         counts.allSatisfy { $0.1 == 0 } ? "–" : counts.map { "\($0.1) \($0.0.rawValue)" }.joined(separator: ", ")])
         }
         for k in ReportKind.allCases where k != .all {
             add(k.rawValue, try produceReport(k, data, request: r, links: LinkStyle(stem: k.rawValue, prefix: "")))

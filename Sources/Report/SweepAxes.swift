@@ -12,8 +12,8 @@ struct ReportAxis: Equatable {
     /// Value keys in spec order: each path's JSON text, joined by ", ".
     var values: [String]
 
-    /// "τ_IS"-style short name: the last path component(s).
-    var name: String { paths.map { String($0.split(separator: ".").last!) }.joined(separator: " & ") }
+    /// Short name: the paper's symbol for a key it sweeps ("τ_IS"), else the last path component.
+    var name: String { paths.map { PaperReference.axisSymbols[$0] ?? String($0.split(separator: ".").last!) }.joined(separator: " & ") }
     var pathText: String { paths.map { "`\($0)`" }.joined(separator: ", ") }
 
     /// The value key of a trial on this axis (nil when the trial does not set it).

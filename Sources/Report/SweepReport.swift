@@ -56,7 +56,7 @@ public func sweepReport(_ data: ReportData, options o: SweepReportOptions, links
     var out = "Spec `\(sweep.specPath)` (preset `\(sweep.preset)`): \(all.count) trial\(all.count == 1 ? "" : "s"), \(done.count) completed. "
     let seeds = Array(Set(all.map(\.seed))).sorted()
     out += "Axes: " + (axes.isEmpty ? "none but the seed" : axes.enumerated().map { i, a in
-        "\(a.name) (\(a.pathText), \(a.source)): \(a.values.map(ReportAxis.show).joined(separator: ", ")); baseline \(ReportAxis.show(base[i]))"
+        "\(a.name) (\(a.pathText), \(a.source)): \(a.values.map(ReportAxis.show).joined(separator: a.paths.count > 1 ? "; " : ", ")); baseline \(ReportAxis.show(base[i]))"
     }.joined(separator: "; ")) + "; seeds: \(seeds.map(String.init).joined(separator: ", ")).\n\n"
     let waiting = all.filter { !$0.isCompleted }
     if !waiting.isEmpty {
@@ -81,14 +81,13 @@ public func sweepReport(_ data: ReportData, options o: SweepReportOptions, links
             for v in a.values {
                 let c = sweepCell(done.filter { a.key($0) == v }, metric: m, steps: k)
                 records += c.records
-                var diff = "baseline"
-                if v != base[i] {
+                var row = axisRow(ReportAxis.show(v), c, decimals: decimals(m), against: v == base[i] ? nil : baseCell)
+                if v == base[i] { row[3] = "baseline" } else {
                     let claim = "`\(m)` at \(k) step\(k == 1 ? "" : "s"): \(a.name) = \(ReportAxis.show(v)) vs \(ReportAxis.show(base[i]))"
                     verdicts.append(Verdict(claim: claim, a: c, b: baseCell, unit: unitName(m), decimals: decimals(m),
                                             missingA: "\(a.name) = \(ReportAxis.show(v))", missingB: "the baseline", neutral: true))
-                    diff = Difference(c, baseCell).map { $0.text(decimals(m)) } ?? "–"
                 }
-                rows.append([ReportAxis.show(v), c.text(decimals(m)), c.isEmpty ? "–" : c.perSeed(decimals(m)), diff])
+                rows.append(row)
             }
             out += markdownTable([a.name, "mean ± 95% CI [n]", "per seed", "− \(ReportAxis.show(base[i])) (paired 95% CI)"], rows, align: ["l", "r", "l", "r"]) + "\n"
             if a.isNumeric { panels.append(sweepAxisPanel(done, axes: axes, axis: i, metric: m, steps: k)) }
@@ -134,18 +133,17 @@ func fullTable(_ trials: [TrialView], axes: [ReportAxis], metric: String, steps:
                                                    align: axes.map { _ in "l" } + ["r", "l"]) + "\n"
 }
 
-/// `metric` against numeric axis `i`: one line per value of the first other axis (each point marginal over
-/// any third), error bars the 95% CI over seeds.
+/// `metric` against numeric axis `i` (AxisSeries.swift, as the figures): one line per value of the first other
+/// axis (each point marginal over any third), error bars the 95% CI over seeds, and the paper's stated optimum
+/// marked when the axis is one the paper swept (Figs. 6–9) and it lies within the values measured.
 func sweepAxisPanel(_ trials: [TrialView], axes: [ReportAxis], axis i: Int, metric: String, steps: Int) -> SVGPlot.Panel {
     let a = axes[i]
     let other = axes.indices.first { $0 != i }
-    let lines: [(String, [TrialView])] = other.map { j in axes[j].values.map { v in ("\(axes[j].name) = \(ReportAxis.show(v))", trials.filter { axes[j].key($0) == v }) } }
-        ?? [("all", trials)]
-    let series = lines.map { line in
-        SVGPlot.Series(name: line.0, points: a.values.compactMap { v in
-            guard let x = ReportAxis.number(v), let s = sweepCell(line.1.filter { a.key($0) == v }, metric: metric, steps: steps).summary else { return nil }
-            return SVGPlot.Point(x: x, y: s.mean, error: s.halfWidth95)
-        })
-    }
-    return SVGPlot.Panel(title: "\(metric), \(steps)-step student", xLabel: "\(a.name) (\(a.paths.joined(separator: ", ")))", yLabel: metric, series: series)
+    let view = AxisView(x: { t in a.key(t).flatMap(ReportAxis.number) },
+                        line: { t in other.map { j in "\(axes[j].name) = \(axes[j].key(t).map(ReportAxis.show) ?? "–")" } ?? "all" },
+                        cell: { sweepCell($0, metric: metric, steps: steps) },
+                        lineOrder: other.map { j in axes[j].values.map { "\(axes[j].name) = \(ReportAxis.show($0))" } } ?? ["all"])
+    let marks = a.paths.count == 1 ? (PaperReference.figureOptimumValues[a.paths[0]] ?? []).map { (x: $0, label: "paper: \(compact($0))") } : []
+    return axisPanel(view.lines(trials), title: "\(metric), \(steps)-step student", xLabel: "\(a.name) (\(a.paths.joined(separator: ", ")))",
+                     yLabel: metric, marks: marks)
 }

@@ -56,8 +56,9 @@ public struct Comparison {
         guard let d = difference else { return (.untested, "untested") }
         guard d.halfWidth != nil, let p = adjustedP else { return (.inconclusive, "inconclusive (n = 1 on a side: no CI)") }
         let metric = a.metric ?? b.metric
-        // Metrics disagree: two of {the report's metric, its companions} differ in sign and one CI excludes 0.
-        let all = [(metric ?? unit, d)] + companions.map { ($0.metric, $0.difference) }
+        // Metrics disagree: two distances (FID, KID) among {the report's metric, its companions} differ in sign
+        // and one CI excludes 0. A score (higher is better) is never set against a distance.
+        let all = ([(metric ?? unit, d)] + companions.map { ($0.metric, $0.difference) }).filter { isDistanceMetric($0.0) }
         for (i, x) in all.enumerated() { for y in all[(i + 1)...] where x.1.mean * y.1.mean < 0 && (x.1.excludesZero || y.1.excludesZero) {
             return (.metricsDisagree, "metrics disagree (`\(x.0)` \(signed(x.1.mean, 3)) vs `\(y.0)` \(signed(y.1.mean, 3)), opposite signs with a 95% CI excluding 0: no verdict is drawn from either)")
         } }

@@ -15,6 +15,20 @@ final class CommittedResultsTests: XCTestCase {
         try assertReproduces(root: "results/tiny", preset: "tiny")
     }
 
+    /// docs/reports.md's "your own sweep" walkthrough shows `rdd-report sweep example-tau-is` of a real run of
+    /// experiments/examples/tau-is.json; its committed output is what the code makes of the committed export.
+    func testWalkthroughSweepReportReproduces() throws {
+        let dir = repositoryRoot() + "/results/examples"
+        let data = ReportData(try RunExport.load(path: dir + "/export.json"))
+        let (markdown, files) = try sweepReport(data, options: SweepReportOptions(name: "example-tau-is"), links: LinkStyle(stem: "example-tau-is"))
+        XCTAssertTrue(FileManager.default.contents(atPath: dir + "/example-tau-is.md") == Data(markdown.utf8),
+                      "results/examples/example-tau-is.md differs from `rdd-report sweep example-tau-is --export results/examples/export.json --out results/examples/example-tau-is.md`: regenerate and commit")
+        XCTAssertEqual(files.map(\.name), ["example-tau-is.svg"])
+        for f in files {
+            XCTAssertTrue(FileManager.default.contents(atPath: dir + "/" + f.name) == f.data, "results/examples/\(f.name) differs: regenerate and commit")
+        }
+    }
+
     private func assertReproduces(root: String, preset: String, file: StaticString = #filePath, line: UInt = #line) throws {
         let repo = repositoryRoot()
         let dir = repo + "/" + root

@@ -43,9 +43,17 @@ final class SweepReportTests: XCTestCase {
         let md = try golden(tauSweep(), SweepReportOptions(name: "tau-is"), stem: "one-axis")
         XCTAssertTrue(md.hasPrefix("## Sweep `tau-is@1` — Does a lower IS_P2P temperature help the 1-step student?\n"), md)
         XCTAssertTrue(md.contains("| 0.05 | 5.38 ± 2.22 [n=2] | s0: 5.55, s1: 5.20 | baseline |"), md)
-        XCTAssertTrue(md.contains("`fid_classifier` at 1 step: tauIS = 1 vs 0.05: differs: higher, difference +0.95 ± 0.00 FID"), md)
+        XCTAssertTrue(md.contains("`fid_classifier` at 1 step: τ_IS = 1 vs 0.05: differs: higher, difference +0.95 ± 0.00 FID"), md)
         XCTAssertFalse(md.contains("Every combination"), "one axis: no full table")
         XCTAssertTrue(md.contains("](one-axis.svg)"))
+        // A score (higher is better) falling while FID rises is agreement, not "metrics disagree": only
+        // distances (FID, KID) are set against each other (classifier_score = 3 − 0.2 τ here).
+        let score = try XCTUnwrap(md.split(separator: "\n").first { $0.hasPrefix("- `classifier_score` at 1 step: τ_IS = 1 vs 0.05:") }, md)
+        XCTAssertFalse(score.contains("metrics disagree"), String(score))
+        // The paper's stated τ_IS optima (0.7 and 0.9, Fig. 7) lie within 0.05…1: marked on the plot.
+        let (_, files) = try render(tauSweep(), SweepReportOptions(name: "tau-is"), stem: "one-axis")
+        let svg = String(decoding: try XCTUnwrap(files.first).data, as: UTF8.self)
+        XCTAssertTrue(svg.contains(">paper: 0.7<") && svg.contains(">paper: 0.9<"), svg)
     }
 
     func testTwoAxisGrid() throws {
@@ -69,7 +77,7 @@ final class SweepReportTests: XCTestCase {
         o.steps = 2; o.baseline = "tauIS=1"
         let (one, _) = try render(s, o, stem: "x")
         XCTAssertFalse(one.contains("1-step student"))
-        XCTAssertTrue(one.contains("tauIS = 0.5 vs 1: differs: lower"), one)
+        XCTAssertTrue(one.contains("τ_IS = 0.5 vs 1: differs: lower"), one)
     }
 
     func testZip() throws {
@@ -83,7 +91,7 @@ final class SweepReportTests: XCTestCase {
                     metrics: ["eval-rdd-1": ["fid_classifier": 4 + a * 0.1 + Double(seed) * 0.2, "kid_classifier": 0.02 - a * 0.001 + Double(seed) * 0.001]])
         } }
         let md = try golden(s, SweepReportOptions(name: "zipped"), stem: "zip")
-        XCTAssertTrue(md.contains("alpha & beta (`distill.alpha`, `distill.beta`, zip[0]): 0.5, 0.05; 1, 0.1; 2, 0.2") || md.contains("alpha & beta (`distill.alpha`, `distill.beta`, zip[0])"), md)
+        XCTAssertTrue(md.contains("α & β (`distill.alpha`, `distill.beta`, zip[0]): 0.5, 0.05; 1, 0.1; 2, 0.2"), md)
         // FID rises with α (+0.1 per unit) while KID falls: opposite signs with CIs of zero width excluding 0.
         XCTAssertTrue(md.contains("metrics disagree"), md)
     }
@@ -91,7 +99,7 @@ final class SweepReportTests: XCTestCase {
     func testUnfinishedTrial() throws {
         let md = try golden(tauSweep(unfinished: true), SweepReportOptions(name: "tau-is"), stem: "unfinished")
         XCTAssertTrue(md.contains("**Unfinished:** 1 trial (1 queued); `rdd-sweep run experiments/tiny/tau-is.json` resumes it:"), md)
-        XCTAssertTrue(md.contains("- t005: tauIS = 1, seed 1 — queued"), md)
+        XCTAssertTrue(md.contains("- t005: τ_IS = 1, seed 1 — queued"), md)
         XCTAssertTrue(md.contains("| 1 | 6.50 [n=1] | s0: 6.50 |"), md)
     }
 
@@ -118,7 +126,7 @@ final class SweepReportTests: XCTestCase {
         var s = tauSweep()
         s.sweeps[0].axes = nil
         let (md, _) = try render(s, SweepReportOptions(name: "tau-is"), stem: "x")
-        XCTAssertTrue(md.contains("tauIS (`distill.tauIS`, trials): 0.05, 0.2, 1; baseline 0.05"), md)
+        XCTAssertTrue(md.contains("τ_IS (`distill.tauIS`, trials): 0.05, 0.2, 1; baseline 0.05"), md)
     }
 
     /// Issue 28: Fig. 7 given the τ_IS sweep of 1-step students says exactly that and points to `rdd-report sweep`,

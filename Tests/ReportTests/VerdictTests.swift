@@ -74,7 +74,7 @@ final class VerdictTests: XCTestCase {
     func testOptimumIsResolvedOnlyWhenSeparated() {
         func line(_ points: [(Double, [Double])]) -> SweepData {
             SweepData(key: SweepKey(path: "distill.tauIS", symbol: "τ_IS"),
-                      lines: [.init(name: "cfd+is_p2p", points: points.map { ($0.0, cellOf($0.1), []) })], fid: "fid_classifier")
+                      lines: [.init(name: "cfd+is_p2p", points: points.map { AxisPoint(x: $0.0, cell: cellOf($0.1), trials: []) })], fid: "fid_classifier")
         }
         // 0.7 is lowest by 1.0 with per-seed differences 1.0, 1.1, 0.9: separated.
         let clear = optimumLine(line([(0.5, [4.0, 4.1, 3.9]), (0.7, [3.0, 3.0, 3.0])]))
