@@ -5,10 +5,20 @@ import Checkpoint
 import Diffusion
 import Data
 
-/// The code version recorded in every checkpoint and hashed into stage identities. Bump it whenever
-/// a change alters the numbers a stage produces (docs/architecture.md, "stage identity").
+/// The code version recorded in every checkpoint, provenance record and run database row, and hashed into
+/// stage identities (docs/architecture.md, "stage identity").
 public enum CodeVersion {
-    public static let string = "rdd-0.4.0"  // 0.4: every product on our GEMM (one accumulation order on any x86), own exp/log (DetMath); 0.3: own AVX2 sgemm
+    /// The numerics version: bump it whenever a change alters the numbers a stage produces
+    /// (numerics.manifest, CodeVersionTests).
+    public static let numerics = "rdd-0.4.0"  // 0.4: every product on our GEMM (one accumulation order on any x86), own exp/log (DetMath); 0.3: own AVX2 sgemm
+
+    /// `numerics`, plus "+winograd" when 3×3 stride-1 convolutions use Winograd F(2×2,3×3)
+    /// (`RDD_CONV=winograd`): another algorithm gives other numbers (within 2e-6 of direct per product, but
+    /// training amplifies that), so a stage trained with it has its own identity, its checkpoints and
+    /// provenance say so, and a cache of direct-kernel stages is never reused for it (nor the reverse).
+    public static var string: String {
+        Conv2dTuning.algorithm == .direct ? numerics : numerics + "+" + Conv2dTuning.algorithm.rawValue
+    }
 }
 
 /// A resumable snapshot of a training loop: everything needed to continue at `step` and obtain the

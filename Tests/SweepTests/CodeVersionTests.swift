@@ -4,7 +4,7 @@ import Foundation
 import Pipeline
 
 /// The code version cannot go stale: `numerics.manifest` holds the SHA-256 of every source file that
-/// can change a stage's numbers, keyed to `CodeVersion.string`. When any of them changes, this test
+/// can change a stage's numbers, keyed to `CodeVersion.numerics`. When any of them changes, this test
 /// fails until `scripts/numerics-manifest.sh` is run, which makes the author say whether the numbers
 /// changed (`--bumped`, after bumping the version, so every cached stage reruns) or not
 /// (`--unchanged "REASON"`, recorded in the manifest for review).
@@ -18,10 +18,10 @@ final class CodeVersionTests: XCTestCase {
     func testNumericsSourcesMatchTheManifestOfThisCodeVersion() throws {
         let repo = SchedulerTests.repo
         let text = try String(contentsOfFile: repo + "/numerics.manifest", encoding: .utf8)
-        let fix = "run scripts/numerics-manifest.sh --bumped after bumping CodeVersion.string (Sources/Pipeline/TrainingState.swift) "
+        let fix = "run scripts/numerics-manifest.sh --bumped after bumping CodeVersion.numerics (Sources/Pipeline/TrainingState.swift) "
             + "if numbers change, else scripts/numerics-manifest.sh --unchanged \"REASON\""
         let version = text.split(separator: "\n").first { $0.hasPrefix("version ") }.map { String($0.dropFirst(8)) }
-        XCTAssertEqual(version, CodeVersion.string, "numerics.manifest is for another code version: \(fix)")
+        XCTAssertEqual(version, CodeVersion.numerics, "numerics.manifest is for another code version: \(fix)")
         var recorded: [String: String] = [:]
         for line in text.split(separator: "\n") where !line.hasPrefix("#") && !line.hasPrefix("version ") {
             let parts = line.split(separator: " ", maxSplits: 1)
@@ -43,6 +43,6 @@ final class CodeVersionTests: XCTestCase {
         let added = current.keys.filter { recorded[$0] == nil }.sorted()
         let removed = recorded.keys.filter { current[$0] == nil }.sorted()
         XCTAssertTrue(changed.isEmpty && added.isEmpty && removed.isEmpty,
-                      "sources that affect numbers differ from numerics.manifest (\(CodeVersion.string)): changed \(changed), added \(added), removed \(removed); \(fix)")
+                      "sources that affect numbers differ from numerics.manifest (\(CodeVersion.numerics)): changed \(changed), added \(added), removed \(removed); \(fix)")
     }
 }
