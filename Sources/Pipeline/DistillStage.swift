@@ -42,6 +42,10 @@ public func runDistillation(_ cfg: DistillStageConfig, teacherPath: String, clas
     var rng = RNG(seed: cfg.seed &+ 33)
     var batches = try BatchIterator(dataset: data, batchSize: s.batchSize, seed: cfg.seed &+ 34, randomFlip: data.flipAugmentation)
     var start = 0
+    /// How many times the pixel queue's write pointer wrapped to its start (issue 20 §5: a queue never refilled
+    /// cannot make N_q matter), cumulative over the stage, logged as `queue/refills`. Kept in the checkpoint
+    /// (`stats/queue_refills`, no input of any computation) so a resumed stage continues the count.
+    var refills = 0
     if FileManager.default.fileExists(atPath: ctx.checkpointPath) {
         let (snap, ck) = try TrainingState.restore(path: ctx.checkpointPath, model: student, ema: nil, adam: adam, rngNames: ["main"])
         start = snap.step
@@ -55,6 +59,7 @@ public func runDistillation(_ cfg: DistillStageConfig, teacherPath: String, clas
             }
             headAdam.restore(step: Int(try ck.array("optimizer/head_adam/step").int64Values![0]))
         }
+        if let v = ck.arrays["stats/queue_refills"]?.int64Values?.first { refills = Int(v) }
         if queue != nil {
             var st: [String: (shape: [Int], values: [Float])] = [:]
             for k in PixelQueue.stateKeys { let v = try ck.array("queue/" + k, dtype: .float32); st[k] = (v.shape, v.float32Values!) }
@@ -72,11 +77,24 @@ public func runDistillation(_ cfg: DistillStageConfig, teacherPath: String, clas
             for (n, t) in headAdam.namedState() { extra["optimizer/head_adam/" + n] = ArrayValue(shape: t.shape, t.array) }
             extra["optimizer/head_adam/step"] = .scalar(Int64(headAdam.step))
         }
-        if let queue { for (k, v) in queue.state() { extra["queue/" + k] = ArrayValue(shape: v.shape, v.values) } }
+        if let queue {
+            for (k, v) in queue.state() { extra["queue/" + k] = ArrayValue(shape: v.shape, v.values) }
+            extra["stats/queue_refills"] = .scalar(Int64(refills))
+        }
         try TrainingState.save(path: path, model: student, grid: sgrid, ema: nil, adam: adam,
                                snapshot: TrainingSnapshot(step: step, rngs: ["main": rng], batchPosition: batches.position),
                                configJSON: json, extraArrays: extra, extraAttributes: ["method": .string(cfg.method.rawValue)])
     }
+    /// A learning curve's snapshot (`cfg.snapshotEvery`): the student's weights after `step` updates. Writing it
+    /// reads the weights only, so the stage's numbers are those of a stage without snapshots.
+    func snapshot(_ step: Int) throws {
+        guard cfg.snapshotEvery != nil else { return }
+        let path = distillSnapshotPath(stageDirectory: ctx.directory, step: step)
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try TrainingState.save(path: path, model: student, grid: sgrid, ema: nil, adam: nil,
+                               snapshot: TrainingSnapshot(step: step, rngs: [:], batchPosition: nil), configJSON: json)
+    }
+    if start == 0 { try snapshot(0) }
     let clock = ContinuousClock()
     let diagnostics = TermDiagnostics(s)
     try runTrainingLoop(totalSteps: cfg.steps, startStep: start, context: ctx, journal: journal, save: { try save(ctx.checkpointPath, $0) }) { step in
@@ -93,9 +111,22 @@ public func runDistillation(_ cfg: DistillStageConfig, teacherPath: String, clas
             inputs = DistillInputs(teacher: tOut, student: sOut, studentImage: xs, teacherImage: target.xTilde, gridIndices: target.i0)
         }
         let values: DistillLossValues
+        let pointerBefore = queue?.pointer
+        // The loss's own working set (issue 20 §5; Fig. 6 showed the process peak, which the teacher and data set):
+        // at logged steps, the rise of the peak resident set while the terms are evaluated (IS_P2P computes its
+        // gradient there), after freeing cached heap memory and resetting the peak (`resetPeakResident`).
+        let logged = step % ctx.logEvery == 0 || step == cfg.steps - 1
+        let residentBefore = logged ? resetPeakResident() : nil
         do { values = try objective.evaluate(inputs, head: head, queue: queue) }
         catch { throw PipelineError("distillation stage '\(cfg.method)' \(cfg.teacherSteps)→\(cfg.teacherSteps / 2), step \(step): \(error)") }
+        let lossPeak = residentBefore.flatMap { b0 in peakResidentKB().map { max(0, $0 - b0) * 1024 } }
         var metrics: [(String, Double)] = values.terms.map { ($0.term.rawValue, Double($0.value.item)) }
+        if let lossPeak { metrics.append(("memory/loss_peak_bytes", Double(lossPeak))) }
+        // M_P2P pushes once per step, and a push that does not wrap moves the pointer forward (K ≥ 1 rows).
+        if let before = pointerBefore, let after = queue?.pointer {
+            if after <= before { refills += 1 }
+            metrics.append(("queue/refills", Double(refills)))
+        }
         let params = adam.params.map(\.1)
         let pending = diagnostics.due(step) ? diagnostics.begin(values: values, studentImage: xs, parameters: params) : nil
         adam.zeroGrad()
@@ -105,6 +136,7 @@ public func runDistillation(_ cfg: DistillStageConfig, teacherPath: String, clas
         let norm = clipGradNorm(adam.params.map(\.1), maxNorm: s.gradClip)
         adam.update()
         headAdam?.update()
+        if let k = cfg.snapshotEvery, (step + 1) % k == 0, step + 1 < cfg.steps { try snapshot(step + 1) }
         metrics += [("total", Double(values.total.item)), ("lr", Double(adam.lr)), ("grad_norm", Double(norm)),
                     ("seconds_per_step", (clock.now - t0) / .seconds(1))]
         return metrics

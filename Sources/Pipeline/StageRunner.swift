@@ -60,6 +60,9 @@ public func runStage(_ r: StageRequest, context: StageContext? = nil) throws {
                             data: try split(c.data, .train), context: ctx)
     case .evaluator(let c):
         try trainEvaluator(c, train: try split(c.data, .train), test: try split(c.data, .test), context: ctx)
+    case .eval(let c) where c.snapshots != nil:
+        _ = try runCurveEvaluation(c, modelPath: try input("model"), classifierPath: r.inputs["classifier"], classifierConfig: r.classifierNetwork,
+                                   evaluatorPath: r.inputs["evaluator"], reference: try split(c.data, .test), context: ctx)
     case .eval(let c):
         _ = try runEvaluation(c, modelPath: try input("model"), classifierPath: r.inputs["classifier"], classifierConfig: r.classifierNetwork,
                               evaluatorPath: r.inputs["evaluator"], reference: try split(c.data, .test), context: ctx)

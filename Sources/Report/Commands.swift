@@ -34,6 +34,7 @@ extension ReportKind {
         case .speedup: return "Measured seconds per image of every student and baseline vs DDIM at 1024 steps."
         case .terms: return "Loss-term diagnostics per distillation stage, with a plot of the gradient shares."
         case .all: return "Every report, written under --out-dir with an index.md."
+        case .curves: return "Learning curves: per configuration, loss terms and (with evaluation.every) the student's FID against the step; SVGs + index.md under --out-dir."
         }
     }
 }
@@ -45,7 +46,7 @@ public struct ReportCommandLine: ParsableCommand {
         abstract: "Tables, figures (SVG/PNG), verdicts and notebooks from a run export or database (never trains or samples).",
         discussion: "Every report reads --export FILE (a JSON export), or --db PATH (a run database); with neither, results/runs.sqlite when it exists, else results/export.json; and writes Markdown to stdout or to --out; figures are written next to --out (fig7 --out results/reports/fig7.md also writes results/reports/fig7.svg). Rules: docs/reports.md.",
         subcommands: [Table1.self, Table2.self, Table3.self, Fig5.self, Fig6.self, Fig7.self, Fig8.self, Fig9.self,
-                      Speedup.self, Terms.self, All.self, SweepCommand.self, CompareCommand.self, NotebookCommand.self])
+                      Speedup.self, Terms.self, All.self, Curves.self, SweepCommand.self, CompareCommand.self, NotebookCommand.self])
     public init() {}
 
     /// Parses the words after `rdd-report`. Bad input throws a `ReportError` carrying the parser's message.
@@ -169,6 +170,19 @@ struct All: ReportSubcommand {
     }
 }
 
+struct Curves: ReportSubcommand {
+    static let configuration = CommandConfiguration(commandName: "curves", abstract: ReportKind.curves.abstract)
+    @OptionGroup var input: InputOptions
+    @Option(help: "Directory for index.md and one SVG per configuration.") var outDir = "results/reports/curves"
+    @Option(help: "Only trials of this preset.") var preset: String?
+    @Option(help: "Only trials of this sweep (NAME or NAME@REVISION).") var sweep: String?
+    var invocation: ReportInvocation {
+        var r = input.request(.curves)
+        r.outDir = outDir; r.preset = preset; r.sweep = sweep
+        return .report(r)
+    }
+}
+
 struct SweepCommand: ReportSubcommand {
     static let configuration = CommandConfiguration(commandName: "sweep",
         abstract: "Any sweep: every metric per axis (and in full for 2–3 axes), paired differences against a baseline, a plot per numeric axis.")
@@ -222,7 +236,7 @@ extension ReportInvocation {
     /// The stem of the invocation's files: --out's file name, else the subcommand's name ("index" for `all`).
     var fileStem: String {
         switch self {
-        case .report(let r): return r.kind == .all ? "index" : stem(ofOut: r.out, kind: r.kind)
+        case .report(let r): return r.kind == .all ? "index" : r.kind == .curves ? "curves" : stem(ofOut: r.out, kind: r.kind)
         case .sweep(_, let r): return r.out.map(stemOf) ?? "sweep"
         case .compare(_, _, let r): return r.out.map(stemOf) ?? "compare"
         case .notebook: return "notebook"
@@ -246,7 +260,7 @@ extension ReportInvocation {
     @discardableResult
     func writeAsCommandLine(loader: ExportLoader) throws -> (markdown: String, directory: String?) {
         guard let r = source else { throw ReportError("rdd-report notebook writes no report") }
-        if case .report(let r) = self, r.kind == .all {
+        if case .report(let r) = self, r.kind.writesDirectory {
             return (try runReport(r, loader: loader).markdown, r.outDir)
         }
         let o = try render(links: LinkStyle(stem: fileStem), loader: loader)
@@ -266,7 +280,10 @@ public func runFromCommandLine(_ invocation: ReportInvocation, loader: ExportLoa
         print(changed ? "\(path): outputs refreshed" : "\(path): up to date")
     case .report(let r) where r.kind == .all:
         try invocation.writeAsCommandLine(loader: loader)
-        print("wrote \(r.outDir)/index.md and \(ReportKind.allCases.count - 1) reports")
+        print("wrote \(r.outDir)/index.md and \(ReportKind.allCases.filter { !$0.writesDirectory }.count) reports")
+    case .report(let r) where r.kind == .curves:
+        try invocation.writeAsCommandLine(loader: loader)
+        print("wrote \(r.outDir)/index.md and its figures")
     case .report, .sweep, .compare:
         let (md, directory): (String, String?)
         do { (md, directory) = try invocation.writeAsCommandLine(loader: loader) } catch let e as ReportError {

@@ -46,3 +46,57 @@ public struct ConvergenceRule: Sendable {
         return fall > threshold ? .notConverged(fall: fall) : .converged(fall: fall)
     }
 }
+
+/// The "not converged" flag of report cells (issue 20 §4): a cell's students were trained by the distillation
+/// stages `distill-<method>-<steps>` of its trials; each stage's logged `total` loss is read by `rule`. A cell
+/// gets the marker when the stage of any of its seeds is not converged, and the report gets one footnote that
+/// states the rule, the flagged cells with each seed's fall, and how many stages were read.
+struct ConvergenceNotes {
+    var rule = ConvergenceRule()
+    static let marker = "†"
+    /// The flagged cells ("RCFD 1 step: s0 12%, s2 7%"), each once, in the order first marked.
+    private(set) var flagged: [String] = []
+    private(set) var stages = 0, notConverged = 0, undetermined = 0
+    private var seen = Set<String>()
+
+    /// " †" when the training stage of any of the cell's seeds is not converged, else "". `what` names the cell
+    /// in the footnote. A value of several trials (a sweep marginal, "a+b") reads each.
+    mutating func mark(_ cell: Cell, steps: Int, in trials: [TrialView], what: String) -> String {
+        var falls: [String] = []
+        for v in cell.values {
+            for ref in v.trial.split(separator: "+").map(String.init) {
+                guard let t = trials.first(where: { $0.ref == ref }), let stage = t.stage("distill-\(t.method)-\(steps)"),
+                      let series = stage.series["total"] else { continue }
+                let reading = rule.assess(series)
+                if seen.insert(stage.identity).inserted {
+                    stages += 1
+                    if reading == .undetermined { undetermined += 1 }
+                    if reading.flag != nil { notConverged += 1 }
+                }
+                if case .notConverged(let fall) = reading { falls.append("s\(t.seed) \(fixed(100 * fall, 0))%") }
+            }
+        }
+        guard !falls.isEmpty else { return "" }
+        let line = "\(what): \(falls.joined(separator: ", "))"
+        if !flagged.contains(line) { flagged.append(line) }
+        return " " + Self.marker
+    }
+
+    /// The footnote (a Markdown list item), nil when no cell's stage had a loss series to read.
+    var footnote: String? {
+        guard stages > 0 else { return nil }
+        let pct = fixed(100 * rule.threshold, 0) + "%"
+        let few = "fewer than \(ConvergenceRule.minimumPoints) points in the last quarter of their logged steps"
+        let rest = undetermined > 0 ? "; \(undetermined) had \(few) to tell" : ""
+        guard !flagged.isEmpty else {
+            if undetermined == stages {
+                return "- Convergence: undetermined — the \(stages) distillation stages behind these cells have \(few), too few for the rule (docs/reports.md, \"Convergence rule\")."
+            }
+            return "- Convergence: none of the \(stages - undetermined) distillation stages behind these cells whose loss (`total`) could be read still lowered it by more than \(pct) over the last quarter of its steps\(rest) (docs/reports.md, \"Convergence rule\")."
+        }
+        return "- \(Self.marker) **not converged**: the distillation stage that trained the student (`distill-<method>-<steps>`) of at least one seed "
+            + "still lowered its loss (`total`) by more than \(pct) over the last quarter of its logged steps (least-squares line over that quarter's "
+            + "points, relative to their mean; docs/reports.md, \"Convergence rule\"): its value may still be improving. "
+            + flagged.joined(separator: "; ") + ". \(notConverged) of the \(stages) stages behind these cells are not converged\(rest)."
+    }
+}

@@ -32,6 +32,11 @@ public struct LinkStyle: Equatable {
 /// The report subcommands.
 public enum ReportKind: String, CaseIterable {
     case table1, table2, table3, fig5, fig6, fig7, fig8, fig9, speedup, terms, all
+    /// Learning curves: a directory (`--out-dir`) of one SVG per configuration and an index; not part of `all`.
+    case curves
+
+    /// Writes a directory (`--out-dir`: its files and `index.md`) rather than one Markdown file.
+    public var writesDirectory: Bool { self == .all || self == .curves }
 }
 
 /// One report invocation, as the command line and the notebooks give it.
@@ -78,6 +83,7 @@ public func produceReport(_ kind: ReportKind, _ data: ReportData, request r: Rep
     case .fig9: let (md, f) = fig9Report(data, links: links); return ReportOutput(markdown: md, files: f)
     case .speedup: return ReportOutput(markdown: speedupReport(data, links: links))
     case .terms: let (md, f) = try termsReport(data, trials: r.trials, links: links); return ReportOutput(markdown: md, files: f)
+    case .curves: return curvesReport(data, links: links)
     case .all:
         var files: [ReportFile] = []
         var index = "# Reports\n\nFrom a run export of \(data.export.trials.count) trials in \(data.export.sweeps.count) sweeps. Each report states its aggregation rule, N, feature network, data set and preset; verdict rules are in docs/reports.md.\n\n"
@@ -91,7 +97,7 @@ public func produceReport(_ kind: ReportKind, _ data: ReportData, request r: Rep
             rows.append(["[\(stem)](\(links.prefix)\(stem).md)", reportTitle(o.markdown),
                          counts.allSatisfy { $0.1 == 0 } ? "–" : counts.map { "\($0.1) \($0.0.rawValue)" }.joined(separator: ", ")])
         }
-        for k in ReportKind.allCases where k != .all {
+        for k in ReportKind.allCases where !k.writesDirectory {
             add(k.rawValue, try produceReport(k, data, request: r, links: LinkStyle(stem: k.rawValue, prefix: "")))
         }
         // Tables 1 and 2 once more on only the trials evaluated in Inception FID (experiments/table1-inception.json):
@@ -160,11 +166,11 @@ public func writeIfChanged(_ data: Data, to path: String) throws {
 }
 
 /// Runs a request as the CLI does: the Markdown goes to --out (files next to it) or is returned for stdout;
-/// `all` writes everything under --out-dir (index.md and one file per report). Returns the Markdown.
+/// `all` and `curves` write everything under --out-dir (index.md and their files). Returns the Markdown.
 @discardableResult
 public func runReport(_ r: ReportRequest, linkPrefix: String = "", loader: ExportLoader = .fileOnly) throws -> (markdown: String, wroteFiles: Bool) {
-    if r.kind == .all {
-        let o = try produceReport(r, links: LinkStyle(stem: "index", prefix: linkPrefix), loader: loader)
+    if r.kind.writesDirectory {
+        let o = try produceReport(r, links: LinkStyle(stem: r.kind == .all ? "index" : r.kind.rawValue, prefix: linkPrefix), loader: loader)
         for f in o.files { try writeIfChanged(f.data, to: r.outDir + "/" + f.name) }
         try writeIfChanged(Data(o.markdown.utf8), to: r.outDir + "/index.md")
         return (o.markdown, true)

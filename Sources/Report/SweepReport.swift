@@ -71,6 +71,7 @@ public func sweepReport(_ data: ReportData, options o: SweepReportOptions, links
     var verdicts: [Verdict] = []
     var panels: [SVGPlot.Panel] = []
     var records: [EvaluationRecord] = []
+    var convergence = ConvergenceNotes()
     for k in steps { for m in metrics {
         let label = done.lazy.compactMap { t in t.metric("eval-\(t.method)-\(k)", m) }.first?.label ?? m
         out += "### `\(m)` of the \(k)-step student\n\n\(label).\n\n"
@@ -87,6 +88,8 @@ public func sweepReport(_ data: ReportData, options o: SweepReportOptions, links
                     verdicts.append(Verdict(claim: claim, a: c, b: baseCell, unit: unitName(m), decimals: decimals(m),
                                             missingA: "\(a.name) = \(ReportAxis.show(v))", missingB: "the baseline", neutral: true))
                 }
+                let flag = convergence.mark(c, steps: k, in: done, what: "\(a.name) = \(ReportAxis.show(v)), \(k)-step student")
+                row[1] += flag
                 rows.append(row)
             }
             out += markdownTable([a.name, "mean ± 95% CI [n]", "per seed", "− \(ReportAxis.show(base[i])) (paired 95% CI)"], rows, align: ["l", "r", "l", "r"]) + "\n"
@@ -94,7 +97,9 @@ public func sweepReport(_ data: ReportData, options o: SweepReportOptions, links
         }
         if (2...3).contains(axes.count) { out += fullTable(done, axes: axes, metric: m, steps: k) }
     } }
-    out += LabelSummary(records: records, trials: done).lines(metric: metrics.first(where: { $0.hasPrefix("fid") }) ?? metrics[0], scoreMetric: nil).joined(separator: "\n") + "\n\n"
+    out += LabelSummary(records: records, trials: done).lines(metric: metrics.first(where: { $0.hasPrefix("fid") }) ?? metrics[0], scoreMetric: nil).joined(separator: "\n") + "\n"
+    if let note = convergence.footnote { out += note + "\n" }
+    out += "\n"
     let (judged, size) = judgedAsFamily(verdicts)
     if size > 0 || !judged.isEmpty {
         out += "**Differences against the baseline** (paired by seed when the seeds match, Welch otherwise; \"differs\" when the Holm-adjusted p over these \(size) comparisons is < 0.05; \"metrics disagree\" when FID and KID differ in sign with a CI excluding 0; inconclusive paired comparisons state their minimum detectable effect; docs/reports.md):\n\n"

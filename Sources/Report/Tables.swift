@@ -103,7 +103,8 @@ func methodTable(_ data: ReportData, conditional: Bool, paper: [PaperReference.R
         let unfinished = data.unfinished(in: scope)
         var missing: [String] = []
         var records: [EvaluationRecord] = []
-        func grid(_ metric: String, _ paperValue: (PaperReference.Row) -> Double?, trackMissing: Bool) -> String {
+        var convergence = ConvergenceNotes()
+        func grid(_ metric: String, _ paperValue: (PaperReference.Row) -> Double?, trackMissing: Bool, decimals: Int = 2) -> String {
             var rows: [[String]] = []
             for s in tableSteps {
                 var row = ["\(s)"]
@@ -111,14 +112,20 @@ func methodTable(_ data: ReportData, conditional: Bool, paper: [PaperReference.R
                     let c = studentCell(trials, methods: [m], steps: s, metric: metric)
                     records += c.records
                     if c.isEmpty && trackMissing { missing.append(missingStudent(trials, method: m, steps: s, spec: spec, unfinished: unfinished)) }
-                    row.append(c.text(2, paper: PaperReference.row(paper, method: pm, steps: s).flatMap(paperValue)))
+                    let flag = trackMissing ? convergence.mark(c, steps: s, in: trials, what: "\(pm) \(s) step\(s == 1 ? "" : "s")") : ""
+                    row.append(c.text(decimals, paper: PaperReference.row(paper, method: pm, steps: s).flatMap(paperValue)) + flag)
                 }
                 rows.append(row)
             }
             return markdownTable(["Steps"] + tableMethods.map { "\($0.paper) (`\($0.ours)`)" }, rows, align: ["r", "r", "r", "r", "r"])
         }
-        out += "**FID ↓** (`\(fid)`; each cell: ours, mean ± 95% CI [n seeds] (paper))\n\n"
+        out += "**FID ↓** (`\(fid)`\(fidHeadingNote(fid)); each cell: ours, mean ± 95% CI [n seeds] (paper))\n\n"
         out += grid(fid, { $0.fid }, trackMissing: true) + "\n"
+        for (metric, decimals) in [("fid_evaluator", 2), ("kid_evaluator", 4)] {
+            guard let heading = metricHeading(trials, metric) else { continue }
+            out += "**\(heading) ↓** (`\(metric)`; no loss sees this network; each cell: ours, mean ± 95% CI [n seeds]; the paper has no such column)\n\n"
+            out += grid(metric, { _ in nil }, trackMissing: false, decimals: decimals) + "\n"
+        }
         out += "**Classifier score ↑** (`classifier_score`; the paper's column is the Inception Score)\n\n"
         out += grid("classifier_score", { $0.inceptionScore }, trackMissing: false) + "\n"
 
@@ -149,6 +156,7 @@ func methodTable(_ data: ReportData, conditional: Bool, paper: [PaperReference.R
         out += "**Other rows** (samplers on the teacher; the 8-step PD model)\n\n"
         out += markdownTable(["Row", "NFE (ours)", "FID ↓ ours (paper)", "Score ↑ ours (paper IS)"], brows, align: ["l", "r", "r", "r"]) + "\n"
         out += LabelSummary(records: records, trials: trials).lines(metric: fid).joined(separator: "\n") + "\n"
+        if let note = convergence.footnote { out += note + "\n" }
         out += "- The PD+LPIPS column is our `pd_perceptual`: L_PD plus a perceptual distance on our classifier's features (no LPIPS network).\n\n"
         if !missing.isEmpty {
             out += "**Missing cells** (\(missing.count)):\n\n" + missing.map { "- \($0)\n" }.joined() + "\n"
@@ -220,18 +228,31 @@ public func table3Report(_ data: ReportData, links: LinkStyle) -> String {
         let unfinished = data.unfinished(in: scope)
         var missing: [String] = []
         var records: [EvaluationRecord] = []
+        var convergence = ConvergenceNotes()
+        // The independent evaluator's FID and KID (issue 20 §1), as columns when the trials recorded them.
+        let independent = [("fid_evaluator", 2), ("kid_evaluator", 4)].filter { metricHeading(trials, $0.0) != nil }
         for (i, r) in table3Rows.enumerated() {
             let c = studentCell(trials, methods: r.methods, steps: 1, metric: fid)
             cells.append(c)
             records += c.records
             if c.isEmpty { missing.append(missingStudent(trials, method: r.methods[0], steps: 1, spec: spec, unfinished: unfinished)) }
             let refs = c.values.filter { linked.contains($0.trial) }.map { v in links.link("seed \(v.seed)", report: "terms", anchor: termsAnchor(v.trial)) }
-            rows.append([r.label, r.methods.map { "`\($0)`" }.joined(separator: ", "), c.text(2, paper: PaperReference.table3[i].fid),
-                         c.values.isEmpty ? "–" : c.perSeed(2), refs.isEmpty ? "–" : refs.joined(separator: " ")])
+            var row = [r.label, r.methods.map { "`\($0)`" }.joined(separator: ", "),
+                       c.text(2, paper: PaperReference.table3[i].fid) + convergence.mark(c, steps: 1, in: trials, what: r.label),
+                       c.values.isEmpty ? "–" : c.perSeed(2)]
+            for (metric, decimals) in independent {
+                let e = studentCell(trials, methods: r.methods, steps: 1, metric: metric)
+                records += e.records
+                row.append(e.text(decimals))
+            }
+            rows.append(row + [refs.isEmpty ? "–" : refs.joined(separator: " ")])
         }
-        out += "**FID ↓** (`\(fid)`; ours, mean ± 95% CI [n seeds] (paper))\n\n"
-        out += markdownTable(["Loss", "Method", "FID ours (paper)", "Per seed", "Term diagnostics"], rows, align: ["l", "l", "r", "l", "l"]) + "\n"
+        out += "**FID ↓** (`\(fid)`\(fidHeadingNote(fid)); ours, mean ± 95% CI [n seeds] (paper))\n\n"
+        out += markdownTable(["Loss", "Method", "FID ours (paper)", "Per seed"] + independent.map { "`\($0.0)` ↓" } + ["Term diagnostics"], rows,
+                             align: ["l", "l", "r", "l"] + independent.map { _ in "r" } + ["l"]) + "\n"
+        for (metric, _) in independent { out += "- `\(metric)`: \(metricHeading(trials, metric)!) — no loss sees this network.\n" }
         out += LabelSummary(records: records, trials: trials).lines(metric: fid, scoreMetric: nil).joined(separator: "\n") + "\n"
+        if let note = convergence.footnote { out += note + "\n" }
         out += "- Term diagnostics: the time-averaged value, gradient norms and gradient share of each loss term (issue 11) of one trial per configuration (the lowest seed), in the `terms` report; other seeds: `rdd-report terms --trial <sweep/key>`.\n\n"
         if !missing.isEmpty { out += "**Missing rows** (\(missing.count)):\n\n" + missing.map { "- \($0)\n" }.joined() + "\n" }
         func p(_ i: Int, _ j: Int) -> Double { PaperReference.table3[i].fid - PaperReference.table3[j].fid }
@@ -255,3 +276,18 @@ public func table3Report(_ data: ReportData, links: LinkStyle) -> String {
 
 /// The anchor of a trial's section in the terms report.
 public func termsAnchor(_ trialRef: String) -> String { "terms-" + anchorID(trialRef) }
+
+
+/// A metric's label from its first record, without the sampler part: "FID (independent evaluator ResNet-6 (…),
+/// N=256, vs digits test split (252 images))". Nil when no trial recorded the metric.
+func metricHeading(_ trials: [TrialView], _ metric: String) -> String? {
+    guard let r = trials.lazy.flatMap(\.record.evaluations).first(where: { $0.metric == metric }) else { return nil }
+    guard let cut = r.label.range(of: ", \(r.sampler) ", options: .backwards) else { return r.label }
+    return String(r.label[..<cut.lowerBound])
+}
+
+/// What a table says beside its FID metric's name: the classifier FID is computed on the network whose features
+/// the feature-matching losses match.
+func fidHeadingNote(_ metric: String) -> String {
+    metric == "fid_classifier" ? ": classifier features — same network as the distillation losses: biased toward feature-matching methods" : ""
+}

@@ -96,9 +96,28 @@ public struct EvaluationSettings: Codable, Equatable, Sendable {
     /// "dpm_solver:12", "pndm:10".
     public var baselines: [String]
     public var batchSize: Int
+    /// Learning curves (issue 20 §4): every distillation stage keeps a snapshot of its student after every `every`
+    /// steps (and at step 0), and a `curve-<method>-<steps>` stage evaluates them at `curveSamples` samples.
+    /// nil (absent, the default) plans no curves; being optional, it is absent from the canonical JSON of every
+    /// configuration without it, so their hashes and stage identities are unchanged.
+    public var every: Int?
+    /// Samples per snapshot evaluation (nil: `min(samples, 128)`, cheap next to a full evaluation).
+    public var everySamples: Int?
 
-    public init(samples: Int, metrics: [EvaluationMetric], studentSteps: [Int], baselines: [String], batchSize: Int) {
+    public init(samples: Int, metrics: [EvaluationMetric], studentSteps: [Int], baselines: [String], batchSize: Int,
+                every: Int? = nil, everySamples: Int? = nil) {
         self.samples = samples; self.metrics = metrics; self.studentSteps = studentSteps; self.baselines = baselines; self.batchSize = batchSize
+        self.every = every; self.everySamples = everySamples
+    }
+
+    /// N of one snapshot evaluation of a learning curve.
+    public var curveSamples: Int { everySamples ?? min(samples, 128) }
+
+    /// The one metric of a learning curve: the independent evaluator's FID when the trial requests an evaluator
+    /// metric (it is trained anyway), else the classifier-feature FID (the same network as the distillation
+    /// losses: biased toward feature-matching methods, and the curve's label says so).
+    public var curveMetric: EvaluationMetric {
+        metrics.contains { EvaluatorMetric(rawValue: $0.rawValue) != nil } ? .fidEvaluator : .fidClassifier
     }
 }
 
@@ -200,6 +219,13 @@ extension ExperimentConfig {
         check(d.isP2PBlockSize >= 1, "distill.isP2PBlockSize", d.isP2PBlockSize, "must be ≥ 1")
         check(evaluation.samples >= 2, "evaluation.samples", evaluation.samples, "N must be ≥ 2")
         check(evaluation.batchSize >= 1, "evaluation.batchSize", evaluation.batchSize, "batch size must be ≥ 1")
+        if let k = evaluation.every {
+            check(k >= 1, "evaluation.every", k, "must be ≥ 1 (evaluate the distillation students every K steps), or absent for no learning curves")
+        }
+        if let n = evaluation.everySamples {
+            check(n >= 2, "evaluation.everySamples", n, "N must be ≥ 2")
+            check(evaluation.every != nil, "evaluation.everySamples", n, "is set but evaluation.every is not: set evaluation.every (the snapshot interval) too, or remove it")
+        }
         check(Set(evaluation.metrics).count == evaluation.metrics.count, "evaluation.metrics", evaluation.metrics.map(\.rawValue), "lists a metric twice")
         for (i, s) in evaluation.studentSteps.enumerated() {
             check(s >= d.to && s <= d.from && s & (s - 1) == 0, "evaluation.studentSteps[\(i)]", s, "must be a power of two between distill.to = \(d.to) and distill.from = \(d.from)")

@@ -17,6 +17,8 @@ public enum StageName: Hashable, Sendable, CustomStringConvertible {
     case distill(method: DistillMethod, steps: Int)
     /// An evaluation; `label` is the method of a student, "pd" for the PD chain's model, or a baseline's sampler.
     case eval(label: String, steps: Int)
+    /// The learning curve of the distillation stage `distill(method, steps)`: its snapshots evaluated (an `eval` stage).
+    case curve(method: DistillMethod, steps: Int)
 
     public var description: String {
         switch self {
@@ -26,6 +28,7 @@ public enum StageName: Hashable, Sendable, CustomStringConvertible {
         case .pd(let s): return "pd\(s)"
         case .distill(let m, let s): return "distill-\(m.rawValue)-\(s)"
         case .eval(let label, let s): return "eval-\(label)-\(s)"
+        case .curve(let m, let s): return "curve-\(m.rawValue)-\(s)"
         }
     }
 
@@ -42,6 +45,7 @@ public enum StageName: Hashable, Sendable, CustomStringConvertible {
         let head = text[..<dash]
         if head.hasPrefix("distill-"), let m = DistillMethod(rawValue: String(head.dropFirst(8))) { self = .distill(method: m, steps: s); return }
         if head.hasPrefix("eval-") { self = .eval(label: String(head.dropFirst(5)), steps: s); return }
+        if head.hasPrefix("curve-"), let m = DistillMethod(rawValue: String(head.dropFirst(6))) { self = .curve(method: m, steps: s); return }
         return nil
     }
 }
@@ -165,9 +169,20 @@ public struct DistillStageConfig: Codable, Equatable, Sendable {
     public var dataset: String, dataRoot: String?, imageSize: Int, conditional: Bool, unet: UNetConfig
     public var settings: DistillSettings
     public var seed: UInt64
-    public init(dataset: String, dataRoot: String?, imageSize: Int, conditional: Bool, unet: UNetConfig, settings: DistillSettings, seed: UInt64) {
+    /// Keep the student after every this many steps (and at step 0) as `snapshots/step-<n>.h5`, for a learning
+    /// curve (`evaluation.every`). nil: none, and absent from the canonical JSON (identities as before). It changes
+    /// no trained number, but it is part of the identity so a stage reused for a curve has its snapshots.
+    public var snapshotEvery: Int?
+    public init(dataset: String, dataRoot: String?, imageSize: Int, conditional: Bool, unet: UNetConfig, settings: DistillSettings, seed: UInt64,
+                snapshotEvery: Int? = nil) {
         self.dataset = dataset; self.dataRoot = dataRoot; self.imageSize = imageSize; self.conditional = conditional
-        self.unet = unet; self.settings = settings; self.seed = seed
+        self.unet = unet; self.settings = settings; self.seed = seed; self.snapshotEvery = snapshotEvery
+    }
+    /// The training steps after which a snapshot exists: 0, K, 2K, … below `steps`, and `steps` (the stage's
+    /// `final.h5`). Empty without `snapshotEvery`.
+    public var snapshotSteps: [Int] {
+        guard let k = snapshotEvery, k >= 1 else { return [] }
+        return Array(stride(from: 0, to: steps, by: k)) + [steps]
     }
     public var data: DataSettings { DataSettings(dataset: dataset, dataRoot: dataRoot, imageSize: imageSize) }
     public var method: DistillMethod { settings.method }
@@ -186,6 +201,10 @@ public struct EvalStageConfig: Codable, Equatable, Sendable {
     public var samples: Int, metrics: [EvaluationMetric], batchSize: Int, seed: UInt64
     /// What the model is, for labels: "rdd", "pd", "teacher", ...
     public var label: String
+    /// A learning curve (`StageName.curve`): the training steps of the model stage's snapshots to evaluate, each at
+    /// `samples`; its values go to the journal at their step. nil for an ordinary evaluation (and then absent
+    /// from the canonical JSON).
+    public var snapshots: [Int]?
 
     public init(dataset: String, dataRoot: String?, imageSize: Int, conditional: Bool, unet: UNetConfig, sampler: SamplerKind, steps: Int,
                 samples: Int, metrics: [EvaluationMetric], batchSize: Int, seed: UInt64, label: String) {
@@ -205,7 +224,8 @@ public enum StagePlan {
             nodes.append(StageNode(name: name, settings: s, inputs: inputs))
         }
         let needsClassifier = c.evaluation.metrics.contains(where: \.usesClassifier) || c.distill.method.needsClassifier
-        if needsClassifier {
+        // A learning curve on the classifier's features needs it even where nothing else does (a `pd` trial).
+        if needsClassifier || (c.evaluation.every != nil && c.evaluation.curveMetric.usesClassifier) {
             add(.classifier, .classifier(ClassifierStageConfig(dataset: c.dataset, dataRoot: c.dataRoot, imageSize: c.imageSize,
                                                                settings: c.classifier, seed: c.stageChainSeed,
                                                                trainingPart: c.usesEvaluator ? .even : nil)))
@@ -232,10 +252,24 @@ public enum StagePlan {
             var inputs = ["teacher": prev]
             if c.distill.method.needsClassifier { inputs["classifier"] = .classifier }
             add(name, .distill(DistillStageConfig(dataset: c.dataset, dataRoot: c.dataRoot, imageSize: c.imageSize, conditional: c.conditional,
-                                                  unet: c.unet, settings: c.distill.stage(teacherSteps: t), seed: c.seed)), inputs)
+                                                  unet: c.unet, settings: c.distill.stage(teacherSteps: t), seed: c.seed,
+                                                  snapshotEvery: c.evaluation.every)), inputs)
             prev = name
             t /= 2
             students[t] = name
+        }
+        // Learning curves: each distillation stage's snapshots, sampled with DDIM at the student's step count.
+        if c.evaluation.every != nil {
+            for (steps, student) in students.sorted(by: { $0.key > $1.key }) {
+                guard case .distill(let s)? = nodes.first(where: { $0.name == student })?.settings else { continue }
+                var inputs = ["model": student]
+                if c.evaluation.curveMetric.usesClassifier { inputs["classifier"] = .classifier } else { inputs["evaluator"] = .evaluator }
+                var e = EvalStageConfig(dataset: c.dataset, dataRoot: c.dataRoot, imageSize: c.imageSize, conditional: c.conditional,
+                                        unet: c.unet, sampler: .ddim, steps: steps, samples: c.evaluation.curveSamples,
+                                        metrics: [c.evaluation.curveMetric], batchSize: c.evaluation.batchSize, seed: c.seed, label: c.distill.method.rawValue)
+                e.snapshots = s.snapshotSteps
+                add(.curve(method: c.distill.method, steps: steps), .eval(e), inputs)
+            }
         }
         func eval(model: StageName, sampler: SamplerKind, steps: Int, label: String) {
             var inputs = ["model": model]

@@ -99,7 +99,7 @@ public struct SweepPlan {
                 if case .eval(let e) = n.settings {
                     // The role follows from the configuration and the model's kind, both part of the identity.
                     let model = n.inputs["model"].flatMap { kinds[$0] }
-                    role = model == .distill ? "student@\(e.steps)" : "\(e.label)@\(e.steps)"
+                    role = e.snapshots != nil ? "curve@\(e.steps)" : model == .distill ? "student@\(e.steps)" : "\(e.label)@\(e.steps)"
                 }
                 links[t.index, default: []].append(TrialStageLink(name: name, role: role, identity: id))
             }

@@ -69,7 +69,8 @@ extension Reports {
                                                                 secondsPerImage: (e["seconds_per_image"] as Double?) ?? 0, artifactDirectory: dir))
                         }
                         var series: [String: [SeriesPoint]] = [:]
-                        if kind == "distill" {
+                        // Learning curves (`curve-…` evaluations) keep theirs too: their values by training step.
+                        if kind == "distill" || StageName(tname).map({ if case .curve = $0 { return true }; return false }) == true {
                             if let known = seriesOf[identity] { series = known } else {
                                 for m in try Row.fetchAll(db, sql: "SELECT step, name, value FROM metrics WHERE stage = ? ORDER BY name, step", arguments: [identity]) {
                                     if let v = m["value"] as Double? { series[m["name"], default: []].append(SeriesPoint(step: m["step"], value: v)) }

@@ -29,6 +29,21 @@ final class CommittedResultsTests: XCTestCase {
         }
     }
 
+    /// The issue 20 demonstration (experiments/tiny/verdicts.json): its reports, and its learning curves
+    /// (`rdd-report curves`, not part of `all`) under results/tiny-verdicts/curves.
+    func testTinyVerdictsReportsAndCurvesReproduceFromTheCommittedExport() throws {
+        try assertReproduces(root: "results/tiny-verdicts", preset: "tiny")
+        let dir = repositoryRoot() + "/results/tiny-verdicts"
+        var r = ReportRequest(kind: .curves)
+        r.export = dir + "/export.json"
+        let o = try produceReport(r, links: LinkStyle(stem: "curves"))
+        let produced = Dictionary(uniqueKeysWithValues: (o.files.map { ($0.name, $0.data) }) + [("index.md", Data(o.markdown.utf8))])
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir + "/curves").sorted(), produced.keys.sorted())
+        for (name, data) in produced {
+            XCTAssertTrue(FileManager.default.contents(atPath: dir + "/curves/" + name) == data, "results/tiny-verdicts/curves/\(name) differs: rerun rdd-report curves")
+        }
+    }
+
     private func assertReproduces(root: String, preset: String, file: StaticString = #filePath, line: UInt = #line) throws {
         let repo = repositoryRoot()
         let dir = repo + "/" + root

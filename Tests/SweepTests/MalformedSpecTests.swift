@@ -49,6 +49,9 @@ final class MalformedSpecTests: XCTestCase {
         ("repeated seed", spec(top: "\"seeds\": [0, 1, 0]"), ["repeated seed 0"]),
         ("negative seed", spec(top: "\"seeds\": [-1]"), ["seeds[0]", "non-negative"]),
         ("path swept twice", spec(top: "\"grid\": {\"seed\": [1, 2]}, \"seeds\": [3]"), ["swept by both"]),
+        ("zero snapshot interval", spec(base: "\"evaluation\": {\"every\": 0}"), ["bad.json:2", "evaluation.every = 0", "must be ≥ 1"]),
+        ("negative snapshot interval", spec(top: "\"grid\": {\"evaluation.every\": [5, -2]}"), ["evaluation.every = -2", "must be ≥ 1"]),
+        ("snapshot samples without interval", spec(base: "\"evaluation\": {\"everySamples\": 32}"), ["evaluation.everySamples = 32", "evaluation.every is not"]),
         ("zero checkpoint interval", spec(top: "\"execution\": {\"checkpointEvery\": 0}"), ["execution.checkpointEvery", "≥ 1"]),
         ("duplicate key", spec(base: "\"teacher\": {\"steps\": 4}, \"teacher\": {\"lr\": -1}"), ["bad.json:2:", "duplicate key 'teacher'"]),
         ("grid of 10^8 trials", spec(top: "\"grid\": {" + ["alpha", "beta", "tauIS", "tauKD", "tauContrast", "perceptualWeight", "lr", "headLR"].map {

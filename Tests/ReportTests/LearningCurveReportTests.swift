@@ -1,0 +1,96 @@
+import XCTest
+@testable import Report
+import RunModel
+
+/// Issue 20 §4 in the reports: the "not converged" marker and footnote in Table 3 and `rdd-report sweep`, and
+/// `rdd-report curves` (one SVG per configuration, FID of the snapshots against the step) on a synthetic export
+/// whose answers are known by hand.
+final class LearningCurveReportTests: XCTestCase {
+    /// 2 − 0.004·step on 0…200: falls 0.2/1.3 = 15.4% over its last quarter (ConvergenceTests); 1 + ±0.05: flat.
+    static let falling = (0...200).map { SeriesPoint(step: $0, value: 2 - 0.004 * Double($0)) }
+    static let flat = (0...200).map { SeriesPoint(step: $0, value: 1 + ($0 % 2 == 0 ? 0.05 : -0.05)) }
+
+    /// rcfd and rdd × seeds 0, 1, 2 (sweep "ablation"), 1-step FIDs; each trial's `distill-<m>-1` logs `total`:
+    /// falling for rdd seed 0, flat otherwise. rcfd trials also have `curve-rcfd-1`: fid_classifier 10 at step 0
+    /// for every seed, and 3, 4, 5 (seeds 0, 1, 2) at step 200.
+    func export() -> RunExport {
+        var x = SyntheticExport()
+        x.sweep("ablation", axes: [SweepAxisRecord(path: "distill.method", source: "grid", values: ["\"rcfd\"", "\"rdd\""]),
+                                   SweepAxisRecord(path: "seed", source: "seeds", values: ["0", "1", "2"])])
+        for m in ["rcfd", "rdd"] {
+            for s in 0..<3 {
+                x.trial(axes: ["distill.method": "\"\(m)\"", "seed": "\(s)"], config: ["distill.method": m, "seed": s, "evaluation.every": 100],
+                        metrics: ["eval-\(m)-1": ["fid_classifier": Double(10 + s) + (m == "rdd" ? 0.5 : 0)]])
+                let i = x.trials.count - 1
+                x.trials[i].stages.append(StageRecord(name: "distill-\(m)-1", kind: "distill", identity: "d-\(m)-\(s)", status: "completed", seconds: 1,
+                                                      peakMemoryBytes: 1, series: ["total": m == "rdd" && s == 0 ? Self.falling : Self.flat]))
+                if m == "rcfd" {
+                    x.trials[i].stages.append(StageRecord(name: "curve-rcfd-1", kind: "eval", identity: "c-\(s)", status: "completed", seconds: 1, peakMemoryBytes: 1,
+                                                          series: ["fid_classifier": [SeriesPoint(step: 0, value: 10), SeriesPoint(step: 200, value: Double(3 + s))]]))
+                }
+            }
+        }
+        return x.export
+    }
+
+    func testTable3MarksTheCellWhoseStageIsStillFalling() throws {
+        let md = table3Report(ReportData(export()), links: LinkStyle(stem: "table3"))
+        let rdd = try XCTUnwrap(md.split(separator: "\n").first { $0.hasPrefix("| CFD + IS_P2P + M_P2P (RDD)") })
+        let cfd = try XCTUnwrap(md.split(separator: "\n").first { $0.hasPrefix("| CFD (= RCFD)") })
+        XCTAssertTrue(rdd.contains("(8.16) †"), String(rdd))
+        XCTAssertFalse(cfd.contains("†"), String(cfd))
+        XCTAssertTrue(md.contains("- † **not converged**"), md)
+        XCTAssertTrue(md.contains("by more than 5% over the last quarter"), md)
+        XCTAssertTrue(md.contains("CFD + IS_P2P + M_P2P (RDD): s0 15%. 1 of the 6 stages behind these cells are not converged."), md)
+    }
+
+    func testSweepReportMarksTheRowAndSaysTheRule() throws {
+        let (md, _) = try sweepReport(ReportData(export()), options: SweepReportOptions(name: "ablation"), links: LinkStyle(stem: "s"))
+        let rdd = try XCTUnwrap(md.split(separator: "\n").first { $0.hasPrefix("| rdd |") })
+        XCTAssertTrue(rdd.contains("[n=3] †"), String(rdd))
+        XCTAssertTrue(md.contains("method = rdd, 1-step student: s0 15%"), md)
+    }
+
+    func testCurvesOneFigurePerConfigurationWithTheSnapshotFID() throws {
+        let o = try produceReport(.curves, ReportData(export()), request: ReportRequest(kind: .curves), links: LinkStyle(stem: "curves"))
+        XCTAssertEqual(o.files.map(\.name), ["curves-1.svg", "curves-2.svg"])
+        // Step 0: 10, 10, 10 → 10.00 ± 0.00; step 200: 3, 4, 5 → 4.00 ± t(0.975, 2)·1/√3 = 4.302653·0.577350 = 2.48.
+        XCTAssertTrue(o.markdown.contains("`fid_classifier` step 0: 10.00 ± 0.00 [n=3] → step 200: 4.00 ± 2.48 [n=3]"), o.markdown)
+        XCTAssertTrue(o.markdown.contains("same network as the distillation losses: biased toward feature-matching methods"), o.markdown)
+        XCTAssertTrue(o.markdown.contains("s0: **not converged** (falls 15.4%)"), o.markdown)
+        let rcfd = String(decoding: o.files[0].data, as: UTF8.self), rdd = String(decoding: o.files[1].data, as: UTF8.self)
+        XCTAssertTrue(rcfd.contains("distill-rcfd-1: fid_classifier of the student"))
+        XCTAssertFalse(rdd.contains("of the student"), "no curve stage, no FID panel")
+        XCTAssertTrue(rdd.contains("distill-rdd-1: loss / first value"))
+        // Not part of `all`, which writes one Markdown file per report.
+        let all = try produceReport(.all, ReportData(export()), request: ReportRequest(kind: .all), links: LinkStyle(stem: "index"))
+        XCTAssertFalse(all.files.contains { $0.name.hasPrefix("curves") })
+        guard case .report(let r) = try ReportCommandLine.invocation(["curves", "--out-dir", "x", "--sweep", "ablation"]) else { return XCTFail("curves is a report") }
+        XCTAssertEqual([r.kind.rawValue, r.outDir, r.sweep], ["curves", "x", "ablation"])
+    }
+
+    /// Item 3: where evaluations recorded the independent evaluator's FID and KID, Tables 1 and 3 show them under
+    /// their label; the classifier FID's heading says it is the losses' own network.
+    func testTablesShowTheIndependentEvaluator() throws {
+        var ex = export()
+        let label = "FID (independent evaluator ResNet-6 (widths [16, 32], blocks [1, 1]), N=256, vs digits test split (252 images)), ddim 1 steps (NFE 1)"
+        for i in ex.trials.indices {
+            let base = ex.trials[i].evaluations[0], s = Double(ex.trials[i].axes["seed"]!)!
+            for (metric, value, text) in [("fid_evaluator", 20 + s, label), ("kid_evaluator", 0.01 * (1 + s), "KID (independent evaluator …), ddim 1 steps (NFE 1)")] {
+                ex.trials[i].evaluations.append(EvaluationRecord(stage: base.stage, model: base.model, metric: metric, value: value, label: text,
+                                                                 featureNetwork: "ResNet-6", samples: 256, reference: "digits test split (252 images)",
+                                                                 sampler: "ddim", steps: 1, nfe: 1, secondsPerImage: 0.001, artifactDirectory: base.artifactDirectory))
+            }
+        }
+        let t3 = table3Report(ReportData(ex), links: LinkStyle(stem: "table3"))
+        XCTAssertTrue(t3.contains("| Loss | Method | FID ours (paper) | Per seed | `fid_evaluator` ↓ | `kid_evaluator` ↓ | Term diagnostics |"), t3)
+        // rcfd seeds 0, 1, 2: 20, 21, 22 → 21.00 ± 2.48; 0.01, 0.02, 0.03 → 0.0200 ± 0.0248.
+        let cfd = try XCTUnwrap(t3.split(separator: "\n").first { $0.hasPrefix("| CFD (= RCFD)") })
+        XCTAssertTrue(cfd.contains("| 21.00 ± 2.48 [n=3] | 0.0200 ± 0.0248 [n=3] |"), String(cfd))
+        XCTAssertTrue(t3.contains("- `fid_evaluator`: FID (independent evaluator ResNet-6 (widths [16, 32], blocks [1, 1]), N=256, vs digits test split (252 images)) — no loss sees this network."), t3)
+        XCTAssertTrue(t3.contains("(`fid_classifier`: classifier features — same network as the distillation losses: biased toward feature-matching methods;"), t3)
+        let t1 = table1Report(ReportData(ex), links: LinkStyle(stem: "table1"))
+        XCTAssertTrue(t1.contains("**FID (independent evaluator ResNet-6 (widths [16, 32], blocks [1, 1]), N=256, vs digits test split (252 images)) ↓** (`fid_evaluator`"), t1)
+        XCTAssertTrue(t1.contains("21.00 ± 2.48 [n=3] (–)"), t1)
+    }
+}
