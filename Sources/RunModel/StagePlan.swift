@@ -28,22 +28,6 @@ public enum StageName: Hashable, Sendable, CustomStringConvertible {
         case .eval(let label, let s): return "eval-\(label)-\(s)"
         }
     }
-
-    /// Parses the stored text (nil when it is not a stage name).
-    public init?(_ text: String) {
-        switch text {
-        case "classifier": self = .classifier; return
-        case "evaluator": self = .evaluator; return
-        case "teacher": self = .teacher; return
-        default: break
-        }
-        if text.hasPrefix("pd"), let s = Int(text.dropFirst(2)) { self = .pd(steps: s); return }
-        guard let dash = text.lastIndex(of: "-"), let s = Int(text[text.index(after: dash)...]) else { return nil }
-        let head = text[..<dash]
-        if head.hasPrefix("distill-"), let m = DistillMethod(rawValue: String(head.dropFirst(8))) { self = .distill(method: m, steps: s); return }
-        if head.hasPrefix("eval-") { self = .eval(label: String(head.dropFirst(5)), steps: s); return }
-        return nil
-    }
 }
 
 /// One node of a trial's stage graph: its typed settings, which hold exactly what determines the stage's output
@@ -80,16 +64,20 @@ public enum StageSettings: Equatable, Sendable {
         }
     }
 
-    public var canonicalJSON: String {
+    /// The settings value itself, whatever its stage kind.
+    public var payload: any Encodable {
         switch self {
-        case .classifier(let c): return RunModel.canonicalJSON(c)
-        case .teacher(let c): return RunModel.canonicalJSON(c)
-        case .pd(let c): return RunModel.canonicalJSON(c)
-        case .distill(let c): return RunModel.canonicalJSON(c)
-        case .evaluator(let c): return RunModel.canonicalJSON(c)
-        case .eval(let c): return RunModel.canonicalJSON(c)
+        case .classifier(let c): return c
+        case .teacher(let c): return c
+        case .pd(let c): return c
+        case .distill(let c): return c
+        case .evaluator(let c): return c
+        case .eval(let c): return c
         }
     }
+
+    /// What is hashed into the stage identity and written to the database and request.json.
+    public var canonicalJSON: String { RunModel.canonicalJSON(payload) }
 
     /// The one decoder of stage settings (workers, the scheduler's reconciliation, reports).
     public static func decode(kind: StageKind, json: String) throws -> StageSettings {
