@@ -30,7 +30,7 @@ extension Dashboard {
     }
 
     func statusJSON(_ st: SweepStatus) -> JSON {
-        func counts(_ c: [String: Int]) -> JSON { .object(c.keys.sorted().map { k -> (String, JSON) in (k, .int(Int64(c[k]!))) }) }
+        func counts<S: RawRepresentable<String>>(_ c: [S: Int]) -> JSON { .object(c.map { ($0.key.rawValue, $0.value) }.sorted { $0.0 < $1.0 }.map { ($0.0, .int(Int64($0.1))) }) }
         return .object([
             ("name", .string(st.sweep.name)), ("revision", .int(Int64(st.sweep.revision))), ("label", .string(st.sweep.label)),
             ("preset", .string(st.sweep.preset)), ("specFile", .string(st.sweep.specFile)), ("specHash", .string(st.sweep.specHash)),
@@ -70,7 +70,7 @@ extension Dashboard {
                          ("label", .string(e.label)), ("model", .string(e.model)), ("steps", .int(Int64(e.steps)))])
             })),
             ("unsuccessfulAttempts", .array(d.unsuccessfulAttempts.map { a in
-                .object([("stage", .string(a.stage)), ("attempt", .int(Int64(a.attempt))), ("outcome", .string(a.outcome)), ("exitStatus", opt(a.exitStatus)),
+                .object([("stage", .string(a.stage)), ("attempt", .int(Int64(a.attempt))), ("outcome", .string(a.outcome.displayName)), ("exitStatus", opt(a.exitStatus)),
                          ("signal", opt(a.signal)), ("lastStep", opt(a.lastStep)), ("why", .string(a.why)), ("stderrTail", .string(a.stderrTail))])
             })),
         ])

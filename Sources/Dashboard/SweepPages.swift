@@ -11,15 +11,15 @@ extension Dashboard {
         var rows: [[String]] = []
         for st in all {
             let sw = st.sweep, tc = st.trialCounts, base = "/sweeps/\(pathSegment(sw.name))"
-            let pending = (tc["queued"] ?? 0)
+            let pending = (tc[.queued] ?? 0)
             rows.append([
                 "<a href=\"\(base)/live\"><b>\(h(sw.name))</b></a>",
                 "\(sw.revision)\(revisions[sw.name, default: 1] > 1 ? " <span class=\"muted\">of \(revisions[sw.name, default: 1])</span>" : "")",
                 h(sw.preset), "<span data-v=\"\(st.trialTotal)\">\(st.trialTotal)</span>",
-                "\(tc["completed"] ?? 0)", "\(tc["running"] ?? 0)", "\(tc["failed"] ?? 0)", "\(pending)",
+                "\(tc[.completed] ?? 0)", "\(tc[.running] ?? 0)", "\(tc[.failed] ?? 0)", "\(pending)",
                 "<span data-v=\"\(st.computeSeconds.ran)\">\(duration(st.computeSeconds.ran))</span>",
                 st.etaSeconds.map { "<span data-v=\"\($0)\">\(duration($0))</span>" } ?? "done",
-                st.schedulerRunning && (st.stageCounts["running"] ?? 0) > 0 ? badge("running") : "",
+                st.schedulerRunning && (st.stageCounts[.running] ?? 0) > 0 ? badge("running") : "",
                 "<a href=\"\(base)/trials\">trials</a> · <a href=\"\(base)/curves\">curves</a> · <a href=\"\(base)/live\">live</a>",
                 "<code>\(h(sw.specFile))</code> <span class=\"note\">\(h(String(sw.specHash.prefix(12))))</span>",
             ])
@@ -39,10 +39,10 @@ extension Dashboard {
         let tc = st.trialCounts, sc = st.stageCounts
         var b = "<div class=\"cards\">"
         func card(_ v: String, _ label: String) { b += "<div class=\"card\"><b>\(v)</b><span>\(h(label))</span></div>" }
-        card("\(tc["completed"] ?? 0) / \(st.trialTotal)", "trials completed")
-        card("\(tc["running"] ?? 0)", "trials running")
-        card("\(tc["failed"] ?? 0)", "trials failed")
-        card("\(st.stagesDone) / \(st.stages.count)", "stages done (\(sc["cached"] ?? 0) cached)")
+        card("\(tc[.completed] ?? 0) / \(st.trialTotal)", "trials completed")
+        card("\(tc[.running] ?? 0)", "trials running")
+        card("\(tc[.failed] ?? 0)", "trials failed")
+        card("\(st.stagesDone) / \(st.stages.count)", "stages done (\(sc[.cached] ?? 0) cached)")
         card(duration(st.computeSeconds.ran), "compute by this sweep")
         card(st.etaSeconds.map(duration) ?? "done", "ETA")
         b += "</div>\n<p class=\"muted\">" + (st.schedulerRunning ? "Scheduler running (pid \(h(st.schedulerOwner))). " : "No scheduler running on this root. ")

@@ -70,7 +70,7 @@ extension Dashboard {
         b += "<h2>Unsuccessful attempts</h2>\n"
         b += d.unsuccessfulAttempts.isEmpty ? "<p class=\"muted\">None: every attempt so far succeeded or is running.</p>\n"
             : htmlTable(["Stage", "Attempt", "Outcome", "Exit", "Signal", "Last step", "Why", "Worker log (last lines)"], d.unsuccessfulAttempts.map { a in
-                [h(a.stage), "\(a.attempt)", badge(a.outcome), a.exitStatus.map(String.init) ?? "–", a.signal.map(String.init) ?? "–", a.lastStep.map(String.init) ?? "–", h(a.why),
+                [h(a.stage), "\(a.attempt)", badge(a.outcome.displayName), a.exitStatus.map(String.init) ?? "–", a.signal.map(String.init) ?? "–", a.lastStep.map(String.init) ?? "–", h(a.why),
                  "<pre>\(h(a.stderrTail.split(separator: "\n").suffix(6).joined(separator: "\n")))</pre>"]
             }, numeric: [1, 3, 4, 5])
         if d.stages.contains(where: { $0.kind == "distill" }) {

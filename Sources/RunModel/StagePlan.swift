@@ -84,16 +84,20 @@ public enum StageSettings: Equatable, Sendable {
         }
     }
 
-    public var canonicalJSON: String {
+    /// The settings value itself, whatever its stage kind.
+    public var payload: any Encodable {
         switch self {
-        case .classifier(let c): return RunModel.canonicalJSON(c)
-        case .teacher(let c): return RunModel.canonicalJSON(c)
-        case .pd(let c): return RunModel.canonicalJSON(c)
-        case .distill(let c): return RunModel.canonicalJSON(c)
-        case .evaluator(let c): return RunModel.canonicalJSON(c)
-        case .eval(let c): return RunModel.canonicalJSON(c)
+        case .classifier(let c): return c
+        case .teacher(let c): return c
+        case .pd(let c): return c
+        case .distill(let c): return c
+        case .evaluator(let c): return c
+        case .eval(let c): return c
         }
     }
+
+    /// What is hashed into the stage identity and written to the database and request.json.
+    public var canonicalJSON: String { RunModel.canonicalJSON(payload) }
 
     /// The one decoder of stage settings (workers, the scheduler's reconciliation, reports).
     public static func decode(kind: StageKind, json: String) throws -> StageSettings {

@@ -143,7 +143,7 @@ public enum HarnessBench {
             guard s.stagesRun == 0, s.trialsCompleted == plan.trials.count else { throw PipelineError("harness restart ran stages again") }
         }
         let reports = Reports(root: root)
-        m.metricRows = try reports.openReader().read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM metrics") ?? 0 }
+        m.metricRows = try reports.openReader().read { try RunLedger.metricRowCount($0) }
         m.databaseBytes = Proc.fileSize(RunDatabase.path(root: root)) ?? 0
         m.times[.status] = try best(repeats) { _ = try reports.status(sweep: nil) }
         m.times[.show] = try best(repeats) { _ = try reports.show(trial: "\(plan.trials.count / 2)", sweep: nil) }
@@ -179,7 +179,7 @@ public enum HarnessBench {
             let entries = (0..<batch).map { i in Journal.Entry(step: step + i / 12, name: distillSeries[i % 12], value: Double(i)) }
             step += batch / 12
             let c0 = DispatchTime.now().uptimeNanoseconds
-            try db.write { try RunDatabase.upsertMetrics($0, stage: "s", entries) }
+            try db.write { try RunLedger.upsertMetrics($0, stage: "s", entries) }
             times.append(Double(DispatchTime.now().uptimeNanoseconds - c0) / 1e9)
         }
         let total = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9

@@ -45,13 +45,13 @@ public struct Reports {
     /// The sweep a command is about: `ref` (NAME or NAME@REV), else the only sweep in the database.
     func resolveSweep(_ db: Database, _ ref: String?) throws -> SweepRecord {
         if let ref {
-            guard let s = try SweepRecord.find(db, ref) else {
-                let names = Set(try SweepRecord.all(db).map(\.name)).sorted()
+            guard let s = try RunLedger.sweep(db, ref) else {
+                let names = Set(try RunLedger.sweeps(db).map(\.name)).sorted()
                 throw PipelineError("no sweep '\(ref)' in \(dbPath)\(didYouMean(ref, names, listIfNone: false)); sweeps: \(names.isEmpty ? "none" : names.joined(separator: ", "))")
             }
             return s
         }
-        let all = try SweepRecord.all(db)
+        let all = try RunLedger.sweeps(db)
         let names = Set(all.map(\.name))
         guard names.count == 1, let s = all.last else {
             throw PipelineError(names.isEmpty ? "no sweeps in \(dbPath) yet" : "several sweeps in \(dbPath) (\(names.sorted().joined(separator: ", "))): name one with --sweep NAME or a SPEC")
@@ -63,12 +63,12 @@ public struct Reports {
 
     /// The dry run: expanded trials, the stages they share, and what is already done.
     public func plan(_ p: SweepPlan, showStages: Bool = true) throws -> String {
-        var dbStatus: [String: String] = [:]
+        var dbStatus: [String: StageStatus] = [:]
         var note = ""
         if FileManager.default.fileExists(atPath: dbPath), let db = try? openReader() {
             try db.read { db in
-                for r in try Row.fetchAll(db, sql: "SELECT identity, status FROM stages") { dbStatus[r["identity"]] = r["status"] }
-                if let e = try SweepRecord.find(db, p.spec.name) {
+                dbStatus = try RunLedger.stageStatuses(db)
+                if let e = try RunLedger.sweep(db, p.spec.name) {
                     note = e.specHash == p.specHash
                         ? "sweep '\(e.label)' is in the database with this spec: `run` continues it"
                         : "sweep '\(e.name)' exists (revision \(e.revision)) with a DIFFERENT spec: `run` refuses unless --new (→ revision \(e.revision + 1))"
@@ -82,11 +82,11 @@ public struct Reports {
                 return "to verify (artifact changed since it completed)"
             }
             switch dbStatus[id] {
-            case "completed"?, "cached"?: return onDisk ? "done" : "to run (artifacts missing)"
-            case "failed"?: return "failed earlier"
-            case "running"?: return schedulerRunning ? "running" : "to resume"
-            case "stale"?: return "to resume"
-            default:
+            case .completed?, .cached?: return onDisk ? "done" : "to run (artifacts missing)"
+            case .failed?: return "failed earlier"
+            case .running?: return schedulerRunning ? "running" : "to resume"
+            case .stale?: return "to resume"
+            case .queued?, nil:
                 if onDisk { return "done (on disk)" }
                 return FileManager.default.fileExists(atPath: stageDir(id) + "/checkpoint.h5") ? "to resume" : "to run"
             }
@@ -133,10 +133,10 @@ public struct Reports {
         var out = "sweep \(sw.label) — \(sw.specFile), preset \(sw.preset), created \(fmtDate(sw.created)); "
         out += st.schedulerRunning ? "scheduler running (pid \(st.schedulerOwner))\n" : "no scheduler running\n"
         let tc = st.trialCounts
-        out += "trials: \(st.trialTotal) — completed \(tc["completed"] ?? 0), \(st.trialsOrphaned ? Reports.notRunning : "running") \(tc["running"] ?? 0), failed \(tc["failed"] ?? 0), queued \(tc["queued"] ?? 0)\n"
+        out += "trials: \(st.trialTotal) — completed \(tc[.completed] ?? 0), \(st.trialsOrphaned ? Reports.notRunning : TrialStatus.running.displayName) \(tc[.running] ?? 0), failed \(tc[.failed] ?? 0), queued \(tc[.queued] ?? 0)\n"
         if let s = st.slurmLine { out += s + "\n" }
         let counts = st.stageCounts
-        out += "stages: \(st.stages.count) — done \(st.stagesDone) (ran \(counts["completed"] ?? 0), cached \(counts["cached"] ?? 0)), running \(counts["running"] ?? 0), failed \(counts["failed"] ?? 0), stale \(counts["stale"] ?? 0), queued \(counts["queued"] ?? 0)\n"
+        out += "stages: \(st.stages.count) — done \(st.stagesDone) (ran \(counts[.completed] ?? 0), cached \(counts[.cached] ?? 0)), running \(counts[.running] ?? 0), failed \(counts[.failed] ?? 0), stale \(counts[.stale] ?? 0), queued \(counts[.queued] ?? 0)\n"
         out += st.computeLine
         if let eta = st.etaSeconds {
             out += "ETA ≈ \(formatDuration(eta)) (remaining training steps × mean seconds_per_step of the stage kind, samples left × seconds per sample of finished evaluations of the same sampler, steps and metrics; ÷ \(st.etaRunning) running"
@@ -166,7 +166,7 @@ public struct Reports {
             if let slash = ref.lastIndex(of: "/") { sweepRef = String(ref[..<slash]); idxText = String(ref[ref.index(after: slash)...]) }
             let sw = try resolveSweep(db, sweepRef)
             guard let idx = Int(idxText), let d = try trialDetail(db, sw, index: idx) else {
-                let n = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM trials WHERE sweep_id = ?", arguments: [sw.id]) ?? 0
+                let n = try RunLedger.trialCount(db, sweep: sw.id)
                 throw PipelineError("no trial '\(idxText)' in sweep \(sw.label) (trials are numbered 0…\(max(0, n - 1)))")
             }
             var out = "trial \(sw.label)/\(idx) — \(d.status)\n"
@@ -186,7 +186,7 @@ public struct Reports {
             }
             if !d.unsuccessfulAttempts.isEmpty {
                 out += "unsuccessful attempts:\n" + table(["stage", "attempt", "outcome", "exit", "signal", "last step", "why (from the last 50 lines of stderr)"], d.unsuccessfulAttempts.map { a in
-                    [a.stage, "\(a.attempt)", a.outcome, a.exitStatus.map(String.init) ?? "-", a.signal.map(String.init) ?? "-", a.lastStep.map(String.init) ?? "-",
+                    [a.stage, "\(a.attempt)", a.outcome.displayName, a.exitStatus.map(String.init) ?? "-", a.signal.map(String.init) ?? "-", a.lastStep.map(String.init) ?? "-",
                      String(a.why.prefix(100))]
                 }) + "\n"
             }
@@ -200,14 +200,11 @@ public struct Reports {
     public func list() throws -> String {
         let db = try openReader()
         return try db.read { db in
-            let rows = try Row.fetchAll(db, sql: """
-                SELECT s.*, COUNT(t.id) AS n, SUM(t.status = 'completed') AS c, SUM(t.status = 'failed') AS f, SUM(t.status = 'running') AS r
-                FROM sweeps s LEFT JOIN trials t ON t.sweep_id = s.id GROUP BY s.id ORDER BY s.name, s.revision
-                """)
+            let rows = try RunLedger.sweepSummaries(db)
             if rows.isEmpty { return "no sweeps in \(dbPath)\n" }
-            return table(["sweep", "created", "trials", "completed", "failed", "running", "preset", "spec"], rows.map { r in
-                ["\(r["name"] as String)@\(r["revision"] as Int)", fmtDate(r["created"]), "\(r["n"] as Int)", "\((r["c"] as Int?) ?? 0)",
-                 "\((r["f"] as Int?) ?? 0)", "\((r["r"] as Int?) ?? 0)", r["preset"], r["spec_file"]]
+            let shown: [TrialStatus] = [.completed, .failed, .running]
+            return table(["sweep", "created", "trials"] + shown.map(\.displayName) + ["preset", "spec"], rows.map { r in
+                [r.sweep.label, fmtDate(r.sweep.created), "\(r.trials)"] + shown.map { "\(r.byStatus[$0] ?? 0)" } + [r.sweep.preset, r.sweep.specFile]
             }, indent: "") + "\n"
         }
     }
@@ -242,19 +239,18 @@ public struct Reports {
         var removed: [(String, Int)] = []
         try db.write { db in
             if dropOldRevisions {
-                let old = try Row.fetchAll(db, sql: "SELECT id, name, revision FROM sweeps s WHERE revision < (SELECT MAX(revision) FROM sweeps WHERE name = s.name)")
-                for r in old {
-                    out += "\(dryRun ? "would forget" : "forgetting") sweep \(r["name"] as String)@\(r["revision"] as Int)\n"
-                    if !dryRun { try db.execute(sql: "DELETE FROM sweeps WHERE id = ?", arguments: [r["id"] as Int64]) }
+                for old in try RunLedger.supersededSweeps(db) {
+                    out += "\(dryRun ? "would forget" : "forgetting") sweep \(old.label)\n"
+                    if !dryRun { try RunLedger.forgetSweep(db, id: old.id) }
                 }
             }
-            let needed = Set(try String.fetchAll(db, sql: "SELECT DISTINCT stage FROM trial_stages"))
+            let needed = try RunLedger.neededStages(db)
             for d in dirs where !needed.contains(d) {
                 removed.append((d, directorySize(stageDir(d))))
             }
-            let orphanRows = try String.fetchAll(db, sql: "SELECT identity FROM stages WHERE identity NOT IN (SELECT DISTINCT stage FROM trial_stages)")
+            let orphanRows = try RunLedger.unlinkedStages(db)
             if !dryRun {
-                for id in orphanRows { try db.execute(sql: "DELETE FROM stages WHERE identity = ?", arguments: [id]) }
+                for id in orphanRows { try RunLedger.forgetStage(db, id) }
             }
         }
         if !dryRun { for (d, _) in removed { try FileManager.default.removeItem(atPath: stageDir(d)) } }
@@ -312,7 +308,7 @@ extension Reports {
 /// "compute: …" — the worker time of a sweep's completed stages (the `seconds` each stage took), split
 /// into the stages this sweep ran (by kind) and those it reused from other sweeps: how long the
 /// experiment took on this machine, without the waiting and pauses that wall-clock time includes.
-func computeTimeLine(_ rows: [Row], sweepID: Int64) -> String {
+func computeTimeLine(_ rows: [RunLedger.StoredStage], sweepID: Int64) -> String {
     let (ran, reused) = computeSecondsByKind(rows, sweepID: sweepID)
     let total = ran.values.reduce(0, +)
     guard total + reused > 0 else { return "" }
@@ -322,16 +318,16 @@ func computeTimeLine(_ rows: [Row], sweepID: Int64) -> String {
 }
 
 /// Worker seconds of a sweep's completed stages: those it ran, by kind, and those it reused (one number).
-func computeSecondsByKind(_ rows: [Row], sweepID: Int64) -> (ran: [String: Double], reused: Double) {
+func computeSecondsByKind(_ rows: [RunLedger.StoredStage], sweepID: Int64) -> (ran: [String: Double], reused: Double) {
     var ran: [String: Double] = [:], reused = 0.0
-    for r in rows where (r["status"] as String) == "completed" {
-        let secs: Double = r["seconds"] ?? 0
-        if (r["ran_by_sweep"] as Int64?) == sweepID { ran[r["kind"] as String, default: 0] += secs } else { reused += secs }
+    for r in rows where r.status == .completed {
+        let secs = r.seconds ?? 0
+        if r.ranBySweep == sweepID { ran[r.kind, default: 0] += secs } else { reused += secs }
     }
     return (ran, reused)
 }
 
-func computeSeconds(_ rows: [Row], sweepID: Int64) -> (ran: Double, reused: Double) {
+func computeSeconds(_ rows: [RunLedger.StoredStage], sweepID: Int64) -> (ran: Double, reused: Double) {
     let (ran, reused) = computeSecondsByKind(rows, sweepID: sweepID)
     return (ran.values.reduce(0, +), reused)
 }

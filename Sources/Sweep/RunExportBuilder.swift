@@ -23,7 +23,7 @@ extension Reports {
     public func runExport(sweep ref: String? = nil, preset: String? = nil) throws -> RunExport {
         let db = try openReader()
         return try db.read { db in
-            var sweeps = try SweepRecord.all(db)
+            var sweeps = try RunLedger.sweeps(db)
             if let ref { sweeps = [try resolveSweep(db, ref)] } else {
                 var latest: [String: SweepRecord] = [:]
                 for s in sweeps where (latest[s.name]?.revision ?? -1) < s.revision { latest[s.name] = s }
@@ -38,55 +38,45 @@ extension Reports {
             }
             var trialsOut: [TrialRecord] = []
             // A stage shared by many trials (the teacher and PD chain of a seed) is read once, not once per trial.
-            var evalsOf: [String: [Row]] = [:], seriesOf: [String: [String: [SeriesPoint]]] = [:]
+            var evalsOf: [String: [RunLedger.StoredEvaluation]] = [:], seriesOf: [String: [String: [SeriesPoint]]] = [:]
             for sw in sweeps {
-                let trials = try Row.fetchAll(db, sql: "SELECT * FROM trials WHERE sweep_id = ? ORDER BY trial_index", arguments: [sw.id])
-                for t in trials {
-                    let tid: Int64 = t["id"]
+                for t in try RunLedger.trials(db, sweep: sw.id) {
                     var axes: [String: String] = [:]
-                    for (k, v) in ((try? JSONParser.parse(t["axes_json"] as String).value)?.objectPairs) ?? [] { axes[k] = v.serialized() }
-                    let stageRows = try Row.fetchAll(db, sql: """
-                        SELECT ts.name AS tname, s.* FROM trial_stages ts JOIN stages s ON s.identity = ts.stage
-                        WHERE ts.trial_id = ? ORDER BY ts.rowid
-                        """, arguments: [tid])
+                    for (k, v) in ((try? JSONParser.parse(t.axesJSON).value)?.objectPairs) ?? [] { axes[k] = v.serialized() }
                     var evaluations: [EvaluationRecord] = []
                     var stages: [StageRecord] = []
-                    for s in stageRows {
-                        let identity: String = s["identity"], tname: String = s["tname"], kind: String = s["kind"]
+                    for (tname, s) in try RunLedger.trialStagesInPlanOrder(db, trial: t.id) {
+                        let identity = s.identity
                         // A stage's artifacts are `<root>/stages/<identity>` (Scheduler); export that relative
                         // form even when the database recorded another prefix (a moved or copied root), so the
                         // reports resolve it under --results-root wherever the root now is.
-                        var dir: String = s["artifact_dir"]
+                        var dir = s.artifactDir
                         let own = "stages/" + identity
                         if dir.hasSuffix("/" + own) { dir = own } else if dir.hasPrefix(root + "/") { dir = String(dir.dropFirst(root.count + 1)) }
-                        if evalsOf[identity] == nil {
-                            evalsOf[identity] = try Row.fetchAll(db, sql: "SELECT * FROM evaluations WHERE stage = ? ORDER BY metric", arguments: [identity])
-                        }
+                        if evalsOf[identity] == nil { evalsOf[identity] = try RunLedger.evaluations(db, stage: identity) }
                         for e in evalsOf[identity]! {
-                            evaluations.append(EvaluationRecord(stage: tname, model: e["model_label"], metric: e["metric"], value: e["value"],
-                                                                label: e["label"], featureNetwork: e["feature_network"], samples: e["samples"],
-                                                                reference: e["reference"], sampler: e["sampler"], steps: e["steps"], nfe: e["nfe"],
-                                                                secondsPerImage: (e["seconds_per_image"] as Double?) ?? 0, artifactDirectory: dir))
+                            evaluations.append(EvaluationRecord(stage: tname, model: e.modelLabel, metric: e.metric, value: e.value,
+                                                                label: e.label, featureNetwork: e.featureNetwork, samples: e.samples,
+                                                                reference: e.reference, sampler: e.sampler, steps: e.steps, nfe: e.nfe,
+                                                                secondsPerImage: e.secondsPerImage ?? 0, artifactDirectory: dir))
                         }
                         var series: [String: [SeriesPoint]] = [:]
                         // Learning curves (`curve-…` evaluations) keep theirs too: their values by training step.
-                        if kind == "distill" || StageName(tname).map({ if case .curve = $0 { return true }; return false }) == true {
+                        if s.kind == StageKind.distill.rawValue || StageName(tname).map({ if case .curve = $0 { return true }; return false }) == true {
                             if let known = seriesOf[identity] { series = known } else {
-                                for m in try Row.fetchAll(db, sql: "SELECT step, name, value FROM metrics WHERE stage = ? ORDER BY name, step", arguments: [identity]) {
-                                    if let v = m["value"] as Double? { series[m["name"], default: []].append(SeriesPoint(step: m["step"], value: v)) }
-                                }
+                                series = try RunLedger.series(db, stage: identity).mapValues { $0.map { SeriesPoint(step: $0.step, value: $0.value) } }
                                 seriesOf[identity] = series
                             }
                         }
-                        stages.append(StageRecord(name: tname, kind: kind, identity: identity, status: s["status"],
-                                                  seconds: (s["seconds"] as Double?) ?? 0, peakMemoryBytes: ((s["peak_rss_kib"] as Int?) ?? 0) * 1024,
-                                                  series: series, codeVersion: s["code_version"], threads: s["threads"],
-                                                  startedAt: exportTimestamp(s["started"]), finishedAt: exportTimestamp(s["finished"]),
-                                                  provenance: try (s["provenance_json"] as String?).map { try JSONDecoder().decode(Provenance.self, from: Data($0.utf8)) }))
+                        stages.append(StageRecord(name: tname, kind: s.kind, identity: identity, status: s.status.displayName,
+                                                  seconds: s.seconds ?? 0, peakMemoryBytes: (s.peakKiB ?? 0) * 1024,
+                                                  series: series, codeVersion: s.codeVersion, threads: s.threads,
+                                                  startedAt: exportTimestamp(s.started), finishedAt: exportTimestamp(s.finished),
+                                                  provenance: try s.provenanceJSON.map { try JSONDecoder().decode(Provenance.self, from: Data($0.utf8)) }))
                     }
                     // Written only when not the default (ExperimentConfig.encode): absent = "shared".
-                    let replicate = (try? JSONParser.parse(t["config_json"] as String).value)?["replicate"]?.stringValue ?? "shared"
-                    trialsOut.append(TrialRecord(sweep: sw.label, key: t["trial_key"], axes: axes, configJSON: t["config_json"], status: t["status"],
+                    let replicate = (try? JSONParser.parse(t.configJSON).value)?["replicate"]?.stringValue ?? "shared"
+                    trialsOut.append(TrialRecord(sweep: sw.label, key: t.key, axes: axes, configJSON: t.configJSON, status: t.status.displayName,
                                                  evaluations: evaluations, stages: stages, replicate: replicate))
                 }
             }

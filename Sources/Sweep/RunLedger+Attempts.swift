@@ -53,12 +53,12 @@ extension RunLedger {
             UPDATE stages SET status = ?, heartbeat = COALESCE(?, heartbeat), last_step = COALESCE(?, last_step),
               total_steps = COALESCE(?, total_steps), peak_rss_kib = COALESCE(?, peak_rss_kib) WHERE identity = ?
             """, arguments: [StageStatus.running, heartbeat, step, total, peakKiB, id])
-        try RunDatabase.upsertMetrics(db, stage: id, metrics)
+        try RunLedger.upsertMetrics(db, stage: id, metrics)
     }
 
     /// New journal rows of a stage that stopped (they are kept).
     func recordMetrics(_ db: Database, _ id: String, _ entries: [Journal.Entry]) throws {
-        try RunDatabase.upsertMetrics(db, stage: id, entries)
+        try RunLedger.upsertMetrics(db, stage: id, entries)
     }
 
     /// Attempt `attempt` completed the stage: its outputs are ingested and the row describes the

@@ -5,7 +5,10 @@ import RunModel
 
 /// The run database as the scheduling loop, the executors and the Slurm collector write it: every SQL
 /// statement they issue is a method here, so what a stage's row means is decided in one file
-/// (and its two extensions: `RunLedger+Attempts.swift`, `RunLedger+Slurm.swift`).
+/// (and its extensions: `RunLedger+Attempts.swift`, `RunLedger+Slurm.swift`, `RunLedger+Ingest.swift`).
+/// The read paths (`status`, `show`, `list`, `export`, the dashboard) use its static queries
+/// (`RunLedger+Reads.swift`, `RunLedger+Exports.swift`) and `gc` its maintenance (`RunLedger+Maintenance.swift`):
+/// no SQL outside these files and the schema (`RunDatabase.swift`); `LedgerSQLTests` checks it.
 ///
 /// The ledger decides nothing about *what happened* to a stage — the executors do (a worker exited, a
 /// Slurm task timed out) — it records it. The callers choose the transactions (`write`), so a tick's
@@ -40,7 +43,7 @@ public final class RunLedger {
         let axes = String(decoding: try JSONEncoder().encode(plan.spec.axisPaths), as: UTF8.self)
         try db.write { db in
             let now = Date().timeIntervalSince1970
-            if let e = try SweepRecord.find(db, plan.spec.name) {
+            if let e = try RunLedger.sweep(db, plan.spec.name) {
                 if e.specHash == plan.specHash {
                     sweepID = e.id
                     try db.execute(sql: "UPDATE sweeps SET spec_json = ?, spec_file = ? WHERE id = ?", arguments: [plan.spec.text, plan.spec.file, e.id])
@@ -168,7 +171,7 @@ public final class RunLedger {
 
     /// A completed stage's journal, evaluation and cost, read from its directory (idempotent).
     func ingest(_ db: Database, _ id: String) throws {
-        try RunDatabase.ingestCompleted(db, stage: id, directory: stageDir(id))
+        try RunLedger.ingestCompleted(db, stage: id, directory: stageDir(id))
     }
 
     // MARK: trials
@@ -178,12 +181,12 @@ public final class RunLedger {
     func updateTrials(_ db: Database, _ indices: [Int], plan: SweepPlan, state: (String) -> StageStatus?) throws {
         let now = Date().timeIntervalSince1970
         let update = try db.cachedStatement(sql: """
-            UPDATE trials SET status = ?, completed = CASE WHEN ? = 'completed' THEN COALESCE(completed, ?) ELSE NULL END
+            UPDATE trials SET status = ?, completed = CASE WHEN ? THEN COALESCE(completed, ?) ELSE NULL END
             WHERE sweep_id = ? AND trial_index = ?
             """)
         for i in indices {
             let s = TrialStatus(stages: (plan.links[i] ?? []).map { state($0.identity) })
-            try update.execute(arguments: [s, s, now, sweepID, i])
+            try update.execute(arguments: [s, s == .completed, now, sweepID, i])
         }
     }
 
@@ -194,8 +197,8 @@ public final class RunLedger {
         for t in try Int64.fetchAll(db, sql: "SELECT DISTINCT trial_id FROM trial_stages WHERE stage = ?", arguments: [stage]) {
             let st = try StageStatus.fetchAll(db, sql: "SELECT s.status FROM trial_stages ts JOIN stages s ON s.identity = ts.stage WHERE ts.trial_id = ?", arguments: [t])
             let s = TrialStatus(stages: st.map(Optional.some))
-            try db.execute(sql: "UPDATE trials SET status = ?, completed = CASE WHEN ? = 'completed' THEN COALESCE(completed, ?) ELSE NULL END WHERE id = ?",
-                           arguments: [s, s, now, t])
+            try db.execute(sql: "UPDATE trials SET status = ?, completed = CASE WHEN ? THEN COALESCE(completed, ?) ELSE NULL END WHERE id = ?",
+                           arguments: [s, s == .completed, now, t])
         }
     }
 }

@@ -13,10 +13,10 @@ public struct SweepStatus {
         public var names: String
         public var identity: String
         public var kind: String
-        /// The state counted in the totals: the database status, with "cached" for a completed stage another
-        /// sweep ran and "stale" for a running stage whose scheduler (or Slurm job) is gone.
-        public var state: String
-        /// What a reader is shown: `state`, or "retrying" (queued after failures), "submitted" (queued in Slurm).
+        /// The state counted in the totals: the database status, with `cached` for a completed stage another
+        /// sweep ran and `stale` for a running stage whose scheduler (or Slurm job) is gone.
+        public var state: StageStatus
+        /// What a reader is shown: `state`'s name, or "retrying" (queued after failures), "submitted" (queued in Slurm).
         public var shown: String
         public var totalSteps: Int?
         public var lastStep: Int?
@@ -28,7 +28,7 @@ public struct SweepStatus {
         public var heartbeat: Double?
         /// Why it failed, how it stopped, or its Slurm job (as the status table's note column).
         public var note: String
-        public var isDone: Bool { StageStatus(rawValue: state)?.isDone ?? false }
+        public var isDone: Bool { state.isDone }
     }
 
     public var sweep: SweepRecord
@@ -36,11 +36,11 @@ public struct SweepStatus {
     public var schedulerRunning: Bool
     public var schedulerOwner: String
     /// Trials by database status (completed, running, failed, queued).
-    public var trialCounts: [String: Int]
+    public var trialCounts: [TrialStatus: Int]
     /// Trials recorded as running while nothing runs them: no scheduler holds the root and no Slurm job is in flight.
     public var trialsOrphaned: Bool
     /// Stages by `Stage.state`.
-    public var stageCounts: [String: Int]
+    public var stageCounts: [StageStatus: Int]
     public var stages: [Stage]
     /// "Slurm: …" when Slurm tasks of the root are in flight.
     public var slurmLine: String?
@@ -55,7 +55,7 @@ public struct SweepStatus {
     public var etaNoRate: [String]
 
     public var trialTotal: Int { trialCounts.values.reduce(0, +) }
-    public var stagesDone: Int { StageStatus.allCases.filter(\.isDone).map { stageCounts[$0.rawValue] ?? 0 }.reduce(0, +) }
+    public var stagesDone: Int { StageStatus.allCases.filter(\.isDone).map { stageCounts[$0] ?? 0 }.reduce(0, +) }
 }
 
 extension Reports {
@@ -67,7 +67,7 @@ extension Reports {
 
     /// Every sweep revision in the database, by name then revision.
     public func sweepRecords() throws -> [SweepRecord] {
-        try openReader().read { try SweepRecord.all($0) }
+        try openReader().read { try RunLedger.sweeps($0) }
     }
 
     /// The status of every sweep's latest revision, by name (the dashboard's first page).
@@ -75,86 +75,72 @@ extension Reports {
         let db = try openReader()
         return try db.read { db in
             var latest: [String: SweepRecord] = [:]
-            for s in try SweepRecord.all(db) { latest[s.name] = s }   // ordered by revision: the last wins
+            for s in try RunLedger.sweeps(db) { latest[s.name] = s }   // ordered by revision: the last wins
             return try latest.values.sorted { $0.name < $1.name }.map { try sweepStatus(db, $0) }
         }
     }
 
     func sweepStatus(_ db: Database, _ sw: SweepRecord) throws -> SweepStatus {
         let live = schedulerRunning
-        let orphaned = try !live && Int.fetchOne(db, sql: "SELECT COUNT(*) FROM slurm_tasks WHERE finished IS NULL") == 0
-        var tc: [String: Int] = [:]
-        for r in try Row.fetchAll(db, sql: "SELECT status, COUNT(*) AS n FROM trials WHERE sweep_id = ? GROUP BY status", arguments: [sw.id]) { tc[r["status"]] = r["n"] }
-        let rows = try Row.fetchAll(db, sql: """
-            SELECT s.*, MIN(t.trial_index) AS first_trial, COUNT(DISTINCT t.id) AS n_trials, GROUP_CONCAT(DISTINCT ts.name) AS names
-            FROM stages s JOIN trial_stages ts ON ts.stage = s.identity JOIN trials t ON t.id = ts.trial_id
-            WHERE t.sweep_id = ? GROUP BY s.identity ORDER BY first_trial, s.rowid
-            """, arguments: [sw.id])
+        let orphaned = try !live && RunLedger.slurmTaskCount(db) == 0
+        let tc = try RunLedger.trialCounts(db, sweep: sw.id)
+        let rows = try RunLedger.sweepStages(db, sweep: sw.id)
         // Stages in Slurm jobs (the Slurm executor): they run without a local scheduler.
-        var slurm: [String: Row] = [:]
-        for r in try Row.fetchAll(db, sql: "SELECT * FROM slurm_tasks WHERE finished IS NULL") { slurm[r["stage"]] = r }
+        var slurm: [String: RunLedger.InFlightTask] = [:]
+        for t in try RunLedger.inFlightTasks(db) { slurm[t.stage] = t }
         var slurmLine: String?
         if !slurm.isEmpty {
-            let mine = try Row.fetchAll(db, sql: "SELECT state, job_id FROM slurm_tasks WHERE finished IS NULL AND sweep_id = ?", arguments: [sw.id])
-            let running = mine.filter { ["RUNNING", "COMPLETING"].contains($0["state"] as String) }.count
-            let jobs = Array(Set(mine.map { $0["job_id"] as String })).sorted { (Int($0) ?? 0) < (Int($1) ?? 0) }
-            let seen = try Double.fetchOne(db, sql: "SELECT MAX(seen) FROM slurm_tasks")
+            let mine = try RunLedger.inFlightTasks(db, sweep: sw.id)
+            let running = mine.filter { ["RUNNING", "COMPLETING"].contains($0.state) }.count
+            let jobs = Array(Set(mine.map(\.job))).sorted { (Int($0) ?? 0) < (Int($1) ?? 0) }
+            let seen = try RunLedger.lastSlurmContact(db)
             var line = "Slurm: \(mine.count) task\(mine.count == 1 ? "" : "s") of this sweep in flight (\(running) running, \(mine.count - running) pending or starting)"
             line += jobs.isEmpty ? "" : " in job array\(jobs.count == 1 ? "" : "s") \(jobs.prefix(12).joined(separator: ", "))\(jobs.count > 12 ? ", …" : "")"
             slurmLine = line + "; Slurm last asked \(seen.map { fmtDate($0) } ?? "never")"
         }
-        var counts: [String: Int] = [:]
+        var counts: [StageStatus: Int] = [:]
         var stages: [SweepStatus.Stage] = []
         var remaining: [String: Double] = [:]   // kind → remaining steps
         var unknown = 0
         var evalLeft: [String: Double] = [:]     // EvalCost.key → samples left
         let now = Date().timeIntervalSince1970
-        for r in rows {
-            let st: StageStatus = r["status"]
-            let ranBy: Int64? = r["ran_by_sweep"]
-            var state = st
-            if st == .completed && ranBy != sw.id { state = .cached }
-            let job = slurm[r["identity"] as String]
-            if st == .running && !live && job == nil { state = .stale }
-            counts[state.rawValue, default: 0] += 1
-            let total: Int? = r["total_steps"], last: Int? = r["last_step"]
-            let kind: String = r["kind"]
+        for (r, nTrials, names) in rows {
+            let job = slurm[r.identity]
+            let state = r.seen(by: sw.id, orphaned: !live && job == nil)
+            counts[state, default: 0] += 1
+            let total = r.totalSteps, last = r.lastStep
             if !state.isDone {
-                if kind == "eval", let e = EvalCost(configJSON: r["config_json"]) {
+                if r.kind == StageKind.eval.rawValue, let e = EvalCost(configJSON: r.configJSON) {
                     evalLeft[e.key, default: 0] += Double(e.samples - min(e.samples, last ?? 0))
-                } else if let total { remaining[kind, default: 0] += Double(total - min(total, last ?? 0)) } else { unknown += 1 }
+                } else if let total { remaining[r.kind, default: 0] += Double(total - min(total, last ?? 0)) } else { unknown += 1 }
             }
-            var shown = state.rawValue
-            let hb: Double? = r["heartbeat"]
-            var note: String = r["error"] ?? ""
+            var shown = state.displayName
+            let hb = r.heartbeat
+            var note = r.error ?? ""
             if state == .running, let hb { note = String(format: "heartbeat %.0f s ago", now - hb) }
-            if state == .stale { note = (st == .running ? Reports.notRunning + ": " : "") + "was stopped while running (its scheduler stopped, or its Slurm job was cancelled); `rdd-sweep run` resumes it from its checkpoint" }
+            if state == .stale { note = (r.status == .running ? Reports.notRunning + ": " : "") + "was stopped while running (its scheduler stopped, or its Slurm job was cancelled); `rdd-sweep run` resumes it from its checkpoint" }
             if let job {
-                let jobState: String = job["state"], reason: String? = job["reason"], node: String? = job["node"]
-                note = "Slurm \(job["job_id"] as String)_\(job["task"] as Int) \(jobState)" + (jobState == "RUNNING" ? node.map { " on \($0)" } ?? "" : reason.map { " (\($0))" } ?? "")
+                note = "Slurm \(job.job)_\(job.task) \(job.state)" + (job.state == "RUNNING" ? job.node.map { " on \($0)" } ?? "" : job.reason.map { " (\($0))" } ?? "")
                     + (state == .running ? hb.map { String(format: ", heartbeat %.0f s ago", now - $0) } ?? "" : "")
                 if state == .queued { shown = "submitted" }
             }
-            let failures: Int = r["failures"]
-            if shown == StageStatus.queued.rawValue, failures > 0 { shown = "retrying" }
-            stages.append(SweepStatus.Stage(names: r["names"] ?? r["name"], identity: r["identity"], kind: kind, state: state.rawValue, shown: shown,
-                                            totalSteps: total, lastStep: last, attempts: r["attempts"], seconds: r["seconds"], peakKiB: r["peak_rss_kib"],
-                                            trials: r["n_trials"], heartbeat: hb, note: note))
+            if state == .queued, job == nil, r.failures > 0 { shown = "retrying" }
+            stages.append(SweepStatus.Stage(names: names, identity: r.identity, kind: r.kind, state: state, shown: shown,
+                                            totalSteps: total, lastStep: last, attempts: r.attempts, seconds: r.seconds, peakKiB: r.peakKiB,
+                                            trials: nTrials, heartbeat: hb, note: note))
         }
         // ETA: remaining steps × mean seconds_per_step observed for the stage kind (any sweep in this root).
         var eta = 0.0
         var noRate: [String] = []
         for (kind, steps) in remaining where steps > 0 {
-            if let sps = try Double.fetchOne(db, sql: """
-                SELECT AVG(m.value) FROM metrics m JOIN stages s ON s.identity = m.stage WHERE s.kind = ? AND m.name = 'seconds_per_step'
-                """, arguments: [kind]) { eta += steps * sps } else { noRate.append(kind) }
+            if let sps = try RunLedger.meanSecondsPerStep(db, kind: kind) { eta += steps * sps } else { noRate.append(kind) }
         }
         // Evaluations log no seconds_per_step: seconds per sample of finished evaluations with the same
         // sampler, step count and metrics, this sweep's first (same protocol), else any in the root.
         if !evalLeft.isEmpty {
-            let done = try Row.fetchAll(db, sql: "SELECT identity, config_json, seconds FROM stages WHERE kind = 'eval' AND status = 'completed' AND seconds IS NOT NULL")
-                .compactMap { r in EvalCost(configJSON: r["config_json"]).map { (identity: r["identity"] as String, cost: $0, seconds: r["seconds"] as Double) } }
-            let mine = Set(rows.map { $0["identity"] as String })
+            let done = try RunLedger.finishedEvaluations(db)
+                .compactMap { r in EvalCost(configJSON: r.configJSON).map { (identity: r.identity, cost: $0, seconds: r.seconds) } }
+            let mine = Set(rows.map(\.stage.identity))
             for (key, samples) in evalLeft.sorted(by: { $0.key < $1.key }) where samples > 0 {
                 let same = done.filter { $0.cost.key == key && $0.cost.samples > 0 }
                 let pool = same.contains { mine.contains($0.identity) } ? same.filter { mine.contains($0.identity) } : same
@@ -162,11 +148,12 @@ extension Reports {
                 eta += samples * pool.map(\.seconds).reduce(0, +) / Double(pool.map(\.cost.samples).reduce(0, +))
             }
         }
-        let runningNow = max(1, counts[StageStatus.running.rawValue] ?? 0)
-        let done = StageStatus.allCases.filter(\.isDone).map { counts[$0.rawValue] ?? 0 }.reduce(0, +)
+        let runningNow = max(1, counts[.running] ?? 0)
+        let done = StageStatus.allCases.filter(\.isDone).map { counts[$0] ?? 0 }.reduce(0, +)
+        let stored = rows.map(\.stage)
         return SweepStatus(sweep: sw, schedulerRunning: live, schedulerOwner: FileLock.owner(root + "/.scheduler.lock"), trialCounts: tc, trialsOrphaned: orphaned,
-                           stageCounts: counts, stages: stages, slurmLine: slurmLine, computeSeconds: computeSeconds(rows, sweepID: sw.id),
-                           computeLine: computeTimeLine(rows, sweepID: sw.id), etaSeconds: rows.count > done ? eta / Double(runningNow) : nil,
+                           stageCounts: counts, stages: stages, slurmLine: slurmLine, computeSeconds: computeSeconds(stored, sweepID: sw.id),
+                           computeLine: computeTimeLine(stored, sweepID: sw.id), etaSeconds: rows.count > done ? eta / Double(runningNow) : nil,
                            etaRunning: runningNow, etaUnestimatedClassifiers: unknown, etaNoRate: noRate.sorted())
     }
 }

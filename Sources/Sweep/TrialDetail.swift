@@ -10,8 +10,13 @@ public struct TrialDetail {
         public var name: String
         public var kind: String
         public var identity: String
-        /// The database status, "cached" when another sweep ran it, `Reports.notRunning` when running without a scheduler or Slurm job.
-        public var status: String
+        /// The database status, `cached` when another sweep ran it, `stale` when recorded as running while
+        /// no scheduler or Slurm job runs it (`orphaned`).
+        public var state: StageStatus
+        /// Recorded as running while nothing runs it.
+        public var orphaned: Bool
+        /// What `show` prints: the state's name, or `Reports.notRunning` for an orphaned stage.
+        public var status: String { orphaned ? Reports.notRunning : state.displayName }
         public var totalSteps: Int?
         public var lastStep: Int?
         public var attempts: Int
@@ -33,7 +38,7 @@ public struct TrialDetail {
     public struct Attempt {
         public var stage: String
         public var attempt: Int
-        public var outcome: String
+        public var outcome: AttemptOutcome
         public var exitStatus: Int?
         public var signal: Int?
         public var lastStep: Int?
@@ -46,8 +51,12 @@ public struct TrialDetail {
     public var sweep: SweepRecord
     public var index: Int
     public var key: String
-    /// The database status, or `Reports.notRunning` when it is recorded as running and nothing runs it.
-    public var status: String
+    /// The database status.
+    public var state: TrialStatus
+    /// Recorded as running while no scheduler or Slurm job runs anything of the root.
+    public var orphaned: Bool
+    /// What `show` prints: the state's name, or `Reports.notRunning` for an orphaned trial.
+    public var status: String { orphaned ? Reports.notRunning : state.displayName }
     public var axesJSON: String
     public var configJSON: String
     /// The configuration's `conditional` (class-conditional trials stand beside the paper's Table 2).
@@ -64,50 +73,33 @@ extension Reports {
     public func trialDetail(sweep ref: String, index: Int) throws -> TrialDetail? {
         let db = try openReader()
         return try db.read { db in
-            guard let sw = try SweepRecord.find(db, ref) else { return nil }
+            guard let sw = try RunLedger.sweep(db, ref) else { return nil }
             return try trialDetail(db, sw, index: index)
         }
     }
 
     func trialDetail(_ db: Database, _ sw: SweepRecord, index idx: Int) throws -> TrialDetail? {
-        guard let t = try Row.fetchOne(db, sql: "SELECT * FROM trials WHERE sweep_id = ? AND trial_index = ?", arguments: [sw.id, idx]) else { return nil }
-        let tid: Int64 = t["id"]
-        let cfgJSON: String = t["config_json"]
+        guard let t = try RunLedger.trial(db, sweep: sw.id, index: idx) else { return nil }
         var changes: [String]?
-        let cfg = try? JSONParser.parse(cfgJSON).value
+        let cfg = try? JSONParser.parse(t.configJSON).value
         if let cfg, let def = try? JSON.encode(ExperimentConfig.defaults(preset: sw.preset)) {
             changes = diffPaths(def, cfg, prefix: "")
         }
         let live = schedulerRunning
-        var trialStatus: String = t["status"]
-        if trialStatus == "running" && !live,
-           try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM slurm_tasks WHERE finished IS NULL") == 0 { trialStatus = Reports.notRunning }
-        var stages: [TrialDetail.Stage] = []
-        for s in try Row.fetchAll(db, sql: """
-            SELECT ts.name, ts.role, s.* FROM trial_stages ts JOIN stages s ON s.identity = ts.stage WHERE ts.trial_id = ? ORDER BY s.rowid
-            """, arguments: [tid]) {
-            var st: String = s["status"]
-            let ranBy: Int64? = s["ran_by_sweep"]
-            if st == "completed" && ranBy != sw.id { st = "cached" }
-            if st == "running" && !live,
-               try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM slurm_tasks WHERE stage = ? AND finished IS NULL", arguments: [s["identity"] as String]) == 0 { st = Reports.notRunning }
-            stages.append(TrialDetail.Stage(name: s["name"], kind: s["kind"], identity: s["identity"], status: st, totalSteps: s["total_steps"],
-                                            lastStep: s["last_step"], attempts: s["attempts"], seconds: s["seconds"], peakKiB: s["peak_rss_kib"], error: s["error"]))
+        let trialOrphaned = try t.status == .running && !live && RunLedger.slurmTaskCount(db) == 0
+        let stages = try RunLedger.trialStages(db, trial: t.id).map { name, s in
+            let orphaned = try s.status == .running && !live && !RunLedger.hasSlurmTask(db, stage: s.identity)
+            return TrialDetail.Stage(name: name, kind: s.kind, identity: s.identity, state: s.seen(by: sw.id, orphaned: orphaned), orphaned: orphaned,
+                                     totalSteps: s.totalSteps, lastStep: s.lastStep, attempts: s.attempts, seconds: s.seconds, peakKiB: s.peakKiB, error: s.error)
         }
-        let evals = try Row.fetchAll(db, sql: """
-            SELECT ts.role, e.* FROM trial_stages ts JOIN evaluations e ON e.stage = ts.stage WHERE ts.trial_id = ? ORDER BY ts.role, e.metric
-            """, arguments: [tid]).map { e in
-            TrialDetail.Evaluation(role: e["role"], metric: e["metric"], value: e["value"], samples: e["samples"], label: e["label"],
-                                   model: e["model_label"], steps: e["steps"])
+        let evals = try RunLedger.trialEvaluations(db, trial: t.id).map { role, e in
+            TrialDetail.Evaluation(role: role, metric: e.metric, value: e.value, samples: e.samples, label: e.label, model: e.modelLabel, steps: e.steps)
         }
-        let fails = try Row.fetchAll(db, sql: """
-            SELECT a.*, ts.name FROM attempts a JOIN trial_stages ts ON ts.stage = a.stage
-            WHERE ts.trial_id = ? AND a.outcome IN ('failed', 'stale', 'interrupted') ORDER BY a.started
-            """, arguments: [tid]).map { a in
-            TrialDetail.Attempt(stage: a["name"], attempt: a["attempt"], outcome: a["outcome"], exitStatus: a["exit_status"], signal: a["signal"],
-                                lastStep: a["last_step"], stderrTail: a["stderr_tail"] ?? "")
+        let fails = try RunLedger.unsuccessfulAttempts(db, trial: t.id).map { a in
+            TrialDetail.Attempt(stage: a.stage, attempt: a.attempt, outcome: a.outcome, exitStatus: a.exitStatus, signal: a.signal,
+                                lastStep: a.lastStep, stderrTail: a.stderrTail ?? "")
         }
-        return TrialDetail(sweep: sw, index: idx, key: t["trial_key"], status: trialStatus, axesJSON: t["axes_json"], configJSON: cfgJSON,
+        return TrialDetail(sweep: sw, index: idx, key: t.key, state: t.status, orphaned: trialOrphaned, axesJSON: t.axesJSON, configJSON: t.configJSON,
                            conditional: cfg?["conditional"] == .bool(true), configChanges: changes, stages: stages, evaluations: evals, unsuccessfulAttempts: fails)
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Pipeline
+import RunModel
 
 /// Trials × metrics of one sweep: one row per trial (by index) with its axis values and every evaluation
 /// metric as the column `<role>/<metric>` ("student@1/fid", "ddim@8/classifier_score"). `rdd-sweep export`
@@ -24,7 +25,9 @@ public struct TrialsTable {
     public struct Trial {
         public var index: Int
         public var key: String
-        public var status: String
+        public var state: TrialStatus
+        /// What the table prints for `state`.
+        public var status: String { state.displayName }
         /// Axis values in spec order.
         public var axes: [(String, JSON)]
         /// The resolved configuration's `conditional` (which of the paper's Tables 1 and 2 it stands beside).
@@ -50,29 +53,20 @@ extension Reports {
     }
 
     func trialsTable(_ db: Database, _ sw: SweepRecord) throws -> TrialsTable {
-        // json_extract: SQLite reads one key of each configuration, so 10,000 trials cost no JSON parsing here.
-        let trials = try Row.fetchAll(db, sql: """
-            SELECT trial_index, trial_key, status, axes_json, COALESCE(json_extract(config_json, '$.conditional'), 0) AS conditional
-            FROM trials WHERE sweep_id = ? ORDER BY trial_index
-            """, arguments: [sw.id])
-        let evals = try Row.fetchAll(db, sql: """
-            SELECT t.trial_index, ts.role, e.* FROM trials t JOIN trial_stages ts ON ts.trial_id = t.id JOIN evaluations e ON e.stage = ts.stage
-            WHERE t.sweep_id = ? ORDER BY t.trial_index, ts.role, e.metric
-            """, arguments: [sw.id])
+        let trials = try RunLedger.trialLines(db, sweep: sw.id)
         var byTrial: [Int: [(column: String, metric: TrialsTable.Metric)]] = [:]
         var columns = Set<String>()
-        for e in evals {
-            let col = "\(e["role"] as String)/\(e["metric"] as String)"
+        for (index, role, e) in try RunLedger.sweepEvaluations(db, sweep: sw.id) {
+            let col = "\(role)/\(e.metric)"
             columns.insert(col)
-            byTrial[e["trial_index"], default: []].append((col, TrialsTable.Metric(
-                value: e["value"], label: e["label"], samples: e["samples"], featureNetwork: e["feature_network"], reference: e["reference"],
-                sampler: e["sampler"], steps: e["steps"], nfe: e["nfe"], stage: e["stage"], model: e["model_label"])))
+            byTrial[index, default: []].append((col, TrialsTable.Metric(
+                value: e.value, label: e.label, samples: e.samples, featureNetwork: e.featureNetwork, reference: e.reference,
+                sampler: e.sampler, steps: e.steps, nfe: e.nfe, stage: e.stage, model: e.modelLabel)))
         }
         return TrialsTable(sweep: sw, columns: columns.sorted(), trials: trials.map { t in
-            let idx: Int = t["trial_index"]
-            return TrialsTable.Trial(index: idx, key: t["trial_key"], status: t["status"],
-                                     axes: ((try? JSONParser.parse(t["axes_json"] as String).value)?.objectPairs) ?? [],
-                                     conditional: (t["conditional"] as Int? ?? 0) != 0, metrics: byTrial[idx] ?? [])
+            TrialsTable.Trial(index: t.index, key: t.key, state: t.status,
+                              axes: ((try? JSONParser.parse(t.axesJSON).value)?.objectPairs) ?? [],
+                              conditional: t.conditional, metrics: byTrial[t.index] ?? [])
         })
     }
 
