@@ -91,7 +91,7 @@ public enum HarnessBench {
         let root = scratch + "/plan-root"
         var out = "", made: SweepPlan?
         m.times[.plan] = try best(repeats) {
-            let plan = try SweepPlan.make(try SweepSpec.parse(text, file: "(harness \(trials))"))
+            let plan = try SweepPlan.make(try SweepSpec.parse(text, file: "(harness \(trials))"), maxTrials: .max)
             out = try Reports(root: root).plan(plan, showStages: false)
             m.trials = plan.trials.count; m.stages = plan.stages.count; m.links = plan.links.values.map(\.count).reduce(0, +)
             made = plan
@@ -108,7 +108,7 @@ public enum HarnessBench {
         let root = scratch + "/root-\(trials)"
         try? FileManager.default.removeItem(atPath: root)
         let spec = try SweepSpec.parse(gridSpec(name: "scale\(trials)", trials: trials), file: "scale\(trials).json")
-        let plan = try SweepPlan.make(spec)
+        let plan = try SweepPlan.make(spec, maxTrials: .max)
         var o = RunOptions(root: root, workerExecutable: "/nonexistent/stand-in-worker")
         o.display = .quiet
         o.jobs = 2
