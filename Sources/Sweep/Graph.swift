@@ -65,12 +65,12 @@ public struct SweepPlan {
         var stages: [PlannedStage] = []
         var index: [String: Int] = [:]
         var links: [Int: [TrialStageLink]] = [:]
-        // Most nodes of a trial (classifier, teacher, PD chain) repeat those of the trial before it when the axes do
-        // not change them: reuse the previous trial's hashes (a bounded memo, one trial's identity texts).
-        var previous: [String: String] = [:]
+        // Most nodes of a trial (classifier, teacher, PD chain) are those of the trial before it when the axes do not
+        // change them: a node whose settings and input identities equal the previous trial's node of the same name
+        // has its identity, so neither its canonical JSON nor its identity text is made again (a bounded memo: one
+        // entry per node name). Settings compare as values, far cheaper than encoding and hashing them.
+        var previous: [StageName: (settings: StageSettings, inputs: [String: String], config: String, id: String)] = [:]
         for t in trials {
-            var current: [String: String] = [:]
-            defer { previous = current }
             var ids: [StageName: String] = [:]
             var kinds: [StageName: StageKind] = [:]
             for n in StagePlan.plan(t.config) {
@@ -79,10 +79,14 @@ public struct SweepPlan {
                     guard let id = ids[src] else { throw PipelineError("stage plan: '\(n.name)' needs '\(src)', which comes later or not at all") }
                     inputs[role] = id
                 }
-                let config = n.config
-                let text = stageIdentityText(kind: n.kind, config: config, inputs: inputs)
-                let id = previous[text] ?? current[text] ?? SHA256.hex(text)
-                current[text] = id
+                let config: String, id: String
+                if let p = previous[n.name], p.inputs == inputs, p.settings == n.settings {
+                    (config, id) = (p.config, p.id)
+                } else {
+                    config = n.config
+                    id = stageIdentity(kind: n.kind, config: config, inputs: inputs)
+                    previous[n.name] = (n.settings, inputs, config, id)
+                }
                 ids[n.name] = id
                 kinds[n.name] = n.kind
                 let name = n.name.description
@@ -104,7 +108,13 @@ public struct SweepPlan {
                 links[t.index, default: []].append(TrialStageLink(name: name, role: role, identity: id))
             }
         }
-        let hashText = trials.map { "\($0.index)\t\($0.key)\t\($0.configJSON)" }.joined(separator: "\n")
-        return SweepPlan(spec: spec, trials: trials, stages: stages, links: links, specHash: SHA256.hex("rdd-sweep-spec/1\n" + hashText), position: index)
+        // "rdd-sweep-spec/1\n" + the trials' "index\tkey\tconfiguration" lines joined by "\n", hashed as it is written.
+        var hash = SHA256.Hasher()
+        hash.update("rdd-sweep-spec/1\n")
+        for (i, t) in trials.enumerated() {
+            hash.update(i == 0 ? "\(t.index)\t\(t.key)\t" : "\n\(t.index)\t\(t.key)\t")
+            hash.update(t.configJSON)
+        }
+        return SweepPlan(spec: spec, trials: trials, stages: stages, links: links, specHash: SHA256.hex(digest: hash.finalize()), position: index)
     }
 }

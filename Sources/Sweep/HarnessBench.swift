@@ -91,7 +91,7 @@ public enum HarnessBench {
         let root = scratch + "/plan-root"
         var out = "", made: SweepPlan?
         m.times[.plan] = try best(repeats) {
-            let plan = try SweepPlan.make(try SweepSpec.parse(text, file: "(harness \(trials))"))
+            let plan = try SweepPlan.make(try SweepSpec.parse(text, file: "(harness \(trials))"), maxTrials: .max)
             out = try Reports(root: root).plan(plan, showStages: false)
             m.trials = plan.trials.count; m.stages = plan.stages.count; m.links = plan.links.values.map(\.count).reduce(0, +)
             made = plan
@@ -108,7 +108,7 @@ public enum HarnessBench {
         let root = scratch + "/root-\(trials)"
         try? FileManager.default.removeItem(atPath: root)
         let spec = try SweepSpec.parse(gridSpec(name: "scale\(trials)", trials: trials), file: "scale\(trials).json")
-        let plan = try SweepPlan.make(spec)
+        let plan = try SweepPlan.make(spec, maxTrials: .max)
         var o = RunOptions(root: root, workerExecutable: "/nonexistent/stand-in-worker")
         o.display = .quiet
         o.jobs = 2
@@ -160,31 +160,93 @@ public enum HarnessBench {
         }
     }
 
-    /// Commit latencies of the scheduler's metric ingestion at scale: `rows` journal rows upserted into a
-    /// fresh run database (the scheduler's connection: WAL, synchronous = NORMAL, SQLite's automatic
-    /// checkpoint every 1000 pages) in transactions of `batch` rows, as `flush` and `ingestCompleted` write
-    /// them. Returns the total seconds and the median, 99th percentile and largest commit in seconds: a
-    /// checkpoint that stalled the writer shows as the maximum.
-    public static func measureMetricIngestion(rows: Int, batch: Int, scratch: String) throws -> (total: Double, median: Double, p99: Double, max: Double) {
+    /// What `measureMetricIngestion` measured (seconds, bytes).
+    public struct Ingestion {
+        public var rows = 0, commits = 0
+        public var total = 0.0, median = 0.0, p99 = 0.0, max = 0.0
+        /// Commits slower than 10× the median: those in which SQLite's automatic checkpoint ran (or the CPU was taken).
+        public var slowCommits = 0
+        /// The concurrent reader: queries completed, their median and largest latency.
+        public var reads = 0, readMedian = 0.0, readMax = 0.0
+        /// Largest size of the WAL file seen after a commit.
+        public var walMaxBytes = 0
+        /// `atomicWrite` of a 2 KB file (write, fsync, rename), median and 99th percentile: each launch does two
+        /// (`request.json`, `stage.json`).
+        public var fsyncMedian = 0.0, fsyncP99 = 0.0
+    }
+
+    /// The scheduler's metric ingestion at scale: `rows` journal rows written into a fresh run database with the
+    /// scheduler's connection (WAL, synchronous = NORMAL, SQLite's automatic checkpoint every 1000 pages), one
+    /// transaction per completed distillation stage as `ingestCompleted` writes it (a stage row and its `batch`
+    /// rows: 8 steps × 12 series), while a second connection runs `status`' ETA query (the `metrics_name` index,
+    /// over every `seconds_per_step` row) in a loop, as a `status` refresh or the dashboard does. A reader's
+    /// snapshot keeps a checkpoint from resetting the WAL, so this is where the WAL grows and a checkpoint stalls.
+    public static func measureMetricIngestion(rows: Int, batch: Int = 96, scratch: String, reader: Bool = true) throws -> Ingestion {
         let path = scratch + "/ingest.sqlite"
         for f in [path, path + "-wal", path + "-shm"] { try? FileManager.default.removeItem(atPath: f) }
         let db = try RunDatabase(writerAt: path)
-        try db.write { db in
-            try db.execute(sql: "INSERT INTO stages (identity, kind, name, config_json, inputs_json, code_version, created, artifact_dir) VALUES ('s', 'distill', 'd', '{}', '{}', 'x', 0, 'd')")
+        var r = Ingestion()
+        let lock = NSLock()
+        var stop = false, readTimes: [Double] = [], readError: Error?
+        let finished = DispatchSemaphore(value: 0)
+        if reader {
+            let thread = Thread {
+                defer { finished.signal() }
+                do {
+                    let rdb = try RunDatabase(readerAt: path)
+                    while !lock.withLock({ stop }) {
+                        let t0 = wallNow()
+                        _ = try rdb.read { try Double.fetchOne($0, sql: "SELECT AVG(m.value) FROM metrics m JOIN stages s ON s.identity = m.stage WHERE s.kind = 'distill' AND m.name = 'seconds_per_step'") }
+                        let dt = wallNow() - t0
+                        lock.withLock { readTimes.append(dt) }
+                    }
+                } catch { lock.withLock { readError = error } }
+            }
+            thread.start()
         }
         var times: [Double] = []
-        let t0 = DispatchTime.now().uptimeNanoseconds
-        var step = 0
-        while step * 12 < rows {
-            let entries = (0..<batch).map { i in Journal.Entry(step: step + i / 12, name: distillSeries[i % 12], value: Double(i)) }
-            step += batch / 12
-            let c0 = DispatchTime.now().uptimeNanoseconds
-            try db.write { try RunLedger.upsertMetrics($0, stage: "s", entries) }
-            times.append(Double(DispatchTime.now().uptimeNanoseconds - c0) / 1e9)
+        let t0 = wallNow()
+        var stage = 0
+        while stage * batch < rows {
+            let id = String(format: "%064x", stage)
+            let entries = (0..<batch).map { i in Journal.Entry(step: i / 12, name: distillSeries[i % 12], value: Double(stage % 1000) + Double(i) / 100) }
+            let c0 = wallNow()
+            try db.write { db in
+                try db.execute(sql: "INSERT INTO stages (identity, kind, name, config_json, inputs_json, code_version, created, artifact_dir) VALUES (?, 'distill', 'distill-rdd-4', '{}', '{}', 'x', 0, 'd')",
+                               arguments: [id])
+                try RunLedger.upsertMetrics(db, stage: id, entries)
+            }
+            times.append(wallNow() - c0)
+            r.walMaxBytes = Swift.max(r.walMaxBytes, Proc.fileSize(path + "-wal") ?? 0)
+            stage += 1
         }
-        let total = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+        r.total = wallNow() - t0
+        lock.withLock { stop = true }
+        if reader { finished.wait() }
+        if let readError { throw readError }
+        r.rows = stage * batch
+        r.commits = times.count
         times.sort()
-        return (total, times[times.count / 2], times[min(times.count - 1, times.count * 99 / 100)], times.last ?? 0)
+        r.median = times[times.count / 2]
+        r.p99 = times[Swift.min(times.count - 1, times.count * 99 / 100)]
+        r.max = times.last ?? 0
+        r.slowCommits = times.filter { $0 > 10 * r.median }.count
+        readTimes.sort()
+        r.reads = readTimes.count
+        r.readMedian = readTimes.isEmpty ? 0 : readTimes[readTimes.count / 2]
+        r.readMax = readTimes.last ?? 0
+        // The per-launch files: a 2 KB request written with write + fsync + rename, 200 times.
+        let payload = Data(repeating: UInt8(ascii: "x"), count: 2048)
+        var fs: [Double] = []
+        for i in 0..<200 {
+            let f0 = wallNow()
+            try atomicWrite(payload, to: scratch + "/request-\(i % 4).json")
+            fs.append(wallNow() - f0)
+        }
+        fs.sort()
+        r.fsyncMedian = fs[fs.count / 2]
+        r.fsyncP99 = fs[fs.count * 99 / 100]
+        return r
     }
 
     /// The table of `ms` (ascending sizes): best wall time and CPU time per operation, and the growth

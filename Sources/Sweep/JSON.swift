@@ -108,9 +108,11 @@ public indirect enum JSON: Equatable, Sendable, CustomStringConvertible {
         return try JSONParser.parse(String(decoding: try enc.encode(v), as: UTF8.self)).value
     }
 
-    /// Decodes a Codable value from this JSON.
+    /// Decodes a Codable value from this JSON: straight from the tree when `JSONValueDecoder` can (the value
+    /// Foundation would decode), else with Foundation's `JSONDecoder` on the serialized text, whose errors users see.
     public func decode<T: Decodable>(_ t: T.Type) throws -> T {
-        try JSONDecoder().decode(T.self, from: Data(serialized().utf8))
+        if let v = try? JSONValueDecoder.decode(T.self, from: self) { return v }
+        return try JSONDecoder().decode(T.self, from: Data(serialized().utf8))
     }
 
     /// The value at a dotted path ("distill.queue.size").

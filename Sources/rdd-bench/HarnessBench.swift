@@ -35,8 +35,11 @@ struct HarnessScaleBench: ParsableCommand {
         print(HarnessBench.table(ms))
         if ingestRows > 0 {
             let r = try HarnessBench.measureMetricIngestion(rows: ingestRows, batch: 96, scratch: scratch)
-            print(String(format: "metric ingestion: %d rows in transactions of 96 in %.2f s (%.0f rows/s); commit median %.2f ms, p99 %.2f ms, max %.1f ms",
-                         ingestRows, r.total, Double(ingestRows) / r.total, r.median * 1000, r.p99 * 1000, r.max * 1000))
+            print(String(format: "metric ingestion: %d rows, %d transactions (one stage each: its row and 96 metric rows) in %.2f s (%.0f rows/s) while a reader ran status' ETA query %d times (median %.1f ms, max %.1f ms)",
+                         r.rows, r.commits, r.total, Double(r.rows) / r.total, r.reads, r.readMedian * 1000, r.readMax * 1000))
+            print(String(format: "commit latency: median %.2f ms, p99 %.2f ms, max %.1f ms; %d commits slower than 10× the median (automatic checkpoints); WAL at most %.1f MB",
+                         r.median * 1000, r.p99 * 1000, r.max * 1000, r.slowCommits, Double(r.walMaxBytes) / 1e6))
+            print(String(format: "per-launch file writes (atomicWrite of 2 KB: write, fsync, rename): median %.2f ms, p99 %.2f ms; a launch writes two", r.fsyncMedian * 1000, r.fsyncP99 * 1000))
         }
     }
 }

@@ -10,7 +10,7 @@ final class LedgerSQLTests: XCTestCase {
     /// Files outside the ledger allowed to hold SQL, and why: benchmark fixtures that write a synthetic
     /// database directly (rows no plan produces without running its stages), never the harness's own rows.
     static let fixtures: [String: String] = [
-        "Sources/Sweep/HarnessBench.swift": "measureMetricIngestion's placeholder stage row in a scratch database",
+        "Sources/Sweep/HarnessBench.swift": "measureMetricIngestion: placeholder stage rows in a scratch database and the concurrent reader it measures against",
         "Sources/rdd-bench/DashboardBench.swift": "makeSyntheticDatabase: 10,000 completed trials for the dashboard benchmark",
     ]
 

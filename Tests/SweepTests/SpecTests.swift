@@ -37,6 +37,23 @@ final class SpecTests: XCTestCase {
                        "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3")
     }
 
+    /// The streaming hasher (the spec hash is fed trial by trial) equals the one-shot digest whatever the pieces:
+    /// lengths around the 55/56/64-byte padding boundaries, pieces of 1, 7, 64 and 100 bytes.
+    func testSHA256StreamingEqualsOneShot() {
+        for n in [0, 1, 55, 56, 63, 64, 65, 119, 120, 128, 1000] {
+            let bytes = (0..<n).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
+            let whole = SHA256.digest(bytes)
+            for piece in [1, 7, 64, 100] {
+                var h = SHA256.Hasher()
+                for start in stride(from: 0, to: n, by: piece) { h.update(bytes[start..<min(n, start + piece)]) }
+                XCTAssertEqual(h.finalize(), whole, "\(n) bytes in pieces of \(piece)")
+            }
+        }
+        var h = SHA256.Hasher()
+        h.update("a"); h.update("bc")
+        XCTAssertEqual(SHA256.hex(digest: h.finalize()), SHA256.hex("abc"))
+    }
+
     func testJSONParserKeepsOrderAndTypes() throws {
         let (v, lines) = try JSONParser.parse("{\n \"b\": 1,\n \"a\": [2.5, \"x\", true, null],\n \"c\": {\"d\": -3}\n}")
         XCTAssertEqual(v.objectPairs?.map(\.0), ["b", "a", "c"])
