@@ -2,9 +2,8 @@ import Foundation
 import GRDB
 import Pipeline
 
-// The read queries of the dashboard's large pages (docs/dashboard.md, "Performance"): one page of a sweep's trials
-// table, sorted and filtered by SQLite, and a sweep's counts by status from grouped queries. A sweep of 10,000 trials
-// must not be read whole for a page that shows 100 of them or a line of counts.
+// One page of a sweep's trials table, sorted, filtered and paged by SQLite (docs/dashboard.md, "Performance"): a
+// sweep of 10,000 trials must not be read whole for a page that shows 100 of them.
 
 /// Which page of a sweep's trials table to read: the rows that pass `filter`, ordered by `sort`, `per` of them
 /// from row `(page − 1) · per`.
@@ -72,14 +71,6 @@ public struct TrialsPage {
     public var matching: Int
     /// Pages of `query.per` rows the matching trials fill (at least 1).
     public var pages: Int { max(1, (matching + query.per - 1) / query.per) }
-}
-
-/// A sweep's trials by status: the line of counts the sweeps list and the live view lead with.
-public struct TrialCounts: Equatable {
-    /// Trials by database status (queued, running, completed, failed).
-    public var byStatus: [String: Int]
-    public var total: Int { byStatus.values.reduce(0, +) }
-    public subscript(_ status: String) -> Int { byStatus[status] ?? 0 }
 }
 
 extension Reports {
@@ -154,20 +145,6 @@ extension Reports {
                                   conditional: (t["conditional"] as Int? ?? 0) != 0, metrics: byTrial[t["id"]] ?? [])
             }
             return TrialsPage(table: TrialsTable(sweep: sw, columns: columns, trials: trials), query: q, total: total, matching: matching)
-        }
-    }
-
-    /// The trials of sweep `ref` by status: one grouped query over the `trials_sweep_status` index (v5), without
-    /// reading the trials.
-    public func trialCounts(sweep ref: String) throws -> TrialCounts {
-        let db = try openReader()
-        return try db.read { db in
-            let sw = try resolveSweep(db, ref)
-            var c: [String: Int] = [:]
-            for r in try Row.fetchAll(db, sql: "SELECT status, COUNT(*) AS n FROM trials WHERE sweep_id = ? GROUP BY status", arguments: [sw.id]) {
-                c[r["status"]] = r["n"]
-            }
-            return TrialCounts(byStatus: c)
         }
     }
 }

@@ -14,15 +14,16 @@ final class DashboardScaleTests: XCTestCase {
     /// read's CPU time and the sweeps list at ≈ 1/5 of the full status's (docs/dashboard.md, "Performance").
     static let maxShareOfWholeSweepRead = 0.5
 
-    /// Root with a synthetic sweep of `trials` trials, a tenth of them unfinished (so the live view has stages to list).
+    /// Root with a synthetic sweep of `trials` trials, a tenth of them unfinished (so the live view has stages to list),
+    /// 12 journal rows per distillation stage (two logged steps: the pages read none of them but the ETA's mean).
     static func root(trials: Int) throws -> String {
         let root = DashboardFixture.tempDir("scale-\(trials)")
-        try SyntheticRunDatabase.make(path: RunDatabase.path(root: root), trials: trials, metricRows: trials * 50, unfinished: trials / 10)
+        try SyntheticRunDatabase.make(path: RunDatabase.path(root: root), trials: trials, metricRows: trials * 12, unfinished: trials / 10)
         return root
     }
 
     /// Median CPU seconds of `repeats` runs of `body`, and its last result.
-    func cpu<T>(repeats: Int = 5, _ body: () throws -> T) rethrows -> (seconds: Double, result: T) {
+    func cpu<T>(repeats: Int = 3, _ body: () throws -> T) rethrows -> (seconds: Double, result: T) {
         var times: [Double] = []
         var last: T?
         for _ in 0..<repeats {
