@@ -34,9 +34,10 @@ for i in $(seq 1 "$REPEATS"); do
     root="$WORK/$mode-$i"
     mkdir -p "$root"
     if [ "$mode" = polled ]; then
+      rm -f "$WORK/serve.out"   # else the wait below can read the previous server's address before this one starts
       "$BIN" serve --root "$root" --port 0 > "$WORK/serve.out" &
       SERVE=$!
-      until grep -q http "$WORK/serve.out"; do sleep 0.1; done
+      until grep -q http "$WORK/serve.out" 2>/dev/null; do sleep 0.1; done
       URL=$(grep -o 'http://[^ ]*' "$WORK/serve.out")
       # Counts the polls and those the dashboard answered 200 (the sweep is unknown until the scheduler registers it).
       ( n=0; ok=0; while true; do
