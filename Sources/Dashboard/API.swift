@@ -7,11 +7,17 @@ extension Dashboard {
     func apiRoute(_ p: [String], query: [(String, String)]) throws -> DashboardResponse {
         switch p.first {
         case "sweeps":
-            guard p.count > 1 else { return .json(.array(try reports.allSweepStatuses().map(statusJSON))) }
+            guard p.count > 1 else { return .json(.array(try reports.allSweepSummaries().map(statusJSON))) }
             let sw = try resolve(p[1])
             switch Array(p.dropFirst(2)) {
-            case []: return .json(statusJSON(try reports.sweepStatus(sw.label)))
-            case ["trials"]: return .json(trialsJSON(try reports.trialsTable(sweep: sw.label)))
+            case []: return .json(statusJSON(try reports.sweepSummary(sw.label)))
+            case ["trials"]:
+                // With any paging parameter: that page (as the trials page shows it); without: every trial.
+                guard query.contains(where: { ["page", "per", "sort", "dir", "filter"].contains($0.0) }) else {
+                    return .json(trialsJSON(try reports.trialsTable(sweep: sw.label)))
+                }
+                let tp = try reports.trialsPage(sweep: sw.label, try trialsQuery(query))
+                return .json(trialsJSON(tp.table, page: tp))
             case ["live"]: return .json(try liveJSON(sw))
             case let q where q.count == 2 && q[0] == "trials":
                 guard let i = Int(q[1]), let d = try reports.trialDetail(sweep: sw.label, index: i) else {
@@ -29,7 +35,7 @@ extension Dashboard {
         }
     }
 
-    func statusJSON(_ st: SweepStatus) -> JSON {
+    func statusJSON(_ st: SweepSummary) -> JSON {
         func counts<S: RawRepresentable<String>>(_ c: [S: Int]) -> JSON { .object(c.map { ($0.key.rawValue, $0.value) }.sorted { $0.0 < $1.0 }.map { ($0.0, .int(Int64($0.1))) }) }
         return .object([
             ("name", .string(st.sweep.name)), ("revision", .int(Int64(st.sweep.revision))), ("label", .string(st.sweep.label)),
@@ -41,8 +47,13 @@ extension Dashboard {
         ])
     }
 
-    func trialsJSON(_ t: TrialsTable) -> JSON {
-        .object([
+    func trialsJSON(_ t: TrialsTable, page: TrialsPage? = nil) -> JSON {
+        let paging: [(String, JSON)] = page.map { p in
+            [("total", .int(Int64(p.total))), ("matching", .int(Int64(p.matching))), ("page", .int(Int64(p.query.page))),
+             ("per", .int(Int64(p.query.per))), ("pages", .int(Int64(p.pages))), ("sort", .string(p.query.sort.column)),
+             ("dir", .string(p.query.descending ? "desc" : "asc"))]
+        } ?? []
+        return .object(paging + [
             ("sweep", .string(t.sweep.label)), ("axes", .array(t.sweep.axes.map { .string($0) })), ("columns", .array(t.columns.map { .string($0) })),
             ("trials", .array(t.trials.map { tr in
                 .object([("trial", .int(Int64(tr.index))), ("key", .string(tr.key)), ("status", .string(tr.status)), ("axes", .object(tr.axes)),
@@ -77,7 +88,8 @@ extension Dashboard {
     }
 
     func liveJSON(_ sw: SweepRow) throws -> JSON {
-        let (st, running) = try reports.liveStages(sweep: sw.label)
+        let st = try reports.sweepSummary(sw.label)
+        let running = try reports.unfinishedStages(sweep: sw.label, limit: Dashboard.liveStageLimit).running
         func opt(_ x: Double?) -> JSON { x.flatMap { $0.isFinite ? .double($0) : nil } ?? .null }
         return .object([
             ("status", statusJSON(st)),

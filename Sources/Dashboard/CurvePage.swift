@@ -30,12 +30,15 @@ struct CurveSelection {
 
 extension Dashboard {
     func curvesPage(_ sw: SweepRow, query: [(String, String)]) throws -> String {
-        let table = try reports.trialsTable(sweep: sw.label)
+        // The first 101 trials: a checkbox each when there are at most 100, else a box for indices (a large sweep is
+        // not read whole to draw a few curves).
+        let listed = try reports.trialsPage(sweep: sw.label, TrialsQuery(per: 101))
+        let table = listed.table
         let sel = try CurveSelection(query: query, available: table.trials.map(\.index))
         var details: [TrialDetail] = []
         for i in sel.trials {
             guard let d = try reports.trialDetail(sweep: sw.label, index: i) else {
-                throw DashboardError.notFound("sweep \(sw.label) has no trial \(i) (trials 0…\(max(0, table.trials.count - 1)))")
+                throw DashboardError.notFound("sweep \(sw.label) has no trial \(i) (trials 0…\(max(0, listed.total - 1)))")
             }
             details.append(d)
         }
@@ -69,7 +72,7 @@ extension Dashboard {
         var b = "<form class=\"curves\" method=\"get\" action=\"\(base)/curves\"><p><b>Series</b> <select name=\"series\">"
         for n in (names.contains(sel.series) ? names : [sel.series] + names) { b += "<option\(n == sel.series ? " selected" : "")>\(h(n))</option>" }
         b += "</select> <button type=\"submit\">Draw</button></p><p><b>Trials</b> (at most \(CurveSelection.maxTrials)): "
-        if table.trials.count <= 100 {
+        if listed.total <= 100 {
             for t in table.trials {
                 let axes = sw.axes.compactMap { t.axis($0) }.joined(separator: ", ")
                 b += "<label><input type=\"checkbox\" name=\"trial\" value=\"\(t.index)\"\(sel.trials.contains(t.index) ? " checked" : "")> \(t.index)\(axes.isEmpty ? "" : " (\(h(axes)))")</label> "

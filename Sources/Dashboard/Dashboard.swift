@@ -76,6 +76,8 @@ public final class Dashboard: @unchecked Sendable {
             }
         } catch let e as DashboardError {
             return failure(e, api: api)
+        } catch let e as TrialsQueryError {
+            return failure(DashboardError(status: 400, title: "Bad request", message: e.description), api: api)
         } catch {
             return failure(DashboardError(status: 500, title: "Cannot read the results root", message: "\(error)"), api: api)
         }
@@ -112,13 +114,18 @@ public final class Dashboard: @unchecked Sendable {
         switch Array(p.dropFirst()) {
         case []: return .redirect("/sweeps/\(pathSegment(name))/live")
         case ["live"]: return .html(try livePage(sweep, fragment: fragment))
-        case ["trials"]: return .html(try trialsPage(sweep))
+        case ["trials"]: return .html(try trialsPage(sweep, query: query, fragment: fragment))
         case ["curves"]: return .html(try curvesPage(sweep, query: query))
         case let q where q.count == 2 && q[0] == "trials":
             guard let i = Int(q[1]), let d = try reports.trialDetail(sweep: sweep.label, index: i) else {
                 throw DashboardError.notFound("sweep \(sweep.label) has no trial '\(q[1])'; its trials are listed at /sweeps/\(name)/trials")
             }
             return .html(try trialPage(d))
+        case let q where q.count == 3 && q[0] == "trials" && q[2] == "terms":
+            guard let i = Int(q[1]), let d = try reports.trialDetail(sweep: sweep.label, index: i) else {
+                throw DashboardError.notFound("sweep \(sweep.label) has no trial '\(q[1])'")
+            }
+            return .html(try termsHTML(sweep: sweep.label, key: d.key))
         default: throw DashboardError.notFound("there is no page \(p.joined(separator: "/")) of sweep \(sweep.label)")
         }
     }

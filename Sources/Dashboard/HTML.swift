@@ -135,3 +135,20 @@ function poll(){fetch(location.pathname+'?fragment=1',{cache:'no-store'}).then(f
 .then(function(t){document.getElementById('live').innerHTML=t;}).catch(function(){});}
 setInterval(poll,2000);
 """
+
+/// The trials page's filter box: while typing (300 ms after the last key) the table block is reloaded from the server
+/// with the filter (`?…&fragment=1`, first page) and the address updated, so a reload or a shared link shows the same rows.
+/// Without scripts the box is a form (Enter submits it); sorting and paging are plain links.
+let trialsFilterScript = """
+var f=document.getElementById('filter'),form=document.getElementById('trials-query'),timer=null;
+function query(){var p=[];Array.prototype.forEach.call(form.elements,function(e){if(e.name&&e.value)p.push(encodeURIComponent(e.name)+'='+encodeURIComponent(e.value));});return p.join('&');}
+function reload(){var q=query();fetch(location.pathname+'?'+q+(q?'&':'')+'fragment=1',{cache:'no-store'}).then(function(r){return r.text();})
+.then(function(t){document.getElementById('trials-block').innerHTML=t;history.replaceState(null,'',location.pathname+(q?'?'+q:''));}).catch(function(){});}
+if(f&&form){f.addEventListener('input',function(){clearTimeout(timer);timer=setTimeout(reload,300);});}
+"""
+
+/// The trial page's loss-term diagnostics, fetched after the page has shown.
+let loadTermsScript = """
+var t=document.getElementById('terms');
+if(t){fetch(t.getAttribute('data-src'),{cache:'no-store'}).then(function(r){return r.text();}).then(function(x){t.innerHTML=x;}).catch(function(){});}
+"""

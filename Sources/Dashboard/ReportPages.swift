@@ -75,8 +75,11 @@ extension Dashboard {
 
     /// Report's loss-term diagnostics of one trial (the `terms` report with `--trial sweep/key`), its figure inline.
     func termsHTML(sweep label: String, key: String) throws -> String {
-        let data = ReportData(try reportCache.export(self))
-        guard data.trials.contains(where: { $0.record.sweep == label && $0.record.key == key }) else {
+        // The trial alone: a ReportData of the whole export costs a TrialView per trial of the root.
+        let export = try reportCache.export(self)
+        let data = ReportData(RunExport(formatVersion: export.formatVersion, sweeps: export.sweeps,
+                                        trials: export.trials.filter { $0.sweep == label && $0.key == key }))
+        guard !data.trials.isEmpty else {
             return "<p class=\"muted\">Only the latest revision of each sweep is in the report export.</p>"
         }
         let (md, files) = try termsReport(data, trials: ["\(label)/\(key)"], links: LinkStyle(stem: "terms-trial"))

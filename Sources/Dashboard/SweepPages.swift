@@ -2,11 +2,12 @@ import Foundation
 import Sweep
 import RunModel
 
-// The sweeps list and the live view of one sweep (from Sweep's `SweepStatus`, the numbers `rdd-sweep status` prints).
+// The sweeps list and the live view of one sweep: Sweep's `SweepSummary` (the numbers `rdd-sweep status` prints, from
+// grouped queries) and its unfinished stages (the first `liveStageLimit`).
 
 extension Dashboard {
     func sweepsPage() throws -> String {
-        let all = try reports.allSweepStatuses()
+        let all = try reports.allSweepSummaries()
         let revisions = Dictionary(grouping: try reports.sweepRecords(), by: \.name).mapValues(\.count)
         var rows: [[String]] = []
         for st in all {
@@ -35,18 +36,19 @@ extension Dashboard {
     /// Counts, ETA, the running stages with step, speed, ETA, heartbeat age and latest loss terms, and the stages not
     /// done; `fragment` gives only the block the page's script reloads every 2 s.
     func livePage(_ sw: SweepRow, fragment: Bool) throws -> String {
-        let (st, running) = try reports.liveStages(sweep: sw.label)
+        let st = try reports.sweepSummary(sw.label)
+        let (notDone, running) = try reports.unfinishedStages(sweep: sw.label, limit: Dashboard.liveStageLimit)
         let tc = st.trialCounts, sc = st.stageCounts
         var b = "<div class=\"cards\">"
         func card(_ v: String, _ label: String) { b += "<div class=\"card\"><b>\(v)</b><span>\(h(label))</span></div>" }
         card("\(tc[.completed] ?? 0) / \(st.trialTotal)", "trials completed")
         card("\(tc[.running] ?? 0)", "trials running")
         card("\(tc[.failed] ?? 0)", "trials failed")
-        card("\(st.stagesDone) / \(st.stages.count)", "stages done (\(sc[.cached] ?? 0) cached)")
+        card("\(st.stagesDone) / \(st.stageTotal)", "stages done (\(sc[.cached] ?? 0) cached)")
         card(duration(st.computeSeconds.ran), "compute by this sweep")
         card(st.etaSeconds.map(duration) ?? "done", "ETA")
         b += "</div>\n<p class=\"muted\">" + (st.schedulerRunning ? "Scheduler running (pid \(h(st.schedulerOwner))). " : "No scheduler running on this root. ")
-        if let s = st.slurmLine { b += h(s) + ". " }
+        if st.slurmTasks > 0 { b += "Slurm: \(st.slurmTasks) task\(st.slurmTasks == 1 ? "" : "s") of this sweep in flight (`rdd-sweep status` lists them). " }
         b += "Updated \(h(clock(Date()))).</p>\n"
         b += "<h2>Running stages</h2>\n"
         if running.isEmpty {
@@ -64,8 +66,9 @@ extension Dashboard {
                         p.metrics.filter { shownMetric($0.0) }.map { "\(h($0.0)) \(num($0.1))" }.joined(separator: ", ")]
             }, id: "running", numeric: [3, 4, 5, 6, 7])
         }
-        let notDone = st.stages.filter { !$0.isDone }
-        b += "<h2>Stages not done (\(notDone.count))</h2>\n"
+        let notDoneCount = st.stageTotal - st.stagesDone
+        b += "<h2>Stages not done (\(notDoneCount))</h2>\n"
+        if notDoneCount > notDone.count { b += "<p class=\"muted\">The first \(notDone.count) by trial (running ones first); `rdd-sweep status --stages` lists them all.</p>\n" }
         b += notDone.isEmpty ? "<p class=\"muted\">Every stage of this sweep is done.</p>\n" : htmlTable(
             ["Stage", "Kind", "Identity", "Status", "Progress", "Attempts", "Note"], notDone.map { s in
                 [h(s.names), h(s.kind), "<code>\(h(String(s.identity.prefix(10))))</code>", badge(s.shown),
@@ -77,6 +80,11 @@ extension Dashboard {
             + "preset <code>\(h(sw.preset))</code>, spec <code>\(h(sw.specFile))</code>, revision \(sw.revision). This block reloads every 2 s.</p>\n"
         return page("\(sw.label) — live", crumbs: [(sw.label, base + "/live")], links + "<div id=\"live\">\n" + b + "</div>", script: livePollScript)
     }
+}
+
+extension Dashboard {
+    /// The most unfinished stages the live view lists (a sweep that has just started has all of them unfinished).
+    static let liveStageLimit = 50
 }
 
 /// "14:05:09" (UTC).

@@ -6,8 +6,13 @@ import Sweep
 // (Sweep's `TrialDetail`, what `rdd-sweep show` prints, with Report's loss-term diagnostics).
 
 extension Dashboard {
-    func trialsPage(_ sw: SweepRow) throws -> String {
-        let t = try reports.trialsTable(sweep: sw.label)
+    /// One page of the trials table (`?page=&per=&sort=&dir=&filter=`, docs/dashboard.md): SQLite sorts, filters and
+    /// pages (Sweep's `trialsPage`), so a sweep of 10,000 trials costs what its 100 shown rows cost. `fragment` gives only
+    /// the block the filter box's script replaces while typing.
+    func trialsPage(_ sw: SweepRow, query: [(String, String)], fragment: Bool) throws -> String {
+        let q = try trialsQuery(query)
+        let tp = try reports.trialsPage(sweep: sw.label, q)
+        let t = tp.table
         let base = "/sweeps/\(pathSegment(sw.name))"
         // The paper's value per (model, steps, metric, conditional): looked up once, not once per cell.
         var paperCache: [String: Double?] = [:]
@@ -34,17 +39,76 @@ extension Dashboard {
             }
             html += "</tr>\n"
         }
-        var head = "<tr><th class=\"num\">Trial</th><th>Status</th>"
-        for a in sw.axes { head += "<th>\(h(a))</th>" }
-        for c in t.columns { head += "<th class=\"num\">\(h(c))</th>" }
+        // A header sorts by its column (ascending; the sorted column's header flips the direction), from the first page.
+        func link(_ q: TrialsQuery) -> String { h(base + "/trials" + trialsQueryString(q)) }
+        func th(_ label: String, _ sort: TrialsQuery.Sort, numeric: Bool) -> String {
+            var n = q
+            n.sort = sort; n.page = 1; n.descending = q.sort == sort ? !q.descending : false
+            let cls = (numeric ? ["num"] : []) + (q.sort == sort ? [q.descending ? "desc" : "asc"] : [])
+            return "<th\(cls.isEmpty ? "" : " class=\"\(cls.joined(separator: " "))\"")><a href=\"\(link(n))\">\(h(label))</a></th>"
+        }
+        var head = "<tr>" + th("Trial", .trial, numeric: true) + th("Status", .status, numeric: false)
+        for a in sw.axes { head += th(a, .axis(a), numeric: false) }
+        for c in t.columns { head += th(c, .metric(c), numeric: true) }
         head += "</tr>"
-        var body = "<p><input type=\"search\" id=\"filter\" placeholder=\"Filter: every word must appear in the row\"> "
-        body += "<span class=\"muted\"><span id=\"shown\">\(t.trials.count)</span> of \(t.trials.count) trials shown; click a column to sort.</span></p>\n"
+        let first = (q.page - 1) * q.per
+        var pager = "<p class=\"pager\">"
+        pager += t.trials.isEmpty ? "No trial matches." : "Trials \(first + 1)–\(first + t.trials.count) of \(tp.matching)"
+        pager += tp.matching < tp.total ? " matching (of \(tp.total))" : ""
+        pager += ", sorted by \(h(q.sort.column))\(q.descending ? " (descending)" : ""). Page \(q.page) of \(tp.pages):"
+        for (label, p) in [("first", 1), ("‹ previous", q.page - 1), ("next ›", q.page + 1), ("last", tp.pages)] {
+            var n = q
+            n.page = p
+            pager += (1...tp.pages).contains(p) && p != q.page ? " <a href=\"\(link(n))\">\(label)</a>" : " <span class=\"muted\">\(label)</span>"
+        }
+        pager += "</p>\n"
+        let block = pager + "<table id=\"trials\" class=\"paged\"><thead>\(head)</thead><tbody>\n\(html)</tbody></table>\n" + (tp.pages > 1 ? pager : "")
+        if fragment { return block }
+        var body = "<form id=\"trials-query\" method=\"get\" action=\"\(base)/trials\"><p>"
+        body += "<input type=\"search\" id=\"filter\" name=\"filter\" value=\"\(h(q.filter.joined(separator: " ")))\" placeholder=\"Filter: every word in the trial's index, status or axis values\">"
+        body += "<input type=\"hidden\" name=\"sort\" value=\"\(h(q.sort.column))\"><input type=\"hidden\" name=\"dir\" value=\"\(q.descending ? "desc" : "asc")\">"
+        body += "<input type=\"hidden\" name=\"per\" value=\"\(q.per)\"> <span class=\"muted\">\(tp.total) trials, \(q.per) a page; click a column to sort.</span></p></form>\n"
         body += "<p class=\"note\">Metric columns are <code>what was measured / metric</code> (student@1 = the 1-step student). "
         body += "<span class=\"paper\">(grey)</span>: the paper's number for the same method and steps (Tables 1–3, Inception FID or IS on CIFAR-10 / ImageNet-64: "
-        body += "compare orderings, not absolute values, with our classifier-feature FID). Hover a value for its full label.</p>\n"
-        body += "<table id=\"trials\" class=\"sortable\"><thead>\(head)</thead><tbody>\n\(html)</tbody></table>\n"
-        return page("\(sw.label) — trials", crumbs: [(sw.label, base + "/live"), ("trials", base + "/trials")], body, script: sortFilterScript)
+        body += "compare orderings, not absolute values, with our classifier-feature FID). Hover a value for its full label. "
+        body += "All trials: <a href=\"/api/sweeps/\(pathSegment(sw.name))/trials\">JSON</a> or <code>rdd-sweep export --format csv</code>.</p>\n"
+        body += "<div id=\"trials-block\">\n" + block + "</div>\n"
+        return page("\(sw.label) — trials", crumbs: [(sw.label, base + "/live"), ("trials", base + "/trials")], body, script: trialsFilterScript)
+    }
+
+    /// `?page=&per=&sort=&dir=&filter=` → the query; a value that is not one of those is a 400 naming it.
+    func trialsQuery(_ query: [(String, String)]) throws -> TrialsQuery {
+        func bad(_ k: String, _ v: String, _ why: String) -> DashboardError { DashboardError(status: 400, title: "Bad request", message: "\(k)=\(v): \(why)") }
+        var q = TrialsQuery()
+        for (k, v) in query {
+            switch k {
+            case "page", "per":
+                guard let n = Int(v), n >= 1, k == "page" || n <= TrialsQuery.maxPer else {
+                    throw bad(k, v, k == "page" ? "a page number ≥ 1" : "rows per page, 1…\(TrialsQuery.maxPer)")
+                }
+                if k == "page" { q.page = n } else { q.per = n }
+            case "sort": q.sort = TrialsQuery.Sort(column: v)
+            case "dir":
+                guard v == "asc" || v == "desc" else { throw bad(k, v, "asc or desc") }
+                q.descending = v == "desc"
+            case "filter": q.filter = TrialsQuery(filter: v).filter
+            default: continue
+            }
+        }
+        return q
+    }
+
+    /// The query string of `q` ("?sort=…&dir=…"), leaving out what is the default; percent-encoded so that a "+" of a
+    /// method name ("cfd+ii_p2p") stays a "+" under form decoding (`formQuery`).
+    func trialsQueryString(_ q: TrialsQuery) -> String {
+        var items: [(String, String)] = []
+        if q.sort != .trial { items.append(("sort", q.sort.column)) }
+        if q.descending { items.append(("dir", "desc")) }
+        if !q.filter.isEmpty { items.append(("filter", q.filter.joined(separator: " "))) }
+        if q.per != TrialsQuery.defaultPer { items.append(("per", "\(q.per)")) }
+        if q.page != 1 { items.append(("page", "\(q.page)")) }
+        let plain = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-._~@/"))
+        return items.isEmpty ? "" : "?" + items.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: plain) ?? $0.1)" }.joined(separator: "&")
     }
 
     func trialPage(_ d: TrialDetail) throws -> String {
@@ -74,9 +138,14 @@ extension Dashboard {
                  "<pre>\(h(a.stderrTail.split(separator: "\n").suffix(6).joined(separator: "\n")))</pre>"]
             }, numeric: [1, 3, 4, 5])
         if d.stages.contains(where: { $0.kind == "distill" }) {
-            b += "<h2>Loss-term diagnostics</h2>\n<div class=\"report\">" + (try termsHTML(sweep: sw.label, key: d.key)) + "</div>\n"
+            // Loaded after the page: Report's terms report reads the report export of the root (cached until the
+            // database changes), which takes seconds to build for a root of thousands of trials.
+            let terms = "\(base)/trials/\(d.index)/terms"
+            b += "<h2>Loss-term diagnostics</h2>\n<div class=\"report\" id=\"terms\" data-src=\"\(h(terms))\"><p class=\"muted\">Loading… "
+            b += "(<a href=\"\(h(terms))\">open</a>)</p></div>\n"
         }
-        return page("\(sw.label) — trial \(d.index)", crumbs: [(sw.label, base + "/live"), ("trials", base + "/trials"), ("\(d.index)", "\(base)/trials/\(d.index)")], b)
+        return page("\(sw.label) — trial \(d.index)", crumbs: [(sw.label, base + "/live"), ("trials", base + "/trials"), ("\(d.index)", "\(base)/trials/\(d.index)")], b,
+                    script: d.stages.contains(where: { $0.kind == "distill" }) ? loadTermsScript : "")
     }
 
     /// Links to the files a stage directory holds (logs, journal, results), served by /files/.

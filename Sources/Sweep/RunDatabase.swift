@@ -25,6 +25,9 @@ public final class RunDatabase {
         m.registerMigration("v4-query-indexes") { db in
             for sql in RunDatabase.queryIndexes { try db.execute(sql: sql) }
         }
+        m.registerMigration("v5-dashboard-indexes") { db in
+            for sql in RunDatabase.dashboardIndexes { try db.execute(sql: sql) }
+        }
         return m
     }
 
@@ -183,6 +186,14 @@ public final class RunDatabase {
         "CREATE INDEX stages_ran_by_sweep ON stages(ran_by_sweep)",
         "CREATE INDEX attempts_sweep ON attempts(sweep_id)",
         "CREATE INDEX slurm_tasks_sweep ON slurm_tasks(sweep_id)",
+    ]
+
+    /// Indexes for the dashboard's pages that are reloaded every few seconds (docs/run-database.md, "Queries and their
+    /// plans"): a sweep's trials by status (`SweepSummary`'s counts, read from the index alone) and the stages not
+    /// done (the live view's list, without visiting every stage of the sweep).
+    public static let dashboardIndexes = [
+        "CREATE INDEX trials_sweep_status ON trials(sweep_id, status)",
+        "CREATE INDEX stages_status ON stages(status)",
     ]
 
     public static func path(root: String) -> String { root + "/runs.sqlite" }

@@ -38,15 +38,21 @@ final class DashboardHTTPTests: XCTestCase {
         let trials = try get("/sweeps/\(name)/trials")
         XCTAssertEqual(trials.status, 200)
         for i in 0..<2 { XCTAssertTrue(trials.text.contains("href=\"/sweeps/\(name)/trials/\(i)\""), "row of trial \(i)") }
-        XCTAssertTrue(trials.text.contains("<th class=\"num\">student@64/fid_classifier</th>"), "a column per evaluation metric")
-        XCTAssertTrue(trials.text.contains("id=\"filter\"") && trials.text.contains("table.sortable"), "filter box and sorting script")
+        XCTAssertTrue(trials.text.contains("<th class=\"num\"><a href=\"/sweeps/\(name)/trials?sort=student@64/fid_classifier\">student@64/fid_classifier</a></th>"),
+                      "a column per evaluation metric, its header a link that sorts by it")
+        XCTAssertTrue(trials.text.contains("id=\"filter\"") && trials.text.contains("id=\"trials-block\"") && trials.text.contains("fragment=1"), "filter box and its script")
+        XCTAssertTrue(trials.text.contains("Trials 1–2 of 2, sorted by trial. Page 1 of 1"), "the pager line")
         XCTAssertFalse(trials.text.contains("http://") || trials.text.contains("https://") || trials.text.contains("src=\""), "nothing fetched from elsewhere")
 
         let trial = try get("/sweeps/\(name)/trials/1")
         XCTAssertEqual(trial.status, 200)
-        for s in ["distill.from = 128", "<h2>Stages</h2>", "<h2>Evaluations</h2>", "<h2>Loss-term diagnostics</h2>", "worker.log"] {
+        for s in ["distill.from = 128", "<h2>Stages</h2>", "<h2>Evaluations</h2>", "<h2>Loss-term diagnostics</h2>", "worker.log",
+                  "data-src=\"/sweeps/\(name)/trials/1/terms\""] {
             XCTAssertTrue(trial.text.contains(s), "trial page lacks \(s)")
         }
+        let terms = try get("/sweeps/\(name)/trials/1/terms")
+        XCTAssertEqual(terms.status, 200)
+        XCTAssertTrue(terms.text.contains("<svg") && terms.text.contains("dash@1/"), "the terms report of the trial, its figure inline: \(terms.text.prefix(300))")
         // The fixture's first run killed its first workers (exit 137): the trial page lists those attempts with their reason.
         XCTAssertTrue(trial.text.contains("<h2>Unsuccessful attempts</h2>\n<table>"), "a table of unsuccessful attempts")
         XCTAssertTrue(trial.text.contains("<td class=\"num\">137</td>"), "exit status 137 of a killed worker")
@@ -79,6 +85,41 @@ final class DashboardHTTPTests: XCTestCase {
         XCTAssertTrue(svg.text.contains("<svg"))
         XCTAssertEqual(try get("/reports").status, 302)
         XCTAssertEqual(try get("/reports/nope.md").status, 404)
+    }
+
+    /// `?sort=&dir=&filter=&page=&per=`: SQLite orders, filters and pages the rows (Sweep's `trialsPage`).
+    func testTrialsPageSortsFiltersAndPages() throws {
+        let name = DashboardFixture.sweepName
+        func rows(_ query: String) throws -> [Int] {
+            let r = try get("/sweeps/\(name)/trials?\(query)&fragment=1")
+            XCTAssertEqual(r.status, 200, query + ": " + r.text.prefix(300))
+            XCTAssertFalse(r.text.contains("<html"), "a fragment is the block only")
+            return r.text.components(separatedBy: "<td data-v=\"").dropFirst().compactMap { Int($0.prefix { $0.isNumber }) }
+        }
+        XCTAssertEqual(try rows("per=1"), [0])
+        XCTAssertEqual(try rows("per=1&page=2"), [1])
+        XCTAssertEqual(try rows("dir=desc"), [1, 0])
+        XCTAssertEqual(try rows("filter=rdd"), [1], "trial 1 is distill.method = rdd")
+        XCTAssertEqual(try rows("filter=PD"), [0], "case-insensitive")
+        XCTAssertEqual(try rows("filter=rdd+pd"), [], "every word must match (a form sends the space as +)")
+        XCTAssertEqual(try rows("sort=distill.method&dir=desc"), [1, 0], "rdd after pd")
+        // By a metric: the order of the values the API reports.
+        let api = try XCTUnwrap(try json("/api/sweeps/\(name)/trials") as? [String: Any])
+        let fid = try XCTUnwrap(api["trials"] as? [[String: Any]]).map { t -> (Int, Double) in
+            (t["trial"] as! Int, ((t["metrics"] as! [String: Any])["student@64/fid_classifier"] as! [String: Any])["value"] as! Double)
+        }
+        XCTAssertEqual(try rows("sort=student@64/fid_classifier"), fid.sorted { ($0.1, $0.0) < ($1.1, $1.0) }.map(\.0))
+        XCTAssertEqual(try rows("sort=student@64/fid_classifier&dir=desc"), fid.sorted { ($0.1, $1.0) > ($1.1, $0.0) }.map(\.0))
+        let page = try XCTUnwrap(try json("/api/sweeps/\(name)/trials?per=1&page=2") as? [String: Any])
+        XCTAssertEqual(page["total"] as? Int, 2)
+        XCTAssertEqual(page["pages"] as? Int, 2)
+        XCTAssertEqual((page["trials"] as? [[String: Any]])?.map { $0["trial"] as? Int }, [1])
+        for bad in ["sort=nope", "sort=student@64/nope", "per=0", "per=501", "page=0", "dir=up", "page=x"] {
+            let r = try get("/sweeps/\(name)/trials?\(bad)")
+            XCTAssertEqual(r.status, 400, bad)
+            XCTAssertTrue(r.text.contains(bad.split(separator: "=")[1].description), "\(bad): the message names the value: \(r.text.prefix(400))")
+            XCTAssertEqual(try get("/api/sweeps/\(name)/trials?\(bad)").status, 400, bad)
+        }
     }
 
     // MARK: API
@@ -124,6 +165,33 @@ final class DashboardHTTPTests: XCTestCase {
         XCTAssertTrue(api.text.contains("\"error\":\"no sweep 'nope'"), api.text)
         XCTAssertEqual(try get("/api/stages/abc").status, 404, "a prefix shorter than 6 hex digits names no stage")
         XCTAssertEqual(try get("/no/such/page").status, 404)
+    }
+
+    /// A taken port fails at once, naming the port; `rdd-sweep serve` exits 4 ("could not run": the arguments are valid).
+    func testTakenPortFailsFast() throws {
+        let second = try DashboardServer(root: root, host: "127.0.0.1", port: UInt16(port))
+        final class Box: @unchecked Sendable { var error: Error? }
+        let box = Box(), done = DispatchSemaphore(value: 0)
+        let t0 = Date()
+        Task { do { _ = try await second.start() } catch { box.error = error }; done.signal() }
+        done.wait()
+        let seconds = Date().timeIntervalSince(t0)
+        let message = "\(try XCTUnwrap(box.error, "a second server on port \(port)"))"
+        XCTAssertTrue(message.contains("port \(port): the port is in use"), message)
+        XCTAssertLessThan(seconds, 3, "no wait for a timeout (it used to take 10 s)")
+        guard let exe = DashboardFixture.executable else { throw XCTSkip("rdd-sweep executable not built next to the tests") }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: exe)
+        p.arguments = ["serve", "--root", root, "--port", "\(port)"]
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        DispatchQueue.global().asyncAfter(deadline: .now() + 20) { if p.isRunning { p.terminate() } }   // never hang the suite
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, SweepExitCode.failed.rawValue, stderr)
+        XCTAssertTrue(stderr.contains("port \(port): the port is in use"), stderr)
     }
 
     func testPathTraversalIsNotFound() throws {

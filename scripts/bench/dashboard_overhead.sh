@@ -34,15 +34,23 @@ for i in $(seq 1 "$REPEATS"); do
     root="$WORK/$mode-$i"
     mkdir -p "$root"
     if [ "$mode" = polled ]; then
+      rm -f "$WORK/serve.out"   # else the wait below can read the previous server's address before this one starts
       "$BIN" serve --root "$root" --port 0 > "$WORK/serve.out" &
       SERVE=$!
-      until grep -q http "$WORK/serve.out"; do sleep 0.1; done
+      until grep -q http "$WORK/serve.out" 2>/dev/null; do sleep 0.1; done
       URL=$(grep -o 'http://[^ ]*' "$WORK/serve.out")
-      ( n=0; while true; do curl -s -o /dev/null "${URL}sweeps/overhead/live?fragment=1"; n=$((n+1)); echo $n > "$WORK/polls"; sleep "$INTERVAL"; done ) &
+      # Counts the polls and those the dashboard answered 200 (the sweep is unknown until the scheduler registers it).
+      ( n=0; ok=0; while true; do
+          if curl -sf -o /dev/null "${URL}sweeps/overhead/live?fragment=1"; then ok=$((ok+1)); fi
+          n=$((n+1)); echo "$n polls, $ok answered" > "$WORK/polls"; sleep "$INTERVAL"; done ) &
       POLL=$!
     fi
     "$BIN" run "$WORK/spec.json" --root "$root" --threads 1 --display quiet > /dev/null
-    if [ "$mode" = polled ]; then kill $POLL $SERVE; wait $POLL $SERVE 2>/dev/null || true; extra=" ($(cat "$WORK/polls") polls)"; else extra=""; fi
+    if [ "$mode" = polled ]; then
+      alive=$(kill -0 $SERVE 2>/dev/null && echo "server alive" || echo "SERVER GONE")
+      kill $POLL $SERVE 2>/dev/null || true; wait $POLL $SERVE 2>/dev/null || true
+      extra=" ($(cat "$WORK/polls"); $alive)"
+    else extra=""; fi
     echo "run $i $mode: $(rate "$root")$extra"
   done
 done
