@@ -10,6 +10,10 @@ public struct SeedValue: Equatable {
     /// The other distance metrics (FID/KID) the same evaluation recorded, by name: the companions a verdict
     /// checks for agreement (docs/reports.md, "metrics disagree").
     public var companions: [String: Double] = [:]
+
+    /// Joins the refs of the trials a marginal value averages. Not "+": method names contain it
+    /// ("cfd+is_p2p"), and a trial ref holds its compact axes JSON, which has no spaces.
+    static let trialSeparator = " + "
 }
 
 /// Lower-is-better distance metrics that a verdict compares side by side ("fid_classifier", "kid_classifier",

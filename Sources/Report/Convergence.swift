@@ -60,11 +60,11 @@ struct ConvergenceNotes {
     private var seen = Set<String>()
 
     /// " †" when the training stage of any of the cell's seeds is not converged, else "". `what` names the cell
-    /// in the footnote. A value of several trials (a sweep marginal, "a+b") reads each.
+    /// in the footnote. A value of several trials (a sweep marginal, refs joined by `SeedValue.trialSeparator`) reads each.
     mutating func mark(_ cell: Cell, steps: Int, in trials: [TrialView], what: String) -> String {
         var falls: [String] = []
         for v in cell.values {
-            for ref in v.trial.split(separator: "+").map(String.init) {
+            for ref in v.trial.components(separatedBy: SeedValue.trialSeparator) {
                 guard let t = trials.first(where: { $0.ref == ref }), let stage = t.stage("distill-\(t.method)-\(steps)"),
                       let series = stage.series["total"] else { continue }
                 let reading = rule.assess(series)

@@ -57,12 +57,14 @@ func sweepPanel(_ s: SweepData, rcfd: Cell, title: String) -> SVGPlot.Panel {
               marks: s.key.paperOptimum.map { (x: $0, label: "paper: \(compact($0))") })
 }
 
-/// The data table of a sweep (every point, per seed, vs RCFD).
-func sweepTable(_ s: SweepData, rcfd: Cell, links: LinkStyle, linkTerms: Bool, linked: Set<String>) -> String {
+/// The data table of a sweep (every point, per seed, vs RCFD), a point's FID marked "†" when the 8 → 4
+/// stage of one of its seeds had not converged (`convergence` collects the footnote).
+func sweepTable(_ s: SweepData, rcfd: Cell, links: LinkStyle, linkTerms: Bool, linked: Set<String>, convergence: inout ConvergenceNotes) -> String {
     var rows: [[String]] = []
     for l in s.lines {
         for pt in l.points {
             var r = [l.name] + axisRow(compact(pt.x), pt.cell, decimals: 2, against: rcfd)
+            r[2] += convergence.mark(pt.cell, steps: 4, in: pt.trials, what: "\(l.name), \(s.key.symbol) = \(compact(pt.x))")
             if linkTerms {
                 let ts = pt.trials.filter { linked.contains($0.ref) }.sorted { $0.seed < $1.seed }
                 r.append(ts.isEmpty ? "–" : ts.map { links.link("seed \($0.seed)", report: "terms", anchor: termsAnchor($0.ref)) }.joined(separator: " "))
@@ -156,6 +158,7 @@ func figureReport(_ data: ReportData, _ figure: FigureConfig, links: LinkStyle) 
         body += pendingNote(data, data.unfinished(in: scope).filter(sweepsAKey))
         var records: [EvaluationRecord] = rcfd.records
         var verdicts: [Verdict] = []
+        var convergence = ConvergenceNotes()
         for s in sweeps {
             body += "**\(s.key.symbol)** (`\(s.key.path)`)\n\n"
             if s.lines.isEmpty {
@@ -170,13 +173,14 @@ func figureReport(_ data: ReportData, _ figure: FigureConfig, links: LinkStyle) 
             }
             panels.append(sweepPanel(s, rcfd: rcfd, title: "\(s.key.symbol) — \(scope.dataset)"))
             panels += figure.extraPanels(s, trials)
-            body += sweepTable(s, rcfd: rcfd, links: links, linkTerms: figure.linkTerms, linked: linked) + "\n"
+            body += sweepTable(s, rcfd: rcfd, links: links, linkTerms: figure.linkTerms, linked: linked, convergence: &convergence) + "\n"
             body += figure.extraTable(s, trials)
             body += optimumLine(s) + "\n"
             records += s.lines.flatMap { $0.points.flatMap(\.cell.records) }
             verdicts += figure.claims(s, rcfd, trials)
         }
         body += LabelSummary(records: records, trials: trials).lines(metric: fid, scoreMetric: nil).joined(separator: "\n") + "\n"
+        if let note = convergence.footnote { body += note + "\n" }
         body += "- Error bars and the grey band: 95% CI over seeds (none for n = 1). “− RCFD”: the difference to RCFD's 4-step FID with its CI (paired by seed when the seeds match, Welch otherwise)."
         body += keys.contains { !$0.paperOptimum.isEmpty } ? " Dotted vertical lines: the paper's stated optimum, where it lies within the values measured.\n\n" : "\n\n"
         if !verdicts.isEmpty { body += verdictSection(verdicts) + "\n" }
@@ -200,21 +204,61 @@ func paperKey(_ path: String) -> SweepKey {
     SweepKey(path: path, symbol: PaperReference.axisSymbols[path] ?? path, paperOptimum: PaperReference.figureOptimumValues[path] ?? [])
 }
 
-/// Fig. 6's second quantity: the peak resident memory of each trial's 8 → 4 distillation stage (MiB).
+/// The peak resident memory of each trial's 8 → 4 distillation stage (MiB): the whole process (teacher,
+/// classifier, data and the step), what exports before issue 20 §5 record.
 func stagePeakMemory(_ ts: [TrialView]) -> Cell {
     Cell(ts.compactMap { t in
         t.stage("distill-\(t.method)-4").map { SeedValue(seed: t.seed, value: Double($0.peakMemoryBytes) / 1_048_576, trial: t.ref, record: nil) }
     })
 }
 
+/// The distillation step's own loss working set (MiB): the largest `memory/loss_peak_bytes` the 8 → 4 stage
+/// logged (the rise of the peak resident set while the loss terms and IS_P2P's gradient are evaluated) —
+/// what the paper's GPU memory grows with. Trials whose stage did not log it are left out.
+func lossPeakMemory(_ ts: [TrialView]) -> Cell {
+    Cell(ts.compactMap { t in
+        t.stage("distill-\(t.method)-4")?.series["memory/loss_peak_bytes"]?.map(\.value).max()
+            .map { SeedValue(seed: t.seed, value: $0 / 1_048_576, trial: t.ref, record: nil) }
+    })
+}
+
+/// Fig. 6's memory measure for these trials: the loss's own peak when every stage logged it, else the process peak.
+func figureMemory(_ ts: [TrialView]) -> (cell: ([TrialView]) -> Cell, name: String) {
+    let logged = !ts.isEmpty && ts.allSatisfy { $0.stage("distill-\($0.method)-4")?.series["memory/loss_peak_bytes"] != nil }
+    return logged ? (lossPeakMemory, "peak memory of the loss evaluation (`memory/loss_peak_bytes`)")
+                  : (stagePeakMemory, "peak resident memory of the process during the stage (`peakMemoryBytes`)")
+}
+
+/// Fig. 8's check that N_q can matter: how often each seed's pixel queue was refilled during the 8 → 4 stage
+/// (`queue/refills`, cumulative; 0 = filled once and never refreshed). Empty when no stage logged it.
+func queueRefillsTable(_ s: SweepData) -> String {
+    var rows: [[String]] = [], never: [String] = []
+    for l in s.lines { for pt in l.points {
+        let counts = pt.trials.sorted { $0.seed < $1.seed }.compactMap { t in
+            t.stage("distill-\(t.method)-4")?.series["queue/refills"]?.last.map { (t.seed, Int($0.value)) }
+        }
+        guard !counts.isEmpty else { continue }
+        let zero = counts.contains { $0.1 == 0 }
+        if zero { never.append("\(l.name), \(s.key.symbol) = \(compact(pt.x))") }
+        rows.append([l.name, compact(pt.x), counts.map { "s\($0.0): \($0.1)" }.joined(separator: ", "), zero ? "never refreshed" : ""])
+    }}
+    guard !rows.isEmpty else { return "" }
+    var out = "Pixel-queue refills during the 8 → 4 stage (`queue/refills`: times the queue's write position wrapped; 0 = filled once and never refreshed, so N_q cannot matter there):\n\n"
+    out += markdownTable(["Line", s.key.symbol, "refills per seed", ""], rows, align: ["l", "r", "l", "l"]) + "\n"
+    if !never.isEmpty { out += "- Queue never refreshed in: \(never.joined(separator: "; ")) — a verdict about N_q there says nothing about the queue.\n\n" }
+    return out
+}
+
 extension FigureConfig {
     static let fig6: FigureConfig = {
-        /// The memory lines: the figure's own lines and points, the cell the stage's peak memory.
+        /// The memory lines: the figure's own lines and points, the cell the memory measure (`figureMemory`).
         func memLines(_ s: SweepData) -> [AxisLine] {
-            figureView(s.key, cell: stagePeakMemory).lines(s.lines.flatMap { $0.points.flatMap(\.trials) })
+            let trials = s.lines.flatMap { $0.points.flatMap(\.trials) }
+            return figureView(s.key, cell: figureMemory(trials).cell).lines(trials)
         }
+        func memName(_ s: SweepData) -> String { figureMemory(s.lines.flatMap { $0.points.flatMap(\.trials) }).name }
         return FigureConfig(number: 6, title: "batch size: FID and peak memory", keys: [paperKey("distill.batchSize")],
-            intro: "The paper sweeps the distillation batch size for IS_P2P (8 → 4 on CIFAR-10): a larger batch gives more inter-sample relations and a better FID, while GPU memory grows steeply. We plot the 4-step student's FID and the peak resident memory of the process during its 8 → 4 distillation stage (`peakMemoryBytes` of stage `distill-<method>-4`, CPU RAM: it includes the teacher, the classifier and the data, not only the batch).",
+            intro: "The paper sweeps the distillation batch size for IS_P2P (8 → 4 on CIFAR-10): a larger batch gives more inter-sample relations and a better FID, while GPU memory grows steeply. We plot the 4-step student's FID and the memory of its 8 → 4 distillation stage: the loss evaluation's own peak (`memory/loss_peak_bytes`: the rise of the peak resident set while the loss terms and IS_P2P's gradient are evaluated — what grows with the batch) when the stage logged it, else the peak resident memory of the whole process (`peakMemoryBytes`, CPU RAM: it includes the teacher, the classifier and the data, not only the batch).",
             claims: { s, _, _ in
                 var v: [Verdict] = []
                 for l in s.lines {
@@ -233,11 +277,13 @@ extension FigureConfig {
                 return v
             },
             extraPanels: { s, _ in
-                [axisPanel(memLines(s), title: "peak memory — distill stage", xLabel: "batch size (distill.batchSize)", yLabel: "peak resident memory (MiB)")]
+                [axisPanel(memLines(s), title: "peak memory — distill stage", xLabel: "batch size (distill.batchSize)",
+                           yLabel: memName(s).hasPrefix("peak memory of the loss") ? "loss peak memory (MiB)" : "peak resident memory (MiB)")]
             },
             extraTable: { s, _ in
                 let rows = memLines(s).flatMap { l in l.points.map { [l.name] + axisRow(compact($0.x), $0.cell, decimals: 1, against: nil).dropLast() } }
-                return "Peak memory of the distillation stage (MiB):\n\n" + markdownTable(["Line", "batch size", "peak MiB mean ± 95% CI [n]", "Per seed"], rows, align: ["l", "r", "r", "l"]) + "\n"
+                let what = memName(s).hasPrefix("peak memory of the loss") ? "Peak memory of the loss evaluation (MiB, `memory/loss_peak_bytes`)" : "Peak memory of the distillation stage (MiB)"
+                return what + ":\n\n" + markdownTable(["Line", "batch size", "peak MiB mean ± 95% CI [n]", "Per seed"], rows, align: ["l", "r", "r", "l"]) + "\n"
             })
     }()
 
@@ -251,7 +297,8 @@ extension FigureConfig {
         intro: "The paper sweeps the memory queue size N_q and the number V of queued pixels sampled for M_P2P: performance rises and then falls with N_q (best at 20,000) and saturates with V (2048 chosen).",
         claims: { s, _, _ in
             s.key.path == "distill.queue.size" ? s.lines.flatMap { riseThenFall($0, symbol: s.key.symbol) } : s.lines.flatMap { saturates($0, symbol: s.key.symbol) }
-        })
+        },
+        extraTable: { s, _ in queueRefillsTable(s) })
 
     static let fig9 = FigureConfig(number: 9, title: "loss weights α (IS_P2P) and β (M_P2P)",
         keys: [paperKey("distill.alpha"), paperKey("distill.beta")],

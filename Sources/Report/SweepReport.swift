@@ -29,7 +29,7 @@ func sweepCell(_ trials: [TrialView], metric: String, steps: Int) -> Cell {
         for m in vs[0].companions.keys where vs.allSatisfy({ $0.companions[m] != nil }) {
             companions[m] = vs.map { $0.companions[m]! }.reduce(0, +) / Double(vs.count)
         }
-        return SeedValue(seed: seed, value: mean, trial: vs.map(\.trial).joined(separator: "+"), record: vs[0].record, companions: companions)
+        return SeedValue(seed: seed, value: mean, trial: vs.map(\.trial).joined(separator: SeedValue.trialSeparator), record: vs[0].record, companions: companions)
     })
 }
 

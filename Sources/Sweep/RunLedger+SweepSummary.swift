@@ -56,7 +56,7 @@ extension Reports {
         let live = schedulerRunning, owner = FileLock.owner(root + "/.scheduler.lock")
         return try db.read { db in
             var latest: [String: SweepRecord] = [:]
-            for s in try SweepRecord.all(db) { latest[s.name] = s }   // ordered by revision: the last wins
+            for s in try RunLedger.sweeps(db) { latest[s.name] = s }   // ordered by revision: the last wins
             return try latest.values.sorted { $0.name < $1.name }.map { try sweepSummary(db, $0, live: live, owner: owner) }
         }
     }

@@ -140,7 +140,7 @@ extension Reports {
                 }
             }
             let trials = rows.map { t in
-                TrialsTable.Trial(index: t["trial_index"], key: t["trial_key"], status: t["status"],
+                TrialsTable.Trial(index: t["trial_index"], key: t["trial_key"], state: t["status"],
                                   axes: ((try? JSONParser.parse(t["axes_json"] as String).value)?.objectPairs) ?? [],
                                   conditional: (t["conditional"] as Int? ?? 0) != 0, metrics: byTrial[t["id"]] ?? [])
             }

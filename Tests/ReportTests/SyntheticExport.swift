@@ -18,8 +18,10 @@ struct SyntheticExport {
     }
 
     /// Adds a trial of the last sweep: `config` (dotted path → JSON value) over the tiny defaults with method rcfd, its
-    /// swept `axes` (path → JSON text), and `metrics[stage][metric] = value`.
-    mutating func trial(axes: [String: String], config: [String: Any], metrics: [String: [String: Double]], status: String = "completed") {
+    /// swept `axes` (path → JSON text), and `metrics[stage][metric] = value`; `series[stage]` adds a distillation
+    /// stage of that name with those logged series (loss `total`, `queue/refills`, `memory/loss_peak_bytes`, …).
+    mutating func trial(axes: [String: String], config: [String: Any], metrics: [String: [String: Double]], status: String = "completed",
+                        series: [String: [String: [SeriesPoint]]] = [:], key fixedKey: String? = nil) {
         let sweep = sweeps.last!.name
         // A whole resolved configuration, as real exports hold (reports decode it into `ExperimentConfig`).
         var c = try! JSONSerialization.jsonObject(with: Data(canonicalJSON(try! ExperimentConfig.defaults(preset: "tiny")).utf8)) as! [String: Any]
@@ -35,9 +37,13 @@ struct SyntheticExport {
             }
         }
         let json = String(decoding: try! JSONSerialization.data(withJSONObject: c, options: [.sortedKeys]), as: UTF8.self)
-        let key = String(format: "t%03d", trials.filter { $0.sweep == sweep }.count)
+        let key = fixedKey ?? String(format: "t%03d", trials.filter { $0.sweep == sweep }.count)
         var stages = ["classifier", "teacher", "pd8"].map { StageRecord(name: $0, kind: $0 == "pd8" ? "pd" : $0, identity: "shared-\($0)", status: "completed",
                                                                          seconds: 1, peakMemoryBytes: 1 << 20, series: [:]) }
+        for (stage, logged) in series.sorted(by: { $0.key < $1.key }) {
+            stages.append(StageRecord(name: stage, kind: "distill", identity: "\(sweep)-\(key)-\(stage)", status: "completed",
+                                      seconds: 1, peakMemoryBytes: 1 << 20, series: logged))
+        }
         var evaluations: [EvaluationRecord] = []
         for stage in metrics.keys.sorted() {
             stages.append(StageRecord(name: stage, kind: "eval", identity: "\(sweep)-\(key)-\(stage)", status: status == "completed" ? "completed" : "queued",

@@ -11,7 +11,7 @@ final class LedgerSQLTests: XCTestCase {
     /// database directly (rows no plan produces without running its stages), never the harness's own rows.
     static let fixtures: [String: String] = [
         "Sources/Sweep/HarnessBench.swift": "measureMetricIngestion: placeholder stage rows in a scratch database and the concurrent reader it measures against",
-        "Sources/rdd-bench/DashboardBench.swift": "makeSyntheticDatabase: 10,000 completed trials for the dashboard benchmark",
+        "Sources/Sweep/SyntheticRunDatabase.swift": "a synthetic database of up to 10,000 completed trials for `rdd-bench dashboard` and DashboardScaleTests",
     ]
 
     func testNoSQLStatementOutsideTheLedger() throws {
