@@ -42,7 +42,7 @@ public func curvesReport(_ data: ReportData, links: LinkStyle) -> ReportOutput {
     var out = "## Learning curves — loss terms and FID against the distillation step\n\n"
     var configs: [String: CurveConfiguration] = [:]
     var order: [String] = []
-    for t in data.completed where t.record.stages.contains(where: { $0.kind == "distill" && !$0.series.isEmpty }) {
+    for t in data.completed where t.record.stages.contains(where: { $0.kind == .distill && !$0.series.isEmpty }) {
         let axes = t.record.axes.filter { $0.key != "seed" }.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
         let key = t.record.sweep + "|" + axes.map { "\($0.0)=\($0.1)" }.joined(separator: ",")
         if configs[key] == nil { configs[key] = CurveConfiguration(sweep: t.record.sweep, axes: axes, trials: []); order.append(key) }

@@ -80,7 +80,7 @@ func isMachineIndependent(_ codeVersion: String) -> Bool {
 public func computedOnLine(_ trials: [TrialView]) -> String {
     var seen = Set<String>()
     var stages: [StageRecord] = []
-    for t in trials { for s in t.record.stages where (s.status == "completed" || s.status == "cached") && seen.insert(s.identity).inserted { stages.append(s) } }
+    for t in trials { for s in t.record.stages where (s.status == .completed || s.status == .cached) && seen.insert(s.identity).inserted { stages.append(s) } }
     var groups: [(Provenance, Int)] = []
     var unrecorded: [StageRecord] = []
     for s in stages {

@@ -52,16 +52,16 @@ public struct TrialRecord: Codable, Equatable, Sendable {
     public var axes: [String: String]
     /// The resolved ExperimentConfig as canonical JSON.
     public var configJSON: String
-    /// "completed", "failed", "running", "queued".
-    public var status: String
+    /// The trial's state (its raw value in the JSON: "completed", "failed", "running", "queued").
+    public var status: TrialStatus
     public var evaluations: [EvaluationRecord]
     public var stages: [StageRecord]
-    /// What a seed replicates (Pipeline.ReplicateMode): "shared" (classifier, teacher and PD chain shared by all
+    /// What a seed replicates (RunModel.ReplicateMode): "shared" (classifier, teacher and PD chain shared by all
     /// seeds: intervals cover distillation and evaluation only) or "chain" (each seed retrains them: intervals
     /// cover the whole pipeline). nil in exports written before it was recorded, which were all "shared".
-    public var replicate: String?
-    public init(sweep: String, key: String, axes: [String: String], configJSON: String, status: String,
-                evaluations: [EvaluationRecord], stages: [StageRecord], replicate: String? = nil) {
+    public var replicate: ReplicateMode?
+    public init(sweep: String, key: String, axes: [String: String], configJSON: String, status: TrialStatus,
+                evaluations: [EvaluationRecord], stages: [StageRecord], replicate: ReplicateMode? = nil) {
         self.sweep = sweep; self.key = key; self.axes = axes; self.configJSON = configJSON; self.status = status
         self.evaluations = evaluations; self.stages = stages; self.replicate = replicate
     }
@@ -140,9 +140,10 @@ public struct EvaluationRecord: Codable, Equatable, Sendable {
 public struct StageRecord: Codable, Equatable, Sendable {
     /// Name in the trial's plan ("teacher", "pd8", "distill-rdd-4", ...).
     public var name: String
-    public var kind: String
+    public var kind: StageKind
     public var identity: String
-    public var status: String
+    /// What the sweep saw: `completed` (it ran the stage), `cached` (another sweep's result reused), …
+    public var status: StageStatus
     public var seconds: Double
     public var peakMemoryBytes: Int
     /// Metric name → [(step, value)] in step order (journal entries: losses, lr, "diag/…").
@@ -160,7 +161,7 @@ public struct StageRecord: Codable, Equatable, Sendable {
     /// Which build and machine computed the stage (`Provenance`); nil in exports written before it was
     /// recorded (the reports then say so).
     public var provenance: Provenance?
-    public init(name: String, kind: String, identity: String, status: String, seconds: Double, peakMemoryBytes: Int,
+    public init(name: String, kind: StageKind, identity: String, status: StageStatus, seconds: Double, peakMemoryBytes: Int,
                 series: [String: [SeriesPoint]], codeVersion: String? = nil, threads: Int? = nil,
                 startedAt: String? = nil, finishedAt: String? = nil, provenance: Provenance? = nil) {
         self.name = name; self.kind = kind; self.identity = identity; self.status = status; self.seconds = seconds

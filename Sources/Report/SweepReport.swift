@@ -61,7 +61,7 @@ public func sweepReport(_ data: ReportData, options o: SweepReportOptions, links
     let waiting = all.filter { !$0.isCompleted }
     if !waiting.isEmpty {
         out += "**Unfinished:** \(waiting.count) trial\(waiting.count == 1 ? "" : "s") (\(statesText(waiting))); `rdd-sweep run \(sweep.specPath)` resumes \(waiting.count == 1 ? "it" : "them"):\n\n"
-        for t in waiting { out += "- \(t.record.key): \(axisText(axes, t)), seed \(t.seed) — \(t.record.status)\n" }
+        for t in waiting { out += "- \(t.record.key): \(axisText(axes, t)), seed \(t.seed) — \(t.record.status.rawValue)\n" }
         out += "\n"
     }
     if done.isEmpty || metrics.isEmpty || steps.isEmpty {

@@ -40,7 +40,7 @@ func runHint(_ data: ReportData, spec name: String, waiting: [TrialView], orAdd:
 
 /// "2 queued, 1 running": how many of `trials` are in each state.
 func statesText(_ trials: [TrialView]) -> String {
-    Dictionary(grouping: trials, by: { $0.record.status }).map { "\($0.value.count) \($0.key)" }.sorted().joined(separator: ", ")
+    Dictionary(grouping: trials, by: { $0.record.status.rawValue }).map { "\($0.value.count) \($0.key)" }.sorted().joined(separator: ", ")
 }
 
 /// The `rdd-sweep run SPEC` commands that resume the sweeps of `trials`.

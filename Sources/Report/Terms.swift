@@ -82,7 +82,7 @@ func termReading(_ s: StageRecord, tauIS: Double?) -> String {
 
 /// The trials a terms report shows: the selected ones, or one per configuration (lowest seed) that has diagnostics.
 func termsSelection(_ data: ReportData, _ selectors: [String]) throws -> [TrialView] {
-    let hasDiag: (TrialView) -> Bool = { t in t.record.stages.contains { $0.kind == "distill" && $0.series.keys.contains { $0.hasPrefix("diag/") } } }
+    let hasDiag: (TrialView) -> Bool = { t in t.record.stages.contains { $0.kind == .distill && $0.series.keys.contains { $0.hasPrefix("diag/") } } }
     if !selectors.isEmpty {
         var out: [TrialView] = []
         for sel in selectors {
@@ -181,7 +181,7 @@ public func termsReport(_ data: ReportData, trials selectors: [String], links: L
 /// list them by name, which would put the 1-step stage first.
 func distillStagesInTrainingOrder(_ stages: [StageRecord]) -> [StageRecord] {
     func steps(_ s: StageRecord) -> Int { Int(s.name.split(separator: "-").last ?? "") ?? Int.max }
-    return stages.filter { $0.kind == "distill" }.sorted { (-steps($0), $0.name) < (-steps($1), $1.name) }
+    return stages.filter { $0.kind == .distill }.sorted { (-steps($0), $0.name) < (-steps($1), $1.name) }
 }
 
 func termOrder(_ paperName: String) -> Int {

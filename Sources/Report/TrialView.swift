@@ -28,7 +28,7 @@ public struct TrialView {
     public var method: String { config?.distill.method.rawValue ?? "?" }
     /// The trial seed: the axis "seed" when swept, else the configuration's.
     public var seed: Int { record.axes["seed"].flatMap { Int($0) } ?? config.map { Int($0.seed) } ?? 0 }
-    public var isCompleted: Bool { record.status == "completed" }
+    public var isCompleted: Bool { record.status == .completed }
 
     /// Swept keys other than the seed, in sorted order.
     public var sweptKeys: [String] { record.axes.keys.filter { $0 != "seed" }.sorted() }

@@ -18,7 +18,7 @@ func varianceSourcesLine(_ trials: [TrialView]) -> String {
         guard seeds.count >= 2 else { continue }
         var identities: [String: (kind: String, ids: Set<String>)] = [:]
         for t in ts { for s in t.record.stages {
-            identities[s.name, default: (s.kind, [])].ids.insert(s.identity)
+            identities[s.name, default: (s.kind.rawValue, [])].ids.insert(s.identity)
         } }
         for (_, v) in identities { if v.ids.count == 1 { shared.insert(v.kind) } else { perSeed.insert(v.kind) } }
     }

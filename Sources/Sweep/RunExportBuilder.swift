@@ -68,15 +68,18 @@ extension Reports {
                                 seriesOf[identity] = series
                             }
                         }
-                        stages.append(StageRecord(name: tname, kind: s.kind, identity: identity, status: s.status.displayName,
+                        guard let kind = StageKind(rawValue: s.kind) else {
+                            throw ReportError("\(dbPath): stage \(identity.prefix(12)) has kind '\(s.kind)', which this version does not know (known: \(StageKind.allCases.map(\.rawValue).joined(separator: ", ")))")
+                        }
+                        stages.append(StageRecord(name: tname, kind: kind, identity: identity, status: s.status,
                                                   seconds: s.seconds ?? 0, peakMemoryBytes: (s.peakKiB ?? 0) * 1024,
                                                   series: series, codeVersion: s.codeVersion, threads: s.threads,
                                                   startedAt: exportTimestamp(s.started), finishedAt: exportTimestamp(s.finished),
                                                   provenance: try s.provenanceJSON.map { try JSONDecoder().decode(Provenance.self, from: Data($0.utf8)) }))
                     }
                     // Written only when not the default (ExperimentConfig.encode): absent = "shared".
-                    let replicate = (try? JSONParser.parse(t.configJSON).value)?["replicate"]?.stringValue ?? "shared"
-                    trialsOut.append(TrialRecord(sweep: sw.label, key: t.key, axes: axes, configJSON: t.configJSON, status: t.status.displayName,
+                    let replicate = (try? JSONParser.parse(t.configJSON).value)?["replicate"]?.stringValue.flatMap(ReplicateMode.init(rawValue:)) ?? .shared
+                    trialsOut.append(TrialRecord(sweep: sw.label, key: t.key, axes: axes, configJSON: t.configJSON, status: t.status,
                                                  evaluations: evaluations, stages: stages, replicate: replicate))
                 }
             }

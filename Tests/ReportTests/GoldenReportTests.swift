@@ -57,7 +57,7 @@ final class GoldenReportTests: XCTestCase {
         var ex = try RunExport.load(path: try fixturesDirectory() + "/export.json")
         let rdd = ex.trials.indices.filter { ex.trials[$0].configJSON.contains("\"method\":\"rdd\"") && ex.trials[$0].configJSON.contains("\"conditional\":false") }
         XCTAssertFalse(rdd.isEmpty)
-        for (n, i) in rdd.enumerated() { ex.trials[i].status = n == 0 ? "running" : "queued" }
+        for (n, i) in rdd.enumerated() { ex.trials[i].status = n == 0 ? .running : .queued }
         let md = try produceReport(.table3, ReportData(ex), request: request(.table3), links: LinkStyle(stem: "table3")).markdown
         XCTAssertTrue(md.contains("missing: method=rdd at 1 step — its trials have not completed yet ("), md)
         XCTAssertTrue(md.contains("1 running") && md.contains("resumes them"), md)
@@ -67,7 +67,7 @@ final class GoldenReportTests: XCTestCase {
         // A figure with one trial of its sweep still running says so above its table.
         var fig = try RunExport.load(path: try fixturesDirectory() + "/export.json")
         let i = try XCTUnwrap(fig.trials.firstIndex { $0.axes["distill.tauIS"] != nil })
-        fig.trials[i].status = "running"
+        fig.trials[i].status = .running
         let f7 = try produceReport(.fig7, ReportData(fig), request: request(.fig7), links: LinkStyle(stem: "fig7")).markdown
         XCTAssertTrue(f7.contains("**Incomplete:** 1 trial behind this report has not completed (1 running)"), f7)
         // Complete exports say nothing of the kind (the golden files pin that too).
@@ -87,7 +87,7 @@ final class GoldenReportTests: XCTestCase {
         XCTAssertTrue(md.contains("every cell is missing — `rdd-sweep run experiments/tiny/table2.json` runs the repository's sweep for it"), md)
         // Conditional trials that have not completed: the command that resumes them instead.
         var waiting = full
-        for i in waiting.trials.indices where isConditional(waiting.trials[i]) { waiting.trials[i].status = "queued" }
+        for i in waiting.trials.indices where isConditional(waiting.trials[i]) { waiting.trials[i].status = .queued }
         let md2 = try produceReport(.table2, ReportData(waiting), request: request(.table2), links: LinkStyle(stem: "table2")).markdown
         XCTAssertTrue(md2.contains("queued): `rdd-sweep run experiments/tiny/fixture-conditional.json` resumes them"), md2)
         // A figure with none of its sweeps: Fig. 8's spec.
@@ -251,7 +251,7 @@ final class GoldenReportTests: XCTestCase {
     func testFixtureIsRealRuns() throws {
         let ex = try fixtureExport()
         XCTAssertGreaterThanOrEqual(ex.trials.count, 20)
-        XCTAssertTrue(ex.trials.allSatisfy { $0.status == "completed" })
+        XCTAssertTrue(ex.trials.allSatisfy { $0.status == .completed })
         let evals = ex.trials.flatMap(\.evaluations)
         XCTAssertTrue(evals.contains { $0.metric == "fid_classifier" && $0.label.contains("N=64") && $0.featureNetwork.hasPrefix("DenseNet-BC") })
         XCTAssertTrue(evals.allSatisfy { $0.secondsPerImage > 0 && $0.nfe > 0 })

@@ -22,10 +22,10 @@ final class LearningCurveReportTests: XCTestCase {
                 x.trial(axes: ["distill.method": "\"\(m)\"", "seed": "\(s)"], config: ["distill.method": m, "seed": s, "evaluation.every": 100],
                         metrics: ["eval-\(m)-1": ["fid_classifier": Double(10 + s) + (m == "rdd" ? 0.5 : 0)]])
                 let i = x.trials.count - 1
-                x.trials[i].stages.append(StageRecord(name: "distill-\(m)-1", kind: "distill", identity: "d-\(m)-\(s)", status: "completed", seconds: 1,
+                x.trials[i].stages.append(StageRecord(name: "distill-\(m)-1", kind: .distill, identity: "d-\(m)-\(s)", status: .completed, seconds: 1,
                                                       peakMemoryBytes: 1, series: ["total": m == "rdd" && s == 0 ? Self.falling : Self.flat]))
                 if m == "rcfd" {
-                    x.trials[i].stages.append(StageRecord(name: "curve-rcfd-1", kind: "eval", identity: "c-\(s)", status: "completed", seconds: 1, peakMemoryBytes: 1,
+                    x.trials[i].stages.append(StageRecord(name: "curve-rcfd-1", kind: .eval, identity: "c-\(s)", status: .completed, seconds: 1, peakMemoryBytes: 1,
                                                           series: ["fid_classifier": [SeriesPoint(step: 0, value: 10), SeriesPoint(step: 200, value: Double(3 + s))]]))
                 }
             }

@@ -11,11 +11,11 @@ final class ProvenanceLineTests: XCTestCase {
     }
 
     func trial(_ key: String, _ stages: [StageRecord]) -> TrialView {
-        TrialView(TrialRecord(sweep: "s@1", key: key, axes: [:], configJSON: "{}", status: "completed", evaluations: [], stages: stages), index: 0)
+        TrialView(TrialRecord(sweep: "s@1", key: key, axes: [:], configJSON: "{}", status: .completed, evaluations: [], stages: stages), index: 0)
     }
 
     func stage(_ id: String, _ p: Provenance?, codeVersion: String? = nil, threads: Int? = nil) -> StageRecord {
-        StageRecord(name: id, kind: "eval", identity: id, status: "completed", seconds: 1, peakMemoryBytes: 0, series: [:],
+        StageRecord(name: id, kind: .eval, identity: id, status: .completed, seconds: 1, peakMemoryBytes: 0, series: [:],
                     codeVersion: codeVersion, threads: threads, provenance: p)
     }
 

@@ -17,7 +17,7 @@ func tauSweep(unfinished: Bool = false) -> SyntheticExport {
     for tau in [0.05, 0.2, 1.0] { for seed in 0..<2 {
         let last = unfinished && tau == 1.0 && seed == 1
         s.trial(axes: ["distill.tauIS": compact(tau), "seed": "\(seed)"], config: ["distill.method": "cfd+is_p2p", "distill.tauIS": tau, "seed": seed],
-                metrics: ["eval-cfd+is_p2p-1": tauValues(tau, seed)], status: last ? "queued" : "completed")
+                metrics: ["eval-cfd+is_p2p-1": tauValues(tau, seed)], status: last ? .queued : .completed)
     } }
     return s
 }

@@ -20,7 +20,7 @@ struct SyntheticExport {
     /// Adds a trial of the last sweep: `config` (dotted path → JSON value) over the tiny defaults with method rcfd, its
     /// swept `axes` (path → JSON text), and `metrics[stage][metric] = value`; `series[stage]` adds a distillation
     /// stage of that name with those logged series (loss `total`, `queue/refills`, `memory/loss_peak_bytes`, …).
-    mutating func trial(axes: [String: String], config: [String: Any], metrics: [String: [String: Double]], status: String = "completed",
+    mutating func trial(axes: [String: String], config: [String: Any], metrics: [String: [String: Double]], status: TrialStatus = .completed,
                         series: [String: [String: [SeriesPoint]]] = [:], key fixedKey: String? = nil) {
         let sweep = sweeps.last!.name
         // A whole resolved configuration, as real exports hold (reports decode it into `ExperimentConfig`).
@@ -38,15 +38,15 @@ struct SyntheticExport {
         }
         let json = String(decoding: try! JSONSerialization.data(withJSONObject: c, options: [.sortedKeys]), as: UTF8.self)
         let key = fixedKey ?? String(format: "t%03d", trials.filter { $0.sweep == sweep }.count)
-        var stages = ["classifier", "teacher", "pd8"].map { StageRecord(name: $0, kind: $0 == "pd8" ? "pd" : $0, identity: "shared-\($0)", status: "completed",
+        var stages = ["classifier", "teacher", "pd8"].map { StageRecord(name: $0, kind: $0 == "pd8" ? .pd : StageKind(rawValue: $0)!, identity: "shared-\($0)", status: .completed,
                                                                          seconds: 1, peakMemoryBytes: 1 << 20, series: [:]) }
         for (stage, logged) in series.sorted(by: { $0.key < $1.key }) {
-            stages.append(StageRecord(name: stage, kind: "distill", identity: "\(sweep)-\(key)-\(stage)", status: "completed",
+            stages.append(StageRecord(name: stage, kind: .distill, identity: "\(sweep)-\(key)-\(stage)", status: .completed,
                                       seconds: 1, peakMemoryBytes: 1 << 20, series: logged))
         }
         var evaluations: [EvaluationRecord] = []
         for stage in metrics.keys.sorted() {
-            stages.append(StageRecord(name: stage, kind: "eval", identity: "\(sweep)-\(key)-\(stage)", status: status == "completed" ? "completed" : "queued",
+            stages.append(StageRecord(name: stage, kind: .eval, identity: "\(sweep)-\(key)-\(stage)", status: status == .completed ? .completed : .queued,
                                       seconds: 1, peakMemoryBytes: 1 << 20, series: [:]))
             let steps = Int(stage.split(separator: "-").last!) ?? 1
             for (metric, value) in metrics[stage]!.sorted(by: { $0.key < $1.key }) {
@@ -56,7 +56,7 @@ struct SyntheticExport {
                                                     artifactDirectory: "stages/\(sweep)-\(key)-\(stage)"))
             }
         }
-        if status != "completed" { evaluations = [] }
+        if status != .completed { evaluations = [] }
         trials.append(TrialRecord(sweep: sweep, key: key, axes: axes, configJSON: json, status: status, evaluations: evaluations, stages: stages))
     }
 

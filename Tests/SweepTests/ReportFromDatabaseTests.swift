@@ -85,7 +85,7 @@ final class ReportFromDatabaseTests: XCTestCase {
             XCTAssertTrue(started.hasSuffix("Z") && started.count == 20, started)
             XCTAssertLessThanOrEqual(started, finished, s.name)
         }
-        XCTAssertEqual(Set(built.trials.map(\.replicate)), ["shared"])
+        XCTAssertEqual(Set(built.trials.map(\.replicate)), [.shared])
 
         // Every report, in-process: from the database through the loader = from the file.
         let loader = ExportLoader(database: { try Reports.runExport(databasePath: $0) })
