@@ -1,6 +1,7 @@
 import Foundation
 import Report
 import Sweep
+import RunModel
 
 // Loss curves: a logged series (the stages' journals, as the database holds them) against the step, one panel per
 // stage of the trial plan, one line per selected trial; drawn server-side by Report's SVGPlot.
@@ -42,7 +43,14 @@ extension Dashboard {
             }
             details.append(d)
         }
-        let trained = details.flatMap { d in d.stages.filter { $0.kind != "eval" } }
+        // Training stages' journals, and the learning curves' evaluations of their snapshots (`curve-…`, issue 20 §4:
+        // FID against step), which are evaluation stages with a series.
+        func plotted(_ s: TrialDetail.Stage) -> Bool {
+            if s.kind != "eval" { return true }
+            if case .curve? = StageName(s.name) { return true }
+            return false
+        }
+        let trained = details.flatMap { d in d.stages.filter(plotted) }
         let ids = Array(Set(trained.map(\.identity))).sorted()
         let names = try reports.seriesNames(stages: ids)
         let data = try reports.series(stages: ids, names: [sel.series])
@@ -55,7 +63,7 @@ extension Dashboard {
         var panels: [String: [SVGPlot.Series]] = [:]
         for d in details {
             let label = "trial \(d.index)" + (d.sweep.axes.isEmpty ? "" : " (" + d.sweep.axes.compactMap { a in axisText(d.axesJSON, a) }.joined(separator: ", ") + ")")
-            for s in d.stages where s.kind != "eval" {
+            for s in d.stages where plotted(s) {
                 let key = panelKey(s)
                 if !order.contains(key) { order.append(key) }
                 guard let pts = data[s.identity]?[sel.series], !pts.isEmpty else { continue }
