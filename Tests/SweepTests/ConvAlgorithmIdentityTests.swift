@@ -10,20 +10,10 @@ import Pipeline
 final class ConvAlgorithmIdentityTests: XCTestCase {
     /// `rdd-sweep plan SPEC --root ROOT` with `RDD_CONV` set to `conv` (nil: unset).
     func plan(_ spec: String, root: String, conv: String?) throws -> String {
-        guard let exe = SchedulerTests.executable else { XCTFail("rdd-sweep executable not found next to the test bundle"); throw CancellationError() }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: exe)
-        p.arguments = ["plan", spec, "--root", root]
         var env = ProcessInfo.processInfo.environment
         env["RDD_CONV"] = conv
-        p.environment = env
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        XCTAssertEqual(p.terminationStatus, 0, text)
+        let (status, text) = try ExitCodeTests.runTool(["plan", spec, "--root", root], environment: env)
+        XCTAssertEqual(status, 0, text)
         return text
     }
 

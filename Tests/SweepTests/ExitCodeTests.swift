@@ -7,11 +7,16 @@ import Pipeline
 /// The exit-status table every subcommand uses, "interrupted (no scheduler running)" in status and
 /// show, and what a failed attempt keeps of its worker's output.
 final class ExitCodeTests: XCTestCase {
-    func run(_ args: [String]) throws -> (Int32, String) {
+    func run(_ args: [String]) throws -> (Int32, String) { try Self.runTool(args) }
+
+    /// Runs the release `rdd-sweep` with `args` (and `environment` when given) to completion: its exit status and
+    /// its standard output and error together.
+    static func runTool(_ args: [String], environment: [String: String]? = nil) throws -> (Int32, String) {
         guard let exe = SchedulerTests.executable else { XCTFail("rdd-sweep executable not found next to the test bundle"); throw CancellationError() }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: exe)
         p.arguments = args
+        if let environment { p.environment = environment }
         let out = Pipe()
         p.standardOutput = out
         p.standardError = out
