@@ -20,7 +20,7 @@ public func distillSnapshotPath(stageDirectory: String, step: Int) -> String {
 /// the stage: one point per snapshot, named after the metric). The stage's `result.json` lists no metric, so no
 /// table mistakes a snapshot for a finished student; each `step-<n>/result.json` keeps its snapshot's labels.
 public func runCurveEvaluation(_ cfg: EvalStageConfig, modelPath: String, classifierPath: String?, classifierConfig: DenseNetConfig?,
-                               evaluatorPath: String?, reference: ImageDataset, environment env: EvaluationEnvironment = .standard,
+                               evaluatorPath: String?, reference: ImageDataset, referenceSplit: String = "test", environment env: EvaluationEnvironment = .standard,
                                context ctx: StageContext) throws -> EvaluationResult {
     try ctx.prepare()
     let steps = cfg.snapshots ?? []
@@ -44,7 +44,7 @@ public func runCurveEvaluation(_ cfg: EvalStageConfig, modelPath: String, classi
         } else {
             ctx.phase?("snapshot at step \(step)")
             r = try runEvaluation(one, modelPath: path, classifierPath: classifierPath, classifierConfig: classifierConfig,
-                                  evaluatorPath: evaluatorPath, reference: reference, environment: env, context: sub)
+                                  evaluatorPath: evaluatorPath, reference: reference, referenceSplit: referenceSplit, environment: env, context: sub)
         }
         points.append((step, r))
         ctx.progress?(i + 1, steps.count, r.metrics.map { ($0.name, $0.value) })

@@ -162,7 +162,8 @@ struct EvalSamplingCheckpoint {
 }
 
 /// The evaluation stage (spec §5, issue 6 §4): samples N images (`sampleEvaluationImages`), then measures the
-/// configured metrics against `reference` (the dataset's test split, as `runStage` loads it):
+/// configured metrics against `reference` (`evaluationReference`: the test split, or the validation set of
+/// a pilot, named by `referenceSplit`):
 /// - `fid_classifier`, `classifier_score` (± population std over 10 splits), `kid_classifier` on the classifier's
 ///   pooled features and softmax;
 /// - `fid_inception`: pool3 features of the FID Inception-v3 (grey → 3 channels, bilinear 299×299, TF scaling;

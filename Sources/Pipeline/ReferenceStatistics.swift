@@ -14,7 +14,7 @@ import RunModel
 public struct ReferenceSet {
     /// The dataset as configured: "digits", "fashion-mnist", "cifar10", "imagenet64".
     public var dataset: String
-    /// "test" or "train".
+    /// "test", "validation" (`evaluationReference`) or "train" (the data floor).
     public var split: String
     public var images: ImageDataset
 

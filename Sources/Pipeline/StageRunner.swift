@@ -61,11 +61,13 @@ public func runStage(_ r: StageRequest, context: StageContext? = nil) throws {
     case .evaluator(let c):
         try trainEvaluator(c, train: try split(c.data, .train), test: try split(c.data, .test), context: ctx)
     case .eval(let c) where c.snapshots != nil:
+        let ref = try evaluationReference(c.data, c.reference)
         _ = try runCurveEvaluation(c, modelPath: try input("model"), classifierPath: r.inputs["classifier"], classifierConfig: r.classifierNetwork,
-                                   evaluatorPath: r.inputs["evaluator"], reference: try split(c.data, .test), context: ctx)
+                                   evaluatorPath: r.inputs["evaluator"], reference: ref.images, referenceSplit: ref.split, context: ctx)
     case .eval(let c):
+        let ref = try evaluationReference(c.data, c.reference)
         _ = try runEvaluation(c, modelPath: try input("model"), classifierPath: r.inputs["classifier"], classifierConfig: r.classifierNetwork,
-                              evaluatorPath: r.inputs["evaluator"], reference: try split(c.data, .test), context: ctx)
+                              evaluatorPath: r.inputs["evaluator"], reference: ref.images, referenceSplit: ref.split, context: ctx)
     }
 }
 

@@ -38,6 +38,16 @@ public enum EvaluationMetric: String, CaseIterable, ConfigEnum {
     public var usesClassifier: Bool { [.fidClassifier, .classifierScore, .kidClassifier].contains(self) }
 }
 
+/// `evaluation.reference`: the real images FID, KID and precision/recall compare the samples against
+/// (docs/metrics.md, "Reference sets").
+public enum EvaluationReference: String, CaseIterable, ConfigEnum {
+    /// The dataset's test split: the numbers reports show. The default (an absent field).
+    case test
+    /// A validation set drawn from the training split (Pipeline/ReferenceImages.swift), for pilots and any
+    /// choice of settings: nothing is chosen by a test-split number (issue 24 §2).
+    case validation
+}
+
 /// The sampler of a training-free baseline `evaluation.baselines` entry "KIND:STEPS" (docs/samplers.md): the PD
 /// chain's model at that step count (`pd`, sampled with DDIM), or a sampler of Diffusion's registry
 /// (`SamplerKind`: ddim, dpm_solver, pndm) on the base model. The sampler names come from the registry only.

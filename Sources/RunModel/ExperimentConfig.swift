@@ -103,11 +103,16 @@ public struct EvaluationSettings: Codable, Equatable, Sendable {
     public var every: Int?
     /// Samples per snapshot evaluation (nil: `min(samples, 128)`, cheap next to a full evaluation).
     public var everySamples: Int?
+    /// What the evaluations (and learning curves) compare against: the test split (nil, the default, or `test`)
+    /// or the validation set a pilot chooses settings by. Absent from the canonical JSON when nil, so every
+    /// configuration written before it keeps its hash; the stage plan passes `test` on as nil too, so
+    /// `"reference": "test"` shares every stage with a spec that leaves it out.
+    public var reference: EvaluationReference?
 
     public init(samples: Int, metrics: [EvaluationMetric], studentSteps: [Int], baselines: [String], batchSize: Int,
-                every: Int? = nil, everySamples: Int? = nil) {
+                every: Int? = nil, everySamples: Int? = nil, reference: EvaluationReference? = nil) {
         self.samples = samples; self.metrics = metrics; self.studentSteps = studentSteps; self.baselines = baselines; self.batchSize = batchSize
-        self.every = every; self.everySamples = everySamples
+        self.every = every; self.everySamples = everySamples; self.reference = reference
     }
 
     /// N of one snapshot evaluation of a learning curve.

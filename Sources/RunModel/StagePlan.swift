@@ -209,6 +209,9 @@ public struct EvalStageConfig: Codable, Equatable, Sendable {
     /// `samples`; its values go to the journal at their step. nil for an ordinary evaluation (and then absent
     /// from the canonical JSON).
     public var snapshots: [Int]?
+    /// The reference set (`evaluation.reference`): nil for the test split, so evaluations planned before the field
+    /// existed keep their identities; `.validation` for a pilot's.
+    public var reference: EvaluationReference?
 
     public init(dataset: String, dataRoot: String?, imageSize: Int, conditional: Bool, unet: UNetConfig, sampler: SamplerKind, steps: Int,
                 samples: Int, metrics: [EvaluationMetric], batchSize: Int, seed: UInt64, label: String) {
@@ -262,6 +265,8 @@ public enum StagePlan {
             t /= 2
             students[t] = name
         }
+        // The test split travels as nil (identities as before the field existed).
+        let reference: EvaluationReference? = c.evaluation.reference == .validation ? .validation : nil
         // Learning curves: each distillation stage's snapshots, sampled with DDIM at the student's step count.
         if c.evaluation.every != nil {
             for (steps, student) in students.sorted(by: { $0.key > $1.key }) {
@@ -272,6 +277,7 @@ public enum StagePlan {
                                         unet: c.unet, sampler: .ddim, steps: steps, samples: c.evaluation.curveSamples,
                                         metrics: [c.evaluation.curveMetric], batchSize: c.evaluation.batchSize, seed: c.seed, label: c.distill.method.rawValue)
                 e.snapshots = s.snapshotSteps
+                e.reference = reference
                 add(.curve(method: c.distill.method, steps: steps), .eval(e), inputs)
             }
         }
@@ -279,10 +285,11 @@ public enum StagePlan {
             var inputs = ["model": model]
             if needsClassifier { inputs["classifier"] = .classifier }
             if c.usesEvaluator { inputs["evaluator"] = .evaluator }
-            add(.eval(label: label, steps: steps),
-                .eval(EvalStageConfig(dataset: c.dataset, dataRoot: c.dataRoot, imageSize: c.imageSize, conditional: c.conditional,
-                                      unet: c.unet, sampler: sampler, steps: steps, samples: c.evaluation.samples,
-                                      metrics: c.evaluation.metrics, batchSize: c.evaluation.batchSize, seed: c.seed, label: label)), inputs)
+            var e = EvalStageConfig(dataset: c.dataset, dataRoot: c.dataRoot, imageSize: c.imageSize, conditional: c.conditional,
+                                    unet: c.unet, sampler: sampler, steps: steps, samples: c.evaluation.samples,
+                                    metrics: c.evaluation.metrics, batchSize: c.evaluation.batchSize, seed: c.seed, label: label)
+            e.reference = reference
+            add(.eval(label: label, steps: steps), .eval(e), inputs)
         }
         for s in c.evaluation.studentSteps {
             if let m = students[s] { eval(model: m, sampler: .ddim, steps: s, label: c.distill.method.rawValue) }

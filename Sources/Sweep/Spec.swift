@@ -68,6 +68,10 @@ public struct SpecError: Error, CustomStringConvertible, LocalizedError {
 
 // MARK: - Configuration key schema
 
+/// Lets the schema see the type inside an absent optional (`Mirror` shows no child for nil).
+protocol OptionalWrapping { static var wrappedType: Any.Type { get } }
+extension Optional: OptionalWrapping { static var wrappedType: Any.Type { Wrapped.self } }
+
 /// The keys of `ExperimentConfig` and their types, read off a default configuration with `Mirror`
 /// (so a field added to the configuration is known here without a second list to maintain).
 public indirect enum KeySchema {
@@ -89,6 +93,8 @@ public indirect enum KeySchema {
         if m.displayStyle == .optional {
             let inner = typeName.hasPrefix("Optional<") ? String(typeName.dropFirst(9).dropLast()) : ""
             if let c = m.children.first { return .optional(of(c.value)) }
+            // An absent enum field (e.g. `evaluation.reference`) still has a fixed set of values.
+            if let e = (type(of: value) as? any OptionalWrapping.Type)?.wrappedType as? any ConfigEnum.Type { return .optional(.enumeration(e.validNames)) }
             return .optional(named(inner))
         }
         if m.displayStyle == .struct { return .object(m.children.map { ($0.label ?? "?", of($0.value)) }) }

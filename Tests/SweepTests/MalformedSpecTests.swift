@@ -52,6 +52,8 @@ final class MalformedSpecTests: XCTestCase {
         ("zero snapshot interval", spec(base: "\"evaluation\": {\"every\": 0}"), ["bad.json:2", "evaluation.every = 0", "must be ≥ 1"]),
         ("negative snapshot interval", spec(top: "\"grid\": {\"evaluation.every\": [5, -2]}"), ["evaluation.every = -2", "must be ≥ 1"]),
         ("snapshot samples without interval", spec(base: "\"evaluation\": {\"everySamples\": 32}"), ["evaluation.everySamples = 32", "evaluation.every is not"]),
+        ("unknown reference set", spec(base: "\"evaluation\": {\"reference\": \"validaton\"}"),
+         ["bad.json:2", "evaluation.reference", "\"validaton\"", "must be one of test, validation", "did you mean 'validation'"]),
         ("zero checkpoint interval", spec(top: "\"execution\": {\"checkpointEvery\": 0}"), ["execution.checkpointEvery", "≥ 1"]),
         ("duplicate key", spec(base: "\"teacher\": {\"steps\": 4}, \"teacher\": {\"lr\": -1}"), ["bad.json:2:", "duplicate key 'teacher'"]),
         ("grid of 10^8 trials", spec(top: "\"grid\": {" + ["alpha", "beta", "tauIS", "tauKD", "tauContrast", "perceptualWeight", "lr", "headLR"].map {
