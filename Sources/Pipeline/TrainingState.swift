@@ -10,14 +10,14 @@ import Data
 public enum CodeVersion {
     /// The numerics version: bump it whenever a change alters the numbers a stage produces
     /// (numerics.manifest, CodeVersionTests).
-    public static let numerics = "rdd-0.4.0"  // 0.4: every product on our GEMM (one accumulation order on any x86), own exp/log (DetMath); 0.3: own AVX2 sgemm
+    public static let numerics = "rdd-0.5.0"  // 0.5: Winograd F(2×2,3×3) the default 3×3 algorithm; 0.4: every product on our GEMM (one accumulation order on any x86), own exp/log (DetMath); 0.3: own AVX2 sgemm
 
-    /// `numerics`, plus "+winograd" when 3×3 stride-1 convolutions use Winograd F(2×2,3×3)
-    /// (`RDD_CONV=winograd`): another algorithm gives other numbers (within 2e-6 of direct per product, but
-    /// training amplifies that), so a stage trained with it has its own identity, its checkpoints and
-    /// provenance say so, and a cache of direct-kernel stages is never reused for it (nor the reverse).
+    /// `numerics`, plus "+direct" when 3×3 stride-1 convolutions use the direct kernels instead of the default
+    /// Winograd F(2×2,3×3) (`RDD_CONV=direct`): another algorithm gives other numbers (within 2e-6 of each other
+    /// per product, but training amplifies that), so a stage trained with it has its own identity, its checkpoints
+    /// and provenance say so, and a cache of Winograd stages is never reused for it (nor the reverse).
     public static var string: String {
-        Conv2dTuning.algorithm == .direct ? numerics : numerics + "+" + Conv2dTuning.algorithm.rawValue
+        Conv2dTuning.algorithm == ConvAlgorithm.standard ? numerics : numerics + "+" + Conv2dTuning.algorithm.rawValue
     }
 }
 

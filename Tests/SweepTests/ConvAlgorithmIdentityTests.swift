@@ -3,10 +3,10 @@ import Foundation
 @testable import Sweep
 import Pipeline
 
-/// A stage trained with Winograd convolutions (`RDD_CONV=winograd`) computes other numbers than one trained
-/// with the direct kernels, so it must have another identity: otherwise a root that cached direct-kernel
-/// stages would hand them to a Winograd run (and the reverse) under the same name. `CodeVersion.string`
-/// carries the algorithm ("rdd-0.4.0+winograd") into every identity, checkpoint and provenance record.
+/// A stage trained with the direct 3×3 kernels (`RDD_CONV=direct`) computes other numbers than one trained with
+/// the default Winograd convolutions, so it must have another identity: otherwise a root that cached Winograd
+/// stages would hand them to a direct run (and the reverse) under the same name. `CodeVersion.string` carries
+/// the non-default algorithm ("rdd-0.5.0+direct") into every identity, checkpoint and provenance record.
 final class ConvAlgorithmIdentityTests: XCTestCase {
     /// `rdd-sweep plan SPEC --root ROOT` with `RDD_CONV` set to `conv` (nil: unset).
     func plan(_ spec: String, root: String, conv: String?) throws -> String {
@@ -27,22 +27,22 @@ final class ConvAlgorithmIdentityTests: XCTestCase {
         }
     }
 
-    func testWinogradStagesHaveTheirOwnIdentities() throws {
+    func testDirectKernelStagesHaveTheirOwnIdentities() throws {
         let root = NSTemporaryDirectory() + "rdd-conv-id-\(getpid())"
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         addTeardownBlock { try? FileManager.default.removeItem(atPath: root) }
         let spec = root + "/s.json"
         try SchedulerTests.fastSpec(name: "s", methods: ["rcfd"], seeds: [0]).write(toFile: spec, atomically: true, encoding: .utf8)
 
-        let direct = try plan(spec, root: root, conv: nil)
-        let explicit = try plan(spec, root: root, conv: "direct")
-        let winograd = try plan(spec, root: root, conv: "winograd")
-        XCTAssertTrue(direct.contains("code \(CodeVersion.numerics)\n"), direct)
-        XCTAssertTrue(winograd.contains("code \(CodeVersion.numerics)+winograd\n"), winograd)
+        let winograd = try plan(spec, root: root, conv: nil)
+        let explicit = try plan(spec, root: root, conv: "winograd")
+        let direct = try plan(spec, root: root, conv: "direct")
+        XCTAssertTrue(winograd.contains("code \(CodeVersion.numerics)\n"), winograd)
+        XCTAssertTrue(direct.contains("code \(CodeVersion.numerics)+direct\n"), direct)
         let (d, w) = (identities(direct), identities(winograd))
-        XCTAssertFalse(d.isEmpty, "no stage table in\n\(direct)")
-        XCTAssertEqual(d, identities(explicit), "RDD_CONV=direct is the default: the same identities")
+        XCTAssertFalse(w.isEmpty, "no stage table in\n\(winograd)")
+        XCTAssertEqual(w, identities(explicit), "RDD_CONV=winograd is the default: the same identities")
         XCTAssertEqual(d.count, w.count)
-        XCTAssertTrue(Set(d).isDisjoint(with: w), "a Winograd stage shares an identity with a direct one:\n\(direct)\n\(winograd)")
+        XCTAssertTrue(Set(d).isDisjoint(with: w), "a direct-kernel stage shares an identity with a Winograd one:\n\(direct)\n\(winograd)")
     }
 }

@@ -11,7 +11,21 @@ import Tensor
 /// loss is linear in x, w and b, so the central difference has no truncation error; what remains is
 /// Float32 rounding of y (~|y|·6e-8 per element, over ≤ a few hundred terms) divided by 2·eps, so we
 /// accept |fd − analytic| ≤ 2e-3 + 1e-3·|analytic|.
+///
+/// These tests run the direct kernels (lowering + GEMM) on every shape: the default 3×3 stride-1 algorithm is
+/// Winograd since rdd-0.5.0, and WinogradTests checks it against the same Float64 reference.
 final class Conv2dKernelTests: XCTestCase {
+    private var savedAlgorithm = Conv2dTuning.algorithm
+    override func setUp() {
+        super.setUp()
+        savedAlgorithm = Conv2dTuning.algorithm
+        Conv2dTuning.algorithm = .direct
+    }
+    override func tearDown() {
+        Conv2dTuning.algorithm = savedAlgorithm
+        super.tearDown()
+    }
+
 
     struct Geo: CustomStringConvertible {
         var B, H, W, Cin, Cout, k, s, p: Int

@@ -1,7 +1,7 @@
 import XCTest
 @testable import Tensor
 
-/// Winograd F(2×2, 3×3) (`RDD_CONV=winograd`) against the Float64 reference of Conv2dKernelTests, on
+/// Winograd F(2×2, 3×3) (the default 3×3 stride-1 algorithm since rdd-0.5.0) against the Float64 reference of Conv2dKernelTests, on
 /// edge shapes (odd image sizes: partial output tiles; 1×1 and 2×2 images; channel counts that are not
 /// multiples of the GEMM tiles; more tiles than one chunk), forward and input gradient; and its
 /// determinism across thread counts.
@@ -17,6 +17,13 @@ final class WinogradTests: XCTestCase {
     func withWinograd<R>(_ body: () throws -> R) rethrows -> R {
         let saved = Conv2dTuning.algorithm
         Conv2dTuning.algorithm = .winograd
+        defer { Conv2dTuning.algorithm = saved }
+        return try body()
+    }
+
+    func withDirect<R>(_ body: () throws -> R) rethrows -> R {
+        let saved = Conv2dTuning.algorithm
+        Conv2dTuning.algorithm = .direct
         defer { Conv2dTuning.algorithm = saved }
         return try body()
     }
@@ -56,7 +63,7 @@ final class WinogradTests: XCTestCase {
         let g = K.Geo(B: 2, H: 16, W: 16, Cin: 64, Cout: 64, k: 3, s: 1, p: 1)
         let x = K.rand(g.xCount, &rng), w = K.rand(g.wCount, &rng)
         let ref = K.refForward(g, x: x, w: w, b: nil)
-        let direct = normwise(K.forward(g, x: x, w: w, b: nil), ref)
+        let direct = normwise(withDirect { K.forward(g, x: x, w: w, b: nil) }, ref)
         let wino = normwise(withWinograd { K.forward(g, x: x, w: w, b: nil) }, ref)
         print("WinogradTests: normwise forward error, 64->64 @16x16: direct \(direct), winograd \(wino)")
         XCTAssertLessThanOrEqual(wino, 2e-6)
@@ -78,7 +85,8 @@ final class WinogradTests: XCTestCase {
     }
 
     func testEnvironmentValue() throws {
-        XCTAssertEqual(try ConvAlgorithm.parse(nil), .direct)
+        XCTAssertEqual(try ConvAlgorithm.parse(nil), .winograd, "the default since rdd-0.5.0")
+        XCTAssertEqual(try ConvAlgorithm.parse(""), ConvAlgorithm.standard)
         XCTAssertEqual(try ConvAlgorithm.parse("winograd"), .winograd)
         XCTAssertEqual(try ConvAlgorithm.parse("direct"), .direct)
         XCTAssertThrowsError(try ConvAlgorithm.parse("fft")) { e in

@@ -44,18 +44,24 @@ public func conv2dOutputSize(_ n: Int, kernel: Int, stride: Int = 1, padding: In
 
 /// How stride-1, padding-1 3×3 convolutions compute their forward pass and input gradient.
 public enum ConvAlgorithm: String, CaseIterable, Sendable {
-    /// Lowering + GEMM (row bands / im2col), the default.
+    /// Lowering + GEMM (row bands / im2col): the reference algorithm, selectable for comparison.
     case direct
-    /// Winograd F(2×2, 3×3) (`Winograd`): 2.25× fewer multiply-adds in the products, larger round-off.
+    /// Winograd F(2×2, 3×3) (`Winograd`): 2.25× fewer multiply-adds in the products, larger round-off (bounded
+    /// in WinogradTests). The default since rdd-0.5.0: idle Zen 1, batch 32, it made the U-Net training step
+    /// 1.36× and the forward pass 1.41× PyTorch's (direct: 1.09× and 0.88×), and the tiny ablation trained with
+    /// it stayed within the direct kernels' seed spread (docs/benchmarks.md, "Winograd as the default").
     case winograd
 
-    /// The environment variable that selects it: `RDD_CONV=direct|winograd` (unset: direct).
+    /// The algorithm when `RDD_CONV` is unset.
+    public static let standard: ConvAlgorithm = .winograd
+
+    /// The environment variable that selects it: `RDD_CONV=direct|winograd` (unset: `standard`).
     public static let environmentVariable = "RDD_CONV"
 
-    /// The algorithm named by `value` (nil or empty: direct); an unknown name is an error naming the
+    /// The algorithm named by `value` (nil or empty: `standard`); an unknown name is an error naming the
     /// variable and the value.
     public static func parse(_ value: String?) throws -> ConvAlgorithm {
-        guard let raw = value?.trimmingCharacters(in: .whitespaces), !raw.isEmpty else { return .direct }
+        guard let raw = value?.trimmingCharacters(in: .whitespaces), !raw.isEmpty else { return .standard }
         guard let a = ConvAlgorithm(rawValue: raw.lowercased()) else {
             throw KernelSelectionError(description: "\(environmentVariable)=\(raw): unknown convolution algorithm; expected direct or winograd")
         }
