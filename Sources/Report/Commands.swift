@@ -15,6 +15,8 @@ public enum ReportInvocation: Equatable {
     case sweep(SweepReportOptions, source: ReportRequest)
     /// `compare A B`.
     case compare(String, String, source: ReportRequest)
+    /// `plateau`: the fewest distillation steps at which every stage with a learning curve has stopped improving.
+    case plateau(PlateauOptions, source: ReportRequest)
     /// `notebook FILE` (the command line only: a notebook cannot run one).
     case notebook(path: String)
 }
@@ -46,7 +48,8 @@ public struct ReportCommandLine: ParsableCommand {
         abstract: "Tables, figures (SVG/PNG), verdicts and notebooks from a run export or database (never trains or samples).",
         discussion: "Every report reads --export FILE (a JSON export), or --db PATH (a run database); with neither, results/runs.sqlite when it exists, else results/export.json; and writes Markdown to stdout or to --out; figures are written next to --out (fig7 --out results/reports/fig7.md also writes results/reports/fig7.svg). Rules: docs/reports.md.",
         subcommands: [Table1.self, Table2.self, Table3.self, Fig5.self, Fig6.self, Fig7.self, Fig8.self, Fig9.self,
-                      Speedup.self, Terms.self, All.self, Curves.self, SweepCommand.self, CompareCommand.self, NotebookCommand.self])
+                      Speedup.self, Terms.self, All.self, Curves.self, SweepCommand.self, CompareCommand.self, PlateauCommand.self,
+                      NotebookCommand.self])
     public init() {}
 
     /// Parses the words after `rdd-report`. Bad input throws a `ReportError` carrying the parser's message.
@@ -215,6 +218,20 @@ struct CompareCommand: ReportSubcommand {
     }
 }
 
+struct PlateauCommand: ReportSubcommand {
+    static let configuration = CommandConfiguration(commandName: "plateau",
+        abstract: "The fewest distillation steps per stage at which every stage with a learning curve (evaluation.every) has stopped improving, by the rule of docs/reports.md.")
+    @OptionGroup var input: InputOptions
+    @Option(help: "Only trials of this sweep (NAME or NAME@REVISION).") var sweep: String?
+    @Option(help: "The largest relative fall of the loss and of the FID that counts as a plateau.") var threshold = 0.05
+    @Option(help: "Write the Markdown here instead of stdout.") var out: String?
+    var invocation: ReportInvocation {
+        var r = input.request(.table1)
+        r.out = out
+        return .plateau(PlateauOptions(sweep: sweep, threshold: threshold), source: r)
+    }
+}
+
 struct NotebookCommand: ReportSubcommand {
     static let configuration = CommandConfiguration(commandName: "notebook",
         abstract: "Re-run the rdd-report commands of a Markdown notebook's ```sh blocks and refresh their outputs in place.")
@@ -228,7 +245,7 @@ extension ReportInvocation {
     /// The request that carries the source (--export/--db) and --out; nil for `notebook`.
     var source: ReportRequest? {
         switch self {
-        case .report(let r), .sweep(_, let r), .compare(_, _, let r): return r
+        case .report(let r), .sweep(_, let r), .compare(_, _, let r), .plateau(_, let r): return r
         case .notebook: return nil
         }
     }
@@ -239,6 +256,7 @@ extension ReportInvocation {
         case .report(let r): return r.kind == .all ? "index" : r.kind == .curves ? "curves" : stem(ofOut: r.out, kind: r.kind)
         case .sweep(_, let r): return r.out.map(stemOf) ?? "sweep"
         case .compare(_, _, let r): return r.out.map(stemOf) ?? "compare"
+        case .plateau(_, let r): return r.out.map(stemOf) ?? "plateau"
         case .notebook: return "notebook"
         }
     }
@@ -251,6 +269,7 @@ extension ReportInvocation {
             let (md, files) = try sweepReport(ReportData(try loader.load(r)), options: o, links: links)
             return ReportOutput(markdown: md, files: files)
         case .compare(let a, let b, let r): return ReportOutput(markdown: try compareReport(ReportData(try loader.load(r)), a, b))
+        case .plateau(let o, let r): return ReportOutput(markdown: try plateauReport(ReportData(try loader.load(r)), options: o))
         case .notebook: throw ReportError("rdd-report notebook renders no report")
         }
     }
@@ -271,8 +290,8 @@ extension ReportInvocation {
 }
 
 /// Runs an invocation as the executable does: Markdown to --out or stdout (saying so when figures were not
-/// written), `all` under --out-dir, `notebook` refreshed in place. A refused `sweep` or `compare` (bad input:
-/// unknown sweep, baseline, metric, step count or trial) prints its message and exits with status 2.
+/// written), `all` under --out-dir, `notebook` refreshed in place. A refused `sweep`, `compare` or `plateau` (bad
+/// input: unknown sweep, baseline, metric, step count or trial; no learning curve) prints its message and exits with status 2.
 public func runFromCommandLine(_ invocation: ReportInvocation, loader: ExportLoader) throws {
     switch invocation {
     case .notebook(let path):
@@ -284,7 +303,7 @@ public func runFromCommandLine(_ invocation: ReportInvocation, loader: ExportLoa
     case .report(let r) where r.kind == .curves:
         try invocation.writeAsCommandLine(loader: loader)
         print("wrote \(r.outDir)/index.md and its figures")
-    case .report, .sweep, .compare:
+    case .report, .sweep, .compare, .plateau:
         let (md, directory): (String, String?)
         do { (md, directory) = try invocation.writeAsCommandLine(loader: loader) } catch let e as ReportError {
             if case .report = invocation { throw e }

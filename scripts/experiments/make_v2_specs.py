@@ -14,8 +14,12 @@ The steps-per-stage rule the pilot applies (decided before it runs): S = the sma
 [2·PILOT_EVERY, PILOT_STEPS] such that for every method and every stage of the pilot
   (a) the distillation loss `total`, restricted to steps ≤ S, reads "converged" by the reports' rule
       (docs/reports.md: least-squares fall over the last quarter ≤ 5 %), and
-  (b) the validation evaluator-FID snapshots in [S/2, S] have a least-squares fall ≤ 5 % of their mean.
+  (b) the validation evaluator-FID snapshots in [S/2, S] — at least three of them, so S ≥ 4·PILOT_EVERY —
+      have a least-squares fall ≤ 5 % of their mean.
 If no S qualifies, the main runs use PILOT_STEPS and the reports flag the stages that did not plateau.
+`rdd-report plateau --sweep v2-pilot` applies this rule to the pilot's export (Sources/Report/Plateau.swift).
+(The "at least three" was added while the pilot's classifier and teacher trained, before any distillation stage
+or evaluation of it had run: two snapshots give a fall that is one noisy difference.)
 
 Scaling from the paper (CIFAR-10, 20,000 steps per stage, batch 32) to `small` (Fashion-MNIST 16×16, batch 32):
 the pilot measures the steps instead of scaling them; v1's 200 steps per stage left RCFD/RDD losses falling
