@@ -54,7 +54,7 @@ extension Dashboard {
         if running.isEmpty {
             b += "<p class=\"muted\">No stage of this sweep is running.</p>\n"
         } else {
-            let shownMetric: (String) -> Bool = { !["lr", "seconds_per_step", "grad_norm"].contains($0) && !$0.hasPrefix("diag") }
+            let shownMetric = SeriesName.isLoss
             b += htmlTable(["Stage", "Identity", "Progress", "Step", "Speed", "ETA", "Heartbeat", "Attempt", "Loss terms (latest step)"], running.map { r in
                 let p = r.progress
                 let frac = p.step.flatMap { s in p.total.map { min(1, Double(s) / Double(max($0, 1))) } } ?? 0

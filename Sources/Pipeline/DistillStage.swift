@@ -121,11 +121,11 @@ public func runDistillation(_ cfg: DistillStageConfig, teacherPath: String, clas
         catch { throw PipelineError("distillation stage '\(cfg.method)' \(cfg.teacherSteps)→\(cfg.teacherSteps / 2), step \(step): \(error)") }
         let lossPeak = residentBefore.flatMap { b0 in peakResidentKB().map { max(0, $0 - b0) * 1024 } }
         var metrics: [(String, Double)] = values.terms.map { ($0.term.rawValue, Double($0.value.item)) }
-        if let lossPeak { metrics.append(("memory/loss_peak_bytes", Double(lossPeak))) }
+        if let lossPeak { metrics.append((SeriesName.lossPeakBytes, Double(lossPeak))) }
         // M_P2P pushes once per step, and a push that does not wrap moves the pointer forward (K ≥ 1 rows).
         if let before = pointerBefore, let after = queue?.pointer {
             if after <= before { refills += 1 }
-            metrics.append(("queue/refills", Double(refills)))
+            metrics.append((SeriesName.queueRefills, Double(refills)))
         }
         let params = adam.params.map(\.1)
         let pending = diagnostics.due(step) ? diagnostics.begin(values: values, studentImage: xs, parameters: params) : nil
@@ -137,8 +137,8 @@ public func runDistillation(_ cfg: DistillStageConfig, teacherPath: String, clas
         adam.update()
         headAdam?.update()
         if let k = cfg.snapshotEvery, (step + 1) % k == 0, step + 1 < cfg.steps { try snapshot(step + 1) }
-        metrics += [("total", Double(values.total.item)), ("lr", Double(adam.lr)), ("grad_norm", Double(norm)),
-                    ("seconds_per_step", (clock.now - t0) / .seconds(1))]
+        metrics += [(SeriesName.total, Double(values.total.item)), (SeriesName.lr, Double(adam.lr)), (SeriesName.gradNorm, Double(norm)),
+                    (SeriesName.secondsPerStep, (clock.now - t0) / .seconds(1))]
         return metrics
     }
     try save(ctx.finalPath, cfg.steps)

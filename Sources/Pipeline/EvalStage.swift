@@ -264,7 +264,7 @@ public func runEvaluation(_ cfg: EvalStageConfig, modelPath: String, classifierP
     enc.outputFormatting = [.sortedKeys, .prettyPrinted]
     try atomicWrite(try enc.encode(out), to: ctx.directory + "/result.json")
     let journal = try Journal(path: ctx.journalPath)
-    journal.log(step: 0, results.map { ($0.name, $0.value) } + [("seconds_per_image", secondsPerImage)])
+    journal.log(step: 0, results.map { ($0.name, $0.value) } + [(SeriesName.secondsPerImage, secondsPerImage)])
     journal.sync()
     return out
 }

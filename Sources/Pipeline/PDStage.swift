@@ -61,7 +61,8 @@ public func runProgressiveDistillation(_ cfg: PDStageConfig, teacherPath: String
         loss.backward()
         let norm = clipGradNorm(adam.params.map(\.1), maxNorm: cfg.settings.gradClip)
         adam.update()
-        return [("loss", Double(loss.item)), ("lr", Double(adam.lr)), ("grad_norm", Double(norm)), ("seconds_per_step", (clock.now - t0) / .seconds(1))]
+        return [(SeriesName.loss, Double(loss.item)), (SeriesName.lr, Double(adam.lr)), (SeriesName.gradNorm, Double(norm)),
+                (SeriesName.secondsPerStep, (clock.now - t0) / .seconds(1))]
     }
     try save(ctx.finalPath, cfg.settings.stepsPerHalving)
 }

@@ -49,7 +49,7 @@ public func trainTeacher(_ cfg: TeacherStageConfig, data: ImageDataset, context 
         adam.update()
         ema.update()
         let dt = (clock.now - t0) / .seconds(1)
-        return [("loss", Double(loss.item)), ("lr", Double(adam.lr)), ("grad_norm", Double(norm)), ("seconds_per_step", dt)]
+        return [(SeriesName.loss, Double(loss.item)), (SeriesName.lr, Double(adam.lr)), (SeriesName.gradNorm, Double(norm)), (SeriesName.secondsPerStep, dt)]
     }
     try save(ctx.finalPath, cfg.settings.steps)
 }

@@ -1,4 +1,5 @@
 import Foundation
+import RunModel
 
 // `rdd-report curves` (issue 20 §4): per configuration, each distillation stage's loss terms and, where the trial
 // set `evaluation.every`, its student's FID against the training step — is the student still improving when the
@@ -15,10 +16,10 @@ struct CurveConfiguration {
     }
 }
 
-/// The loss series of a distillation stage's journal: every logged name but the learning rate, the gradient
-/// norm, the step time and the `diag/…` diagnostics — `total` and one per term of the objective.
+/// The loss series of a distillation stage's journal (`SeriesName.isLoss`: not the learning rate, the gradient norm,
+/// a measurement or a `diag/…`, `memory/…`, `queue/…` series) — `total` and one per term of the objective.
 func lossSeriesNames(_ s: StageRecord) -> [String] {
-    s.series.keys.filter { !["lr", "grad_norm", "seconds_per_step"].contains($0) && !$0.contains("/") }
+    s.series.keys.filter(SeriesName.isLoss)
         .sorted { ($0 == "total" ? 0 : 1, termOrder(termName($0)), $0) < ($1 == "total" ? 0 : 1, termOrder(termName($1)), $1) }
 }
 

@@ -81,7 +81,7 @@ func missingStudent(_ trials: [TrialView], method: String, steps: Int, spec: Str
 
 /// Tables 1 (unconditional) and 2 (class-conditional).
 func methodTable(_ data: ReportData, conditional: Bool, paper: [PaperReference.Row], title: String,
-                 paperDataset: String, baselineRows: [(String, Int)], links: LinkStyle) -> String {
+                 paperDataset: String, baselineRows: [Baseline], links: LinkStyle) -> String {
     var out = "## \(title)\n\n"
     let scopes = data.scopes(conditional: conditional)
     if scopes.isEmpty {
@@ -133,14 +133,13 @@ func methodTable(_ data: ReportData, conditional: Bool, paper: [PaperReference.R
         var extra = baselineRows
         let present = Set(trials.flatMap(\.record.evaluations).map(\.stage))
         for st in present.sorted() {
-            let parts = st.split(separator: "-")
-            guard parts.count == 3, let n = Int(parts[2]) else { continue }
-            let kind = String(parts[1])
-            let isBaseline = SamplerKind(rawValue: kind) != nil || (kind == "pd" && n == 8)
-            if isBaseline && !extra.contains(where: { $0.0 == kind && $0.1 == n }) { extra.append((kind, n)) }
+            guard case .eval(let label, let n)? = StageName(st), let sampler = BaselineSampler(rawValue: label) else { continue }
+            let b = Baseline(sampler, steps: n)
+            if (sampler != .pd || n == 8) && !extra.contains(b) { extra.append(b) }
         }
         var brows: [[String]] = []
-        for (kind, n) in extra {
+        for b in extra {
+            let kind = b.sampler.rawValue, n = b.steps
             let stage = "eval-\(kind)-\(n)"
             let cf = cell(trials, stage: stage, metric: fid), cs = cell(trials, stage: stage, metric: "classifier_score")
             records += cf.records
@@ -149,8 +148,8 @@ func methodTable(_ data: ReportData, conditional: Bool, paper: [PaperReference.R
             brows.append(["\(PaperReference.paperName(kind)) \(n) steps (`\(stage)`)", nfe.isEmpty ? "–" : nfe,
                           cf.text(2, paper: p?.fid), cs.text(2, paper: p?.inceptionScore)])
             if cf.isEmpty {
-                let own = kind == SamplerKind.ddim.rawValue && n == 1024 ? "run \(ddim1024Spec(scope.preset, conditional: conditional)) (the repository's spec for this row: 1024 U-Net passes per sample), or " : ""
-                missing.append("missing: \(stage) (baseline \(kind):\(n)), any seed — \(own)add \"\(kind):\(n)\" to evaluation.baselines in \(spec)")
+                let own = b == Baseline(.sampler(.ddim), steps: 1024) ? "run \(ddim1024Spec(scope.preset, conditional: conditional)) (the repository's spec for this row: 1024 U-Net passes per sample), or " : ""
+                missing.append("missing: \(stage) (baseline \(b)), any seed — \(own)add \"\(b)\" to evaluation.baselines in \(spec)")
             }
         }
         out += "**Other rows** (samplers on the teacher; the 8-step PD model)\n\n"
@@ -185,15 +184,16 @@ func methodTable(_ data: ReportData, conditional: Bool, paper: [PaperReference.R
 public func table1Report(_ data: ReportData, links: LinkStyle) -> String {
     methodTable(data, conditional: false, paper: PaperReference.table1,
                 title: "Table 1 — unconditional generation: methods × steps (paper: CIFAR-10)", paperDataset: "CIFAR-10",
-                baselineRows: [("pd", 8), (SamplerKind.ddim.rawValue, 8), (SamplerKind.pndm.rawValue, 10), (SamplerKind.dpmSolver.rawValue, 12),
-                               (SamplerKind.ddim.rawValue, 1024)], links: links)
+                baselineRows: [Baseline(.pd, steps: 8), Baseline(.sampler(.ddim), steps: 8), Baseline(.sampler(.pndm), steps: 10),
+                               Baseline(.sampler(.dpmSolver), steps: 12), Baseline(.sampler(.ddim), steps: 1024)], links: links)
 }
 
 /// Table 2: ImageNet 64×64 class-conditional in the paper.
 public func table2Report(_ data: ReportData, links: LinkStyle) -> String {
     methodTable(data, conditional: true, paper: PaperReference.table2,
                 title: "Table 2 — class-conditional generation: methods × steps (paper: ImageNet 64×64)", paperDataset: "ImageNet 64×64",
-                baselineRows: [("pd", 8), (SamplerKind.ddim.rawValue, 8), (SamplerKind.ddim.rawValue, 128), (SamplerKind.ddim.rawValue, 1024)], links: links)
+                baselineRows: [Baseline(.pd, steps: 8), Baseline(.sampler(.ddim), steps: 8), Baseline(.sampler(.ddim), steps: 128),
+                               Baseline(.sampler(.ddim), steps: 1024)], links: links)
 }
 
 /// Table 3's rows: the paper's loss configuration and the methods of ours that train it.

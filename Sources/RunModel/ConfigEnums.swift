@@ -90,17 +90,78 @@ public enum SamplerKind: String, CaseIterable, ConfigEnum {
     }
 }
 
-/// One `evaluation.baselines` entry, "ddim:8" → (.ddim, 8); nil when it is not KIND:INTEGER with a known kind.
-public struct Baseline: Equatable, Sendable {
+/// A configuration field written as one JSON string with an inner structure ("ddim:8"), decoded once into its type.
+/// The spec parser checks every such value with `problem` (the message names the file, line, JSON path and value,
+/// before any compute), decoding refuses a malformed one, and encoding writes the same string back, so canonical JSON,
+/// spec hashes and stage identities are what they were when the field was a string. Only the canonical spelling
+/// decodes (`init(parsing:)` refuses "ddim:08"), so decoding and encoding are inverse on every accepted value.
+public protocol ConfigText: Codable, Sendable, CustomStringConvertible {
+    /// The written form, for messages ("KIND:STEPS with KIND one of …").
+    static var form: String { get }
+    /// Parses the written form; throws a `ConfigTextError` saying what is wrong with `text`.
+    init(parsing text: String) throws
+}
+
+extension ConfigText {
+    /// Why `text` is not a value of this type (nil when it is one).
+    public static func problem(_ text: String) -> String? {
+        do { _ = try Self(parsing: text); return nil } catch { return "\(error)" }
+    }
+
+    /// The value decoded from its written form (a conforming type's `init(from:)`); a malformed value is a
+    /// `DecodingError` whose message says why.
+    public static func decodeText(from decoder: Decoder) throws -> Self {
+        let c = try decoder.singleValueContainer()
+        let text = try c.decode(String.self)
+        do { return try Self(parsing: text) } catch {
+            throw DecodingError.dataCorruptedError(in: c, debugDescription: "\(String(reflecting: text)): \(error)")
+        }
+    }
+
+    /// Encodes the written form, `description` (a conforming type's `encode(to:)`).
+    public func encodeText(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(description)
+    }
+}
+
+/// What is wrong with the text of a `ConfigText` value.
+public struct ConfigTextError: Error, CustomStringConvertible, Equatable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// One `evaluation.baselines` entry, written "KIND:STEPS": "ddim:8" is DDIM with 8 steps on the base model, "pd:8"
+/// the PD chain's 8-step model (docs/samplers.md). Which step counts a sampler can run is the registry's to say
+/// (`ExperimentConfig.validationErrors`); this type knows only the form.
+public struct Baseline: ConfigText, Equatable, Hashable {
     public var sampler: BaselineSampler
     public var steps: Int
 
-    public init?(_ text: String) {
-        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
-        guard parts.count == 2, let s = BaselineSampler(rawValue: String(parts[0])), let n = Int(parts[1]) else { return nil }
+    public init(_ sampler: BaselineSampler, steps: Int) { self.sampler = sampler; self.steps = steps }
+
+    public static var form: String {
+        "KIND:STEPS with KIND one of \(BaselineSampler.validNames.joined(separator: ", ")) (e.g. ddim:8, pd:8)"
+    }
+
+    public init(parsing text: String) throws {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count == 2 else { throw ConfigTextError("must be \(Self.form)") }
+        guard let s = BaselineSampler(rawValue: parts[0]) else {
+            throw ConfigTextError("unknown sampler '\(parts[0])': \(enumProblem(parts[0], BaselineSampler.validNames)) (KIND:STEPS, e.g. ddim:8)")
+        }
+        guard let n = Int(parts[1]), String(n) == parts[1] else {
+            throw ConfigTextError("STEPS '\(parts[1])' must be an integer written in plain digits (KIND:STEPS, e.g. \(s.rawValue):8)")
+        }
         sampler = s
         steps = n
     }
+
+    /// "ddim:8": the JSON value.
+    public var description: String { "\(sampler.rawValue):\(steps)" }
+
+    public init(from decoder: Decoder) throws { self = try Self.decodeText(from: decoder) }
+    public func encode(to encoder: Encoder) throws { try encodeText(to: encoder) }
 }
 
 /// "must be one of a, b, c; did you mean 'b'?" for a bad enum value (edit distance ≤ max(2, length/3)).

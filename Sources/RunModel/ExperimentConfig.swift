@@ -92,9 +92,9 @@ public struct EvaluationSettings: Codable, Equatable, Sendable {
     public var metrics: [EvaluationMetric]
     /// Which distilled students to evaluate (by step count).
     public var studentSteps: [Int]
-    /// Training-free baselines on the teacher / PD chain: e.g. "ddim:8", "ddim:1024", "pd:8",
-    /// "dpm_solver:12", "pndm:10".
-    public var baselines: [String]
+    /// Training-free baselines on the teacher / PD chain, written "ddim:8", "ddim:1024", "pd:8", "dpm_solver:12",
+    /// "pndm:10" in JSON (`Baseline`: decoded once here, encoded back to the same strings).
+    public var baselines: [Baseline]
     public var batchSize: Int
     /// Learning curves (issue 20 §4): every distillation stage keeps a snapshot of its student after every `every`
     /// steps (and at step 0), and a `curve-<method>-<steps>` stage evaluates them at `curveSamples` samples.
@@ -109,7 +109,7 @@ public struct EvaluationSettings: Codable, Equatable, Sendable {
     /// `"reference": "test"` shares every stage with a spec that leaves it out.
     public var reference: EvaluationReference?
 
-    public init(samples: Int, metrics: [EvaluationMetric], studentSteps: [Int], baselines: [String], batchSize: Int,
+    public init(samples: Int, metrics: [EvaluationMetric], studentSteps: [Int], baselines: [Baseline], batchSize: Int,
                 every: Int? = nil, everySamples: Int? = nil, reference: EvaluationReference? = nil) {
         self.samples = samples; self.metrics = metrics; self.studentSteps = studentSteps; self.baselines = baselines; self.batchSize = batchSize
         self.every = every; self.everySamples = everySamples; self.reference = reference
@@ -235,15 +235,11 @@ extension ExperimentConfig {
         for (i, s) in evaluation.studentSteps.enumerated() {
             check(s >= d.to && s <= d.from && s & (s - 1) == 0, "evaluation.studentSteps[\(i)]", s, "must be a power of two between distill.to = \(d.to) and distill.from = \(d.from)")
         }
+        // The form of each baseline ("KIND:STEPS", a known kind) was checked when it was decoded; here, whether its model
+        // and step count exist.
         for (i, b) in evaluation.baselines.enumerated() {
-            guard let base = Baseline(b) else {
-                let kind = String(b.split(separator: ":").first ?? "")
-                let hint = BaselineSampler(rawValue: kind) == nil && !kind.isEmpty ? " (sampler '\(kind)' " + enumProblem(kind, BaselineSampler.validNames) + ")" : ""
-                check(false, "evaluation.baselines[\(i)]", b, "must be KIND:STEPS with KIND one of \(BaselineSampler.validNames.joined(separator: ", ")) (e.g. ddim:8, pd:8)" + hint)
-                continue
-            }
-            let n = base.steps
-            switch base.sampler {
+            let n = b.steps
+            switch b.sampler {
             case .pd: check(n >= pd.downTo && n < 1024 && n & (n - 1) == 0, "evaluation.baselines[\(i)]", b, "a PD model exists only for powers of two from pd.downTo = \(pd.downTo) to 512")
             case .sampler(let kind):
                 // The registry says which step counts the sampler runs on the base model (T = 1024).

@@ -294,7 +294,7 @@ public enum StagePlan {
         for s in c.evaluation.studentSteps {
             if let m = students[s] { eval(model: m, sampler: .ddim, steps: s, label: c.distill.method.rawValue) }
         }
-        for b in c.evaluation.baselines.compactMap(Baseline.init) {
+        for b in c.evaluation.baselines {
             switch b.sampler {
             case .pd: if let m = modelAt[b.steps] { eval(model: m, sampler: .ddim, steps: b.steps, label: "pd") }
             case .sampler(let sampler): eval(model: .teacher, sampler: sampler, steps: b.steps, label: sampler.rawValue)

@@ -1,4 +1,5 @@
 import Foundation
+import RunModel
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -44,7 +45,7 @@ public struct ProgressRow {
         } else {
             s += "  running " + formatDuration(elapsed)
         }
-        let shown = metrics.filter { !["lr", "seconds_per_step", "grad_norm"].contains($0.0) && !$0.0.hasPrefix("diag") }.prefix(3)
+        let shown = metrics.filter { SeriesName.isLoss($0.0) }.prefix(3)
         for (k, v) in shown { s += String(format: "  %@ %.4g", k, v) }
         if attempt > 1 { s += "  (attempt \(attempt))" }
         return s.count > maxWidth ? String(s.prefix(maxWidth - 1)) + "…" : s

@@ -81,6 +81,8 @@ public indirect enum KeySchema {
     case string
     /// A `ConfigEnum` field: one of these strings.
     case enumeration([String])
+    /// A `ConfigText` field: a string of the type's form (`Baseline`: "KIND:STEPS").
+    case text(any ConfigText.Type)
     case array(KeySchema)
     case optional(KeySchema)
     case unknown
@@ -88,6 +90,9 @@ public indirect enum KeySchema {
 
     public static func of(_ value: Any) -> KeySchema {
         if let e = value as? any ConfigEnum { return .enumeration(type(of: e).validNames) }
+        if let t = value as? any ConfigText { return .text(type(of: t)) }
+        // An array of them, which may be empty in the defaults (`evaluation.baselines`), so its type is read off the array's.
+        if let a = value as? any ConfigTextArray { return .array(.text(type(of: a).element)) }
         let m = Mirror(reflecting: value)
         let typeName = "\(type(of: value))"
         if m.displayStyle == .optional {
@@ -137,6 +142,7 @@ public indirect enum KeySchema {
         case .boolean: return "true or false"
         case .string: return "a string"
         case .enumeration(let names): return "one of \(names.joined(separator: ", "))"
+        case .text(let t): return "a string \(t.form)"
         case .array(let e): return "an array of \(e.pluralDescription)"
         case .optional(let e): return e.typeDescription + " or null"
         case .unknown: return "a value"
@@ -150,6 +156,7 @@ public indirect enum KeySchema {
         case .number: return "numbers"
         case .boolean: return "booleans"
         case .string: return "strings"
+        case .text(let t): return "strings \(t.form)"
         default: return "values"
         }
     }
@@ -166,6 +173,7 @@ public indirect enum KeySchema {
             return ["\(path) = \(v.serialized()): expected \(typeDescription), got the non-integer number \(d)"]
         case (.number, .int), (.number, .double), (.boolean, .bool), (.string, .string): return []
         case (.enumeration(let names), .string(let s)): return names.contains(s) ? [] : ["\(path) = \(v.serialized()): \(enumProblem(s, names))"]
+        case (.text(let t), .string(let s)): return t.problem(s).map { ["\(path) = \(v.serialized()): \($0)"] } ?? []
         case (.array(let e), .array(let a)): return a.enumerated().flatMap { e.check($0.1, path: "\(path)[\($0.0)]") }
         case (.object(let kv), .object(let vv)):
             var out: [String] = []
@@ -179,6 +187,10 @@ public indirect enum KeySchema {
         }
     }
 }
+
+/// An array of `ConfigText` values: `KeySchema.of` reads the element type off it when the array is empty.
+protocol ConfigTextArray { static var element: any ConfigText.Type { get } }
+extension Array: ConfigTextArray where Element: ConfigText { static var element: any ConfigText.Type { Element.self } }
 
 /// Levenshtein distance (for "did you mean").
 public func editDistance(_ a: String, _ b: String) -> Int { levenshtein(a, b) }

@@ -46,7 +46,7 @@ struct Trial: ParsableCommand {
     @Option(help: "Trial seed.") var seed: UInt64 = 0
     @Option(help: "Output directory (rerun to resume).") var out = "results/trial-tiny"
     @Option(help: "Threads.") var threads = 2
-    @Option(help: "Baselines to evaluate too, comma-separated KIND:STEPS with KIND one of \(BaselineSampler.validNames.joined(separator: ", ")) (e.g. ddim:8, pd:8, dpm_solver:12).") var baselines = ""
+    @Option(help: "Baselines to evaluate too, comma-separated \(Baseline.form).") var baselines = ""
     @Option(help: "Samples per evaluation (default: the preset's).") var samples: Int?
     @Option(help: "PD steps per halving (default: the preset's).") var pdSteps: Int?
     @Option(help: "PD learning rate (default: the preset's).") var pdLr: Float?
@@ -55,7 +55,10 @@ struct Trial: ParsableCommand {
         Threads.set(threads)
         var c = try ExperimentConfig.defaults(preset: preset)
         c.distill.method = try DistillMethod(parsing: method)
-        c.evaluation.baselines = baselines.split(separator: ",").map(String.init)
+        c.evaluation.baselines = try baselines.split(separator: ",").map { text in
+            let b = text.trimmingCharacters(in: .whitespaces)
+            do { return try Baseline(parsing: b) } catch { throw ValidationError("--baselines \(b): \(error)") }
+        }
         if let samples { c.evaluation.samples = samples }
         if let pdSteps { c.pd.stepsPerHalving = pdSteps }
         if let pdLr { c.pd.lr = pdLr }

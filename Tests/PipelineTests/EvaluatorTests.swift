@@ -15,7 +15,7 @@ final class EvaluatorTests: XCTestCase {
         var c = try ExperimentConfig.defaults(preset: "tiny")
         c.distill.method = method
         c.evaluation.metrics = metrics.map { EvaluationMetric(rawValue: $0)! }
-        c.evaluation.baselines = ["ddim:8", "pd:8"]
+        c.evaluation.baselines = try ["ddim:8", "pd:8"].map(Baseline.init(parsing:))
         c.evaluation.studentSteps = [1, 2]
         return c
     }

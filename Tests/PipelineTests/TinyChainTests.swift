@@ -12,7 +12,7 @@ final class TinyChainTests: XCTestCase {
         var c = try ExperimentConfig.defaults(preset: "tiny")
         c.distill.to = 8                      // stop after the PD chain: no distillation stage
         c.evaluation.studentSteps = []
-        c.evaluation.baselines = ["pd:8", "ddim:8"]
+        c.evaluation.baselines = [Baseline(.pd, steps: 8), Baseline(.sampler(.ddim), steps: 8)]
         let root = NSTemporaryDirectory() + "rdd-tiny-chain-\(getpid())"
         let clock = ContinuousClock(), t0 = clock.now
         try runTrialInProcess(c, root: root)

@@ -9,7 +9,7 @@ final class ReferencePlanTests: XCTestCase {
         var c = try ExperimentConfig.defaults(preset: "tiny")
         c.distill.method = .rdd
         c.evaluation.metrics = [.fidClassifier, .fidEvaluator]
-        c.evaluation.baselines = ["ddim:8", "pd:8"]
+        c.evaluation.baselines = [Baseline(.sampler(.ddim), steps: 8), Baseline(.pd, steps: 8)]
         c.evaluation.every = 10
         c.evaluation.reference = reference
         return StagePlan.plan(c)

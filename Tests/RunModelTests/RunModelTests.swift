@@ -6,7 +6,7 @@ import RunModel
 final class RunModelTests: XCTestCase {
     func config(_ preset: String = "tiny", _ edit: (inout ExperimentConfig) -> Void = { _ in }) throws -> ExperimentConfig {
         var c = try ExperimentConfig.defaults(preset: preset)
-        c.evaluation.baselines = ["ddim:8", "pd:8", "dpm_solver:12", "pndm:10"]
+        c.evaluation.baselines = try ["ddim:8", "pd:8", "dpm_solver:12", "pndm:10"].map(Baseline.init(parsing:))
         c.evaluation.studentSteps = [1, 2, 4]
         c.evaluation.metrics = [.fidClassifier, .fidEvaluator]
         edit(&c)
@@ -77,6 +77,54 @@ final class RunModelTests: XCTestCase {
         XCTAssertEqual(SamplerKind.validNames, ["ddim", "dpm_solver", "pndm"])
         let e = ConfigValueError(field: "distillation method", value: "rddd", valid: DistillMethod.validNames)
         XCTAssertTrue(e.description.contains("did you mean 'rdd'?"), e.description)
+    }
+
+    /// `evaluation.baselines` holds `Baseline`s, decoded once from "KIND:STEPS" and encoded back to the same strings (so
+    /// canonical JSON and stage identities are those of the string field it replaced); a malformed string is refused
+    /// when decoded, saying what is wrong (with "did you mean"), at its JSON path.
+    func testBaselinesDecodeOnceAndEncodeAsTheirStrings() throws {
+        let c = try config()
+        XCTAssertEqual(c.evaluation.baselines.map(\.description), ["ddim:8", "pd:8", "dpm_solver:12", "pndm:10"])
+        XCTAssertEqual(c.evaluation.baselines[1], Baseline(.pd, steps: 8))
+        XCTAssertEqual(c.evaluation.baselines[2], Baseline(.sampler(.dpmSolver), steps: 12))
+        let json = canonicalJSON(c)
+        XCTAssertTrue(json.contains(#""baselines":["ddim:8","pd:8","dpm_solver:12","pndm:10"]"#), json)
+        let back = try JSONDecoder().decode(ExperimentConfig.self, from: Data(json.utf8))
+        XCTAssertEqual(back, c)
+        XCTAssertEqual(canonicalJSON(back), json)
+        XCTAssertNil(Baseline.problem("pd:8"))
+
+        let refused: [(String, String)] = [
+            ("dpm-solver:12", "unknown sampler 'dpm-solver': must be one of pd, ddim, dpm_solver, pndm; did you mean 'dpm_solver'?"),
+            ("ddmi:8", "did you mean 'ddim'?"),
+            ("ddim", "must be KIND:STEPS with KIND one of pd, ddim, dpm_solver, pndm (e.g. ddim:8, pd:8)"),
+            ("ddim:8:2", "must be KIND:STEPS"),
+            ("ddim:eight", "STEPS 'eight' must be an integer"),
+            ("ddim:08", "STEPS '08' must be an integer written in plain digits"),
+            ("ddim:", "STEPS ''"),
+        ]
+        for (text, fragment) in refused {
+            XCTAssertThrowsError(try Baseline(parsing: text), text) { XCTAssertTrue("\($0)".contains(fragment), "\(text): \($0)") }
+            XCTAssertEqual(Baseline.problem(text)?.contains(fragment), true, text)
+            let bad = json.replacingOccurrences(of: #""pd:8""#, with: "\"\(text)\"")
+            XCTAssertThrowsError(try JSONDecoder().decode(ExperimentConfig.self, from: Data(bad.utf8)), text) { e in
+                guard case DecodingError.dataCorrupted(let ctx) = e else { return XCTFail("\(text): \(e)") }
+                XCTAssertEqual(ctx.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }, ["evaluation", "baselines", "1"], text)
+                XCTAssertTrue(ctx.debugDescription.contains("\"\(text)\": ") && ctx.debugDescription.contains(fragment), ctx.debugDescription)
+            }
+        }
+    }
+
+    /// Measurements (timings, memory) are told apart from computed series in one place: the identity tests leave them
+    /// out, and the status line, the dashboard and the learning curves show only the loss and its terms.
+    func testMeasuredSeriesAreNamedOnce() {
+        XCTAssertEqual(SeriesName.measurements, ["seconds_per_step", "seconds_per_image", "memory/loss_peak_bytes"])
+        for name in ["total", "loss", "cfd", "is_p2p", "m_p2p", "test_accuracy"] { XCTAssertTrue(SeriesName.isLoss(name), name) }
+        for name in ["lr", "grad_norm", "seconds_per_step", "seconds_per_image", "memory/loss_peak_bytes", "queue/refills", "diag/cfd/share"] {
+            XCTAssertFalse(SeriesName.isLoss(name), name)
+        }
+        XCTAssertTrue(SeriesName.isComputed(SeriesName.queueRefills), "the refill count is computed: it reproduces")
+        XCTAssertFalse(SeriesName.isComputed(SeriesName.lossPeakBytes))
     }
 
     /// The paper preset's objective is the paper's (spec §4): the one place these defaults live.

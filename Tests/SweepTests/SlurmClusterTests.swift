@@ -3,6 +3,7 @@ import Foundation
 import GRDB
 @testable import Sweep
 import Pipeline
+import RunModel
 
 /// End to end against a real Slurm cluster (scripts/slurm/start-cluster.sh: one node on localhost;
 /// `.ci/run` starts it and sets RDD_SLURM_E2E=1). Without RDD_SLURM_E2E=1 the test is skipped (XCTSkip);
@@ -137,7 +138,7 @@ final class SlurmClusterTests: XCTestCase {
         func numbers(_ root: String) throws -> [String] {
             try rows(root, """
                 SELECT stage || ' ' || step || ' ' || name || ' ' || quote(value) AS x FROM metrics
-                WHERE name NOT IN ('seconds_per_step', 'seconds_per_image', 'memory/loss_peak_bytes') ORDER BY stage, step, name
+                WHERE \(SchedulerTests.computedMetricsSQL) ORDER BY stage, step, name
                 """).map { $0["x"] as String }
                 + rows(root, "SELECT stage || ' ' || metric || ' ' || quote(value) AS x FROM evaluations ORDER BY stage, metric").map { $0["x"] as String }
         }

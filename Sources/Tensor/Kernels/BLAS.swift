@@ -63,8 +63,6 @@ public enum GemmDispatch {
     nonisolated(unsafe) public static var ownKernel: Bool = true
     /// ... including Aᵀ·B (the convolutions' weight gradients); benchmarks only, as `ownKernel`.
     nonisolated(unsafe) public static var ownKernelTransposedA: Bool = true
-    /// Always true since the portable path exists (kept for callers that asked before it did).
-    public static let ownKernelAvailable: Bool = true
 
     /// The ISA from `RDD_KERNELS` (nil when unset or `auto`), or the error that refuses it.
     public static func parse(_ value: String?) throws -> KernelISA? {
@@ -104,10 +102,11 @@ public enum GemmDispatch {
         }
     }
 
-    /// Our kernel for every product (any shape, alpha, beta, transposition) unless a benchmark switched it
-    /// off. The choice never depends on M, so splitting rows of C over threads never changes the kernel.
+    /// Our kernel for every product (any shape, alpha, beta, op(B)) unless a benchmark switched it off, for all
+    /// products or for Aᵀ·B only. The choice depends on nothing else (not on M, so splitting rows of C over threads
+    /// never changes the kernel).
     @inline(__always)
-    static func useOwn(transA: Bool, transB: Bool, n: Int, k: Int, alpha: Float, beta: Float) -> Bool {
+    static func useOwn(transA: Bool) -> Bool {
         ownKernel && (!transA || ownKernelTransposedA)
     }
 }
@@ -125,7 +124,7 @@ public func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k:
     let lda = lda ?? (transA ? m : k)
     let ldb = ldb ?? (transB ? k : n)
     let ldc = ldc ?? n
-    if GemmDispatch.useOwn(transA: transA, transB: transB, n: n, k: k, alpha: alpha, beta: beta) {
+    if GemmDispatch.useOwn(transA: transA) {
         _ = GemmDispatch.isa   // the RDD_KERNELS choice, once
         rdd_sgemm_ex(transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
         return
@@ -174,8 +173,8 @@ public func sgemmParallel(transA: Bool = false, transB: Bool = false, m: Int, n:
 /// Floats needed for a packed K×N op(B) (a 64-byte aligned buffer of this size).
 public func packedBFloats(n: Int, k: Int) -> Int { rdd_packed_b_floats(n, k) }
 
-/// Packs op(B) (K×N; B is N×K with `transB`) for `sgemmPackedB`. Only when
-/// `GemmDispatch.useOwn(transA: false, transB:, n:, k:, alpha: 1, beta:)` holds for the products.
+/// Packs op(B) (K×N; B is N×K with `transB`) for `sgemmPackedB`. Only when `GemmDispatch.useOwn(transA: false)`
+/// holds (the products A·op(B) run on our kernel).
 public func packBForOwnKernel(transB: Bool, n: Int, k: Int, b: UnsafePointer<Float>, ldb: Int, into dst: UnsafeMutablePointer<Float>) {
     rdd_pack_b(transB ? 1 : 0, n, k, b, ldb, dst)
 }

@@ -410,10 +410,9 @@ struct ConvPlan {
 
     /// Floats for `packWeight`'s buffer, or 0 when the products do not run on our kernel (the chunks'
     /// `sgemm` calls then go to OpenBLAS, which packs per call).
-    func packedWeightFloats(n N: Int, transB: Bool, beta: Float) -> Int {
-        let kc = L.K / parts
-        guard GemmDispatch.useOwn(transA: false, transB: transB, n: N, k: kc, alpha: 1, beta: beta) else { return 0 }
-        return parts * packedBFloats(n: N, k: kc)
+    func packedWeightFloats(n N: Int) -> Int {
+        guard GemmDispatch.useOwn(transA: false) else { return 0 }
+        return parts * packedBFloats(n: N, k: L.K / parts)
     }
 
     /// Packs each part's op(w) once for all chunks (the chunks used to repack it in every call:
@@ -461,7 +460,7 @@ func loweredGemm(_ out: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>
                 Conv2dProfile.addGemm(t, c0)
             }
         }
-        let packedFloats = plan.packedWeightFloats(n: N, transB: transB, beta: beta)
+        let packedFloats = plan.packedWeightFloats(n: N)
         if packedFloats == 0 { run(nil); return }
         ScratchPool.withScratch(packedFloats) { packed in
             timedOther { plan.packWeight(w, n: N, transB: transB, into: packed) }

@@ -65,7 +65,7 @@ enum Winograd {
         let tiles = B * tH * tW
         let tc = tilesPerChunk(cin: cin, cout: cout)
         let chunks = (tiles + tc - 1) / tc
-        let own = GemmDispatch.useOwn(transA: false, transB: false, n: cout, k: cin, alpha: 1, beta: 0)
+        let own = GemmDispatch.useOwn(transA: false)
         let packedPer = own ? packedBFloats(n: cout, k: cin) : 0
         ScratchPool.withScratch(max(1, 16 * packedPer) + cin) { packed in
             let zero = packed + 16 * packedPer
