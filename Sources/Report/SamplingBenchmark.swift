@@ -19,7 +19,7 @@ public struct SamplingBenchmark: Codable, Equatable, Sendable {
         public var imagesPerSecond: Double
         public init(seconds: Double, samples: Int) {
             self.seconds = seconds
-            imagesPerSecond = seconds > 0 ? Double(samples) / seconds : .infinity
+            imagesPerSecond = seconds > 0 ? Double(samples) / seconds : 0   // a record with a 0 s side is refused on reading
         }
     }
 
