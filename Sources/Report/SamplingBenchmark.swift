@@ -162,6 +162,13 @@ func controlledBenchmarkLine(preset: String, _ b: SamplingBenchmark?) -> String 
         out += "  - Taken under load: the 1-minute load average was \(load(b.loadAverageStart)) before the first round (other work was running), so read the ratio, not the seconds; an idle-machine record replaces it.\n"
     }
     if let note = b.note, !note.isEmpty { out += "  - Note: \(note)\n" }
-    out += "  - Command: `\(b.command.joined(separator: " "))`.\n"
+    out += "  - Command: `\(b.command.map(shellQuoted).joined(separator: " "))`.\n"
     return out
+}
+
+/// `word` as a POSIX shell reads it back: unchanged when it holds only safe characters, else in single quotes.
+func shellQuoted(_ word: String) -> String {
+    let safe = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./=,:+@%")
+    if !word.isEmpty, word.allSatisfy(safe.contains) { return word }
+    return "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
 }

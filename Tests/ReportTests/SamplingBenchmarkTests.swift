@@ -11,7 +11,7 @@ final class SamplingBenchmarkTests: XCTestCase {
                            cpu: "AMD EPYC 7551 32-Core Processor", cpuFeatures: ["avx2", "fma"], ownGemmISA: "avx2+fma",
                            blasCore: "Zen", blasISA: "avx2+fma", blasConfig: "OpenBLAS 0.3.21 DYNAMIC_ARCH", threads: 2)
         return SamplingBenchmark(
-            command: ["rdd-bench", "sampling", "--preset", preset, "--output", "x.json"], started: "2026-12-07T06:00:00Z",
+            command: ["rdd-bench", "sampling", "--preset", preset, "--output", "x.json", "--note", "it's loaded"], started: "2026-12-07T06:00:00Z",
             finished: "2026-12-07T06:01:00Z", provenance: p, cores: 2, loadAverageStart: [loadStart, 2, 1], loadAverageEnd: [4.25, 3, 2],
             preset: preset, network: "U-Net ch 32 × [1, 2] at 8×8×1, 1000 parameters", weights: "untrained (seed 0)",
             samples: 16, batch: 16, studentSteps: 1, studentNFE: 1, teacherNFE: 1024,
@@ -60,6 +60,8 @@ final class SamplingBenchmarkTests: XCTestCase {
         XCTAssertTrue(head.contains("Rounds — 1: student 0.016 s (1000.0 images/s), DDIM-1024 16.00 s (1.000 images/s), 1000×; 2: "), head)
         XCTAssertTrue(head.contains("Taken under load: the 1-minute load average was 3.50"), head)
         XCTAssertTrue(head.contains("Note: synthetic"), head)
+        // The command as a shell reads it back: a word with a space or quote in single quotes.
+        XCTAssertTrue(head.contains("Command: `rdd-bench sampling --preset tiny --output x.json --note 'it'\\''s loaded'`."), head)
         // The per-trial table is the one without a record: every row, unchanged.
         let without = try speedup(benchmarks: dir + "/none")
         XCTAssertEqual(md.components(separatedBy: "**Per-trial sampling times**").last, without.components(separatedBy: "**Per-trial sampling times**").last)
