@@ -66,7 +66,7 @@ let package = Package(
         .executableTarget(name: "rdd-setup", dependencies: ["Inception", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         .executableTarget(name: "rdd-bench", dependencies: [
-            "Tensor", "NN", "Models", "Inception", "Diffusion", "Checkpoint", "Pipeline", "Dashboard", "Sweep", "RunModel",
+            "Tensor", "NN", "Models", "Inception", "Diffusion", "Checkpoint", "Pipeline", "Dashboard", "Sweep", "Report", "RunModel",
             .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "GRDB", package: "GRDB.swift"),
         ]),
 

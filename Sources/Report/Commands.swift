@@ -33,7 +33,7 @@ extension ReportKind {
         case .fig7: return "Fig. 7: FID against τ_IS and τ_M, with RCFD's 4-step FID."
         case .fig8: return "Fig. 8: FID against the queue size N_q and contrast sample V."
         case .fig9: return "Fig. 9: FID against the loss weights α and β, with RCFD's 4-step FID."
-        case .speedup: return "Measured seconds per image of every student and baseline vs DDIM at 1024 steps."
+        case .speedup: return "Speed-up vs DDIM at 1024 steps: the controlled benchmark (rdd-bench sampling), then every evaluation's seconds per image."
         case .terms: return "Loss-term diagnostics per distillation stage, with a plot of the gradient shares."
         case .all: return "Every report, written under --out-dir with an index.md."
         case .curves: return "Learning curves: per configuration, loss terms and (with evaluation.every) the student's FID against the step; SVGs + index.md under --out-dir."
@@ -132,7 +132,23 @@ struct Fig6: PlainReport { static let kind = ReportKind.fig6; @OptionGroup var o
 struct Fig7: PlainReport { static let kind = ReportKind.fig7; @OptionGroup var options: ReportOptions }
 struct Fig8: PlainReport { static let kind = ReportKind.fig8; @OptionGroup var options: ReportOptions }
 struct Fig9: PlainReport { static let kind = ReportKind.fig9; @OptionGroup var options: ReportOptions }
-struct Speedup: PlainReport { static let kind = ReportKind.speedup; @OptionGroup var options: ReportOptions }
+
+/// Where the speed-up report finds the controlled benchmark records (`speedup` and `all`).
+struct BenchmarkOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Directory of the controlled benchmark records, sampling-<preset>.json (rdd-bench sampling --output).", valueName: "dir"))
+    var benchmarks = "results/benchmarks"
+}
+
+struct Speedup: ReportSubcommand {
+    static let configuration = CommandConfiguration(commandName: "speedup", abstract: ReportKind.speedup.abstract)
+    @OptionGroup var options: ReportOptions
+    @OptionGroup var benchmark: BenchmarkOptions
+    var invocation: ReportInvocation {
+        var r = options.request(.speedup)
+        r.benchmarks = benchmark.benchmarks
+        return .report(r)
+    }
+}
 
 struct Fig5: ReportSubcommand {
     static let configuration = CommandConfiguration(commandName: "fig5", abstract: ReportKind.fig5.abstract)
@@ -166,9 +182,10 @@ struct All: ReportSubcommand {
     @Option(help: "Directory the evaluations' artifactDirectory paths are relative to (fig5).") var resultsRoot = "results"
     @Option(help: "Only trials of this preset.") var preset: String?
     @Option(help: "Only trials of this sweep (NAME or NAME@REVISION).") var sweep: String?
+    @OptionGroup var benchmark: BenchmarkOptions
     var invocation: ReportInvocation {
         var r = input.request(.all)
-        r.outDir = outDir; r.resultsRoot = resultsRoot; r.preset = preset; r.sweep = sweep
+        r.outDir = outDir; r.resultsRoot = resultsRoot; r.preset = preset; r.sweep = sweep; r.benchmarks = benchmark.benchmarks
         return .report(r)
     }
 }

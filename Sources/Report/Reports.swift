@@ -48,6 +48,9 @@ public struct ReportRequest: Equatable {
     public var out: String?
     public var outDir = "results/reports"
     public var resultsRoot = "results"
+    /// `--benchmarks DIR`: where the speed-up report finds each preset's controlled benchmark record,
+    /// `sampling-<preset>.json` (written by `rdd-bench sampling --output`).
+    public var benchmarks = "results/benchmarks"
     public var preset: String?
     /// `--sweep NAME[@REV]`: only that sweep's trials (e.g. an Inception-FID sweep reported on its own).
     public var sweep: String?
@@ -81,7 +84,7 @@ public func produceReport(_ kind: ReportKind, _ data: ReportData, request r: Rep
     case .fig7: let (md, f) = fig7Report(data, links: links); return ReportOutput(markdown: md, files: f)
     case .fig8: let (md, f) = fig8Report(data, links: links); return ReportOutput(markdown: md, files: f)
     case .fig9: let (md, f) = fig9Report(data, links: links); return ReportOutput(markdown: md, files: f)
-    case .speedup: return ReportOutput(markdown: speedupReport(data, links: links))
+    case .speedup: return ReportOutput(markdown: try speedupReport(data, benchmarkDirectory: r.benchmarks, links: links))
     case .terms: let (md, f) = try termsReport(data, trials: r.trials, links: links); return ReportOutput(markdown: md, files: f)
     case .curves: return curvesReport(data, links: links)
     case .all:

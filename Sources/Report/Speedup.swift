@@ -1,14 +1,28 @@
 import Foundation
 
-// Measured sampling time per image of every student and baseline against DDIM at 1024 steps.
+// The speed-up of the students over DDIM at 1024 steps: the controlled benchmark (SamplingBenchmark.swift), then the
+// measured sampling time per image of every student and baseline evaluated in the export.
 
 /// Order of rows: the distilled students by method, then the training-free baselines.
 let speedupMethodOrder = ["pd", "pd_perceptual", "rcfd", "rdd", "cfd+ii_p2p", "cfd+is_p2p", "cfd+m_p2p", "cfd+is_p2p+m_p2p"]
 
-public func speedupReport(_ data: ReportData, links: LinkStyle) -> String {
-    var out = "## Speed-up — measured seconds per image against DDIM at 1024 steps\n\n"
-    out += "Each evaluation records the wall time of sampling its N images divided by N (`secondsPerImage`: sampling only, no metric), and its network evaluations per image (NFE). The speed-up of a row is DDIM-1024's seconds per image over the row's, computed per trial when the trial also evaluated DDIM-1024 with the same seed (then averaged over seeds), else as the ratio of the means. The ideal speed-up is the NFE ratio 1024 / NFE.\n\n"
+/// The controlled benchmark of each preset in the export (`SamplingBenchmark`, from `benchmarkDirectory`) first,
+/// then every evaluation's own sampling time against DDIM-1024's, per scope.
+public func speedupReport(_ data: ReportData, benchmarkDirectory: String, links: LinkStyle) throws -> String {
+    var out = "## Speed-up — controlled benchmark, then every evaluation's seconds per image against DDIM at 1024 steps\n\n"
     let scopes = data.scopes()
+    var presets: [String] = []
+    for s in scopes where !presets.contains(s.preset) { presets.append(s.preset) }
+    if !presets.isEmpty {
+        out += "**Controlled benchmark** (`rdd-bench sampling`: both sides in one run, on one U-Net, at one thread count, the rounds alternating student and DDIM-1024 so both see the same load; the ratio of sampling times at equal N):\n\n"
+        for p in presets {
+            let record = try SamplingBenchmark.load(directory: benchmarkDirectory, preset: p)
+            out += controlledBenchmarkLine(preset: p, record)
+        }
+        out += "\n"
+    }
+    out += "**Per-trial sampling times** (not a controlled measurement: each evaluation ran in its own stage, at its own thread count and machine load; every row is listed). "
+    out += "Each evaluation records the wall time of sampling its N images divided by N (`secondsPerImage`: sampling only, no metric), and its network evaluations per image (NFE). The speed-up of a row is DDIM-1024's seconds per image over the row's, computed per trial when the trial also evaluated DDIM-1024 with the same seed (then averaged over seeds), else as the ratio of the means. The ideal speed-up is the NFE ratio 1024 / NFE.\n\n"
     if scopes.isEmpty { return out + "missing: no completed trials in this export.\n" }
     for scope in scopes {
         let trials = data.trials(in: scope).filter(isTableTrial)

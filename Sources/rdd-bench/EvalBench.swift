@@ -8,53 +8,6 @@ import Checkpoint
 import Pipeline
 import RunModel
 
-/// Sampling speed of a k-step student against the 1024-step DDIM teacher, measured in one run on the same
-/// U-Net (issue 6 §5: the paper's "256× faster than DDIM at 1024 steps" measured, not quoted). Both sample the
-/// same N images from the same noise; rounds alternate student and teacher so both see the same machine load.
-/// The network's weights do not change the work per step, so an untrained U-Net of the preset (the default)
-/// times the same as a trained one; `--model` loads a checkpoint's weights instead.
-struct SamplingBench: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "sampling",
-        abstract: "Images per second of a k-step student vs DDIM at 1024 steps on the same U-Net, in one run.")
-    @Option(help: "Preset whose U-Net is timed.") var preset = "small"
-    @Option(help: "Images sampled by each side per round (N).") var samples = 16
-    @Option(help: "Sampling batch size.") var batch = 16
-    @Option(help: "Student steps (k).") var studentSteps = 1
-    @Option(help: "Rounds (student then teacher in each).") var rounds = 2
-    @Option(help: "Threads for BLAS and our kernels.") var threads = 2
-    @Option(help: "Load U-Net weights from this checkpoint (default: untrained, seed 0).") var model: String?
-
-    func run() throws {
-        Threads.set(threads)
-        let p = try Preset.named(preset)
-        var ucfg = p.unet
-        ucfg.dropout = 0
-        let net = model == nil ? UNet(ucfg, seed: 0) : try loadUNet(ucfg, from: model!).0
-        net.train(false)
-        var unused = RNG(seed: 0)
-        let denoiser: Denoiser = { z, k, y in net(z, timesteps: k, labels: y, rng: &unused) }
-        let student = try StepGrid(steps: studentSteps, timeScale: 1024 / studentSteps).samplingIndices()
-        let teacher = try StepGrid(steps: 1024, timeScale: 1).samplingIndices()
-        var rng = RNG(seed: 7)
-        let shape = [ucfg.imageSize, ucfg.imageSize, ucfg.inChannels]
-        let noise = (0..<((samples + batch - 1) / batch)).map { i in Tensor.randn([min(batch, samples - i * batch)] + shape, rng: &rng) }
-        func time(_ indices: [Int]) -> Double {
-            let clock = ContinuousClock(), t0 = clock.now
-            for x in noise { _ = Autograd.noGrad { ddimSample(model: denoiser, indices: indices, xT: x) } }
-            return (clock.now - t0) / .seconds(1)
-        }
-        print("preset \(p.name) U-Net \(ucfg.ch)×\(ucfg.chMult) at \(ucfg.imageSize)×\(ucfg.imageSize)×\(ucfg.inChannels), \(net.parameterCount) parameters, "
-              + "\(model == nil ? "untrained (seed 0)" : model!); N = \(samples) per side, batch \(batch), \(threads) threads")
-        for r in 1...rounds {
-            let ts = time(student), tt = time(teacher)
-            print(String(format: "round %d: student %d step%@ (NFE %d): %.3f s = %.2f images/s | DDIM 1024 (NFE %d): %.1f s = %.4f images/s | speed-up %.0f× (NFE ratio %d×)",
-                         r, studentSteps, studentSteps == 1 ? "" : "s", student.count - 1, ts, Double(samples) / ts,
-                         teacher.count - 1, tt, Double(samples) / tt, tt / ts, (teacher.count - 1) / (student.count - 1)))
-        }
-    }
-}
-
 /// FID (Inception) of N samples end to end, as the evaluation stage computes it: sampling with a k-step model,
 /// Inception pool3 features of the samples, statistics and the Fréchet distance against the cached reference
 /// statistics of the preset's test split (computed first when not cached, and timed separately).

@@ -33,14 +33,25 @@ final class CommittedResultsTests: XCTestCase {
     /// (`rdd-report curves`, not part of `all`) under results/tiny-verdicts/curves.
     func testTinyVerdictsReportsAndCurvesReproduceFromTheCommittedExport() throws {
         try assertReproduces(root: "results/tiny-verdicts", preset: "tiny")
-        let dir = repositoryRoot() + "/results/tiny-verdicts"
+        try assertCurvesReproduce(root: "results/tiny-verdicts")
+    }
+
+    /// Issue 20's tiny Table 3 (experiments/tiny/table3-verdicts.json: all six losses, replicate = chain, every
+    /// step logged): its reports and its learning curves under results/tiny-table3-verdicts.
+    func testTinyTable3VerdictsReportsAndCurvesReproduceFromTheCommittedExport() throws {
+        try assertReproduces(root: "results/tiny-table3-verdicts", preset: "tiny")
+        try assertCurvesReproduce(root: "results/tiny-table3-verdicts")
+    }
+
+    private func assertCurvesReproduce(root: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let dir = repositoryRoot() + "/" + root
         var r = ReportRequest(kind: .curves)
         r.export = dir + "/export.json"
         let o = try produceReport(r, links: LinkStyle(stem: "curves"))
         let produced = Dictionary(uniqueKeysWithValues: (o.files.map { ($0.name, $0.data) }) + [("index.md", Data(o.markdown.utf8))])
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir + "/curves").sorted(), produced.keys.sorted())
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir + "/curves").sorted(), produced.keys.sorted(), file: file, line: line)
         for (name, data) in produced {
-            XCTAssertTrue(FileManager.default.contents(atPath: dir + "/curves/" + name) == data, "results/tiny-verdicts/curves/\(name) differs: rerun rdd-report curves")
+            XCTAssertTrue(FileManager.default.contents(atPath: dir + "/curves/" + name) == data, "\(root)/curves/\(name) differs: rerun rdd-report curves", file: file, line: line)
         }
     }
 
@@ -51,6 +62,7 @@ final class CommittedResultsTests: XCTestCase {
         r.export = dir + "/export.json"
         r.preset = preset
         r.resultsRoot = dir
+        r.benchmarks = repo + "/results/benchmarks"
         let o = try produceReport(r, links: LinkStyle(stem: "index"))
         let produced = Dictionary(uniqueKeysWithValues: (o.files.map { ($0.name, $0.data) }) + [("index.md", Data(o.markdown.utf8))])
         let committed = try FileManager.default.contentsOfDirectory(atPath: dir + "/reports").sorted()

@@ -10,6 +10,8 @@ final class GoldenReportTests: XCTestCase {
         var r = ReportRequest(kind: kind)
         r.export = try fixturesDirectory() + "/export.json"
         r.resultsRoot = try fixturesDirectory() + "/results"
+        // No controlled benchmark record: the speed-up report says so (SamplingBenchmarkTests covers one).
+        r.benchmarks = try fixturesDirectory() + "/no-benchmarks"
         return r
     }
 

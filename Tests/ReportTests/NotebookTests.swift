@@ -111,6 +111,7 @@ final class NotebookTests: XCTestCase {
                 // … and inputs read from the repository root whatever the test's directory.
                 if !r.export.hasPrefix("/") { r.export = root + "/" + r.export }
                 if !r.resultsRoot.hasPrefix("/") { r.resultsRoot = root + "/" + r.resultsRoot }
+                if !r.benchmarks.hasPrefix("/") { r.benchmarks = root + "/" + r.benchmarks }
                 return try produceReport(r, links: LinkStyle(stem: r.kind == .all ? "index" : stem(ofOut: r.out, kind: r.kind),
                                                               prefix: prefix.isEmpty ? "" : prefix + "/")).markdown
             }
