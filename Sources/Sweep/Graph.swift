@@ -70,6 +70,8 @@ public struct SweepPlan {
         // has its identity, so neither its canonical JSON nor its identity text is made again (a bounded memo: one
         // entry per node name). Settings compare as values, far cheaper than encoding and hashing them.
         var previous: [StageName: (settings: StageSettings, inputs: [String: String], config: String, id: String)] = [:]
+        // The nodes that do change (a trial's distillation and evaluation) mostly change in a member or two.
+        let encoder = CanonicalEncoder()
         for t in trials {
             var ids: [StageName: String] = [:]
             var kinds: [StageName: StageKind] = [:]
@@ -83,7 +85,7 @@ public struct SweepPlan {
                 if let p = previous[n.name], p.inputs == inputs, p.settings == n.settings {
                     (config, id) = (p.config, p.id)
                 } else {
-                    config = n.config
+                    config = encoder.encode(n.settings.payload)   // = n.config
                     id = stageIdentity(kind: n.kind, config: config, inputs: inputs)
                     previous[n.name] = (n.settings, inputs, config, id)
                 }
