@@ -7,7 +7,13 @@ import RunModel
 /// version, the canonical configuration JSON and the identities of its inputs by role (sorted). Any
 /// change upstream changes the input identities and so this one; a code version bump changes all.
 public func stageIdentity(kind: StageKind, config: String, inputs: [String: String], codeVersion: String = CodeVersion.string) -> String {
-    SHA256.hex(stageIdentityText(kind: kind, config: config, inputs: inputs, codeVersion: codeVersion))
+    // The bytes of `stageIdentityText`, fed to the hasher piece by piece rather than copied into one string first.
+    var h = SHA256.Hasher()
+    h.update("rdd-stage-identity/1\nkind=\(kind.rawValue)\ncode=\(codeVersion)\nconfig=")
+    h.update(config)
+    h.update("\n")
+    for (role, id) in inputs.sorted(by: { $0.key < $1.key }) { h.update("input \(role)=\(id)\n") }
+    return SHA256.hex(digest: h.finalize())
 }
 
 /// What `stageIdentity` hashes.

@@ -249,8 +249,11 @@ public final class RunDatabase {
     /// Above this size the WAL file is checkpointed and truncated after a write (docs/run-database.md, "The WAL").
     public var walLimitBytes = RunDatabase.defaultWALLimitBytes
     public static let defaultWALLimitBytes = 64 << 20
-    /// How long a truncating checkpoint waits for readers of an older snapshot before giving up until the next write.
-    static let checkpointWaitMilliseconds = 200
+    /// How long a truncating checkpoint waits for readers of an older snapshot before giving up.
+    static let checkpointWaitMilliseconds = 100
+    /// After a checkpoint that timed out, the WAL size at which the next one is tried (`walLimitBytes` / 8 further), so
+    /// a reader that keeps the WAL busy costs the writer one wait per 8 MB written, not one per write.
+    private var nextWALAttempt = 0
     /// Truncating checkpoints that completed (`rdd-bench harness` counts them).
     public private(set) var walTruncations = 0
 
@@ -259,20 +262,23 @@ public final class RunDatabase {
     /// `status` or the dashboard polling, the WAL grew to 2.8 GB beside a 100 MB database (docs/benchmarks.md,
     /// "Harness at scale"). So once the WAL passes `walLimitBytes`, a TRUNCATE checkpoint copies every frame,
     /// waits up to `checkpointWaitMilliseconds` for the readers still in an older snapshot (new readers read the
-    /// fully copied database file, not the WAL), and empties the file. A checkpoint that times out (a long read)
-    /// costs the writer that wait and is tried again after the next write; it never fails the write.
+    /// fully copied database file, not the WAL), and empties the file. A checkpoint that times out (a long read) has
+    /// still copied what it could (SQLite then proceeds as PASSIVE); it is tried again once the WAL has grown by another
+    /// eighth of the limit, and it never fails the write.
     /// Returns whether the WAL was truncated.
     @discardableResult
     public func boundWAL() throws -> Bool {
-        guard Proc.fileSize(path + "-wal").map({ $0 > walLimitBytes }) ?? false else { return false }
+        guard let size = Proc.fileSize(path + "-wal"), size > max(walLimitBytes, nextWALAttempt) else { return false }
         return try queue.writeWithoutTransaction { db in
             try db.execute(sql: "PRAGMA busy_timeout = \(RunDatabase.checkpointWaitMilliseconds)")
             defer { try? db.execute(sql: "PRAGMA busy_timeout = \(Int(RunDatabase.busySeconds * 1000))") }
             do {
                 _ = try db.checkpoint(.truncate)
                 walTruncations += 1
+                nextWALAttempt = 0
                 return true
             } catch let e as DatabaseError where e.resultCode == .SQLITE_BUSY || e.resultCode == .SQLITE_LOCKED {
+                nextWALAttempt = size + walLimitBytes / 8
                 return false
             }
         }

@@ -64,8 +64,7 @@ final class CanonicalEncoderTests: XCTestCase {
         let e = CanonicalEncoder()
         XCTAssertEqual(e.encode([3, 1, 2]), canonicalJSON([3, 1, 2]))
         XCTAssertEqual(e.encode(StageKind.distill), canonicalJSON(StageKind.distill))
-        XCTAssertEqual(e.encode(["b/x": 1, "a": 2]), canonicalJSON(["b/x": 1, "a": 2]))
-        XCTAssertEqual(e.encodes, 0)
+        XCTAssertEqual(e.encode(["b/x": 1, "a": 2]), canonicalJSON(["b/x": 1, "a": 2]))   // a key Foundation escapes
     }
 
     func testMemoizedDecodingIsFoundationsValue() throws {
