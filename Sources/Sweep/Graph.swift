@@ -7,7 +7,13 @@ import RunModel
 /// version, the canonical configuration JSON and the identities of its inputs by role (sorted). Any
 /// change upstream changes the input identities and so this one; a code version bump changes all.
 public func stageIdentity(kind: StageKind, config: String, inputs: [String: String], codeVersion: String = CodeVersion.string) -> String {
-    SHA256.hex(stageIdentityText(kind: kind, config: config, inputs: inputs, codeVersion: codeVersion))
+    // The bytes of `stageIdentityText`, fed to the hasher piece by piece rather than copied into one string first.
+    var h = SHA256.Hasher()
+    h.update("rdd-stage-identity/1\nkind=\(kind.rawValue)\ncode=\(codeVersion)\nconfig=")
+    h.update(config)
+    h.update("\n")
+    for (role, id) in inputs.sorted(by: { $0.key < $1.key }) { h.update("input \(role)=\(id)\n") }
+    return SHA256.hex(digest: h.finalize())
 }
 
 /// What `stageIdentity` hashes.
@@ -70,6 +76,8 @@ public struct SweepPlan {
         // has its identity, so neither its canonical JSON nor its identity text is made again (a bounded memo: one
         // entry per node name). Settings compare as values, far cheaper than encoding and hashing them.
         var previous: [StageName: (settings: StageSettings, inputs: [String: String], config: String, id: String)] = [:]
+        // The nodes that do change (a trial's distillation and evaluation) mostly change in a member or two.
+        let encoder = CanonicalEncoder()
         for t in trials {
             var ids: [StageName: String] = [:]
             var kinds: [StageName: StageKind] = [:]
@@ -83,7 +91,7 @@ public struct SweepPlan {
                 if let p = previous[n.name], p.inputs == inputs, p.settings == n.settings {
                     (config, id) = (p.config, p.id)
                 } else {
-                    config = n.config
+                    config = encoder.encode(n.settings.payload)   // = n.config
                     id = stageIdentity(kind: n.kind, config: config, inputs: inputs)
                     previous[n.name] = (n.settings, inputs, config, id)
                 }

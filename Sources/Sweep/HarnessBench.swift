@@ -40,6 +40,9 @@ public enum HarnessBench {
         case plan = "plan --no-stages", planRender = "plan: rendering only"
         /// Scheduler start-up on an empty root (open, register, reconcile).
         case startupFresh = "scheduler start-up, empty root"
+        /// Scheduler start-up on a root whose every stage is complete on disk but not in the database: reconciliation
+        /// ingests them all (`measureAdopted`, the way to a database of 10,000 trials without the hour-long stand-in run).
+        case startupAdopt = "scheduler start-up adopting every stage"
         /// `rdd-sweep run` again on the finished root: start-up, nothing to run.
         case startupRestart = "scheduler restart, all done"
         /// The scheduler's own time per completed stage (launch, sampling, ingestion, trial updates, ticks),
@@ -142,6 +145,39 @@ public enum HarnessBench {
             let s = try again.run()
             guard s.stagesRun == 0, s.trialsCompleted == plan.trials.count else { throw PipelineError("harness restart ran stages again") }
         }
+        try measureReads(root: root, plan: plan, repeats: repeats, into: &m)
+    }
+
+    /// Builds the database of a `trials`-trial grid without the scheduling loop: each stage's directory gets the files
+    /// a stand-in worker writes, then the scheduler's start-up (register, reconcile) finds every stage complete on disk
+    /// and ingests it, as a restart after a crash does. The same rows as `measureRun`'s database but for the stages'
+    /// status (`cached`: no attempt recorded) and attempts, in minutes where the stand-in run of 10,000 trials takes
+    /// over an hour on the shared machine; then the read-side commands are timed on it.
+    public static func measureAdopted(trials: Int, scratch: String, repeats: Int = 1, into m: inout Measurement) throws {
+        let root = scratch + "/root-\(trials)"
+        try? FileManager.default.removeItem(atPath: root)
+        let plan = try SweepPlan.make(try SweepSpec.parse(gridSpec(name: "scale\(trials)", trials: trials), file: "scale\(trials).json"), maxTrials: .max)
+        let stand = StandInWorkers()
+        for s in plan.stages {
+            let dir = root + "/stages/" + s.identity
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            try stand.write(kind: s.kind, config: s.config, directory: dir)
+        }
+        var o = RunOptions(root: root, workerExecutable: "/nonexistent/stand-in-worker")
+        o.display = .quiet
+        m.times[.startupAdopt] = try best(1) {
+            let s = Scheduler(plan: plan, options: o)
+            s.db = try RunDatabase(writerAt: RunDatabase.path(root: root))
+            s.display = ProgressDisplay(mode: .quiet)
+            try s.register()
+            try s.reconcile()
+            guard plan.stages.allSatisfy({ s.status[$0.identity]?.isDone ?? false }) else { throw PipelineError("harness: reconciliation left stages of \(trials) trials undone") }
+        }
+        try measureReads(root: root, plan: plan, repeats: repeats, into: &m)
+    }
+
+    /// Times `status`, `show`, `export` (csv, json, report) and Figs. 7 and 9 on the database under `root`.
+    static func measureReads(root: String, plan: SweepPlan, repeats: Int, into m: inout Measurement) throws {
         let reports = Reports(root: root)
         m.metricRows = try reports.openReader().read { try RunLedger.metricRowCount($0) }
         m.databaseBytes = Proc.fileSize(RunDatabase.path(root: root)) ?? 0
@@ -168,8 +204,10 @@ public enum HarnessBench {
         public var slowCommits = 0
         /// The concurrent reader: queries completed, their median and largest latency.
         public var reads = 0, readMedian = 0.0, readMax = 0.0
-        /// Largest size of the WAL file seen after a commit.
+        /// Largest size of the WAL file seen after a commit (and its bounding checkpoint, `RunDatabase.boundWAL`).
         public var walMaxBytes = 0
+        /// Truncating checkpoints `RunDatabase.boundWAL` completed.
+        public var walTruncations = 0
         /// `atomicWrite` of a 2 KB file (write, fsync, rename), median and 99th percentile: each launch does two
         /// (`request.json`, `stage.json`).
         public var fsyncMedian = 0.0, fsyncP99 = 0.0
@@ -181,10 +219,14 @@ public enum HarnessBench {
     /// rows: 8 steps × 12 series), while a second connection runs `status`' ETA query (the `metrics_name` index,
     /// over every `seconds_per_step` row) in a loop, as a `status` refresh or the dashboard does. A reader's
     /// snapshot keeps a checkpoint from resetting the WAL, so this is where the WAL grows and a checkpoint stalls.
-    public static func measureMetricIngestion(rows: Int, batch: Int = 96, scratch: String, reader: Bool = true) throws -> Ingestion {
+    /// `walLimitBytes` is the writer's `RunDatabase.walLimitBytes` (`Int.max`: never truncated, as before it existed).
+    /// `fileWrites`: how many per-launch file writes to time after the ingestion (0 skips them).
+    public static func measureMetricIngestion(rows: Int, batch: Int = 96, scratch: String, reader: Bool = true,
+                                              walLimitBytes: Int = RunDatabase.defaultWALLimitBytes, fileWrites: Int = 200) throws -> Ingestion {
         let path = scratch + "/ingest.sqlite"
         for f in [path, path + "-wal", path + "-shm"] { try? FileManager.default.removeItem(atPath: f) }
         let db = try RunDatabase(writerAt: path)
+        db.walLimitBytes = walLimitBytes
         var r = Ingestion()
         let lock = NSLock()
         var stop = false, readTimes: [Double] = [], readError: Error?
@@ -221,6 +263,7 @@ public enum HarnessBench {
             stage += 1
         }
         r.total = wallNow() - t0
+        r.walTruncations = db.walTruncations
         lock.withLock { stop = true }
         if reader { finished.wait() }
         if let readError { throw readError }
@@ -235,10 +278,11 @@ public enum HarnessBench {
         r.reads = readTimes.count
         r.readMedian = readTimes.isEmpty ? 0 : readTimes[readTimes.count / 2]
         r.readMax = readTimes.last ?? 0
-        // The per-launch files: a 2 KB request written with write + fsync + rename, 200 times.
+        // The per-launch files: a 2 KB request written with write + fsync + rename, `fileWrites` times.
+        guard fileWrites > 0 else { return r }
         let payload = Data(repeating: UInt8(ascii: "x"), count: 2048)
         var fs: [Double] = []
-        for i in 0..<200 {
+        for i in 0..<fileWrites {
             let f0 = wallNow()
             try atomicWrite(payload, to: scratch + "/request-\(i % 4).json")
             fs.append(wallNow() - f0)
@@ -269,8 +313,9 @@ public enum HarnessBench {
         out += "| plan: peak RSS of the process | " + ms.map { String(format: "%.0f MB", Double($0.planPeakKiB) / 1024) }.joined(separator: " | ") + " | |\n"
         out += "\n" + ms.map { m in
             "\(m.trials) trials: \(m.stages) stages, \(m.links) trial–stage links" + (m.hasDatabase
-                ? String(format: ", %d metric rows, database %.0f MB; scheduler bookkeeping per stage %.2f%% (wall) / %.2f%% (CPU) of a 1-second stage (stand-in workers %.1f s)",
-                         m.metricRows, Double(m.databaseBytes) / 1e6, (m.times[.perStage]?.wall ?? 0) * 100, (m.times[.perStage]?.cpu ?? 0) * 100, m.workerSeconds) : "")
+                ? String(format: ", %d metric rows, database %.0f MB", m.metricRows, Double(m.databaseBytes) / 1e6)
+                    + (m.times[.perStage].map { String(format: "; scheduler bookkeeping per stage %.2f%% (wall) / %.2f%% (CPU) of a 1-second stage (stand-in workers %.1f s)",
+                                                       $0.wall * 100, $0.cpu * 100, m.workerSeconds) } ?? "; database built by adoption (no scheduler run)") : "")
         }.joined(separator: "\n") + "\n"
         return out
     }
@@ -296,16 +341,22 @@ final class StandInWorkers {
         let w0 = HarnessBench.wallNow(), c0 = HarnessBench.cpuNow()
         defer { time.wall += HarnessBench.wallNow() - w0; time.cpu += HarnessBench.cpuNow() - c0 }
         let request = try JSONDecoder().decode(StageRequest.self, from: Data(contentsOf: URL(fileURLWithPath: requestPath)))
-        let dir = request.directory
+        try write(kind: request.kind, config: request.config, directory: request.directory)
+        nextPID += 1
+        return nextPID - 1
+    }
+
+    /// The files a finished worker of a `kind` stage leaves in `dir`.
+    func write(kind: StageKind, config: String, directory dir: String) throws {
         // A deterministic value per stage, so figures have points that differ.
-        let h = Double(request.config.utf8.reduce(UInt32(2166136261)) { ($0 ^ UInt32($1)) &* 16777619 } % 1000) / 1000
+        let h = Double(config.utf8.reduce(UInt32(2166136261)) { ($0 ^ UInt32($1)) &* 16777619 } % 1000) / 1000
         var journal = ""
-        let names = request.kind == .distill ? HarnessBench.distillSeries : request.kind == .eval ? [] : ["loss", "seconds_per_step"]
+        let names = kind == .distill ? HarnessBench.distillSeries : kind == .eval ? [] : ["loss", "seconds_per_step"]
         for step in 0..<HarnessBench.journalSteps {
             for n in names { journal += "{\"step\":\(step),\"name\":\"\(n)\",\"value\":\(h + Double(step) / 100)}\n" }
         }
         try Data(journal.utf8).write(to: URL(fileURLWithPath: dir + "/journal.jsonl"))
-        if case .eval(let c) = try StageSettings.decode(kind: request.kind, json: request.config) {
+        if case .eval(let c) = try StageSettings.decode(kind: kind, json: config) {
             // EvaluationResult's JSON (the Codable keys of EvaluationResult and of Metrics' MetricResult), written with our JSON writer.
             func metric(_ name: String, _ value: Double) -> JSON {
                 .object([("name", .string(name)), ("value", .double(value)), ("label", .string("\(name) (stand-in), N=\(c.samples), \(c.sampler) \(c.steps) steps")),
@@ -323,7 +374,5 @@ final class StandInWorkers {
         }
         let done = WorkerDone(seconds: 1, peakRSSKiB: 100_000, finished: Date().timeIntervalSince1970, pid: nextPID, codeVersion: CodeVersion.string, threads: "1")
         try JSONEncoder().encode(done).write(to: URL(fileURLWithPath: dir + "/" + StageFiles.done))
-        nextPID += 1
-        return nextPID - 1
     }
 }

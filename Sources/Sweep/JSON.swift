@@ -115,6 +115,34 @@ public indirect enum JSON: Equatable, Sendable, CustomStringConvertible {
         return try JSONDecoder().decode(T.self, from: Data(serialized().utf8))
     }
 
+    /// Decodes a keyed value (a struct) as `decode(_:)` does, taking each top-level member that is identical to the one
+    /// last decoded with `memo` from the memo instead of decoding it again (`JSONValueDecoder.Memo`).
+    func decode<T: Decodable>(_ t: T.Type, memo: JSONValueDecoder.Memo) throws -> T {
+        if let v = try? T(from: JSONValueDecoder(value: self, memo: memo)) { return v }
+        return try JSONDecoder().decode(T.self, from: Data(serialized().utf8))
+    }
+
+    /// Whether two trees are the same value written the same way: same cases, same numbers bit for bit, same key
+    /// order. Stricter than `==` (which equates 1 with 1.0 and reordered objects), as a memo must be; a subtree
+    /// shared by both (the untouched parts of a copy) is recognised by its storage without visiting it.
+    static func identical(_ a: JSON, _ b: JSON) -> Bool {
+        func sameStorage<E>(_ x: [E], _ y: [E]) -> Bool {
+            x.withUnsafeBufferPointer { p in y.withUnsafeBufferPointer { q in p.baseAddress == q.baseAddress } }
+        }
+        switch (a, b) {
+        case (.null, .null): return true
+        case let (.bool(x), .bool(y)): return x == y
+        case let (.int(x), .int(y)): return x == y
+        case let (.double(x), .double(y)): return x.bitPattern == y.bitPattern
+        case let (.string(x), .string(y)): return x == y
+        case let (.array(x), .array(y)):
+            return x.count == y.count && (sameStorage(x, y) || zip(x, y).allSatisfy { identical($0, $1) })
+        case let (.object(x), .object(y)):
+            return x.count == y.count && (sameStorage(x, y) || zip(x, y).allSatisfy { $0.0 == $1.0 && identical($0.1, $1.1) })
+        default: return false
+        }
+    }
+
     /// The value at a dotted path ("distill.queue.size").
     public func value(at path: [String]) -> JSON? {
         var cur: JSON? = self

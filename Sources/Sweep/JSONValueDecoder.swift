@@ -13,13 +13,26 @@ struct JSONValueDecoder: Decoder {
     /// This decoder does not decide this value: Foundation does (and words the error, if there is one).
     struct Declined: Error {}
 
+    /// The top-level members last decoded, by key: the JSON subtree and the value decoded from it. A sweep's trials
+    /// are one base configuration with a few paths set, so most members of a trial's tree are identical to the
+    /// previous trial's (`JSON.identical`, mostly by shared storage) and are taken from here instead of decoded
+    /// again. Decoding is a function of the subtree, so a remembered value is the one decoding would return.
+    final class Memo {
+        var last: [String: (json: JSON, value: Any)] = [:]
+        /// Members taken from the memo and members decoded (for tests and profiles).
+        var hits = 0, misses = 0
+        init() {}
+    }
+
     let value: JSON
+    /// Used by the top-level container only (nested values are members' insides).
+    var memo: Memo? = nil
     var codingPath: [CodingKey] { [] }
     var userInfo: [CodingUserInfoKey: Any] { [:] }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
         guard case .object(let pairs) = value else { throw Declined() }
-        return KeyedDecodingContainer(Keyed<Key>(pairs: pairs))
+        return KeyedDecodingContainer(Keyed<Key>(pairs: pairs, memo: memo))
     }
     func unkeyedContainer() throws -> UnkeyedDecodingContainer {
         guard case .array(let items) = value else { throw Declined() }
@@ -68,6 +81,7 @@ struct JSONValueDecoder: Decoder {
 
     struct Keyed<Key: CodingKey>: KeyedDecodingContainerProtocol {
         let pairs: [(String, JSON)]
+        var memo: Memo? = nil
         var codingPath: [CodingKey] { [] }
         var allKeys: [Key] { pairs.compactMap { Key(stringValue: $0.0) } }
 
@@ -83,7 +97,12 @@ struct JSONValueDecoder: Decoder {
         func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T { try decode(type, key) }
         private func decode<T: Decodable>(_ type: T.Type, _ key: Key) throws -> T {
             guard let v = find(key) else { throw Declined() }
-            return try JSONValueDecoder.decode(type, from: v)
+            guard let memo else { return try JSONValueDecoder.decode(type, from: v) }
+            if let m = memo.last[key.stringValue], let value = m.value as? T, JSON.identical(m.json, v) { memo.hits += 1; return value }
+            let value = try JSONValueDecoder.decode(type, from: v)
+            memo.last[key.stringValue] = (v, value)
+            memo.misses += 1
+            return value
         }
         func decode(_ t: Bool.Type, forKey key: Key) throws -> Bool { try decode(t, key) }
         func decode(_ t: String.Type, forKey key: Key) throws -> String { try decode(t, key) }

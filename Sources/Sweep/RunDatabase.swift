@@ -198,12 +198,15 @@ public final class RunDatabase {
 
     public static func path(root: String) -> String { root + "/runs.sqlite" }
 
+    /// How long a connection waits for a lock held by another (SQLite's busy timeout).
+    static let busySeconds: TimeInterval = 10
+
     /// Opens (creating and migrating) the database for writing. Only the scheduler does this.
     public init(writerAt path: String) throws {
         self.path = path
         var c = Configuration()
         c.journalMode = .wal
-        c.busyMode = .timeout(10)
+        c.busyMode = .timeout(RunDatabase.busySeconds)
         c.label = "rdd-sweep scheduler"
         // WAL + synchronous=NORMAL: commits do not fsync (checkpoints do); a power cut can lose the
         // last transactions but never corrupts the file, and every row can be re-derived from the
@@ -221,7 +224,7 @@ public final class RunDatabase {
         self.path = path
         var c = Configuration()
         c.readonly = true
-        c.busyMode = .timeout(10)
+        c.busyMode = .timeout(RunDatabase.busySeconds)
         c.label = "rdd-sweep reader"
         queue = try DatabaseQueue(path: path, configuration: c)
         let applied = try queue.read { try RunDatabase.migrator.appliedIdentifiers($0) }
@@ -235,5 +238,49 @@ public final class RunDatabase {
     }
 
     public func read<T>(_ body: (Database) throws -> T) throws -> T { try queue.read(body) }
-    public func write<T>(_ body: (Database) throws -> T) throws -> T { try queue.write(body) }
+
+    /// Runs `body` in a write transaction, then keeps the WAL bounded (`boundWAL`).
+    public func write<T>(_ body: (Database) throws -> T) throws -> T {
+        let result = try queue.write(body)
+        try boundWAL()
+        return result
+    }
+
+    /// Above this size the WAL file is checkpointed and truncated after a write (docs/run-database.md, "The WAL").
+    public var walLimitBytes = RunDatabase.defaultWALLimitBytes
+    public static let defaultWALLimitBytes = 64 << 20
+    /// How long a truncating checkpoint waits for readers of an older snapshot before giving up.
+    static let checkpointWaitMilliseconds = 100
+    /// After a checkpoint that timed out, the WAL size at which the next one is tried (`walLimitBytes` / 8 further), so
+    /// a reader that keeps the WAL busy costs the writer one wait per 8 MB written, not one per write.
+    private var nextWALAttempt = 0
+    /// Truncating checkpoints that completed (`rdd-bench harness` counts them).
+    public private(set) var walTruncations = 0
+
+    /// SQLite's automatic checkpoint (every 1000 pages, inside a commit) copies what it can into the database file
+    /// but never waits for readers, and it can restart the WAL only when no reader holds a snapshot in it: with
+    /// `status` or the dashboard polling, the WAL grew to 2.8 GB beside a 100 MB database (docs/benchmarks.md,
+    /// "Harness at scale"). So once the WAL passes `walLimitBytes`, a TRUNCATE checkpoint copies every frame,
+    /// waits up to `checkpointWaitMilliseconds` for the readers still in an older snapshot (new readers read the
+    /// fully copied database file, not the WAL), and empties the file. A checkpoint that times out (a long read) has
+    /// still copied what it could (SQLite then proceeds as PASSIVE); it is tried again once the WAL has grown by another
+    /// eighth of the limit, and it never fails the write.
+    /// Returns whether the WAL was truncated.
+    @discardableResult
+    public func boundWAL() throws -> Bool {
+        guard let size = Proc.fileSize(path + "-wal"), size > max(walLimitBytes, nextWALAttempt) else { return false }
+        return try queue.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA busy_timeout = \(RunDatabase.checkpointWaitMilliseconds)")
+            defer { try? db.execute(sql: "PRAGMA busy_timeout = \(Int(RunDatabase.busySeconds * 1000))") }
+            do {
+                _ = try db.checkpoint(.truncate)
+                walTruncations += 1
+                nextWALAttempt = 0
+                return true
+            } catch let e as DatabaseError where e.resultCode == .SQLITE_BUSY || e.resultCode == .SQLITE_LOCKED {
+                nextWALAttempt = size + walLimitBytes / 8
+                return false
+            }
+        }
+    }
 }

@@ -105,11 +105,18 @@ extension Reports {
     }
 }
 
-/// A database time (Unix seconds) as the export writes it: UTC ISO 8601 to the second, e.g. "2026-12-06T19:35:11Z".
+/// A database time (Unix seconds) as the export writes it: UTC ISO 8601 to the second, e.g. "2026-12-06T19:35:11Z" —
+/// what `ISO8601DateFormatter` writes with `.withInternetDateTime` in UTC, composed from `gmtime_r`'s calendar fields:
+/// making a formatter for each of a stage's two times was most of `export --format report`'s time (issue 29).
 func exportTimestamp(_ seconds: Double?) -> String? {
     guard let seconds, seconds.isFinite, seconds > 0 else { return nil }
-    let f = ISO8601DateFormatter()
-    f.formatOptions = [.withInternetDateTime]
-    f.timeZone = TimeZone(identifier: "UTC")
-    return f.string(from: Date(timeIntervalSince1970: seconds.rounded(.down)))
+    var t = time_t(min(seconds, 253_402_300_800).rounded(.down)), c = tm()
+    guard seconds < 253_402_300_800, gmtime_r(&t, &c) != nil else {   // past 9999-12-31: the formatter's own form
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime]
+        f.timeZone = TimeZone(identifier: "UTC")
+        return f.string(from: Date(timeIntervalSince1970: seconds.rounded(.down)))
+    }
+    func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
+    return "\(c.tm_year + 1900)-\(two(c.tm_mon + 1))-\(two(c.tm_mday))T\(two(c.tm_hour)):\(two(c.tm_min)):\(two(c.tm_sec))Z"
 }

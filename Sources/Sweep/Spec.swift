@@ -434,6 +434,9 @@ extension SweepSpec {
         var out: [ExpandedTrial] = []
         var seen: [String: Int] = [:]
         var perTrialErrors: [(Int, String, [String])] = []
+        // Trials differ from the base in a few paths: members of the configuration equal to the previous trial's are
+        // neither decoded nor encoded again (the memos), the rest exactly as Foundation would (issue 29).
+        let memo = JSONValueDecoder.Memo(), encoder = CanonicalEncoder()
         for (i, axes) in rows.enumerated() {
             var j = base
             for (p, v) in axes { j.set(p.split(separator: ".").map(String.init)[...], v) }
@@ -442,12 +445,12 @@ extension SweepSpec {
             if let first = seen[key] { errors.append("\(file): trial \(i) [\(summary)] repeats trial \(first): every trial must differ in its axis values"); continue }
             seen[key] = i
             let config: ExperimentConfig
-            do { config = try j.decode(ExperimentConfig.self) } catch {
+            do { config = try j.decode(ExperimentConfig.self, memo: memo) } catch {
                 perTrialErrors.append((i, summary, ["cannot decode the resolved configuration: \(describe(error))"])); continue
             }
             let problems = config.validationErrors()
             if !problems.isEmpty { perTrialErrors.append((i, summary, problems)); continue }
-            out.append(ExpandedTrial(index: i, axes: axes, key: key, config: config, configJSON: canonicalJSON(config)))
+            out.append(ExpandedTrial(index: i, axes: axes, key: key, config: config, configJSON: encoder.encode(config)))
         }
         // A problem shared by every trial comes from the base: say it once.
         let all = perTrialErrors.count == rows.count && rows.count > 1

@@ -15,4 +15,17 @@ final class DisplayTests: XCTestCase {
                             metrics: [], attempt: 1, phase: "Inception features of 2000 samples")
         XCTAssertEqual(r.line(barWidth: 4), "eval-pd-1      [34db823452] ████  2000/2000  100%  Inception features of 2000 samples (elapsed 25:00)")
     }
+
+    /// The text tables of `plan` and `status` pad as Foundation's `padding(toLength:)` did (UTF-16 units, widths in
+    /// characters), also for cells that are not ASCII: a flag (2 UTF-16 units per scalar) is wider in units than the
+    /// column's width in characters and is cut, as Foundation cuts it.
+    func testTablePadsAsFoundation() {
+        let rows = [["τ_IS=0.5", "x", "a"], ["🇫🇷", "🇫🇷", "b"], ["e\u{301}", "", "c"], ["plain", "é", "d"]]
+        let header = ["axis", "v", "last"]
+        var w = [0, 0, 0]
+        for r in [header] + rows { for (i, c) in r.enumerated() { w[i] = max(w[i], c.count) } }
+        let reference = ([header] + rows).map { r in "  " + r.enumerated().map { i, c in i == 2 ? c : c.padding(toLength: w[i], withPad: " ", startingAt: 0) }.joined(separator: "  ") }
+            .joined(separator: "\n")
+        XCTAssertEqual(table(header, rows), reference)
+    }
 }

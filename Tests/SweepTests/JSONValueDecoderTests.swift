@@ -12,7 +12,7 @@ final class JSONValueDecoderTests: XCTestCase {
     /// up to 12 significant digits, where a Float read through a Double could round differently; huge and tiny
     /// magnitudes), now and then by a value of another type, null, or a number out of range, so both the accepted
     /// and the declined paths run.
-    func mutate(_ j: JSON, _ r: inout RNG, rate: Int) -> JSON {
+    static func mutate(_ j: JSON, _ r: inout RNG, rate: Int) -> JSON {
         switch j {
         case .object(let kv): return .object(kv.map { ($0.0, mutate($0.1, &r, rate: rate)) })
         case .array(let a): return .array(a.map { mutate($0, &r, rate: rate) })
@@ -39,7 +39,7 @@ final class JSONValueDecoderTests: XCTestCase {
             if i % 2 == 1 { c.evaluation.metrics.append(.fidEvaluator); c.replicate = .chain; c.dataRoot = "/data/c10" }
             var j = try JSON.encode(c)
             j.set(["evaluator"], try JSON.encode(c.evaluator))
-            if i >= 20 { j = mutate(j, &r, rate: 20 + r.int(below: 200)) }   // the first 20 unmutated: the common case must take the fast path
+            if i >= 20 { j = Self.mutate(j, &r, rate: 20 + r.int(below: 200)) }   // the first 20 unmutated: the common case must take the fast path
             let reference = Result { try JSONDecoder().decode(ExperimentConfig.self, from: Data(j.serialized().utf8)) }
             if let v = try? JSONValueDecoder.decode(ExperimentConfig.self, from: j) {
                 fast += 1

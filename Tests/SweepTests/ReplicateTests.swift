@@ -50,6 +50,13 @@ final class ReplicateTests: XCTestCase {
         XCTAssertNil(t.stages[0].startedAt)
         XCTAssertEqual(exportTimestamp(1_796_585_711.7), "2026-12-06T19:35:11Z")
         XCTAssertNil(exportTimestamp(nil))
+        // Composed from gmtime_r: the formatter's text for times from 1970 to past 9999 (leap days, year ends).
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime]
+        f.timeZone = TimeZone(identifier: "UTC")
+        for s in [1.0, 951_782_400, 4_107_542_399, 253_402_300_799, 253_402_300_800] + (0..<500).map({ Double(1 + $0 * 599_999_989) + 0.5 }) {
+            XCTAssertEqual(exportTimestamp(s), f.string(from: Date(timeIntervalSince1970: s.rounded(.down))), "\(s)")
+        }
         XCTAssertEqual(ReplicateMode.chain.varianceSources, "classifier, teacher, PD chain, distillation and evaluation (each seed retrains the chain)")
     }
 }
