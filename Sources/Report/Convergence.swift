@@ -33,18 +33,24 @@ public struct ConvergenceRule: Sendable {
     public func assess(_ series: [SeriesPoint]) -> Convergence {
         guard let s0 = series.map(\.step).min(), let s1 = series.map(\.step).max(), s1 > s0 else { return .undetermined }
         let cut = Double(s1) - Double(s1 - s0) / 4
-        let q = series.filter { Double($0.step) >= cut && $0.value.isFinite }
-        guard q.count >= Self.minimumPoints else { return .undetermined }
-        let n = Double(q.count)
-        let mx = q.map { Double($0.step) }.reduce(0, +) / n, my = q.map(\.value).reduce(0, +) / n
-        guard my > 0 else { return .undetermined }
-        var sxy = 0.0, sxx = 0.0
-        for p in q { let dx = Double(p.step) - mx; sxy += dx * (p.value - my); sxx += dx * dx }
-        guard sxx > 0 else { return .undetermined }
-        let span = Double(q.map(\.step).max()! - q.map(\.step).min()!)
-        let fall = -(sxy / sxx) * span / my
+        guard let fall = relativeFall(series.filter { Double($0.step) >= cut }, minimumPoints: Self.minimumPoints) else { return .undetermined }
         return fall > threshold ? .notConverged(fall: fall) : .converged(fall: fall)
     }
+}
+
+/// The relative drop of a least-squares line v ≈ a + b·step fitted to the finite points: −b · (their step span) /
+/// (their mean), positive when falling. nil with fewer than `minimumPoints` finite points, a mean ≤ 0 or one step.
+/// The convergence rule reads a loss's last quarter with it, the plateau rule (Plateau.swift) a curve's FIDs.
+func relativeFall(_ points: [SeriesPoint], minimumPoints: Int) -> Double? {
+    let q = points.filter { $0.value.isFinite }
+    guard q.count >= minimumPoints else { return nil }
+    let n = Double(q.count)
+    let mx = q.map { Double($0.step) }.reduce(0, +) / n, my = q.map(\.value).reduce(0, +) / n
+    guard my > 0 else { return nil }
+    var sxy = 0.0, sxx = 0.0
+    for p in q { let dx = Double(p.step) - mx; sxy += dx * (p.value - my); sxx += dx * dx }
+    guard sxx > 0 else { return nil }
+    return -(sxy / sxx) * Double(q.map(\.step).max()! - q.map(\.step).min()!) / my
 }
 
 /// The "not converged" flag of report cells (issue 20 §4): a cell's students were trained by the distillation

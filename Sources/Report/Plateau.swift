@@ -1,4 +1,5 @@
 import Foundation
+import RunModel
 
 // `rdd-report plateau` (issue 24 §2): how many distillation steps per stage are enough? A pilot sweep with learning
 // curves (`evaluation.every`, evaluated against the validation set) trains longer than needed; this report reads its
@@ -24,20 +25,6 @@ struct PlateauRule {
     var threshold: Double
     static let minimumSnapshots = 3
 
-    /// The relative least-squares fall of `points` across their step span (positive when falling); nil with fewer
-    /// than `minimum` points, a zero span or a mean ≤ 0.
-    static func fall(_ points: [SeriesPoint], minimum: Int) -> Double? {
-        let q = points.filter { $0.value.isFinite }
-        guard q.count >= minimum else { return nil }
-        let n = Double(q.count)
-        let mx = q.map { Double($0.step) }.reduce(0, +) / n, my = q.map(\.value).reduce(0, +) / n
-        guard my > 0 else { return nil }
-        var sxy = 0.0, sxx = 0.0
-        for p in q { let dx = Double(p.step) - mx; sxy += dx * (p.value - my); sxx += dx * dx }
-        guard sxx > 0 else { return nil }
-        return -(sxy / sxx) * Double(q.map(\.step).max()! - q.map(\.step).min()!) / my
-    }
-
     struct Reading: Equatable {
         /// The loss's fall over the last quarter of [0, S] (nil: undetermined) and the FID's over [S/2, S].
         var lossFall: Double?, fidFall: Double?
@@ -55,7 +42,7 @@ struct PlateauRule {
         case .undetermined: lossFall = nil
         }
         let window = fid.filter { 2 * $0.step >= s && $0.step <= s }
-        return Reading(lossFall: lossFall, fidFall: Self.fall(window, minimum: Self.minimumSnapshots), threshold: threshold)
+        return Reading(lossFall: lossFall, fidFall: relativeFall(window, minimumPoints: Self.minimumSnapshots), threshold: threshold)
     }
 }
 
@@ -72,7 +59,8 @@ func plateauStages(_ data: ReportData) -> [PlateauStage] {
         let axes = t.record.axes.filter { $0.key != "seed" }.sorted { $0.key < $1.key }.map { "\($0.key) = \($0.value)" }
         let configuration = t.record.sweep + (axes.isEmpty ? "" : ": " + axes.joined(separator: ", "))
         for d in distillStagesInTrainingOrder(t.record.stages) {
-            guard let loss = d.series["total"], let curve = t.stage("curve" + d.name.dropFirst("distill".count)) else { continue }
+            guard let loss = d.series["total"], case .distill(let method, let steps)? = StageName(d.name),
+                  let curve = t.stage(StageName.curve(method: method, steps: steps).description) else { continue }
             guard let name = ["fid_evaluator", "fid_classifier"].first(where: { curve.series[$0] != nil }) else { continue }
             out.append(PlateauStage(configuration: configuration, stage: d.name, seed: t.seed, loss: loss, fid: curve.series[name]!, fidName: name))
         }

@@ -25,8 +25,8 @@ final class PlateauTests: XCTestCase {
     /// Three equally spaced points: the least-squares slope is (y₃ − y₁)/(x₃ − x₁), so the fall is (y₁ − y₃)/mean.
     func testFallOfThreePoints() {
         let pts = [SeriesPoint(step: 400, value: 3), SeriesPoint(step: 600, value: 2.5), SeriesPoint(step: 800, value: 1)]
-        XCTAssertEqual(PlateauRule.fall(pts, minimum: 3)!, 2 / (6.5 / 3), accuracy: 1e-12)
-        XCTAssertNil(PlateauRule.fall(Array(pts.prefix(2)), minimum: 3), "fewer than three snapshots: undetermined")
+        XCTAssertEqual(relativeFall(pts, minimumPoints: 3)!, 2 / (6.5 / 3), accuracy: 1e-12)
+        XCTAssertNil(relativeFall(Array(pts.prefix(2)), minimumPoints: 3), "fewer than three snapshots: undetermined")
     }
 
     /// Candidates start at 800 (the first S with three snapshots in [S/2, S]). At S = 800 the FID over 400, 600, 800
