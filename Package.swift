@@ -50,7 +50,10 @@ let package = Package(
         // The distillation losses (spec §4): CFD, II/IS/M P2P, pixel queue, PD and perceptual baselines.
         .target(name: "Distill", dependencies: ["Tensor", "Models", "Diffusion", "RunModel"]),
         // Fréchet distance, IS / classifier score, KID (spec §5).
-        .target(name: "Metrics", dependencies: ["CBLAS"]),
+        // Float64 products and the symmetric eigensolver of the metrics, in one fixed order of operations
+        // (plain C, no per-CPU dispatch): an FID has the same bits on every x86-64 machine.
+        .target(name: "CLinearAlgebra"),
+        .target(name: "Metrics", dependencies: ["CLinearAlgebra"]),
 
         // Stages as functions of (configuration, input artifacts) → artifacts: classifier, teacher, PD, evaluation.
         .target(name: "Pipeline", dependencies: ["Tensor", "NN", "Models", "Diffusion", "Distill", "Data", "Checkpoint", "Metrics", "Inception", "RunModel"]),

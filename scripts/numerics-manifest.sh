@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # Modules whose code computes or stores stage numbers, and RunModel, whose settings and plan determine them (Sweep, Report and the executables only schedule,
 # record and present them). Keep in sync with CodeVersionTests.numericsDirectories.
-DIRS=(Sources/RunModel Sources/Tensor Sources/CGemm Sources/CBLAS Sources/NN Sources/Models Sources/Diffusion Sources/Distill
+DIRS=(Sources/RunModel Sources/Tensor Sources/CGemm Sources/CLinearAlgebra Sources/CBLAS Sources/NN Sources/Models Sources/Diffusion Sources/Distill
       Sources/Data Sources/Metrics Sources/Inception Sources/Checkpoint Sources/CHDF5 Sources/CZlib Sources/Pipeline)
 version=$(sed -n 's/.*public static let numerics = "\([^"]*\)".*/\1/p' Sources/Pipeline/TrainingState.swift)
 [ -n "$version" ] || { echo "cannot read CodeVersion.numerics" >&2; exit 2; }

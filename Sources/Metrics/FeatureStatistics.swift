@@ -1,5 +1,4 @@
 // The Gaussian summary (μ, Σ) of a feature set that the Fréchet distance compares (spec §5 "FID").
-import CBLAS
 
 /// Mean and covariance of N feature vectors of dimension D, in Float64, with the labels that decide
 /// whether two statistics may be compared at all.
@@ -70,10 +69,11 @@ public struct FeatureStatistics: Sendable, Equatable {
     /// μ and Σ of the rows of `features` (N × D, N ≥ 2), in Float64 (spec §5).
     ///
     /// Two passes over the data in blocks of `chunkRows` rows, each block widened to Float64: the first
-    /// sums the rows (blocked DGEMV, so the sum is accumulated per block), the second centres each block
-    /// on μ and accumulates (X−μ)ᵀ(X−μ) with DSYRK. Centring before the product is what np.cov does and
-    /// avoids the cancellation of E[xxᵀ] − μμᵀ. Cost ≈ N·D² flops: ~2 s for N = 50 000, D = 2048 on two
-    /// cores; memory: the D×D result plus one chunkRows × D Float64 block.
+    /// sums the rows, the second centres each block on μ and accumulates (X−μ)ᵀ(X−μ) (the upper triangle,
+    /// then mirrored). Centring before the product is what np.cov does and avoids the cancellation of
+    /// E[xxᵀ] − μμᵀ. Every sum runs over the rows in order, products rounded separately (LinearAlgebra.swift),
+    /// so μ and Σ have the same bits on every CPU and at any thread count, whatever `chunkRows` is.
+    /// Cost ≈ N·D²/2 multiply-adds; memory: the D×D result plus one chunkRows × D Float64 block.
     public init<S: FeatureScalar>(features: FeatureMatrix<S>, featureNetwork: String, dataset: String,
                                   preprocessing: String, chunkRows: Int = 1024) throws {
         let n = features.rows, d = features.columns
@@ -84,15 +84,14 @@ public struct FeatureStatistics: Sendable, Equatable {
         let block = min(chunkRows, n)
         var buffer = [Double](repeating: 0, count: block * d)
         var sum = [Double](repeating: 0, count: d)
-        let ones = [Double](repeating: 1, count: block)
         // Pass 1: μ.
         buffer.withUnsafeMutableBufferPointer { buf in
-            for start in stride(from: 0, to: n, by: block) {
-                let rows = min(block, n - start)
-                features.widenRows(start..<(start + rows), into: buf.baseAddress!)
-                // sum += Xᵀ · 1 (row-major X is rows × d).
-                cblas_dgemv(CblasRowMajor, CblasTrans, Int32(rows), Int32(d), 1, buf.baseAddress!, Int32(d),
-                            ones, 1, 1, &sum, 1)
+            sum.withUnsafeMutableBufferPointer { s in
+                for start in stride(from: 0, to: n, by: block) {
+                    let rows = min(block, n - start)
+                    features.widenRows(start..<(start + rows), into: buf.baseAddress!)
+                    columnSums(k: rows, n: d, a: buf.baseAddress!, into: s.baseAddress!)
+                }
             }
         }
         let mean = sum.map { $0 / Double(n) }
@@ -109,7 +108,7 @@ public struct FeatureStatistics: Sendable, Equatable {
                             let row = x + r * d
                             for j in 0..<d { row[j] -= mu[j] }
                         }
-                        dsyrkUpperAtA(n: d, k: rows, a: x, beta: 1, c: c.baseAddress!)
+                        dsyrkUpperAtA(n: d, k: rows, a: x, c: c.baseAddress!)
                     }
                 }
                 mirrorUpper(c.baseAddress!, n: d)

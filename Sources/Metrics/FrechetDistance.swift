@@ -22,11 +22,11 @@ public struct FrechetDistance: Sendable, Equatable {
 }
 
 /// Eigenvalues below −`psdTolerance` · (largest |eigenvalue|) mean the input is not a covariance.
-/// Rounding in `dsyevd` on a PSD matrix stays near D · 2.2e-16 · ‖A‖ (≈ 5e-13 relative at D = 2048).
+/// Rounding in the eigensolver on a PSD matrix stays near D · 2.2e-16 · ‖A‖ (≈ 5e-13 relative at D = 2048).
 public let psdTolerance = 1e-6
 
 /// The default rounding band for eigenvalues, relative to the largest, per matrix dimension:
-/// eigenvalues with |λ| ≤ D · ε · λ_max (ε = 2.2e-16) are indistinguishable from 0 after `dsyevd`.
+/// eigenvalues with |λ| ≤ D · ε · λ_max (ε = 2.2e-16) are indistinguishable from 0 after the eigensolver.
 public let defaultEigenvalueRoundingTolerancePerDimension = Double.ulpOfOne
 
 /// The Fréchet distance between two feature statistics (spec §5):
@@ -45,7 +45,7 @@ public func frechetDistance(_ first: FeatureStatistics, _ second: FeatureStatist
 
 /// The Fréchet distance d² = ‖μ₁ − μ₂‖² + Tr Σ₁ + Tr Σ₂ − 2 Tr (Σ₁Σ₂)^½ of spec §5, in Float64.
 ///
-/// The trace term uses symmetric eigen-decompositions only (LAPACK `dsyevd`), never a general matrix
+/// The trace term uses symmetric eigen-decompositions only (`symmetricEigen`: Householder + implicit QL in a fixed order, the same bits on every CPU), never a general matrix
 /// square root:
 /// 1. Σ₁ = V Λ Vᵀ, so Σ₁^½ = V Λ^½ Vᵀ. Negative eigenvalues (rounding on a singular Σ₁) are set to 0
 ///    and counted; so are eigenvalues inside the rounding band |λ| ≤ tol · λ_max (see below).

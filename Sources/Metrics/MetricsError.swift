@@ -20,8 +20,8 @@ public enum MetricsError: Error, Equatable, CustomStringConvertible {
     case probabilitiesDoNotSumToOne(row: Int, sum: Double)
     /// Any other argument outside its allowed range.
     case invalidArgument(name: String, value: String, requirement: String)
-    /// A LAPACK routine reported failure (`info` ≠ 0).
-    case lapackFailure(routine: String, info: Int)
+    /// The symmetric eigensolver's QL iteration did not converge for an eigenvalue (60 iterations).
+    case eigenvalueNotConverged(dimension: Int)
 
     public var description: String {
         switch self {
@@ -41,8 +41,8 @@ public enum MetricsError: Error, Equatable, CustomStringConvertible {
             return "probabilities of row \(row) sum to \(sum), not 1"
         case .invalidArgument(let name, let value, let requirement):
             return "\(name) = \(value): \(requirement)"
-        case .lapackFailure(let routine, let info):
-            return "LAPACK \(routine) failed with info = \(info)"
+        case .eigenvalueNotConverged(let dimension):
+            return "symmetric eigen-decomposition of a \(dimension)×\(dimension) matrix did not converge (60 QL iterations for one eigenvalue)"
         }
     }
 }

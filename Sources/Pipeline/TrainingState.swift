@@ -10,7 +10,7 @@ import Data
 public enum CodeVersion {
     /// The numerics version: bump it whenever a change alters the numbers a stage produces
     /// (numerics.manifest, CodeVersionTests).
-    public static let numerics = "rdd-0.5.0"  // 0.5: Winograd F(2×2,3×3) the default 3×3 algorithm; 0.4: every product on our GEMM (one accumulation order on any x86), own exp/log (DetMath); 0.3: own AVX2 sgemm
+    public static let numerics = "rdd-0.6.0"  // 0.6: the metrics' Float64 linear algebra ours (CLinearAlgebra: the same FID bits on every CPU); 0.5: Winograd F(2×2,3×3) the default 3×3 algorithm; 0.4: every product on our GEMM (one accumulation order on any x86), own exp/log (DetMath); 0.3: own AVX2 sgemm
 
     /// `numerics`, plus "+direct" when 3×3 stride-1 convolutions use the direct kernels instead of the default
     /// Winograd F(2×2,3×3) (`RDD_CONV=direct`): another algorithm gives other numbers (within 2e-6 of each other
