@@ -65,13 +65,27 @@ public struct Provenance: Codable, Equatable, Hashable, Sendable {
     }
 }
 
-/// Whether a code version computes the same numbers on any x86-64 CPU and at any thread count: from rdd-0.4.0 on,
-/// every product is our GEMM with one accumulation order and the numeric paths use our own exp/log (issue 23).
-func isMachineIndependent(_ codeVersion: String) -> Bool {
-    guard codeVersion.hasPrefix("rdd-") else { return false }
-    let parts = codeVersion.dropFirst(4).split(separator: ".").compactMap { Int($0) }
-    guard parts.count >= 2 else { return false }
-    return parts[0] > 0 || parts[1] >= 4
+/// How far a code version's numbers are independent of the machine (issue 23).
+enum MachineIndependence: Int, Comparable {
+    /// Before rdd-0.4.0: large products on OpenBLAS, which picks kernels per CPU.
+    case none
+    /// rdd-0.4.0 and 0.5.0: every Float32 product on our GEMM (one accumulation order) and our own exp/log, so
+    /// every trained weight, sample, KID and score is the same on any CPU and thread count — but the FID's Float64
+    /// covariance and eigen-decomposition still went to OpenBLAS/LAPACK, which moved its last digits (~1e-13
+    /// relative: a Zen 1 and an Intel Xeon differed in the 13th digit of every FID of the tiny quick start).
+    case exceptFIDDigits
+    /// From rdd-0.6.0: the metrics' linear algebra is ours too (CLinearAlgebra): every number.
+    case full
+
+    init(codeVersion: String) {
+        guard codeVersion.hasPrefix("rdd-") else { self = .none; return }
+        let parts = codeVersion.dropFirst(4).split(separator: ".").compactMap { Int($0.prefix { $0.isNumber }) }
+        guard parts.count >= 2 else { self = .none; return }
+        let (major, minor) = (parts[0], parts[1])
+        self = major > 0 || minor >= 6 ? .full : minor >= 4 ? .exceptFIDDigits : .none
+    }
+
+    static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
 }
 
 /// The "Computed on" line under a table: the provenance of the stages behind it (each stage once), grouped
@@ -88,9 +102,15 @@ public func computedOnLine(_ trials: [TrialView]) -> String {
         if let i = groups.firstIndex(where: { $0.0 == p }) { groups[i].1 += 1 } else { groups.append((p, 1)) }
     }
     let versions = Set(stages.compactMap { $0.provenance?.codeVersion ?? $0.codeVersion })
-    let rule = !versions.isEmpty && versions.allSatisfy(isMachineIndependent)
-        ? "identical numbers need the same code version; the CPU, its vector ISA and the thread count do not change them: docs/architecture.md \"Kernels and determinism\""
-        : "identical numbers need the same commit, kernels (own GEMM ISA, OpenBLAS core: OpenBLAS picks them per CPU) and threads; README \"Which code made these numbers\""
+    let rule: String
+    switch versions.map(MachineIndependence.init(codeVersion:)).min() ?? MachineIndependence.none {
+    case .full:
+        rule = "identical numbers need the same code version; the CPU, its vector ISA and the thread count do not change them: docs/architecture.md \"Kernels and determinism\""
+    case .exceptFIDDigits:
+        rule = "identical numbers need the same code version; the CPU, its vector ISA and the thread count do not change them, except the last digits (~1e-13 relative) of FIDs, whose linear algebra used OpenBLAS's per-CPU kernels before rdd-0.6.0: docs/architecture.md \"Kernels and determinism\""
+    case .none:
+        rule = "identical numbers need the same commit, kernels (own GEMM ISA, OpenBLAS core: OpenBLAS picks them per CPU) and threads; README \"Which code made these numbers\""
+    }
     if groups.isEmpty {
         let versions = Set(stages.compactMap(\.codeVersion)).sorted()
         let threads = Set(stages.compactMap(\.threads)).sorted()

@@ -26,19 +26,26 @@ final class ProvenanceLineTests: XCTestCase {
         XCTAssertEqual(line, "- Computed on (all 3 stages): rdd-0.3.0 at commit 0123456789ab; CPU CPU A (avx avx2 fma); kernels: own GEMM kernel avx2+fma + OpenBLAS 0.3.21 core Haswell (avx2+fma); 2 threads (identical numbers need the same commit, kernels (own GEMM ISA, OpenBLAS core: OpenBLAS picks them per CPU) and threads; README \"Which code made these numbers\").")
     }
 
-    /// From rdd-0.4.0 on the numbers do not depend on the CPU or the thread count (issue 23), and the line says so.
+    /// From rdd-0.6.0 on no number depends on the CPU or the thread count (issue 23), and the line says so; rdd-0.4.0
+    /// and 0.5.0 say which digits could (the FID's, through OpenBLAS's LAPACK: seen between a Zen 1 and a Xeon).
     func testMachineIndependentCodeVersion() {
-        let a = provenance(cpu: "CPU A", core: "Haswell", threads: 2, codeVersion: "rdd-0.4.0")
-        let b = provenance(cpu: "CPU B", core: "SkylakeX", threads: 1, codeVersion: "rdd-0.4.0")
+        let a = provenance(cpu: "CPU A", core: "Haswell", threads: 2, codeVersion: "rdd-0.6.0")
+        let b = provenance(cpu: "CPU B", core: "SkylakeX", threads: 1, codeVersion: "rdd-0.6.0")
         let line = computedOnLine([trial("t0", [stage("a", a), stage("b", b)])])
         XCTAssertTrue(line.hasSuffix("(identical numbers need the same code version; the CPU, its vector ISA and the thread count do not change them: docs/architecture.md \"Kernels and determinism\")."), line)
-        // One stage of an older version brings back the old rule.
+        // A stage of rdd-0.4.0/0.5.0 brings the FID-digits caveat; an older one the per-CPU rule.
+        let fidDigits = provenance(cpu: "CPU A", core: "Haswell", threads: 2, codeVersion: "rdd-0.5.0")
+        XCTAssertTrue(computedOnLine([trial("t0", [stage("a", a), stage("c", fidDigits)])])
+                        .contains("do not change them, except the last digits (~1e-13 relative) of FIDs"))
         let old = provenance(cpu: "CPU A", core: "Haswell", threads: 2)
         XCTAssertTrue(computedOnLine([trial("t0", [stage("a", a), stage("c", old)])]).contains("identical numbers need the same commit, kernels"))
-        XCTAssertFalse(isMachineIndependent("rdd-0.3.0"))
-        XCTAssertTrue(isMachineIndependent("rdd-0.4.0"))
-        XCTAssertTrue(isMachineIndependent("rdd-1.0.0"))
-        XCTAssertFalse(isMachineIndependent("v0.4"))
+        XCTAssertEqual(MachineIndependence(codeVersion: "rdd-0.3.0"), .none)
+        XCTAssertEqual(MachineIndependence(codeVersion: "rdd-0.4.0"), .exceptFIDDigits)
+        XCTAssertEqual(MachineIndependence(codeVersion: "rdd-0.5.0+direct"), .exceptFIDDigits)
+        XCTAssertEqual(MachineIndependence(codeVersion: "rdd-0.6.0"), .full)
+        XCTAssertEqual(MachineIndependence(codeVersion: "rdd-0.6.0+direct"), .full)
+        XCTAssertEqual(MachineIndependence(codeVersion: "rdd-1.0.0"), .full)
+        XCTAssertEqual(MachineIndependence(codeVersion: "v0.4"), .none)
     }
 
     func testMixedAndUnrecorded() {
