@@ -15,6 +15,21 @@
 
 enum { JB = 512, KB = 128 };
 
+/* c[j] += a0·b0[j], then + a1·b1[j], + a2·b2[j], + a3·b3[j], for j in [j0, j1): four terms of each element's
+   left-to-right sum with c[j] held in a register — the same additions in the same order as one term at a
+   time, a quarter of the loads and stores of c. */
+static inline void add4(double *c, double a0, const double *b0, double a1, const double *b1,
+                        double a2, const double *b2, double a3, const double *b3, long j0, long j1) {
+    for (long j = j0; j < j1; j++) {
+        double cj = c[j];
+        cj = cj + a0 * b0[j];
+        cj = cj + a1 * b1[j];
+        cj = cj + a2 * b2[j];
+        cj = cj + a3 * b3[j];
+        c[j] = cj;
+    }
+}
+
 void rdd_dgemm_rows(long r0, long r1, long N, long K, const double *A, long lda, const double *B, long ldb,
                     double *C, long ldc, int accumulate) {
     if (!accumulate) {
@@ -29,19 +44,9 @@ void rdd_dgemm_rows(long r0, long r1, long N, long K, const double *A, long lda,
                 double *c = C + i * ldc;
                 const double *a = A + i * lda;
                 long k = k0;
-                /* Four k at a time with c[j] held in a register: the same four additions in the same
-                   order as one k at a time, a quarter of the loads and stores of C. */
                 for (; k + 4 <= k1; k += 4) {
-                    const double a0 = a[k], a1 = a[k + 1], a2 = a[k + 2], a3 = a[k + 3];
-                    const double *b0 = B + k * ldb, *b1 = b0 + ldb, *b2 = b1 + ldb, *b3 = b2 + ldb;
-                    for (long j = j0; j < j1; j++) {
-                        double cj = c[j];
-                        cj = cj + a0 * b0[j];
-                        cj = cj + a1 * b1[j];
-                        cj = cj + a2 * b2[j];
-                        cj = cj + a3 * b3[j];
-                        c[j] = cj;
-                    }
+                    const double *b0 = B + k * ldb;
+                    add4(c, a[k], b0, a[k + 1], b0 + ldb, a[k + 2], b0 + 2 * ldb, a[k + 3], b0 + 3 * ldb, j0, j1);
                 }
                 for (; k < k1; k++) {
                     const double aik = a[k];
@@ -60,21 +65,10 @@ void rdd_dsyrk_upper_rows(long i0, long i1, long N, long K, const double *X, dou
         for (long j0 = ib; j0 < N; j0 += JB) {
             long j1 = j0 + JB < N ? j0 + JB : N;
             long r = 0;
-            for (; r + 4 <= K; r += 4) {   /* four rows at a time, as in rdd_dgemm_rows */
+            for (; r + 4 <= K; r += 4) {   /* four rows at a time (add4) */
                 const double *x0 = X + r * N, *x1 = x0 + N, *x2 = x1 + N, *x3 = x2 + N;
-                for (long i = ib; i < ie; i++) {
-                    const double y0 = x0[i], y1 = x1[i], y2 = x2[i], y3 = x3[i];
-                    double *c = C + i * N;
-                    long js = j0 > i ? j0 : i;
-                    for (long j = js; j < j1; j++) {
-                        double cj = c[j];
-                        cj = cj + y0 * x0[j];
-                        cj = cj + y1 * x1[j];
-                        cj = cj + y2 * x2[j];
-                        cj = cj + y3 * x3[j];
-                        c[j] = cj;
-                    }
-                }
+                for (long i = ib; i < ie; i++)
+                    add4(C + i * N, x0[i], x0, x1[i], x1, x2[i], x2, x3[i], x3, j0 > i ? j0 : i, j1);
             }
             for (; r < K; r++) {
                 const double *x = X + r * N;
