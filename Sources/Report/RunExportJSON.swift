@@ -99,6 +99,12 @@ struct RunExportJSONWriter {
         member(&n, indent, key); try double(v)
     }
 
+    /// Hands the bytes written so far to `sink` and forgets them (keeping the buffer's capacity).
+    mutating func drain(into sink: (UnsafeRawBufferPointer) throws -> Void) throws {
+        try out.withUnsafeBytes { try sink($0) }
+        out.removeAll(keepingCapacity: true)
+    }
+
     /// Appends text as it is (no quoting).
     mutating func append(_ text: String) { out.append(contentsOf: text.utf8) }
 
@@ -187,25 +193,36 @@ struct RunExportJSONWriter {
 
     // MARK: the export's types (members in sorted key order)
 
-    /// Writes the export; with a `flush`, hands the bytes written so far to it (and empties the buffer) whenever they
-    /// pass `chunk` bytes between two trials, so a large export is never held whole.
-    mutating func write(_ e: RunExport, chunk: Int = .max, flush: ((UnsafeRawBufferPointer) throws -> Void)? = nil) throws {
+    /// Writes the export whole (`encoded()`).
+    mutating func write(_ e: RunExport) throws {
+        begin(formatVersion: e.formatVersion, sweeps: e.sweeps)
+        for t in e.trials { try trial(t) }
+        end()
+    }
+
+    /// The export's text up to its first trial: `{`, `formatVersion`, `sweeps`, and `"trials" : [`. Then `trial` for
+    /// each trial and `end()`: the bytes of `write(_:)`, a trial at a time.
+    mutating func begin(formatVersion: Int, sweeps: [SweepRecord]) {
         out.append(0x7B); var n = 0   // {
-        int(&n, 0, "formatVersion", e.formatVersion)
-        member(&n, 0, "sweeps"); array(e.sweeps, 2) { w, s, i in w.write(s, indent: i) }
+        int(&n, 0, "formatVersion", formatVersion)
+        member(&n, 0, "sweeps"); array(sweeps, 2) { w, s, i in w.write(s, indent: i) }
         member(&n, 0, "trials")
         out.append(0x5B)   // [
-        var m = 0
-        for t in e.trials {
-            element(&m, 2)
-            try write(t, indent: 4)
-            if let flush, out.count >= chunk {
-                try out.withUnsafeBytes { try flush($0) }
-                out.removeAll(keepingCapacity: true)
-            }
-        }
-        close(0x5D, m, 2)
-        close(0x7D, n, 0)
+        trialsWritten = 0
+    }
+
+    private var trialsWritten = 0
+
+    mutating func trial(_ t: TrialRecord) throws {
+        var n = trialsWritten
+        element(&n, 2)
+        trialsWritten = n
+        try write(t, indent: 4)
+    }
+
+    mutating func end() {
+        close(0x5D, trialsWritten, 2)
+        close(0x7D, 3, 0)   // the top level has three members
     }
 
     mutating func write(_ s: SweepRecord, indent: Int) {

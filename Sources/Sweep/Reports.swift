@@ -237,7 +237,7 @@ public struct Reports {
             var text = try export(sweep: ref, format: format, preset: preset)
             return try text.withUTF8 { try sink(UnsafeRawBufferPointer($0)) }
         }
-        try runExport(sweep: ref, preset: preset).encode(trailer: "\n", into: sink)
+        try streamRunExport(sweep: ref, preset: preset, trailer: "\n", into: sink)
     }
 
     // MARK: gc

@@ -88,11 +88,6 @@ extension RunLedger {
         return out
     }
 
-    /// Stage `id`'s evaluations by metric.
-    static func evaluations(_ db: Database, stage id: String) throws -> [StoredEvaluation] {
-        try Row.fetchAll(db, sql: "SELECT * FROM evaluations WHERE stage = ? ORDER BY metric", arguments: [id]).map(StoredEvaluation.init)
-    }
-
     /// How many journal rows the root's database holds (`rdd-bench harness` reports it).
     static func metricRowCount(_ db: Database) throws -> Int {
         try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM metrics") ?? 0
