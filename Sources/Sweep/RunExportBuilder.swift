@@ -44,20 +44,20 @@ extension Reports {
 
     /// The sweeps an export holds: every sweep's latest revision (or the one named), of `preset` when given.
     func exportSweeps(_ db: Database, sweep ref: String?, preset: String?) throws -> [SweepRecord] {
-            var sweeps = try RunLedger.sweeps(db)
-            if let ref { sweeps = [try resolveSweep(db, ref)] } else {
-                var latest: [String: SweepRecord] = [:]
-                for s in sweeps where (latest[s.name]?.revision ?? -1) < s.revision { latest[s.name] = s }
-                sweeps = latest.values.sorted { $0.name < $1.name }
+        var sweeps = try RunLedger.sweeps(db)
+        if let ref { sweeps = [try resolveSweep(db, ref)] } else {
+            var latest: [String: SweepRecord] = [:]
+            for s in sweeps where (latest[s.name]?.revision ?? -1) < s.revision { latest[s.name] = s }
+            sweeps = latest.values.sorted { $0.name < $1.name }
+        }
+        if let preset {
+            let all = sweeps
+            sweeps = sweeps.filter { $0.preset == preset }
+            if sweeps.isEmpty {
+                throw ReportError("--preset \(preset): no sweep of that preset in \(dbPath)\(ref.map { " named \($0)" } ?? ""); presets here: \(Set(all.map(\.preset)).sorted().joined(separator: ", "))")
             }
-            if let preset {
-                let all = sweeps
-                sweeps = sweeps.filter { $0.preset == preset }
-                if sweeps.isEmpty {
-                    throw ReportError("--preset \(preset): no sweep of that preset in \(dbPath)\(ref.map { " named \($0)" } ?? ""); presets here: \(Set(all.map(\.preset)).sorted().joined(separator: ", "))")
-                }
-            }
-            return sweeps
+        }
+        return sweeps
     }
 
     /// The export's sweep records (name, spec, its axes).
@@ -71,51 +71,50 @@ extension Reports {
 
     /// Hands each trial of `sweeps` to `body`, in export order (by sweep, then trial index).
     func exportTrials(_ db: Database, _ sweeps: [SweepRecord], _ body: (TrialRecord) throws -> Void) throws {
-            // A stage shared by many trials (the classifier, teacher and PD chain of a seed) is read and converted once,
-            // not once per trial: its record (all but the trial's name for it), its evaluations and its series.
-            var stageOf: [String: (record: StageRecord, evaluations: [EvaluationRecord])?] = [:]
-            var seriesOf: [String: [String: [SeriesPoint]]] = [:]
-            for sw in sweeps {
-                let links = try RunLedger.sweepLinks(db, sweep: sw.id)
-                // A series is kept for reuse only when another link of the sweep will ask for it again (a shared stage):
-                // a trial's own distillation journal is read, exported and dropped.
-                var linkCount: [String: Int] = [:]
-                for l in links.values { for (_, stage) in l { linkCount[stage, default: 0] += 1 } }
-                var rows: [String: RunLedger.StoredStage] = [:], evaluationsOf: [String: [RunLedger.StoredEvaluation]] = [:]
-                if links.values.contains(where: { $0.contains { stageOf[$0.stage] == nil } }) {
-                    rows = try RunLedger.stageRows(db, sweep: sw.id)
-                    evaluationsOf = try RunLedger.sweepStageEvaluations(db, sweep: sw.id)
-                }
-                for t in try RunLedger.trials(db, sweep: sw.id) {
-                    var axes: [String: String] = [:]
-                    for (k, v) in ((try? JSONParser.parse(t.axesJSON).value)?.objectPairs) ?? [] { axes[k] = v.serialized() }
-                    var evaluations: [EvaluationRecord] = []
-                    var stages: [StageRecord] = []
-                    for (tname, identity) in links[t.id] ?? [] {
-                        if stageOf[identity] == nil {
-                            stageOf[identity] = .some(try rows[identity].map { try stageRecord($0, evaluations: evaluationsOf[identity] ?? []) })
-                        }
-                        guard let known = stageOf[identity]! else { continue }   // a link without a stage row is not exported
-                        var record = known.record
-                        record.name = tname
-                        for var e in known.evaluations { e.stage = tname; evaluations.append(e) }
-                        // Learning curves (`curve-…` evaluations) keep theirs too: their values by training step.
-                        if record.kind == .distill || StageName(tname).map({ if case .curve = $0 { return true }; return false }) == true {
-                            if let s = seriesOf[identity] { record.series = s } else {
-                                record.series = try RunLedger.series(db, stage: identity).mapValues { $0.map { SeriesPoint(step: $0.step, value: $0.value) } }
-                                if (linkCount[identity] ?? 0) > 1 || sweeps.count > 1 { seriesOf[identity] = record.series }
-                            }
-                        }
-                        stages.append(record)
-                    }
-                    // Written only when not the default (ExperimentConfig.encode): absent = "shared". A configuration
-                    // whose text has no "replicate" key anywhere has none at the top level either, so it is not parsed.
-                    let replicate: ReplicateMode = !Self.mentionsReplicate(t.configJSON) ? .shared
-                        : (try? JSONParser.parse(t.configJSON).value)?["replicate"]?.stringValue.flatMap(ReplicateMode.init(rawValue:)) ?? .shared
-                    try body(TrialRecord(sweep: sw.label, key: t.key, axes: axes, configJSON: t.configJSON, status: t.status,
-                                         evaluations: evaluations, stages: stages, replicate: replicate))
+        // A stage shared by many trials (the classifier, teacher and PD chain of a seed) is read and converted once,
+        // not once per trial: its record (all but the trial's name for it), its evaluations and its series.
+        var stageOf: [String: (record: StageRecord, evaluations: [EvaluationRecord])?] = [:]
+        var seriesOf: [String: [String: [SeriesPoint]]] = [:]
+        for sw in sweeps {
+            let links = try RunLedger.sweepLinks(db, sweep: sw.id)
+            // A series is kept for reuse only when another link of the sweep will ask for it again (a shared stage):
+            // a trial's own distillation journal is read, exported and dropped.
+            var linkCount: [String: Int] = [:]
+            for l in links.values { for (_, stage) in l { linkCount[stage, default: 0] += 1 } }
+            if links.values.contains(where: { $0.contains { stageOf[$0.stage] == nil } }) {
+                // Each row becomes its record as it is read (its configuration and inputs are not kept).
+                let evaluationsOf = try RunLedger.sweepStageEvaluations(db, sweep: sw.id)
+                try RunLedger.forEachStageRow(db, sweep: sw.id) { row in
+                    if stageOf[row.identity] == nil { stageOf[row.identity] = .some(try stageRecord(row, evaluations: evaluationsOf[row.identity] ?? [])) }
                 }
             }
+            for t in try RunLedger.trials(db, sweep: sw.id) {
+                var axes: [String: String] = [:]
+                for (k, v) in ((try? JSONParser.parse(t.axesJSON).value)?.objectPairs) ?? [] { axes[k] = v.serialized() }
+                var evaluations: [EvaluationRecord] = []
+                var stages: [StageRecord] = []
+                for (tname, identity) in links[t.id] ?? [] {
+                    guard let known = stageOf[identity] ?? nil else { continue }   // a link without a stage row is not exported
+                    var record = known.record
+                    record.name = tname
+                    for var e in known.evaluations { e.stage = tname; evaluations.append(e) }
+                    // Learning curves (`curve-…` evaluations) keep theirs too: their values by training step.
+                    if record.kind == .distill || StageName(tname).map({ if case .curve = $0 { return true }; return false }) == true {
+                        if let s = seriesOf[identity] { record.series = s } else {
+                            record.series = try RunLedger.series(db, stage: identity).mapValues { $0.map { SeriesPoint(step: $0.step, value: $0.value) } }
+                            if (linkCount[identity] ?? 0) > 1 || sweeps.count > 1 { seriesOf[identity] = record.series }
+                        }
+                    }
+                    stages.append(record)
+                }
+                // Written only when not the default (ExperimentConfig.encode): absent = "shared". A configuration
+                // whose text has no "replicate" key anywhere has none at the top level either, so it is not parsed.
+                let replicate: ReplicateMode = !Self.mentionsReplicate(t.configJSON) ? .shared
+                    : (try? JSONParser.parse(t.configJSON).value)?["replicate"]?.stringValue.flatMap(ReplicateMode.init(rawValue:)) ?? .shared
+                try body(TrialRecord(sweep: sw.label, key: t.key, axes: axes, configJSON: t.configJSON, status: t.status,
+                                     evaluations: evaluations, stages: stages, replicate: replicate))
+            }
+        }
     }
 
     /// Whether the JSON text has `"replicate"` anywhere (a byte search: Foundation's `String.contains` was 8% of the

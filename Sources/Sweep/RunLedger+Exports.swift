@@ -69,13 +69,11 @@ extension RunLedger {
         return byTrial.mapValues { $0.sorted { $0.rowid < $1.rowid }.map { ($0.name, $0.stage) } }
     }
 
-    /// The rows of every stage sweep `sweep`'s trials link, by identity (one query for the sweep).
-    static func stageRows(_ db: Database, sweep: Int64) throws -> [String: StoredStage] {
-        var out: [String: StoredStage] = [:]
+    /// Hands the row of every stage sweep `sweep`'s trials link to `body`, each once (one query for the sweep).
+    static func forEachStageRow(_ db: Database, sweep: Int64, _ body: (StoredStage) throws -> Void) throws {
         // A cursor's row reads the statement in place and looks its columns up by a dictionary made once per cursor.
         let rows = try Row.fetchCursor(db, sql: "SELECT s.* FROM stages s WHERE s.identity IN (\(Reports.sweepStagesSQL))", arguments: [sweep])
-        while let r = try rows.next() { let s = try StoredStage(r); out[s.identity] = s }
-        return out
+        while let r = try rows.next() { try body(try StoredStage(r)) }
     }
 
     /// The evaluations of every stage sweep `sweep`'s trials link, by stage identity, each stage's by metric (one query).
