@@ -177,8 +177,65 @@ public struct SeriesPoint: Codable, Equatable, Sendable {
 }
 
 extension RunExport {
-    /// Deterministic JSON (sorted keys, stable order): byte-identical for equal content.
+    /// Deterministic JSON (sorted keys, stable order): byte-identical for equal content. The bytes of
+    /// `foundationEncoded()`, written by `RunExportJSONWriter` in one pass (a 10,000-trial export is ≈ 180 MB); a
+    /// value Foundation cannot encode (a NaN or an infinity) is left to Foundation, which throws its own error.
     public func encoded() throws -> Data {
+        var w = RunExportJSONWriter(capacity: 1 << 20)
+        do { try w.write(self) } catch is RunExportJSONWriter.NonFinite { return try foundationEncoded() }
+        return Data(w.out)
+    }
+
+    /// `encoded()`'s bytes, then `trailer`, handed to `sink` in pieces of about `chunk` bytes (whole trials): a
+    /// 10,000-trial export is ≈ 180 MB, which `encoded()` holds whole and its callers copied twice more. An export
+    /// Foundation cannot encode (a NaN or an infinity) throws Foundation's error before anything is written.
+    public func encode(trailer: String = "", chunk: Int = 1 << 22, into sink: (UnsafeRawBufferPointer) throws -> Void) throws {
+        guard isFinite else {
+            let data = try foundationEncoded()   // throws: Foundation refuses non-finite numbers by default
+            try data.withUnsafeBytes { try sink($0) }
+            return
+        }
+        try Self.stream(formatVersion: formatVersion, sweeps: sweeps, trailer: trailer, chunk: chunk, into: sink) { emit in
+            for t in trials { try emit(t) }
+        }
+    }
+
+    /// Writes an export whose trials `produce` hands over one at a time (to the function it is given), with `trailer`
+    /// after it, to `sink` in pieces of about `chunk` bytes: the bytes `encoded()` writes for the export of those
+    /// trials, with no more than one trial and one piece in memory. A trial with a NaN or an infinity throws
+    /// Foundation's error for an export of that trial alone, after the trials before it were handed to `sink` (a
+    /// caller writing a file removes it).
+    public static func stream(formatVersion: Int = 1, sweeps: [SweepRecord], trailer: String = "", chunk: Int = 1 << 22,
+                              into sink: (UnsafeRawBufferPointer) throws -> Void,
+                              trials produce: ((TrialRecord) throws -> Void) throws -> Void) throws {
+        var w = RunExportJSONWriter(capacity: chunk + (1 << 20))
+        w.begin(formatVersion: formatVersion, sweeps: sweeps)
+        try withoutActuallyEscaping(sink) { sink in
+            try produce { t in
+                guard RunExport(sweeps: [], trials: [t]).isFinite else {
+                    _ = try RunExport(formatVersion: formatVersion, sweeps: sweeps, trials: [t]).foundationEncoded()   // throws
+                    throw ReportError("trial \(t.key) of \(t.sweep) has a number JSON cannot hold (NaN or infinite)")
+                }
+                try w.trial(t)
+                if w.out.count >= chunk { try w.drain(into: sink) }
+            }
+        }
+        w.end()
+        w.append(trailer)
+        try w.drain(into: sink)
+    }
+
+    /// Every number the export writes is finite (what Foundation's encoder requires).
+    var isFinite: Bool {
+        trials.allSatisfy { t in
+            t.evaluations.allSatisfy { $0.result.value.isFinite && $0.secondsPerImage.isFinite }
+                && t.stages.allSatisfy { s in s.seconds.isFinite && s.series.values.allSatisfy { $0.allSatisfy(\.value.isFinite) } }
+        }
+    }
+
+    /// Foundation's `JSONEncoder` with sorted keys, pretty-printed: what `encoded()` writes (the reference the tests
+    /// compare the writer with).
+    public func foundationEncoded() throws -> Data {
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys, .prettyPrinted]
         return try enc.encode(self)

@@ -21,74 +21,144 @@ extension Reports {
     /// name, so equal databases give byte-identical exports.
     /// `preset` keeps only the sweeps of that preset (a root holding both tiny and small sweeps).
     public func runExport(sweep ref: String? = nil, preset: String? = nil) throws -> RunExport {
-        let db = try openReader()
-        return try db.read { db in
-            var sweeps = try RunLedger.sweeps(db)
-            if let ref { sweeps = [try resolveSweep(db, ref)] } else {
-                var latest: [String: SweepRecord] = [:]
-                for s in sweeps where (latest[s.name]?.revision ?? -1) < s.revision { latest[s.name] = s }
-                sweeps = latest.values.sorted { $0.name < $1.name }
-            }
-            if let preset {
-                let all = sweeps
-                sweeps = sweeps.filter { $0.preset == preset }
-                if sweeps.isEmpty {
-                    throw ReportError("--preset \(preset): no sweep of that preset in \(dbPath)\(ref.map { " named \($0)" } ?? ""); presets here: \(Set(all.map(\.preset)).sorted().joined(separator: ", "))")
-                }
-            }
-            var trialsOut: [TrialRecord] = []
-            // A stage shared by many trials (the teacher and PD chain of a seed) is read once, not once per trial.
-            var evalsOf: [String: [RunLedger.StoredEvaluation]] = [:], seriesOf: [String: [String: [SeriesPoint]]] = [:]
-            for sw in sweeps {
-                for t in try RunLedger.trials(db, sweep: sw.id) {
-                    var axes: [String: String] = [:]
-                    for (k, v) in ((try? JSONParser.parse(t.axesJSON).value)?.objectPairs) ?? [] { axes[k] = v.serialized() }
-                    var evaluations: [EvaluationRecord] = []
-                    var stages: [StageRecord] = []
-                    for (tname, s) in try RunLedger.trialStagesInPlanOrder(db, trial: t.id) {
-                        let identity = s.identity
-                        // A stage's artifacts are `<root>/stages/<identity>` (Scheduler); export that relative
-                        // form even when the database recorded another prefix (a moved or copied root), so the
-                        // reports resolve it under --results-root wherever the root now is.
-                        var dir = s.artifactDir
-                        let own = "stages/" + identity
-                        if dir.hasSuffix("/" + own) { dir = own } else if dir.hasPrefix(root + "/") { dir = String(dir.dropFirst(root.count + 1)) }
-                        if evalsOf[identity] == nil { evalsOf[identity] = try RunLedger.evaluations(db, stage: identity) }
-                        for e in evalsOf[identity]! {
-                            evaluations.append(EvaluationRecord(stage: tname, model: e.modelLabel, metric: e.metric, value: e.value,
-                                                                label: e.label, featureNetwork: e.featureNetwork, samples: e.samples,
-                                                                reference: e.reference, sampler: e.sampler, steps: e.steps, nfe: e.nfe,
-                                                                secondsPerImage: e.secondsPerImage ?? 0, artifactDirectory: dir))
-                        }
-                        var series: [String: [SeriesPoint]] = [:]
-                        // Learning curves (`curve-…` evaluations) keep theirs too: their values by training step.
-                        if s.kind == StageKind.distill.rawValue || StageName(tname).map({ if case .curve = $0 { return true }; return false }) == true {
-                            if let known = seriesOf[identity] { series = known } else {
-                                series = try RunLedger.series(db, stage: identity).mapValues { $0.map { SeriesPoint(step: $0.step, value: $0.value) } }
-                                seriesOf[identity] = series
-                            }
-                        }
-                        guard let kind = StageKind(rawValue: s.kind) else {
-                            throw ReportError("\(dbPath): stage \(identity.prefix(12)) has kind '\(s.kind)', which this version does not know (known: \(StageKind.allCases.map(\.rawValue).joined(separator: ", ")))")
-                        }
-                        stages.append(StageRecord(name: tname, kind: kind, identity: identity, status: s.status,
-                                                  seconds: s.seconds ?? 0, peakMemoryBytes: (s.peakKiB ?? 0) * 1024,
-                                                  series: series, codeVersion: s.codeVersion, threads: s.threads,
-                                                  startedAt: exportTimestamp(s.started), finishedAt: exportTimestamp(s.finished),
-                                                  provenance: try s.provenanceJSON.map { try JSONDecoder().decode(Provenance.self, from: Data($0.utf8)) }))
-                    }
-                    // Written only when not the default (ExperimentConfig.encode): absent = "shared".
-                    let replicate = (try? JSONParser.parse(t.configJSON).value)?["replicate"]?.stringValue.flatMap(ReplicateMode.init(rawValue:)) ?? .shared
-                    trialsOut.append(TrialRecord(sweep: sw.label, key: t.key, axes: axes, configJSON: t.configJSON, status: t.status,
-                                                 evaluations: evaluations, stages: stages, replicate: replicate))
-                }
-            }
-            return RunExport(sweeps: sweeps.map { sw in
-                let spec = try? SweepSpec.parse(sw.specJSON, file: sw.specFile)
-                return Report.SweepRecord(name: sw.label, specPath: sw.specFile, specHash: sw.specHash, preset: sw.preset,
-                                          description: spec?.description, axes: spec.map(Self.axisRecords))
-            }, trials: trialsOut)
+        try openReader().read { db in
+            let sweeps = try exportSweeps(db, sweep: ref, preset: preset)
+            var trials: [TrialRecord] = []
+            try exportTrials(db, sweeps) { trials.append($0) }
+            return RunExport(sweeps: Self.exportRecords(sweeps), trials: trials)
         }
+    }
+
+    /// `runExport(sweep:preset:)` encoded (`RunExport.encoded()`'s bytes) and then `trailer`, handed to `sink` in pieces
+    /// as the trials are read (`RunExport.stream`): a 10,000-trial export (≈ 180 MB of JSON, ≈ 200 MB as values) is never
+    /// held whole, in either form.
+    public func streamRunExport(sweep ref: String? = nil, preset: String? = nil, trailer: String = "",
+                                into sink: (UnsafeRawBufferPointer) throws -> Void) throws {
+        try openReader().read { db in
+            let sweeps = try exportSweeps(db, sweep: ref, preset: preset)
+            try RunExport.stream(sweeps: Self.exportRecords(sweeps), trailer: trailer, into: sink) { emit in
+                try exportTrials(db, sweeps, emit)
+            }
+        }
+    }
+
+    /// The sweeps an export holds: every sweep's latest revision (or the one named), of `preset` when given.
+    func exportSweeps(_ db: Database, sweep ref: String?, preset: String?) throws -> [SweepRecord] {
+        var sweeps = try RunLedger.sweeps(db)
+        if let ref { sweeps = [try resolveSweep(db, ref)] } else {
+            var latest: [String: SweepRecord] = [:]
+            for s in sweeps where (latest[s.name]?.revision ?? -1) < s.revision { latest[s.name] = s }
+            sweeps = latest.values.sorted { $0.name < $1.name }
+        }
+        if let preset {
+            let all = sweeps
+            sweeps = sweeps.filter { $0.preset == preset }
+            if sweeps.isEmpty {
+                throw ReportError("--preset \(preset): no sweep of that preset in \(dbPath)\(ref.map { " named \($0)" } ?? ""); presets here: \(Set(all.map(\.preset)).sorted().joined(separator: ", "))")
+            }
+        }
+        return sweeps
+    }
+
+    /// The export's sweep records (name, spec, its axes).
+    static func exportRecords(_ sweeps: [SweepRecord]) -> [Report.SweepRecord] {
+        sweeps.map { sw in
+            let spec = try? SweepSpec.parse(sw.specJSON, file: sw.specFile)
+            return Report.SweepRecord(name: sw.label, specPath: sw.specFile, specHash: sw.specHash, preset: sw.preset,
+                                      description: spec?.description, axes: spec.map(Self.axisRecords))
+        }
+    }
+
+    /// Hands each trial of `sweeps` to `body`, in export order (by sweep, then trial index).
+    func exportTrials(_ db: Database, _ sweeps: [SweepRecord], _ body: (TrialRecord) throws -> Void) throws {
+        // A stage shared by many trials (the classifier, teacher and PD chain of a seed) is read and converted once,
+        // not once per trial: its record (all but the trial's name for it), its evaluations and its series.
+        var stageOf: [String: (record: StageRecord, evaluations: [EvaluationRecord])?] = [:]
+        var seriesOf: [String: [String: [SeriesPoint]]] = [:]
+        for sw in sweeps {
+            let links = try RunLedger.sweepLinks(db, sweep: sw.id)
+            // A series is kept for reuse only when another link of the sweep will ask for it again (a shared stage):
+            // a trial's own distillation journal is read, exported and dropped.
+            var linkCount: [String: Int] = [:]
+            for l in links.values { for (_, stage) in l { linkCount[stage, default: 0] += 1 } }
+            if links.values.contains(where: { $0.contains { stageOf[$0.stage] == nil } }) {
+                // Each row becomes its record as it is read (its configuration and inputs are not kept).
+                let evaluationsOf = try RunLedger.sweepStageEvaluations(db, sweep: sw.id)
+                try RunLedger.forEachStageRow(db, sweep: sw.id) { row in
+                    if stageOf[row.identity] == nil { stageOf[row.identity] = .some(try stageRecord(row, evaluations: evaluationsOf[row.identity] ?? [])) }
+                }
+            }
+            for t in try RunLedger.trials(db, sweep: sw.id) {
+                var axes: [String: String] = [:]
+                for (k, v) in ((try? JSONParser.parse(t.axesJSON).value)?.objectPairs) ?? [] { axes[k] = v.serialized() }
+                var evaluations: [EvaluationRecord] = []
+                var stages: [StageRecord] = []
+                for (tname, identity) in links[t.id] ?? [] {
+                    guard let known = stageOf[identity] ?? nil else { continue }   // a link without a stage row is not exported
+                    var record = known.record
+                    record.name = tname
+                    for var e in known.evaluations { e.stage = tname; evaluations.append(e) }
+                    // Learning curves (`curve-…` evaluations) keep theirs too: their values by training step.
+                    if record.kind == .distill || StageName(tname).map({ if case .curve = $0 { return true }; return false }) == true {
+                        if let s = seriesOf[identity] { record.series = s } else {
+                            record.series = try RunLedger.series(db, stage: identity).mapValues { $0.map { SeriesPoint(step: $0.step, value: $0.value) } }
+                            if (linkCount[identity] ?? 0) > 1 || sweeps.count > 1 { seriesOf[identity] = record.series }
+                        }
+                    }
+                    stages.append(record)
+                }
+                // Written only when not the default (ExperimentConfig.encode): absent = "shared". A configuration
+                // whose text has no "replicate" key anywhere has none at the top level either, so it is not parsed.
+                let replicate: ReplicateMode = !Self.mentionsReplicate(t.configJSON) ? .shared
+                    : (try? JSONParser.parse(t.configJSON).value)?["replicate"]?.stringValue.flatMap(ReplicateMode.init(rawValue:)) ?? .shared
+                try body(TrialRecord(sweep: sw.label, key: t.key, axes: axes, configJSON: t.configJSON, status: t.status,
+                                     evaluations: evaluations, stages: stages, replicate: replicate))
+            }
+        }
+    }
+
+    /// Whether the JSON text has `"replicate"` anywhere (a byte search: Foundation's `String.contains` was 8% of the
+    /// export's instructions).
+    static func mentionsReplicate(_ json: String) -> Bool {
+        var text = json
+        let key: StaticString = "\"replicate\""
+        return text.withUTF8 { t in
+            key.withUTF8Buffer { k in
+                guard t.count >= k.count else { return false }
+                for i in 0...(t.count - k.count) where t[i] == k[0] {
+                    if (1..<k.count).allSatisfy({ t[i + $0] == k[$0] }) { return true }
+                }
+                return false
+            }
+        }
+    }
+
+    /// Stage `identity`'s record as every trial linking it exports it (its `name` and the evaluations' `stage`, the
+    /// trial's name for it, set by the caller; `series` empty: the caller reads it where the trial's name asks for
+    /// it), with its evaluations.
+    private func stageRecord(_ s: RunLedger.StoredStage, evaluations stored: [RunLedger.StoredEvaluation]) throws -> (record: StageRecord, evaluations: [EvaluationRecord]) {
+        let identity = s.identity
+        // A stage's artifacts are `<root>/stages/<identity>` (Scheduler); export that relative form even when the
+        // database recorded another prefix (a moved or copied root), so the reports resolve it under --results-root
+        // wherever the root now is.
+        var dir = s.artifactDir
+        let own = "stages/" + identity
+        if dir.hasSuffix("/" + own) { dir = own } else if dir.hasPrefix(root + "/") { dir = String(dir.dropFirst(root.count + 1)) }
+        let evaluations = stored.map { e in
+            EvaluationRecord(stage: "", model: e.modelLabel, metric: e.metric, value: e.value,
+                             label: e.label, featureNetwork: e.featureNetwork, samples: e.samples,
+                             reference: e.reference, sampler: e.sampler, steps: e.steps, nfe: e.nfe,
+                             secondsPerImage: e.secondsPerImage ?? 0, artifactDirectory: dir)
+        }
+        guard let kind = StageKind(rawValue: s.kind) else {
+            throw ReportError("\(dbPath): stage \(identity.prefix(12)) has kind '\(s.kind)', which this version does not know (known: \(StageKind.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        let record = StageRecord(name: "", kind: kind, identity: identity, status: s.status,
+                                 seconds: s.seconds ?? 0, peakMemoryBytes: (s.peakKiB ?? 0) * 1024,
+                                 series: [:], codeVersion: s.codeVersion, threads: s.threads,
+                                 startedAt: exportTimestamp(s.started), finishedAt: exportTimestamp(s.finished),
+                                 provenance: try s.provenanceJSON.map { try JSONDecoder().decode(Provenance.self, from: Data($0.utf8)) })
+        return (record, evaluations)
     }
 
     /// A spec's axes in spec order (trials, grid, zip groups, seeds), values as JSON text.

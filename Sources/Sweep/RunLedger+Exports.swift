@@ -55,18 +55,35 @@ extension RunLedger {
             """, arguments: [sweep]).map { ($0["trial_index"], $0["role"], StoredEvaluation($0)) }
     }
 
-    /// The stages of trial `trial` (row id) in the order its plan linked them (classifier, teacher, PD chain,
-    /// distillation stages in training order, evaluations), with their trial-plan names.
-    static func trialStagesInPlanOrder(_ db: Database, trial: Int64) throws -> [(name: String, stage: StoredStage)] {
-        try Row.fetchAll(db, sql: """
-            SELECT ts.name AS tname, s.* FROM trial_stages ts JOIN stages s ON s.identity = ts.stage
-            WHERE ts.trial_id = ? ORDER BY ts.rowid
-            """, arguments: [trial]).map { r in (r["tname"], try StoredStage(r)) }
+    /// Every trial–stage link of sweep `sweep`'s trials, by trial row id, each trial's in the order its plan linked
+    /// them (classifier, teacher, PD chain, distillation stages in training order, evaluations): the trial-plan name
+    /// and the stage's identity. One query for the sweep (an export of 10,000 trials made one per trial: a cursor's
+    /// set-up each); the links come by the `trial_stages` key (trial, name) and each trial's are put in link order
+    /// (rowid) here, which spares SQLite a sort of every link of the sweep.
+    static func sweepLinks(_ db: Database, sweep: Int64) throws -> [Int64: [(name: String, stage: String)]] {
+        var byTrial: [Int64: [(rowid: Int64, name: String, stage: String)]] = [:]
+        let rows = try Row.fetchCursor(db, sql: """
+            SELECT ts.trial_id, ts.rowid, ts.name, ts.stage FROM trials t JOIN trial_stages ts ON ts.trial_id = t.id WHERE t.sweep_id = ?
+            """, arguments: [sweep])
+        while let r = try rows.next() { byTrial[r[0], default: []].append((r[1], r[2], r[3])) }
+        return byTrial.mapValues { $0.sorted { $0.rowid < $1.rowid }.map { ($0.name, $0.stage) } }
     }
 
-    /// Stage `id`'s evaluations by metric.
-    static func evaluations(_ db: Database, stage id: String) throws -> [StoredEvaluation] {
-        try Row.fetchAll(db, sql: "SELECT * FROM evaluations WHERE stage = ? ORDER BY metric", arguments: [id]).map(StoredEvaluation.init)
+    /// Hands the row of every stage sweep `sweep`'s trials link to `body`, each once (one query for the sweep).
+    static func forEachStageRow(_ db: Database, sweep: Int64, _ body: (StoredStage) throws -> Void) throws {
+        // A cursor's row reads the statement in place and looks its columns up by a dictionary made once per cursor.
+        let rows = try Row.fetchCursor(db, sql: "SELECT s.* FROM stages s WHERE s.identity IN (\(Reports.sweepStagesSQL))", arguments: [sweep])
+        while let r = try rows.next() { try body(try StoredStage(r)) }
+    }
+
+    /// The evaluations of every stage sweep `sweep`'s trials link, by stage identity, each stage's by metric (one query).
+    static func sweepStageEvaluations(_ db: Database, sweep: Int64) throws -> [String: [StoredEvaluation]] {
+        var out: [String: [StoredEvaluation]] = [:]
+        let rows = try Row.fetchCursor(db, sql: """
+            SELECT e.* FROM evaluations e WHERE e.stage IN (\(Reports.sweepStagesSQL)) ORDER BY e.stage, e.metric
+            """, arguments: [sweep])
+        while let r = try rows.next() { let e = StoredEvaluation(r); out[e.stage, default: []].append(e) }
+        return out
     }
 
     /// How many journal rows the root's database holds (`rdd-bench harness` reports it).

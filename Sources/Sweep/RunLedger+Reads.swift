@@ -175,9 +175,26 @@ extension RunLedger {
     /// Stage `id`'s logged series: name → (step, value) by step (NaN, stored as NULL, left out).
     static func series(_ db: Database, stage id: String) throws -> [String: [(step: Int, value: Double)]] {
         var out: [String: [(step: Int, value: Double)]] = [:]
-        for r in try Row.fetchAll(db, sql: "SELECT step, name, value FROM metrics WHERE stage = ? ORDER BY name, step", arguments: [id]) {
-            if let v = r["value"] as Double? { out[r["name"], default: []].append((r["step"], v)) }
+        // Prepared once per connection, read through a cursor by column position, in the order of the `metrics_key`
+        // index (step, name: no sort): an export reads every distillation stage's series. Each series is in step order.
+        let st = try db.cachedStatement(sql: "SELECT step, name, value FROM metrics WHERE stage = ? ORDER BY step, name")
+        // A journal logs the same names at every step, so the k-th row of a step usually has the name the k-th row of
+        // the step before had: that name's series is found by one comparison instead of a hash look-up per row.
+        var names: [String] = [], series: [[(step: Int, value: Double)]] = [], position: [String: Int] = [:]
+        var step = Int.min, k = 0
+        let rows = try Row.fetchCursor(st, arguments: [id])
+        while let r = try rows.next() {
+            guard !r.hasNull(atIndex: 2) else { continue }
+            let s: Int = r[0], name: String = r[1]
+            if s != step { step = s; k = 0 }
+            let i: Int
+            if k < names.count && names[k] == name { i = k } else if let known = position[name] { i = known } else {
+                i = names.count; names.append(name); series.append([]); position[name] = i
+            }
+            series[i].append((s, r[2]))
+            k = i + 1
         }
+        for (i, name) in names.enumerated() { out[name] = series[i] }
         return out
     }
 

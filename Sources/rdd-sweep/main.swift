@@ -299,8 +299,25 @@ struct Export: ParsableCommand {
         guard let f = Reports.ExportFormat(rawValue: format) else { throw ValidationError("--format must be csv, json or report, not '\(format)'") }
         var ref = sweep
         if ref == nil, let spec { ref = try SweepSpec.load(path: spec).name }
-        let text = try Reports(root: root).export(sweep: ref, format: f, preset: preset)
-        if let output { try Data(text.utf8).write(to: URL(fileURLWithPath: output), options: .atomic) } else { print(text, terminator: "") }
+        let reports = Reports(root: root)
+        guard let output else {
+            try reports.writeExport(sweep: ref, format: f, preset: preset) { fwrite($0.baseAddress, 1, $0.count, stdout) }
+            return
+        }
+        // Written to a temporary file beside the output, then renamed over it: a reader never sees half a file.
+        let tmp = output + ".tmp-\(getpid())"
+        guard FileManager.default.createFile(atPath: tmp, contents: nil), let file = FileHandle(forWritingAtPath: tmp) else {
+            throw ValidationError("--output \(output): cannot create '\(tmp)' in its directory")
+        }
+        do {
+            try reports.writeExport(sweep: ref, format: f, preset: preset) { try file.write(contentsOf: Data($0)) }
+            try file.close()
+            guard rename(tmp, output) == 0 else { throw ValidationError("--output \(output): cannot rename '\(tmp)' to it: \(String(cString: strerror(errno)))") }
+        } catch {
+            try? file.close()
+            try? FileManager.default.removeItem(atPath: tmp)
+            throw error
+        }
     }
 }
 
