@@ -1,4 +1,5 @@
 import Foundation
+import RunModel
 
 // Is a distillation stage's loss still falling when it stops? (issue 20 §4: RCFD/RDD losses at the small
 // preset still fell 10–26% over the last quarter of their 200 steps, and nothing said so.)
@@ -72,7 +73,7 @@ struct ConvergenceNotes {
         for v in cell.values {
             for ref in v.trial.components(separatedBy: SeedValue.trialSeparator) {
                 guard let t = trials.first(where: { $0.ref == ref }), let stage = t.stage("distill-\(t.method)-\(steps)"),
-                      let series = stage.series["total"] else { continue }
+                      let series = stage.series[SeriesName.total] else { continue }
                 let reading = rule.assess(series)
                 if seen.insert(stage.identity).inserted {
                     stages += 1

@@ -20,7 +20,7 @@ struct CurveConfiguration {
 /// a measurement or a `diag/…`, `memory/…`, `queue/…` series) — `total` and one per term of the objective.
 func lossSeriesNames(_ s: StageRecord) -> [String] {
     s.series.keys.filter(SeriesName.isLoss)
-        .sorted { ($0 == "total" ? 0 : 1, termOrder(termName($0)), $0) < ($1 == "total" ? 0 : 1, termOrder(termName($1)), $1) }
+        .sorted { ($0 == SeriesName.total ? 0 : 1, termOrder(termName($0)), $0) < ($1 == SeriesName.total ? 0 : 1, termOrder(termName($1)), $1) }
 }
 
 /// The mean over `stages` of each one's value at each step they all logged, divided by the mean at the first such
@@ -74,7 +74,7 @@ public func curvesReport(_ data: ReportData, links: LinkStyle) -> ReportOutput {
                 relativeMeanSeries(records.compactMap { $0.series[n] }).map { SVGPlot.Series(name: termName(n), points: $0) }
             }
             lossPanels.append(SVGPlot.Panel(title: "\(stage): loss / first value", xLabel: "step", yLabel: "relative loss", series: series))
-            let readings = c.trials.compactMap { t in t.stage(stage)?.series["total"].map { (t.seed, rule.assess($0)) } }
+            let readings = c.trials.compactMap { t in t.stage(stage)?.series[SeriesName.total].map { (t.seed, rule.assess($0)) } }
             let conv = readings.map { reading -> String in
                 let (seed, r) = reading
                 switch r {

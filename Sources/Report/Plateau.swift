@@ -59,9 +59,9 @@ func plateauStages(_ data: ReportData) -> [PlateauStage] {
         let axes = t.record.axes.filter { $0.key != "seed" }.sorted { $0.key < $1.key }.map { "\($0.key) = \($0.value)" }
         let configuration = t.record.sweep + (axes.isEmpty ? "" : ": " + axes.joined(separator: ", "))
         for d in distillStagesInTrainingOrder(t.record.stages) {
-            guard let loss = d.series["total"], case .distill(let method, let steps)? = StageName(d.name),
+            guard let loss = d.series[SeriesName.total], case .distill(let method, let steps)? = StageName(d.name),
                   let curve = t.stage(StageName.curve(method: method, steps: steps).description) else { continue }
-            guard let name = ["fid_evaluator", "fid_classifier"].first(where: { curve.series[$0] != nil }) else { continue }
+            guard let name = [EvaluationMetric.fidEvaluator, .fidClassifier].map(\.rawValue).first(where: { curve.series[$0] != nil }) else { continue }
             out.append(PlateauStage(configuration: configuration, stage: d.name, seed: t.seed, loss: loss, fid: curve.series[name]!, fidName: name))
         }
     }
