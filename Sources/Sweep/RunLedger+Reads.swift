@@ -175,8 +175,9 @@ extension RunLedger {
     /// Stage `id`'s logged series: name → (step, value) by step (NaN, stored as NULL, left out).
     static func series(_ db: Database, stage id: String) throws -> [String: [(step: Int, value: Double)]] {
         var out: [String: [(step: Int, value: Double)]] = [:]
-        // Prepared once per connection, read through a cursor by column position, in the order of the `metrics_key`
-        // index (step, name: no sort): an export reads every distillation stage's series. Each series is in step order.
+        // Prepared once per connection, read through a cursor by column position, in the order of the metrics table's
+        // primary key (stage, step, name: one range, no sort, values read in place): an export reads every
+        // distillation stage's series. Each series is in step order.
         let st = try db.cachedStatement(sql: "SELECT step, name, value FROM metrics WHERE stage = ? ORDER BY step, name")
         // A journal logs the same names at every step, so the k-th row of a step usually has the name the k-th row of
         // the step before had: that name's series is found by one comparison instead of a hash look-up per row.

@@ -190,7 +190,7 @@ extension Reports {
     }
 
     /// A running stage's live numbers: the rate is 1 / the latest logged `seconds_per_step`, the metrics those of the
-    /// latest logged step (by the `metrics_key` index).
+    /// latest logged step (by the metrics table's primary key).
     func liveStage(_ db: Database, _ s: UnfinishedStage, started: Double?, heartbeat: Double?, now: Double) throws -> LiveStage {
         let latest = try Row.fetchAll(db, sql: """
             SELECT name, value FROM metrics WHERE stage = ? AND step = (SELECT MAX(step) FROM metrics WHERE stage = ?) ORDER BY name
