@@ -41,9 +41,9 @@ extension Dashboard {
             ("name", .string(st.sweep.name)), ("revision", .int(Int64(st.sweep.revision))), ("label", .string(st.sweep.label)),
             ("preset", .string(st.sweep.preset)), ("specFile", .string(st.sweep.specFile)), ("specHash", .string(st.sweep.specHash)),
             ("axes", .array(st.sweep.axes.map { .string($0) })), ("created", .double(st.sweep.created)),
-            ("trials", counts(st.trialCounts)), ("stages", counts(st.stageCounts)),
-            ("computeSeconds", .double(st.computeSeconds.ran)), ("reusedSeconds", .double(st.computeSeconds.reused)),
-            ("etaSeconds", st.etaSeconds.map { .double($0) } ?? .null), ("schedulerRunning", .bool(st.schedulerRunning)),
+            ("trials", counts(st.progress.trialCounts)), ("stages", counts(st.progress.stageCounts)),
+            ("computeSeconds", .double(st.progress.computeSeconds.ran)), ("reusedSeconds", .double(st.progress.computeSeconds.reused)),
+            ("etaSeconds", st.progress.etaSeconds.map { .double($0) } ?? .null), ("schedulerRunning", .bool(st.schedulerRunning)),
         ])
     }
 

@@ -11,16 +11,16 @@ extension Dashboard {
         let revisions = Dictionary(grouping: try reports.sweepRecords(), by: \.name).mapValues(\.count)
         var rows: [[String]] = []
         for st in all {
-            let sw = st.sweep, tc = st.trialCounts, base = "/sweeps/\(pathSegment(sw.name))"
+            let sw = st.sweep, tc = st.progress.trialCounts, base = "/sweeps/\(pathSegment(sw.name))"
             let pending = (tc[.queued] ?? 0)
             rows.append([
                 "<a href=\"\(base)/live\"><b>\(h(sw.name))</b></a>",
                 "\(sw.revision)\(revisions[sw.name, default: 1] > 1 ? " <span class=\"muted\">of \(revisions[sw.name, default: 1])</span>" : "")",
-                h(sw.preset), "<span data-v=\"\(st.trialTotal)\">\(st.trialTotal)</span>",
+                h(sw.preset), "<span data-v=\"\(st.progress.trialTotal)\">\(st.progress.trialTotal)</span>",
                 "\(tc[.completed] ?? 0)", "\(tc[.running] ?? 0)", "\(tc[.failed] ?? 0)", "\(pending)",
-                "<span data-v=\"\(st.computeSeconds.ran)\">\(duration(st.computeSeconds.ran))</span>",
-                st.etaSeconds.map { "<span data-v=\"\($0)\">\(duration($0))</span>" } ?? "done",
-                st.schedulerRunning && (st.stageCounts[.running] ?? 0) > 0 ? badge("running") : "",
+                "<span data-v=\"\(st.progress.computeSeconds.ran)\">\(duration(st.progress.computeSeconds.ran))</span>",
+                st.progress.etaSeconds.map { "<span data-v=\"\($0)\">\(duration($0))</span>" } ?? "done",
+                st.schedulerRunning && (st.progress.stageCounts[.running] ?? 0) > 0 ? badge("running") : "",
                 "<a href=\"\(base)/trials\">trials</a> · <a href=\"\(base)/curves\">curves</a> · <a href=\"\(base)/live\">live</a>",
                 "<code>\(h(sw.specFile))</code> <span class=\"note\">\(h(String(sw.specHash.prefix(12))))</span>",
             ])
@@ -38,15 +38,15 @@ extension Dashboard {
     func livePage(_ sw: SweepRow, fragment: Bool) throws -> String {
         let st = try reports.sweepSummary(sw.label)
         let (notDone, running) = try reports.unfinishedStages(sweep: sw.label, limit: Dashboard.liveStageLimit)
-        let tc = st.trialCounts, sc = st.stageCounts
+        let tc = st.progress.trialCounts, sc = st.progress.stageCounts
         var b = "<div class=\"cards\">"
         func card(_ v: String, _ label: String) { b += "<div class=\"card\"><b>\(v)</b><span>\(h(label))</span></div>" }
-        card("\(tc[.completed] ?? 0) / \(st.trialTotal)", "trials completed")
+        card("\(tc[.completed] ?? 0) / \(st.progress.trialTotal)", "trials completed")
         card("\(tc[.running] ?? 0)", "trials running")
         card("\(tc[.failed] ?? 0)", "trials failed")
-        card("\(st.stagesDone) / \(st.stageTotal)", "stages done (\(sc[.cached] ?? 0) cached)")
-        card(duration(st.computeSeconds.ran), "compute by this sweep")
-        card(st.etaSeconds.map(duration) ?? "done", "ETA")
+        card("\(st.progress.stagesDone) / \(st.progress.stageTotal)", "stages done (\(sc[.cached] ?? 0) cached)")
+        card(duration(st.progress.computeSeconds.ran), "compute by this sweep")
+        card(st.progress.etaSeconds.map(duration) ?? "done", "ETA")
         b += "</div>\n<p class=\"muted\">" + (st.schedulerRunning ? "Scheduler running (pid \(h(st.schedulerOwner))). " : "No scheduler running on this root. ")
         if st.slurmTasks > 0 { b += "Slurm: \(st.slurmTasks) task\(st.slurmTasks == 1 ? "" : "s") of this sweep in flight (`rdd-sweep status` lists them). " }
         b += "Updated \(h(clock(Date()))).</p>\n"
@@ -66,7 +66,7 @@ extension Dashboard {
                         p.metrics.filter { shownMetric($0.0) }.map { "\(h($0.0)) \(num($0.1))" }.joined(separator: ", ")]
             }, id: "running", numeric: [3, 4, 5, 6, 7])
         }
-        let notDoneCount = st.stageTotal - st.stagesDone
+        let notDoneCount = st.progress.stageTotal - st.progress.stagesDone
         b += "<h2>Stages not done (\(notDoneCount))</h2>\n"
         if notDoneCount > notDone.count { b += "<p class=\"muted\">The first \(notDone.count) by trial (running ones first); `rdd-sweep status --stages` lists them all.</p>\n" }
         b += notDone.isEmpty ? "<p class=\"muted\">Every stage of this sweep is done.</p>\n" : htmlTable(

@@ -138,17 +138,17 @@ public struct Reports {
         let sw = st.sweep
         var out = "sweep \(sw.label) — \(sw.specFile), preset \(sw.preset), created \(fmtDate(sw.created)); "
         out += st.schedulerRunning ? "scheduler running (pid \(st.schedulerOwner))\n" : "no scheduler running\n"
-        let tc = st.trialCounts
-        out += "trials: \(st.trialTotal) — completed \(tc[.completed] ?? 0), \(st.trialsOrphaned ? Reports.notRunning : TrialStatus.running.displayName) \(tc[.running] ?? 0), failed \(tc[.failed] ?? 0), queued \(tc[.queued] ?? 0)\n"
+        let tc = st.progress.trialCounts
+        out += "trials: \(st.progress.trialTotal) — completed \(tc[.completed] ?? 0), \(st.trialsOrphaned ? Reports.notRunning : TrialStatus.running.displayName) \(tc[.running] ?? 0), failed \(tc[.failed] ?? 0), queued \(tc[.queued] ?? 0)\n"
         if let s = st.slurmLine { out += s + "\n" }
-        let counts = st.stageCounts
-        out += "stages: \(st.stages.count) — done \(st.stagesDone) (ran \(counts[.completed] ?? 0), cached \(counts[.cached] ?? 0)), running \(counts[.running] ?? 0), failed \(counts[.failed] ?? 0), stale \(counts[.stale] ?? 0), queued \(counts[.queued] ?? 0)\n"
-        out += st.computeLine
-        if let eta = st.etaSeconds {
-            out += "ETA ≈ \(formatDuration(eta)) (remaining training steps × mean seconds_per_step of the stage kind, samples left × seconds per sample of finished evaluations of the same sampler, steps and metrics; ÷ \(st.etaRunning) running"
-            let unknown = st.etaUnestimatedClassifiers
+        let counts = st.progress.stageCounts
+        out += "stages: \(st.stages.count) — done \(st.progress.stagesDone) (ran \(counts[.completed] ?? 0), cached \(counts[.cached] ?? 0)), running \(counts[.running] ?? 0), failed \(counts[.failed] ?? 0), stale \(counts[.stale] ?? 0), queued \(counts[.queued] ?? 0)\n"
+        out += st.progress.computeLine
+        if let eta = st.progress.etaSeconds {
+            out += "ETA ≈ \(formatDuration(eta)) (remaining training steps × mean seconds_per_step of the stage kind, samples left × seconds per sample of finished evaluations of the same sampler, steps and metrics; ÷ \(st.progress.etaRunning) running"
+            let unknown = st.progress.etaUnestimatedClassifiers
             out += unknown > 0 ? "; \(unknown) classifier stage\(unknown == 1 ? "" : "s") not estimated" : ""
-            out += st.etaNoRate.isEmpty ? ")\n" : "; no rate yet for \(st.etaNoRate.joined(separator: ", ")))\n"
+            out += st.progress.etaNoRate.isEmpty ? ")\n" : "; no rate yet for \(st.progress.etaNoRate.joined(separator: ", ")))\n"
         }
         let lines = st.stages.filter { all || !$0.isDone }.map { s -> [String] in
             let progress = s.totalSteps.map { t in "\(min(s.lastStep ?? 0, t))/\(t)" } ?? (s.isDone ? "done" : "-")
@@ -319,33 +319,6 @@ extension Reports {
             return (s.specJSON, s.specFile)
         }
     }
-}
-
-/// "compute: …" — the worker time of a sweep's completed stages (the `seconds` each stage took), split
-/// into the stages this sweep ran (by kind) and those it reused from other sweeps: how long the
-/// experiment took on this machine, without the waiting and pauses that wall-clock time includes.
-func computeTimeLine(_ rows: [RunLedger.StoredStage], sweepID: Int64) -> String {
-    let (ran, reused) = computeSecondsByKind(rows, sweepID: sweepID)
-    let total = ran.values.reduce(0, +)
-    guard total + reused > 0 else { return "" }
-    let kinds = ran.sorted { ($1.value, $0.key) < ($0.value, $1.key) }.map { "\($0.key) \(formatDuration($0.value))" }.joined(separator: ", ")
-    return "compute: \(formatDuration(total)) run by this sweep" + (kinds.isEmpty ? "" : " (\(kinds))")
-        + "; \(formatDuration(reused)) reused from other sweeps' stages (h:mm:ss of worker time, completed stages only)\n"
-}
-
-/// Worker seconds of a sweep's completed stages: those it ran, by kind, and those it reused (one number).
-func computeSecondsByKind(_ rows: [RunLedger.StoredStage], sweepID: Int64) -> (ran: [String: Double], reused: Double) {
-    var ran: [String: Double] = [:], reused = 0.0
-    for r in rows where r.status == .completed {
-        let secs = r.seconds ?? 0
-        if r.ranBySweep == sweepID { ran[r.kind, default: 0] += secs } else { reused += secs }
-    }
-    return (ran, reused)
-}
-
-func computeSeconds(_ rows: [RunLedger.StoredStage], sweepID: Int64) -> (ran: Double, reused: Double) {
-    let (ran, reused) = computeSecondsByKind(rows, sweepID: sweepID)
-    return (ran.values.reduce(0, +), reused)
 }
 
 /// What an evaluation costs per sample: its sampler, step count and metrics (Inception features cost

@@ -39,9 +39,7 @@ extension RunLedger {
         /// `stale` for one recorded as running that nothing runs (`orphaned`: no scheduler holds the root
         /// and no Slurm task of it is in flight), else the recorded status.
         func seen(by sweep: Int64, orphaned: Bool) -> StageStatus {
-            if status == .completed && ranBySweep != sweep { return .cached }
-            if status == .running && orphaned { return .stale }
-            return status
+            SweepProgress.state(status, ranByThisSweep: ranBySweep == sweep, orphaned: orphaned)
         }
     }
 

@@ -3,36 +3,69 @@ import GRDB
 import Pipeline
 import RunModel
 
-/// A sweep's progress in numbers — trial and stage counts, worker time, ETA — from grouped queries, for the pages
-/// that show a line of numbers per sweep and are reloaded every few seconds (the dashboard's sweeps list and live
-/// view). `SweepStatus` reads every stage of the sweep as a row (what `rdd-sweep status --stages` prints); this reads
-/// a few dozen aggregate rows, so a sweep of 10,000 trials and 40,000 stages costs about what a small one costs.
+/// A sweep's progress in numbers — trials by status, stages by the state a reader sees, worker time, the ETA — by one
+/// set of rules (docs/sweeps.md, "status") for `rdd-sweep status` (`SweepStatus`, which adds every stage's row) and the
+/// dashboard's sweeps list and live view (`SweepSummary`). It is read from grouped queries — a few dozen aggregate rows
+/// whatever the sweep's size — so a sweep of 10,000 trials and 40,000 stages costs about what a small one costs.
 ///
-/// The numbers follow `SweepStatus`'s rules (docs/sweeps.md, "status"): a completed stage another sweep ran counts as
-/// cached; a running stage counts as stale when no scheduler holds the root and no Slurm task of it is in flight;
-/// compute is the worker seconds of the completed stages the sweep ran, and those it reused; the ETA is the
-/// remaining steps of each stage kind × the mean `seconds_per_step` logged for that kind, plus the samples left of
-/// each evaluation protocol × the seconds per sample of finished evaluations of that protocol (this sweep's first),
-/// divided by the stages running at once. DashboardTests checks that the two agree on the fixture sweep.
+/// The rules: a completed stage another sweep ran counts as cached; a running stage counts as stale when no scheduler
+/// holds the root and no Slurm task of it is in flight (`state`); compute is the worker seconds of the completed
+/// stages the sweep ran (by kind) and of those it reused; the ETA is the remaining steps of each stage kind × the mean
+/// `seconds_per_step` logged for that kind, plus the samples left of each evaluation protocol × the seconds per sample
+/// of finished evaluations of that protocol (this sweep's first, else any in the root), divided by the stages running.
+public struct SweepProgress {
+    /// Trials by database status (completed, running, failed, queued).
+    public var trialCounts: [TrialStatus: Int]
+    /// Stages by the state a reader sees (completed, cached, running, stale, failed, queued).
+    public var stageCounts: [StageStatus: Int]
+    /// Worker seconds of the completed stages this sweep ran, by stage kind, and of those it reused from other sweeps.
+    public var ranSecondsByKind: [String: Double]
+    public var reusedSeconds: Double
+    /// Estimated seconds left; nil when every stage is done.
+    public var etaSeconds: Double?
+    /// The divisor of the ETA: the stages running now (at least 1).
+    public var etaRunning: Int
+    /// Stages not done whose step count is not known yet (classifiers), left out of the ETA.
+    public var etaUnestimatedClassifiers: Int
+    /// Stage kinds and evaluation protocols with work left and no rate logged yet, left out of the ETA.
+    public var etaNoRate: [String]
+
+    public var trialTotal: Int { trialCounts.values.reduce(0, +) }
+    public var stageTotal: Int { stageCounts.values.reduce(0, +) }
+    public var stagesDone: Int { StageStatus.allCases.filter(\.isDone).map { stageCounts[$0] ?? 0 }.reduce(0, +) }
+    /// Worker seconds of the completed stages this sweep ran, and of those it reused from other sweeps.
+    public var computeSeconds: (ran: Double, reused: Double) { (ranSecondsByKind.values.reduce(0, +), reusedSeconds) }
+
+    /// The "compute: …" line of `rdd-sweep status` (empty when nothing has completed): the worker time of the sweep's
+    /// completed stages (the `seconds` each took), those it ran by kind and those it reused — how long the experiment
+    /// took on this machine, without the waiting and pauses that wall-clock time includes.
+    public var computeLine: String {
+        let total = computeSeconds.ran
+        guard total + reusedSeconds > 0 else { return "" }
+        let kinds = ranSecondsByKind.sorted { ($1.value, $0.key) < ($0.value, $1.key) }.map { "\($0.key) \(formatDuration($0.value))" }.joined(separator: ", ")
+        return "compute: \(formatDuration(total)) run by this sweep" + (kinds.isEmpty ? "" : " (\(kinds))")
+            + "; \(formatDuration(reusedSeconds)) reused from other sweeps' stages (h:mm:ss of worker time, completed stages only)\n"
+    }
+
+    /// The state a reader of a sweep sees for a stage recorded as `stored`: `cached` for one another sweep's worker
+    /// completed, `stale` for one recorded as running that nothing runs (`orphaned`: no scheduler holds the root and no
+    /// Slurm task of it is in flight), else the recorded status.
+    static func state(_ stored: StageStatus, ranByThisSweep: Bool, orphaned: Bool) -> StageStatus {
+        if stored == .completed && !ranByThisSweep { return .cached }
+        if stored == .running && orphaned { return .stale }
+        return stored
+    }
+}
+
+/// A sweep's line on the dashboard: its progress and who runs it.
 public struct SweepSummary {
     public var sweep: SweepRecord
     /// Whether a scheduler holds the root's lock, and what it wrote there (its pid).
     public var schedulerRunning: Bool
     public var schedulerOwner: String
-    /// Trials by database status (completed, running, failed, queued).
-    public var trialCounts: [TrialStatus: Int]
-    /// Stages by state (completed, cached, running, stale, failed, queued), as `SweepStatus.stageCounts`.
-    public var stageCounts: [StageStatus: Int]
-    /// Worker seconds of the completed stages this sweep ran, and of those it reused from other sweeps.
-    public var computeSeconds: (ran: Double, reused: Double)
-    /// Estimated seconds left; nil when every stage is done.
-    public var etaSeconds: Double?
+    public var progress: SweepProgress
     /// Slurm tasks of this sweep in flight (submitted, not finished).
     public var slurmTasks: Int
-
-    public var trialTotal: Int { trialCounts.values.reduce(0, +) }
-    public var stageTotal: Int { stageCounts.values.reduce(0, +) }
-    public var stagesDone: Int { StageStatus.allCases.filter(\.isDone).map { stageCounts[$0] ?? 0 }.reduce(0, +) }
 }
 
 /// A stage of a sweep that is not done, as the live view lists it (the first `limit` by trial).
@@ -73,50 +106,61 @@ extension Reports {
     static let sweepStagesSQL = "SELECT ts.stage FROM trials t JOIN trial_stages ts ON ts.trial_id = t.id WHERE t.sweep_id = ?"
 
     func sweepSummary(_ db: Database, _ sw: SweepRecord, live: Bool, owner: String) throws -> SweepSummary {
-        var tc: [TrialStatus: Int] = [:]
-        for r in try Row.fetchAll(db, sql: "SELECT status, COUNT(*) AS n FROM trials WHERE sweep_id = ? GROUP BY status", arguments: [sw.id]) { tc[r["status"] as TrialStatus] = r["n"] }
-        // One row per (kind, status, ran by this sweep, in a Slurm task in flight): counts, seconds, remaining steps.
+        let slurm = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM slurm_tasks WHERE finished IS NULL AND sweep_id = ?", arguments: [sw.id]) ?? 0
+        return SweepSummary(sweep: sw, schedulerRunning: live, schedulerOwner: owner, progress: try sweepProgress(db, sw, live: live), slurmTasks: slurm)
+    }
+
+    /// Sweep `sw`'s `SweepProgress` (`live`: a scheduler holds the root).
+    func sweepProgress(_ db: Database, _ sw: SweepRecord, live: Bool) throws -> SweepProgress {
+        let tc = try RunLedger.trialCounts(db, sweep: sw.id)
+        // One row per (kind, status, ran by this sweep, in a Slurm task in flight): counts, seconds, remaining steps, and
+        // how many have no step count.
         let groups = try Row.fetchAll(db, sql: """
             SELECT s.kind, s.status, s.ran_by_sweep IS ? AS own,
                    EXISTS (SELECT 1 FROM slurm_tasks st WHERE st.stage = s.identity AND st.finished IS NULL) AS slurm,
                    COUNT(*) AS n, TOTAL(s.seconds) AS seconds,
-                   TOTAL(s.total_steps - MIN(s.total_steps, COALESCE(s.last_step, 0))) AS remaining
+                   TOTAL(s.total_steps - MIN(s.total_steps, COALESCE(s.last_step, 0))) AS remaining,
+                   SUM(s.total_steps IS NULL) AS unknown
             FROM stages s WHERE s.identity IN (\(Self.sweepStagesSQL)) GROUP BY 1, 2, 3, 4
             """, arguments: [sw.id, sw.id])
         var counts: [StageStatus: Int] = [:]
-        var ran = 0.0, reused = 0.0
+        var ran: [String: Double] = [:], reused = 0.0
         var remaining: [String: Double] = [:]
+        var unknown = 0
         for g in groups {
-            let status: StageStatus = g["status"], own: Bool = g["own"], slurm: Bool = g["slurm"], kind: String = g["kind"]
-            var state = status
-            if status == .completed && !own { state = .cached }
-            if status == .running && !live && !slurm { state = .stale }
+            let status = try g.decode(StageStatus.self, forColumn: "status"), own: Bool = g["own"], slurm: Bool = g["slurm"], kind: String = g["kind"]
+            let state = SweepProgress.state(status, ranByThisSweep: own, orphaned: !live && !slurm)
             counts[state, default: 0] += g["n"] as Int
-            if status == .completed { if own { ran += g["seconds"] } else { reused += g["seconds"] } }
-            if !state.isDone && kind != "eval" { remaining[kind, default: 0] += g["remaining"] }
+            if status == .completed { if own { ran[kind, default: 0] += g["seconds"] } else { reused += g["seconds"] } }
+            if !state.isDone && kind != StageKind.eval.rawValue {
+                remaining[kind, default: 0] += g["remaining"]
+                unknown += g["unknown"] as Int
+            }
         }
         let done = StageStatus.allCases.filter(\.isDone).map { counts[$0] ?? 0 }.reduce(0, +)
         let total = counts.values.reduce(0, +)
+        let running = max(1, counts[.running] ?? 0)
         var eta: Double?
+        var noRate: [String] = []
         if total > done {
             var seconds = 0.0
             for (kind, steps) in remaining where steps > 0 {
-                if let sps = try Double.fetchOne(db, sql: """
-                    SELECT AVG(m.value) FROM metrics m JOIN stages s ON s.identity = m.stage WHERE s.kind = ? AND m.name = 'seconds_per_step'
-                    """, arguments: [kind]) { seconds += steps * sps }
+                if let sps = try RunLedger.meanSecondsPerStep(db, kind: kind) { seconds += steps * sps } else { noRate.append(kind) }
             }
-            seconds += try evaluationSecondsLeft(db, sw)
-            eta = seconds / Double(max(1, counts[.running] ?? 0))
+            let evaluations = try evaluationSecondsLeft(db, sw)
+            seconds += evaluations.seconds
+            noRate += evaluations.noRate.map { "eval " + $0 }
+            eta = seconds / Double(running)
         }
-        let slurm = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM slurm_tasks WHERE finished IS NULL AND sweep_id = ?", arguments: [sw.id]) ?? 0
-        return SweepSummary(sweep: sw, schedulerRunning: live, schedulerOwner: owner, trialCounts: tc, stageCounts: counts,
-                            computeSeconds: (ran, reused), etaSeconds: eta, slurmTasks: slurm)
+        return SweepProgress(trialCounts: tc, stageCounts: counts, ranSecondsByKind: ran, reusedSeconds: reused, etaSeconds: eta,
+                             etaRunning: running, etaUnestimatedClassifiers: unknown, etaNoRate: noRate.sorted())
     }
 
     /// Seconds the sweep's unfinished evaluations need: per protocol (`EvalCost.key`: sampler, steps, metrics) the
     /// samples left × the seconds per sample of the finished evaluations of that protocol, this sweep's own when it
-    /// has any, else any in the root. Configurations are parsed once per distinct text, not once per stage.
-    func evaluationSecondsLeft(_ db: Database, _ sw: SweepRecord) throws -> Double {
+    /// has any, else any in the root; and the protocols with samples left and no finished evaluation to time them by.
+    /// Configurations are parsed once per distinct text, not once per stage.
+    func evaluationSecondsLeft(_ db: Database, _ sw: SweepRecord) throws -> (seconds: Double, noRate: [String]) {
         let open = try Row.fetchAll(db, sql: """
             SELECT config_json, COUNT(*) AS n, TOTAL(COALESCE(last_step, 0)) AS drawn FROM stages
             WHERE kind = 'eval' AND status NOT IN ('completed', 'cached') AND identity IN (\(Self.sweepStagesSQL)) GROUP BY config_json
@@ -126,7 +170,7 @@ extension Reports {
             guard let c = EvalCost(configJSON: r["config_json"]) else { continue }
             left[c.key, default: 0] += max(0, Double(c.samples) * Double(r["n"] as Int) - r["drawn"])
         }
-        guard !left.isEmpty else { return 0 }
+        guard !left.isEmpty else { return (0, []) }
         // (seconds, samples) of finished evaluations per protocol: this sweep's and all.
         var mine: [String: (Double, Double)] = [:], all: [String: (Double, Double)] = [:]
         for r in try Row.fetchAll(db, sql: """
@@ -140,12 +184,12 @@ extension Reports {
             all[c.key, default: (0, 0)].0 += r["seconds"]; all[c.key, default: (0, 0)].1 += s * Double(r["n"] as Int)
             if (r["n_mine"] as Int) > 0 { mine[c.key, default: (0, 0)].0 += r["seconds_mine"]; mine[c.key, default: (0, 0)].1 += s * Double(r["n_mine"] as Int) }
         }
-        var seconds = 0.0
+        var seconds = 0.0, noRate: [String] = []
         for (key, samples) in left where samples > 0 {
-            guard let rate = mine[key] ?? all[key], rate.1 > 0 else { continue }
+            guard let rate = mine[key] ?? all[key], rate.1 > 0 else { noRate.append(key); continue }
             seconds += samples * rate.0 / rate.1
         }
-        return seconds
+        return (seconds, noRate)
     }
 
     /// The stages of sweep `ref` that are not done, in trial order, at most `limit` (the live view's list), and the
@@ -168,10 +212,10 @@ extension Reports {
             let now = Date().timeIntervalSince1970
             var stages: [UnfinishedStage] = [], running: [LiveStage] = []
             for r in rows {
-                let status: StageStatus = r["status"], slurm: String? = r["slurm"], hb: Double? = r["heartbeat"]
+                let status = try r.decode(StageStatus.self, forColumn: "status"), slurm: String? = r["slurm"], hb: Double? = r["heartbeat"]
                 var shown = status.rawValue, note: String = r["error"] ?? ""
                 if status == .running && (live || slurm != nil) { note = hb.map { String(format: "heartbeat %.0f s ago", now - $0) } ?? "" }
-                if status == .stale || (status == .running && !live && slurm == nil) {
+                if SweepProgress.state(status, ranByThisSweep: true, orphaned: !live && slurm == nil) == .stale {
                     shown = StageStatus.stale.rawValue
                     note = (status == .running ? Reports.notRunning + ": " : "")
                         + "was stopped while running (its scheduler stopped, or its Slurm job was cancelled); `rdd-sweep run` resumes it from its checkpoint"

@@ -71,29 +71,31 @@ final class DashboardScaleTests: XCTestCase {
         }
     }
 
-    /// The summary's grouped counts, worker time and ETA are `SweepStatus`'s (what `rdd-sweep status` prints), on a
-    /// sweep with completed, running (stale: no scheduler), queued stages and evaluations, and on the fixture's real sweep.
-    func testSummaryAgreesWithStatus() throws {
+    /// `SweepProgress`'s grouped counts and worker time (one implementation, shown by `rdd-sweep status` and the
+    /// dashboard alike) agree with the stage rows `SweepStatus` lists, each counted by its own state (`StoredStage.seen`),
+    /// and the live view lists exactly the stages not done, on a sweep with completed, running (stale: no scheduler) and
+    /// queued stages and evaluations, and on the fixture's real sweep.
+    func testProgressAgreesWithTheStageRows() throws {
         let synthetic = try Self.root(trials: 200)
         defer { try? FileManager.default.removeItem(atPath: synthetic) }
         for (root, sweep) in [(synthetic, "synthetic"), (try DashboardFixture.root(), DashboardFixture.sweepName)] {
             let r = Reports(root: root)
             let full = try r.sweepStatus(sweep), light = try r.sweepSummary(sweep)
-            XCTAssertEqual(light.trialCounts, full.trialCounts, sweep)
-            XCTAssertEqual(light.stageCounts, full.stageCounts, sweep)
-            XCTAssertEqual(light.stageTotal, full.stages.count, sweep)
-            XCTAssertEqual(light.computeSeconds.ran, full.computeSeconds.ran, accuracy: 1e-6, sweep)
-            XCTAssertEqual(light.computeSeconds.reused, full.computeSeconds.reused, accuracy: 1e-6, sweep)
-            XCTAssertEqual(light.etaSeconds == nil, full.etaSeconds == nil, sweep)
-            if let a = light.etaSeconds, let b = full.etaSeconds { XCTAssertEqual(a, b, accuracy: 1e-6 * max(1, b), sweep) }
+            XCTAssertEqual(light.progress.stageCounts, Dictionary(grouping: full.stages, by: \.state).mapValues(\.count), sweep)
+            XCTAssertEqual(light.progress.stageTotal, full.stages.count, sweep)
+            let ran = full.stages.filter { $0.state == .completed }.compactMap(\.seconds).reduce(0, +)
+            let reused = full.stages.filter { $0.state == .cached }.compactMap(\.seconds).reduce(0, +)
+            XCTAssertEqual(light.progress.computeSeconds.ran, ran, accuracy: 1e-6, sweep)
+            XCTAssertEqual(light.progress.computeSeconds.reused, reused, accuracy: 1e-6, sweep)
+            XCTAssertEqual(light.progress.etaSeconds == nil, full.stages.allSatisfy(\.isDone), sweep)
             let unfinished = try r.unfinishedStages(sweep: sweep, limit: 10_000).stages
             let notDone = full.stages.filter { !$0.isDone }
             XCTAssertEqual(unfinished.map(\.identity).sorted(), notDone.map(\.identity).sorted(), sweep)
             XCTAssertEqual(Dictionary(grouping: unfinished, by: \.shown).mapValues(\.count), Dictionary(grouping: notDone, by: \.shown).mapValues(\.count), sweep)
         }
         let synth = try Reports(root: synthetic).sweepSummary("synthetic")
-        XCTAssertEqual(synth.trialCounts, [.completed: 180, .queued: 18, .running: 2])
-        XCTAssertEqual(synth.stageCounts, [.completed: 721, .stale: 2, .queued: 78], "1 teacher + 180 × 4 done; 2 distillations recorded running; 18 + 60 queued")
-        XCTAssertNotNil(synth.etaSeconds, "remaining distillation steps × the logged seconds_per_step")
+        XCTAssertEqual(synth.progress.trialCounts, [.completed: 180, .queued: 18, .running: 2])
+        XCTAssertEqual(synth.progress.stageCounts, [.completed: 721, .stale: 2, .queued: 78], "1 teacher + 180 × 4 done; 2 distillations recorded running; 18 + 60 queued")
+        XCTAssertGreaterThan(synth.progress.etaSeconds ?? 0, 0, "remaining distillation steps × the logged seconds_per_step")
     }
 }
