@@ -74,6 +74,14 @@ extension Reports {
         // A stage shared by many trials (the classifier, teacher and PD chain of a seed) is read and converted once,
         // not once per trial: its record (all but the trial's name for it), its evaluations and its series.
         var stageOf: [String: (record: StageRecord, evaluations: [EvaluationRecord])?] = [:]
+        // Each stage's row and evaluations are read when the first trial linking it comes, and become its record then
+        // (its configuration and inputs are not kept): the first trials are written while the later ones' are read.
+        func stage(_ identity: String) throws -> (record: StageRecord, evaluations: [EvaluationRecord])? {
+            if let known = stageOf[identity] { return known }
+            let made = try RunLedger.stage(db, identity: identity).map { try stageRecord($0, evaluations: RunLedger.stageEvaluations(db, stage: identity)) }
+            stageOf[identity] = .some(made)
+            return made
+        }
         var seriesOf: [String: [String: [SeriesPoint]]] = [:]
         for sw in sweeps {
             let links = try RunLedger.sweepLinks(db, sweep: sw.id)
@@ -81,20 +89,13 @@ extension Reports {
             // a trial's own distillation journal is read, exported and dropped.
             var linkCount: [String: Int] = [:]
             for l in links.values { for (_, stage) in l { linkCount[stage, default: 0] += 1 } }
-            if links.values.contains(where: { $0.contains { stageOf[$0.stage] == nil } }) {
-                // Each row becomes its record as it is read (its configuration and inputs are not kept).
-                let evaluationsOf = try RunLedger.sweepStageEvaluations(db, sweep: sw.id)
-                try RunLedger.forEachStageRow(db, sweep: sw.id) { row in
-                    if stageOf[row.identity] == nil { stageOf[row.identity] = .some(try stageRecord(row, evaluations: evaluationsOf[row.identity] ?? [])) }
-                }
-            }
             for t in try RunLedger.trials(db, sweep: sw.id) {
                 var axes: [String: String] = [:]
                 for (k, v) in ((try? JSONParser.parse(t.axesJSON).value)?.objectPairs) ?? [] { axes[k] = v.serialized() }
                 var evaluations: [EvaluationRecord] = []
                 var stages: [StageRecord] = []
                 for (tname, identity) in links[t.id] ?? [] {
-                    guard let known = stageOf[identity] ?? nil else { continue }   // a link without a stage row is not exported
+                    guard let known = try stage(identity) else { continue }   // a link without a stage row is not exported
                     var record = known.record
                     record.name = tname
                     for var e in known.evaluations { e.stage = tname; evaluations.append(e) }

@@ -69,21 +69,19 @@ extension RunLedger {
         return byTrial.mapValues { $0.sorted { $0.rowid < $1.rowid }.map { ($0.name, $0.stage) } }
     }
 
-    /// Hands the row of every stage sweep `sweep`'s trials link to `body`, each once (one query for the sweep).
-    static func forEachStageRow(_ db: Database, sweep: Int64, _ body: (StoredStage) throws -> Void) throws {
-        // A cursor's row reads the statement in place and looks its columns up by a dictionary made once per cursor.
-        let rows = try Row.fetchCursor(db, sql: "SELECT s.* FROM stages s WHERE s.identity IN (\(Reports.sweepStagesSQL))", arguments: [sweep])
-        while let r = try rows.next() { try body(try StoredStage(r)) }
+    /// Stage `identity`'s row (nil: no row), by the stages' key with a statement prepared once per connection: the
+    /// report export reads each stage of a sweep this way as the first trial linking it comes, so its first trial is
+    /// written while the rest are read (one query for all of a sweep's stages made every trial wait for all of them —
+    /// a third of a 10,000-trial export — and built a temporary index of the sweep's 110,000 links).
+    static func stage(_ db: Database, identity: String) throws -> StoredStage? {
+        let st = try db.cachedStatement(sql: "SELECT \(StoredStage.columns) FROM stages WHERE identity = ?")
+        return try Row.fetchOne(st, arguments: [identity]).map { try StoredStage(positional: $0) }
     }
 
-    /// The evaluations of every stage sweep `sweep`'s trials link, by stage identity, each stage's by metric (one query).
-    static func sweepStageEvaluations(_ db: Database, sweep: Int64) throws -> [String: [StoredEvaluation]] {
-        var out: [String: [StoredEvaluation]] = [:]
-        let rows = try Row.fetchCursor(db, sql: """
-            SELECT e.* FROM evaluations e WHERE e.stage IN (\(Reports.sweepStagesSQL)) ORDER BY e.stage, e.metric
-            """, arguments: [sweep])
-        while let r = try rows.next() { let e = StoredEvaluation(r); out[e.stage, default: []].append(e) }
-        return out
+    /// Stage `identity`'s evaluations by metric (the evaluations' key), with a statement prepared once per connection.
+    static func stageEvaluations(_ db: Database, stage identity: String) throws -> [StoredEvaluation] {
+        let st = try db.cachedStatement(sql: "SELECT \(StoredEvaluation.columns) FROM evaluations WHERE stage = ? ORDER BY metric")
+        return try Row.fetchAll(st, arguments: [identity]).map { StoredEvaluation(positional: $0) }
     }
 
     /// How many journal rows the root's database holds (`rdd-bench harness` reports it).

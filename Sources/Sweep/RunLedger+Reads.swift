@@ -35,6 +35,24 @@ extension RunLedger {
             error = r["error"]; provenanceJSON = r["provenance_json"]
         }
 
+        /// The columns `init(positional:)` reads, in its order.
+        static let columns = """
+            identity, kind, name, status, ran_by_sweep, config_json, artifact_dir, code_version, attempts, failures, total_steps,
+            last_step, threads, peak_rss_kib, started, finished, seconds, heartbeat, error, provenance_json
+            """
+
+        /// Decodes a row of `SELECT <columns>` by position: a look-up by name lowercases the names of a row copied out
+        /// of its statement, which was most of reading 20,000 stages one by one.
+        init(positional r: Row) throws {
+            identity = r[0]; kind = r[1]; name = r[2]
+            status = try r.decode(StageStatus.self, atIndex: 3)
+            ranBySweep = r[4]; configJSON = r[5]; artifactDir = r[6]; codeVersion = r[7]
+            attempts = r[8]; failures = r[9]
+            totalSteps = r[10]; lastStep = r[11]; threads = r[12]; peakKiB = r[13]
+            started = r[14]; finished = r[15]; seconds = r[16]; heartbeat = r[17]
+            error = r[18]; provenanceJSON = r[19]
+        }
+
         /// The state a reader of sweep `sweep` sees: `cached` for a stage another sweep's worker completed,
         /// `stale` for one recorded as running that nothing runs (`orphaned`: no scheduler holds the root
         /// and no Slurm task of it is in flight), else the recorded status.
@@ -61,6 +79,16 @@ extension RunLedger {
             stage = r["stage"]; metric = r["metric"]; value = r["value"]; label = r["label"]; featureNetwork = r["feature_network"]
             samples = r["samples"]; reference = r["reference"]; sampler = r["sampler"]; steps = r["steps"]; nfe = r["nfe"]
             modelLabel = r["model_label"]; secondsPerImage = r["seconds_per_image"]
+        }
+
+        /// The columns `init(positional:)` reads, in its order.
+        static let columns = "stage, metric, value, label, feature_network, samples, reference, sampler, steps, nfe, model_label, seconds_per_image"
+
+        /// Decodes a row of `SELECT <columns>` by position (see `StoredStage.init(positional:)`).
+        init(positional r: Row) {
+            stage = r[0]; metric = r[1]; value = r[2]; label = r[3]; featureNetwork = r[4]
+            samples = r[5]; reference = r[6]; sampler = r[7]; steps = r[8]; nfe = r[9]
+            modelLabel = r[10]; secondsPerImage = r[11]
         }
     }
 

@@ -16,10 +16,11 @@ final class WALBoundTests: XCTestCase {
         let unbounded = try HarnessBench.measureMetricIngestion(rows: rows, scratch: scratch, walLimitBytes: .max, fileWrites: 0)
         XCTAssertGreaterThanOrEqual(unbounded.walMaxBytes, 4_000_000)
         XCTAssertEqual(unbounded.walTruncations, 0)
-        // With a 512 KiB limit the write that passes it truncates the WAL; when a read outlasts the checkpoint's 100 ms
-        // wait, the next attempt comes 64 KiB of WAL later. So the WAL is truncated again and again and stays within the
-        // writes made during the longest reads above the limit (4.06 MB was the largest seen, at load 10, with 81
-        // truncations in 300 writes); without `boundWAL` there would be no truncation at all.
+        // With a 512 KiB limit the write that passes it truncates the WAL (waiting up to 1 s for a read in progress);
+        // when a read outlasts the wait, the next attempt comes 64 KiB of WAL later. So the WAL is truncated again and
+        // again and stays within the writes made during the longest reads above the limit (4.06 MB was the largest
+        // seen with the earlier 100 ms wait, at load 10, with 81 truncations in 300 writes); without `boundWAL` there
+        // would be no truncation at all.
         let bounded = try HarnessBench.measureMetricIngestion(rows: rows, scratch: scratch, walLimitBytes: 512 << 10, fileWrites: 0)
         XCTAssertGreaterThanOrEqual(bounded.walTruncations, 3)
         XCTAssertLessThan(bounded.walMaxBytes, 8_000_000, "\(bounded.walTruncations) truncations")
