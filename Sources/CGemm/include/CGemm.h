@@ -49,6 +49,15 @@ void rdd_sgemm_tn(long M, long N, long K, const float *A, long lda,
 void rdd_winograd_input(float *v, long ld, const float *const *d, long n);
 void rdd_winograd_output(const float *m, long ld, float *const *o, int mode, const float *bias, long n);
 
+/* Softmax over `rows` contiguous rows of n floats (softmax.c): e_j = fastExp(x_j − m) with m the row's
+   maximum, z = Σ_j e_j in j order; y = e/z when `normalise`, else y = e. m[r], z[r] are stored when
+   non-null. The same bits as Softmax.swift's loops on every ISA. Returns 0 (and does nothing) when the
+   selected ISA is the portable one or n is outside 1 ... 2²⁶: the caller runs its own loops. */
+int rdd_softmax_rows(const float *x, float *y, long rows, long n, int normalise, float *m, float *z);
+/* Softmax backward over contiguous rows: dot = Σ_j dy_j·y_j in j order, dx_j (= or +=, `accumulate`)
+   y_j·(dy_j − dot). Returns 0 as rdd_softmax_rows. */
+int rdd_softmax_backward_rows(const float *y, const float *dy, float *dx, long rows, long n, int accumulate);
+
 /* CPUs in this process's affinity mask (taskset, cpusets); 0 when unknown (cpus.c). */
 int rdd_available_cpus(void);
 
