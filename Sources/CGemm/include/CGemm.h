@@ -58,6 +58,13 @@ int rdd_softmax_rows(const float *x, float *y, long rows, long n, int normalise,
    y_j·(dy_j − dot). Returns 0 as rdd_softmax_rows. */
 int rdd_softmax_backward_rows(const float *y, const float *dy, float *dx, long rows, long n, int accumulate);
 
+/* GroupNorm's forward over one sample's a pixels × c channels (NHWC; groupnorm.c), on AVX-512F only:
+   s1[k] = Σ_p x_pk, s2[k] = Σ_p x_pk² (Float64, pixel order; stored, not added), and
+   y = (x − mu_k)·scale_k + beta_k, times 1/(1 + fastExp(−y)) when `silu`. The same bits as
+   Normalization.swift's loops. Return 0 (and do nothing) unless the selected ISA is AVX-512F. */
+int rdd_groupnorm_stats(const float *x, long a, long c, double *s1, double *s2);
+int rdd_groupnorm_apply(const float *x, float *y, long a, long c, const float *mu, const float *scale, const float *beta, int silu);
+
 /* CPUs in this process's affinity mask (taskset, cpusets); 0 when unknown (cpus.c). */
 int rdd_available_cpus(void);
 

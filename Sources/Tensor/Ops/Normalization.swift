@@ -1,4 +1,5 @@
 import Foundation
+import CGemm
 
 /// GroupNorm and BatchNorm over NHWC tensors (channels last).
 ///
@@ -39,6 +40,7 @@ func groupNormCore(_ x: Tensor, groups: Int, weight gamma: Tensor, bias beta: Te
     let out = Tensor(uninitialized: x.shape)
     var mean = [Float](repeating: 0, count: b * groups), rstd = [Float](repeating: 0, count: b * groups)
     let px = SendablePtr(x.data), py = SendablePtr(out.data), pg = SendablePtr(gamma.data), pb = SendablePtr(beta.data)
+    _ = GemmDispatch.isa   // the RDD_KERNELS choice, before the C kernels read it
     mean.withUnsafeMutableBufferPointer { mb in rstd.withUnsafeMutableBufferPointer { rb in
         let pm = SendablePtr(mb.baseAddress!), pr = SendablePtr(rb.baseAddress!)
         parallelRange(b, minChunk: 1) { s, e in
@@ -46,10 +48,17 @@ func groupNormCore(_ x: Tensor, groups: Int, weight gamma: Tensor, bias beta: Te
             var scale = [Float](repeating: 0, count: c), mu = [Float](repeating: 0, count: c)
             for bb in s..<e {
                 let xb = px.p + bb * a * c, yb = py.p + bb * a * c
-                for k in 0..<c { s1[k] = 0; s2[k] = 0 }
-                for p in 0..<a {
-                    let row = xb + p * c
-                    for k in 0..<c { let v = Double(row[k]); s1[k] += v; s2[k] += v * v }
+                // AVX-512F: the same per-channel sums in C (Sources/CGemm/groupnorm.c, vector lanes along the
+                // channels, each sum in pixel order); these loops are the other ISAs' path and its reference.
+                let inC = s1.withUnsafeMutableBufferPointer { p1 in s2.withUnsafeMutableBufferPointer { p2 in
+                    rdd_groupnorm_stats(xb, a, c, p1.baseAddress!, p2.baseAddress!) != 0
+                } }
+                if !inC {
+                    for k in 0..<c { s1[k] = 0; s2[k] = 0 }
+                    for p in 0..<a {
+                        let row = xb + p * c
+                        for k in 0..<c { let v = Double(row[k]); s1[k] += v; s2[k] += v * v }
+                    }
                 }
                 for g in 0..<groups {
                     var g1 = 0.0, g2 = 0.0
@@ -62,6 +71,8 @@ func groupNormCore(_ x: Tensor, groups: Int, weight gamma: Tensor, bias beta: Te
                     for k in g * cg ..< (g + 1) * cg { scale[k] = Float(r) * pg.p[k]; mu[k] = Float(m) }
                 }
                 scale.withUnsafeBufferPointer { sc in mu.withUnsafeBufferPointer { mk in
+                    // AVX-512F: the loops below in C, the same operations per element (groupnorm.c).
+                    if rdd_groupnorm_apply(xb, yb, a, c, mk.baseAddress!, sc.baseAddress!, pb.p, silu ? 1 : 0) != 0 { return }
                     for p in 0..<a {
                         let xr = xb + p * c, yr = yb + p * c
                         if silu {
@@ -225,4 +236,13 @@ public func batchNorm(_ x: Tensor, weight gamma: Tensor, bias beta: Tensor, runn
         if gamma.requiresGrad { let d = gamma.gradBuffer(); for k in 0..<c { d[k] += Float(dgamma[k]) } }
         if beta.requiresGrad { let d = beta.gradBuffer(); for k in 0..<c { d[k] += Float(dbeta[k]) } }
     }
+}
+
+/// True when the C kernel (groupnorm.c), not the Swift loops, computes GroupNorm's forward on the selected
+/// ISA — for tests, so that a silent fallback cannot pass as the kernel's check.
+func groupNormKernelRuns() -> Bool {
+    _ = GemmDispatch.isa
+    var s = [Double](repeating: 0, count: 2)
+    let x: [Float] = [1]
+    return s.withUnsafeMutableBufferPointer { rdd_groupnorm_stats(x, 1, 1, $0.baseAddress!, $0.baseAddress! + 1) != 0 }
 }

@@ -1,0 +1,87 @@
+import XCTest
+@testable import Tensor
+
+/// GroupNorm's forward on AVX-512F (Sources/CGemm/groupnorm.c, issue 23) gives exactly the bits of the
+/// Swift loops it replaced — kept below verbatim as the reference — with and without the fused SiLU, on
+/// every ISA this CPU runs and at 1 and 2 threads: channel counts below, at and past the 16-float vector
+/// and the 64-channel register block (tails), single pixels, and affine parameters that push SiLU's
+/// input past fastExp's clamp (|v| > 87).
+final class GroupNormKernelTests: XCTestCase {
+    /// groupNormCore's forward before the C kernel (main 458b112), unchanged: per-channel Float64 sums in
+    /// pixel order, group statistics from the channels' sums, y = (x − μ)·(rstd·γ) + β, optional SiLU.
+    static func reference(x: [Float], b: Int, c: Int, groups: Int, gamma: [Float], beta: [Float], eps: Float, silu: Bool) -> [Float] {
+        let a = x.count / (b * c), cg = c / groups
+        let n = Double(a * cg)
+        var y = [Float](repeating: 0, count: x.count)
+        var s1 = [Double](repeating: 0, count: c), s2 = [Double](repeating: 0, count: c)
+        var scale = [Float](repeating: 0, count: c), mu = [Float](repeating: 0, count: c)
+        for bb in 0..<b {
+            let xb = bb * a * c
+            for k in 0..<c { s1[k] = 0; s2[k] = 0 }
+            for p in 0..<a {
+                let row = xb + p * c
+                for k in 0..<c { let v = Double(x[row + k]); s1[k] += v; s2[k] += v * v }
+            }
+            for g in 0..<groups {
+                var g1 = 0.0, g2 = 0.0
+                for k in g * cg ..< (g + 1) * cg { g1 += s1[k]; g2 += s2[k] }
+                let m = g1 / n
+                let r = 1 / (max(g2 / n - m * m, 0) + Double(eps)).squareRoot()
+                for k in g * cg ..< (g + 1) * cg { scale[k] = Float(r) * gamma[k]; mu[k] = Float(m) }
+            }
+            for p in 0..<a {
+                let r = xb + p * c
+                if silu {
+                    for k in 0..<c { let v = (x[r + k] - mu[k]) * scale[k] + beta[k]; y[r + k] = v * fastSigmoid(v) }
+                } else {
+                    for k in 0..<c { y[r + k] = (x[r + k] - mu[k]) * scale[k] + beta[k] }
+                }
+            }
+        }
+        return y
+    }
+
+    func testForwardSameBitsAsReference() throws {
+        let isas = [KernelISA.portable, .avx2, .avx512].filter(\.isSupported)
+        let saved = GemmDispatch.isa, savedThreads = Threads.count
+        defer { try? GemmDispatch.select(saved); Threads.set(savedThreads) }
+        var rng = RNG(seed: 41)
+        var compared = 0
+        for (c, groups) in [(4, 2), (8, 4), (12, 3), (16, 4), (20, 5), (32, 8), (48, 4), (64, 32), (80, 16), (100, 4), (130, 2), (256, 32)] {
+            for (b, h, w) in [(1, 1, 1), (3, 3, 5), (2, 8, 8)] {
+                let x = rng.uniforms(b * h * w * c, -2, 3)
+                var gamma = rng.uniforms(c, -3, 3), beta = rng.uniforms(c, -1, 1)
+                beta[0] = 100; gamma[0] = 0.5                  // SiLU input beyond fastExp's upper clamp …
+                beta[c - 1] = -100; gamma[c - 1] = 0.5         // … and below its lower one
+                for silu in [false, true] {
+                    let want = Self.reference(x: x, b: b, c: c, groups: groups, gamma: gamma, beta: beta, eps: 1e-5, silu: silu)
+                    for isa in isas { for threads in [1, 2] {
+                        try GemmDispatch.select(isa)
+                        Threads.set(threads)
+                        let xt = Tensor(x, shape: [b, h, w, c]), gt = Tensor(gamma, shape: [c]), bt = Tensor(beta, shape: [c])
+                        let got = (silu ? groupNormSiLU(xt, groups: groups, weight: gt, bias: bt)
+                                        : groupNorm(xt, groups: groups, weight: gt, bias: bt)).array
+                        XCTAssertEqual(got.map(\.bitPattern), want.map(\.bitPattern),
+                                       "\(isa) threads \(threads): \(b)x\(h)x\(w)x\(c), \(groups) groups, silu \(silu)")
+                        compared += 1
+                    } }
+                }
+            }
+        }
+        XCTAssertEqual(compared, 12 * 3 * 2 * isas.count * 2)
+    }
+
+    /// The C kernel runs exactly when the selected ISA is AVX-512F (never a silent pass: skipped with the
+    /// reason on a CPU without it, where the comparison above covers the Swift loops only).
+    func testKernelRunsOnAVX512() throws {
+        guard KernelISA.avx512.isSupported else {
+            throw XCTSkip("CPU lacks AVX-512F: the C GroupNorm kernel cannot run here (the Swift loops are compared)")
+        }
+        let saved = GemmDispatch.isa
+        defer { try? GemmDispatch.select(saved) }
+        for isa in [KernelISA.portable, .avx2, .avx512] {
+            try GemmDispatch.select(isa)
+            XCTAssertEqual(groupNormKernelRuns(), isa == .avx512, "\(isa)")
+        }
+    }
+}
