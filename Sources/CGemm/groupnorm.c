@@ -1,5 +1,6 @@
-/* GroupNorm's forward passes over one sample's NHWC pixels (Sources/Tensor/Ops/Normalization.swift,
- * groupNormCore), on AVX-512F: the channel statistics and the affine map with the optional SiLU.
+/* GroupNorm's passes over one sample's NHWC pixels (Sources/Tensor/Ops/Normalization.swift,
+ * groupNormCore), on AVX-512F: forward — the channel statistics and the affine map with the optional
+ * SiLU; backward — the per-channel sums Σ dŷ·x, Σ dŷ (with dŷ = dy·SiLU′(ŷ) when fused) and dx.
  *
  * The same bits as the Swift loops they replace (which stay the AVX2 and portable path, and the
  * reference of GroupNormKernelTests):
@@ -10,6 +11,8 @@
  *   - apply: y = (x − μ_k)·scale_k + β_k, then with SiLU y = v · (1 / (1 + fastExp(−v))) — the Swift
  *     expressions, each operation the same IEEE operation (fastexp.h; −v flips the sign bit, as Swift's
  *     negation does).
+ *   - backward: sa[k] = Σ_p dŷ·x, sb[k] = Σ_p dŷ as the statistics (Float64, pixel order, lanes along
+ *     channels); dŷ = dy·(σ·(1 + v·(1 − σ))) and dx = dŷ·k1 + (x − μ)·k2 + k3 as the Swift expressions.
  * Why: the Swift loops are compiled for x86-64's baseline (SSE2: 4 floats, 2 doubles per register) and
  * GroupNorm+SiLU was 12–14% of the U-Net forward on the AVX-512 Xeon (docs/benchmarks.md). */
 #pragma STDC FP_CONTRACT OFF
@@ -78,6 +81,94 @@ TGT512 static void apply512(const float *x, float *y, long a, long c, const floa
     }
 }
 
+/* SiLU's derivative at v = (x − μ)·scale + β, times g: Unary.swift's g · siluDerivative(v) with
+   siluDerivative(v) = σ·(1 + v·(1 − σ)), σ = 1/(1 + fastExp(−v)), operation for operation. */
+TGT512 INLINE __m512 siluGrad16(__m512 g, __m512 x, __m512 mu, __m512 scale, __m512 beta) {
+    const __m512 one = _mm512_set1_ps(1.0f);
+    __m512 v = _mm512_add_ps(_mm512_mul_ps(_mm512_sub_ps(x, mu), scale), beta);
+    __m512 sg = _mm512_div_ps(one, _mm512_add_ps(one, exp16(_mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(v), _mm512_set1_epi32((int)0x80000000u))))));
+    return _mm512_mul_ps(g, _mm512_mul_ps(sg, _mm512_add_ps(one, _mm512_mul_ps(v, _mm512_sub_ps(one, sg)))));
+}
+
+/* Backward, first pass over channels k0 .. k0+w−1: dŷ = dy (mode 0) or dy·SiLU′(ŷ) (1: stored over dy,
+   2: not stored), then sa[k] = Σ_p dŷ·x, sb[k] = Σ_p dŷ (Float64, pixel order; the product rounded,
+   then added). Blocked over channels like statsBlock. */
+TGT512 INLINE void sumsBlock(const int NQ, const float *x, float *dy, long a, long c, long k0, long w, const float *mu,
+                             const float *scale, const float *beta, int mode, double *sa, double *sb) {
+    __m512d A[8], B[8];
+    __mmask16 m[4];
+    __m512 mv[4], sv[4], bv[4];
+    for (int q = 0; q < NQ; q++) {
+        m[q] = lanes16(w - 16 * q);
+        A[2 * q] = A[2 * q + 1] = B[2 * q] = B[2 * q + 1] = _mm512_setzero_pd();
+        if (mode != 0) {
+            mv[q] = _mm512_maskz_loadu_ps(m[q], mu + k0 + 16 * q);
+            sv[q] = _mm512_maskz_loadu_ps(m[q], scale + k0 + 16 * q);
+            bv[q] = _mm512_maskz_loadu_ps(m[q], beta + k0 + 16 * q);
+        }
+    }
+    for (long p = 0; p < a; p++) {
+        const float *xr = x + p * c + k0;
+        float *gr = dy + p * c + k0;
+        for (int q = 0; q < NQ; q++) {
+            __m512 xv = _mm512_maskz_loadu_ps(m[q], xr + 16 * q), g = _mm512_maskz_loadu_ps(m[q], gr + 16 * q);
+            if (mode != 0) {
+                g = siluGrad16(g, xv, mv[q], sv[q], bv[q]);
+                if (mode == 1) _mm512_mask_storeu_ps(gr + 16 * q, m[q], g);
+            }
+            __m512d glo = _mm512_cvtps_pd(_mm512_castps512_ps256(g));
+            __m512d ghi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(g), 1)));
+            __m512d xlo = _mm512_cvtps_pd(_mm512_castps512_ps256(xv));
+            __m512d xhi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(xv), 1)));
+            A[2 * q] = _mm512_add_pd(A[2 * q], _mm512_mul_pd(glo, xlo));
+            A[2 * q + 1] = _mm512_add_pd(A[2 * q + 1], _mm512_mul_pd(ghi, xhi));
+            B[2 * q] = _mm512_add_pd(B[2 * q], glo);
+            B[2 * q + 1] = _mm512_add_pd(B[2 * q + 1], ghi);
+        }
+    }
+    for (int q = 0; q < NQ; q++) {
+        long l = w - 16 * q;
+        __mmask8 mlo = (__mmask8)(l >= 8 ? 0xFF : (1u << l) - 1), mhi = (__mmask8)(l >= 16 ? 0xFF : l <= 8 ? 0 : (1u << (l - 8)) - 1);
+        _mm512_mask_storeu_pd(sa + k0 + 16 * q, mlo, A[2 * q]);
+        _mm512_mask_storeu_pd(sa + k0 + 16 * q + 8, mhi, A[2 * q + 1]);
+        _mm512_mask_storeu_pd(sb + k0 + 16 * q, mlo, B[2 * q]);
+        _mm512_mask_storeu_pd(sb + k0 + 16 * q + 8, mhi, B[2 * q + 1]);
+    }
+}
+
+TGT512 static void sums512(const float *x, float *dy, long a, long c, const float *mu, const float *scale, const float *beta,
+                           int mode, double *sa, double *sb) {
+    for (long k0 = 0; k0 < c; k0 += 64) {
+        long w = c - k0 < 64 ? c - k0 : 64;
+        switch ((w + 15) / 16) {
+        case 1: sumsBlock(1, x, dy, a, c, k0, w, mu, scale, beta, mode, sa, sb); break;
+        case 2: sumsBlock(2, x, dy, a, c, k0, w, mu, scale, beta, mode, sa, sb); break;
+        case 3: sumsBlock(3, x, dy, a, c, k0, w, mu, scale, beta, mode, sa, sb); break;
+        default: sumsBlock(4, x, dy, a, c, k0, w, mu, scale, beta, mode, sa, sb); break;
+        }
+    }
+}
+
+/* Backward, second pass: dx (= or +=) dŷ·k1 + (x − μ)·k2 + k3, dŷ recomputed as dy·SiLU′(ŷ) when
+   `recompute` (ŷ from smu, scale, beta), else dy. */
+TGT512 static void dx512(const float *x, const float *dy, float *dx, long a, long c, const float *k1, const float *k2, const float *k3,
+                         const float *mu, const float *smu, const float *scale, const float *beta, int recompute, int accumulate) {
+    for (long p = 0; p < a; p++) {
+        const float *xr = x + p * c, *gr = dy + p * c;
+        float *dr = dx + p * c;
+        for (long k = 0; k < c; k += 16) {
+            __mmask16 m = lanes16(c - k);
+            __m512 xv = _mm512_maskz_loadu_ps(m, xr + k), g = _mm512_maskz_loadu_ps(m, gr + k);
+            if (recompute) g = siluGrad16(g, xv, _mm512_maskz_loadu_ps(m, smu + k), _mm512_maskz_loadu_ps(m, scale + k), _mm512_maskz_loadu_ps(m, beta + k));
+            __m512 t = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(g, _mm512_maskz_loadu_ps(m, k1 + k)),
+                                                   _mm512_mul_ps(_mm512_sub_ps(xv, _mm512_maskz_loadu_ps(m, mu + k)), _mm512_maskz_loadu_ps(m, k2 + k))),
+                                     _mm512_maskz_loadu_ps(m, k3 + k));
+            if (accumulate) t = _mm512_add_ps(_mm512_maskz_loadu_ps(m, dr + k), t);
+            _mm512_mask_storeu_ps(dr + k, m, t);
+        }
+    }
+}
+
 int rdd_groupnorm_stats(const float *x, long a, long c, double *s1, double *s2) {
     if (rdd_gemm_selected() != RDD_GEMM_AVX512 || c <= 0) return 0;
     stats512(x, a, c, s1, s2);
@@ -87,5 +178,20 @@ int rdd_groupnorm_stats(const float *x, long a, long c, double *s1, double *s2) 
 int rdd_groupnorm_apply(const float *x, float *y, long a, long c, const float *mu, const float *scale, const float *beta, int silu) {
     if (rdd_gemm_selected() != RDD_GEMM_AVX512 || c <= 0) return 0;
     apply512(x, y, a, c, mu, scale, beta, silu);
+    return 1;
+}
+
+int rdd_groupnorm_backward_sums(const float *x, float *dy, long a, long c, const float *mu, const float *scale, const float *beta,
+                                int mode, double *sa, double *sb) {
+    if (rdd_gemm_selected() != RDD_GEMM_AVX512 || c <= 0) return 0;
+    sums512(x, dy, a, c, mu, scale, beta, mode, sa, sb);
+    return 1;
+}
+
+int rdd_groupnorm_backward_dx(const float *x, const float *dy, float *dx, long a, long c, const float *k1, const float *k2,
+                              const float *k3, const float *mu, const float *smu, const float *scale, const float *beta,
+                              int recompute, int accumulate) {
+    if (rdd_gemm_selected() != RDD_GEMM_AVX512 || c <= 0) return 0;
+    dx512(x, dy, dx, a, c, k1, k2, k3, mu, smu, scale, beta, recompute, accumulate);
     return 1;
 }

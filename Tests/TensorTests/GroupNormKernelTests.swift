@@ -1,11 +1,12 @@
 import XCTest
 @testable import Tensor
 
-/// GroupNorm's forward on AVX-512F (Sources/CGemm/groupnorm.c, issue 23) gives exactly the bits of the
-/// Swift loops it replaced — kept below verbatim as the reference — with and without the fused SiLU, on
-/// every ISA this CPU runs and at 1 and 2 threads: channel counts below, at and past the 16-float vector
-/// and the 64-channel register block (tails), single pixels, and affine parameters that push SiLU's
-/// input past fastExp's clamp (|v| > 87).
+/// GroupNorm on AVX-512F (Sources/CGemm/groupnorm.c, issue 23) gives exactly the bits of the Swift loops it
+/// replaced, with and without the fused SiLU, at 1 and 2 threads: the forward against a copy of the loops
+/// (kept below verbatim) on every ISA this CPU runs, the backward against the AVX2 and portable paths (which
+/// run the loops). Edge shapes: channel counts below, at and past the 16-float vector and the 64-channel
+/// register block (tails), single pixels, and affine parameters that push SiLU's input past fastExp's
+/// clamp (|v| > 87).
 final class GroupNormKernelTests: XCTestCase {
     /// groupNormCore's forward before the C kernel (main 458b112), unchanged: per-channel Float64 sums in
     /// pixel order, group statistics from the channels' sums, y = (x − μ)·(rstd·γ) + β, optional SiLU.
@@ -69,6 +70,46 @@ final class GroupNormKernelTests: XCTestCase {
             }
         }
         XCTAssertEqual(compared, 12 * 3 * 2 * isas.count * 2)
+    }
+
+    /// The backward (dx, dγ, dβ) on AVX-512F equals the Swift loops' (the AVX2 and portable paths, which are
+    /// the code before the C kernel) bit for bit, at 1 and 2 threads, with and without SiLU, in its three
+    /// forms: dŷ stored over dy (the usual case), dŷ recomputed (the output's gradient retained), and dx
+    /// accumulated into an existing gradient (x used twice, in both orders). dy = w exactly (L = Σ w ⊙ y).
+    func testBackwardSameBitsOnEveryISA() throws {
+        let isas = [KernelISA.portable, .avx2, .avx512].filter(\.isSupported)
+        try XCTSkipUnless(isas.count > 1, "CPU lacks AVX2+FMA: only one path runs here")
+        let saved = GemmDispatch.isa, savedThreads = Threads.count
+        defer { try? GemmDispatch.select(saved); Threads.set(savedThreads) }
+        var rng = RNG(seed: 43)
+        for (c, groups) in [(4, 2), (12, 3), (20, 5), (64, 32), (100, 4), (130, 2), (256, 32)] {
+            for (b, h, w) in [(1, 1, 1), (3, 3, 5), (2, 8, 8)] {
+                let x = rng.uniforms(b * h * w * c, -2, 3), wy = rng.uniforms(b * h * w * c, -1, 1), wx = rng.uniforms(b * h * w * c, -1, 1)
+                var gamma = rng.uniforms(c, -3, 3), beta = rng.uniforms(c, -1, 1)
+                beta[0] = 100; gamma[0] = 0.5; beta[c - 1] = -100; gamma[c - 1] = 0.5
+                for silu in [false, true] { for form in ["stored", "retained", "accumulated", "accumulated first"] {
+                    var results: [[UInt32]] = []
+                    for isa in isas { for threads in [1, 2] {
+                        try GemmDispatch.select(isa)
+                        Threads.set(threads)
+                        let xt = Tensor(x, shape: [b, h, w, c], requiresGrad: true)
+                        let gt = Tensor(gamma, shape: [c], requiresGrad: true), bt = Tensor(beta, shape: [c], requiresGrad: true)
+                        let y = silu ? groupNormSiLU(xt, groups: groups, weight: gt, bias: bt) : groupNorm(xt, groups: groups, weight: gt, bias: bt)
+                        if form == "retained" { y.retainGrad() }
+                        var loss = (y * Tensor(wy, shape: y.shape)).sum()
+                        // x used twice: one of the two backward passes into x finds its gradient already
+                        // written and accumulates (which one depends on the graph order: both orders).
+                        if form == "accumulated" { loss = (xt * Tensor(wx, shape: xt.shape)).sum() + loss }
+                        if form == "accumulated first" { loss = loss + (xt * Tensor(wx, shape: xt.shape)).sum() }
+                        loss.backward()
+                        results.append((xt.grad!.array + gt.grad!.array + bt.grad!.array).map(\.bitPattern))
+                    } }
+                    for k in 1..<results.count {
+                        XCTAssertEqual(results[k], results[0], "\(isas[k / 2]) threads \(k % 2 + 1) vs \(isas[0]) 1 thread: \(b)x\(h)x\(w)x\(c), \(groups) groups, silu \(silu), \(form)")
+                    }
+                } }
+            }
+        }
     }
 
     /// The C kernel runs exactly when the selected ISA is AVX-512F (never a silent pass: skipped with the

@@ -64,6 +64,15 @@ int rdd_softmax_backward_rows(const float *y, const float *dy, float *dx, long r
    Normalization.swift's loops. Return 0 (and do nothing) unless the selected ISA is AVX-512F. */
 int rdd_groupnorm_stats(const float *x, long a, long c, double *s1, double *s2);
 int rdd_groupnorm_apply(const float *x, float *y, long a, long c, const float *mu, const float *scale, const float *beta, int silu);
+/* GroupNorm's backward over one sample (AVX-512F only, 0 otherwise): dŷ = dy (mode 0) or dy·SiLU′(ŷ) with
+   ŷ = (x − mu)·scale + beta (mode 1: stored over dy; 2: not stored); sa[k] = Σ_p dŷ·x, sb[k] = Σ_p dŷ
+   (Float64, pixel order; stored). Then dx (= or +=, `accumulate`) dŷ·k1 + (x − mu)·k2 + k3, with dŷ
+   recomputed from dy (`recompute`, ŷ from smu, scale, beta) or dy itself. */
+int rdd_groupnorm_backward_sums(const float *x, float *dy, long a, long c, const float *mu, const float *scale, const float *beta,
+                                int mode, double *sa, double *sb);
+int rdd_groupnorm_backward_dx(const float *x, const float *dy, float *dx, long a, long c, const float *k1, const float *k2,
+                              const float *k3, const float *mu, const float *smu, const float *scale, const float *beta,
+                              int recompute, int accumulate);
 
 /* CPUs in this process's affinity mask (taskset, cpusets); 0 when unknown (cpus.c). */
 int rdd_available_cpus(void);

@@ -117,6 +117,13 @@ func groupNormCore(_ x: Tensor, groups: Int, weight gamma: Tensor, bias beta: Te
                     }
                     for k in 0..<c { sa[k] = 0; sb[k] = 0 }
                     scale.withUnsafeBufferPointer { sc in smu.withUnsafeBufferPointer { mk in drow.withUnsafeMutableBufferPointer { dr in
+                        // AVX-512F: this pass in C (groupnorm.c), the same operations per element and each sum in
+                        // pixel order; the loops below are the other ISAs' path and its reference.
+                        let mode: Int32 = dyInPlace ? 1 : silu ? 2 : 0
+                        let inC = sa.withUnsafeMutableBufferPointer { pa in sb.withUnsafeMutableBufferPointer { pbs in
+                            rdd_groupnorm_backward_sums(xb, dyb, a, c, mk.baseAddress!, sc.baseAddress!, pb.p, mode, pa.baseAddress!, pbs.baseAddress!) != 0
+                        } }
+                        if inC { return }
                         for p in 0..<a {
                             let xr = xb + p * c
                             var gr = dyb + p * c
@@ -147,6 +154,8 @@ func groupNormCore(_ x: Tensor, groups: Int, weight gamma: Tensor, bias beta: Te
                         k1.withUnsafeBufferPointer { c1 in k2.withUnsafeBufferPointer { c2 in k3.withUnsafeBufferPointer { c3 in
                             mu.withUnsafeBufferPointer { mk in scale.withUnsafeBufferPointer { sc in smu.withUnsafeBufferPointer { sm in
                               drow.withUnsafeMutableBufferPointer { drb in
+                                if rdd_groupnorm_backward_dx(xb, dyb, dxb, a, c, c1.baseAddress!, c2.baseAddress!, c3.baseAddress!, mk.baseAddress!,
+                                                             sm.baseAddress!, sc.baseAddress!, pb.p, silu && !dyInPlace ? 1 : 0, fresh ? 0 : 1) != 0 { return }
                                 for p in 0..<a {
                                     let xr = xb + p * c, dr = dxb + p * c
                                     var gr = dyb + p * c
