@@ -22,6 +22,24 @@
 
 INLINE __mmask16 lanes16(long left) { return left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1); }
 
+/* The 16 floats of v as two vectors of 8 doubles (exact). */
+TGT512 INLINE void widen(__m512 v, __m512d *lo, __m512d *hi) {
+    *lo = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
+    *hi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+}
+
+/* Stores the w ≤ 16·NQ channel sums of a block: A[2q], A[2q+1] hold channels 16q … 16q+15 of s1, B of s2. */
+TGT512 INLINE void storeSums(const int NQ, long w, const __m512d *A, const __m512d *B, double *s1, double *s2) {
+    for (int q = 0; q < NQ; q++) {
+        long l = w - 16 * q;
+        __mmask8 mlo = (__mmask8)(l >= 8 ? 0xFF : (1u << l) - 1), mhi = (__mmask8)(l >= 16 ? 0xFF : l <= 8 ? 0 : (1u << (l - 8)) - 1);
+        _mm512_mask_storeu_pd(s1 + 16 * q, mlo, A[2 * q]);
+        _mm512_mask_storeu_pd(s1 + 16 * q + 8, mhi, A[2 * q + 1]);
+        _mm512_mask_storeu_pd(s2 + 16 * q, mlo, B[2 * q]);
+        _mm512_mask_storeu_pd(s2 + 16 * q + 8, mhi, B[2 * q + 1]);
+    }
+}
+
 /* Channels k0 .. k0+w−1 (w ≤ 16·NQ) of all a pixels: NQ chunks of 16 floats, each two zmm of 8 doubles
    per sum. NQ is a constant at every call, so the accumulators stay in registers. */
 TGT512 INLINE void statsBlock(const int NQ, const float *x, long a, long c, long k0, long w, double *s1, double *s2) {
@@ -32,22 +50,15 @@ TGT512 INLINE void statsBlock(const int NQ, const float *x, long a, long c, long
         const float *row = x + p * c + k0;
         for (int q = 0; q < NQ; q++) {
             __m512 v = _mm512_maskz_loadu_ps(m[q], row + 16 * q);
-            __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
-            __m512d hi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+            __m512d lo, hi;
+            widen(v, &lo, &hi);
             A[2 * q] = _mm512_add_pd(A[2 * q], lo);
             A[2 * q + 1] = _mm512_add_pd(A[2 * q + 1], hi);
             B[2 * q] = _mm512_add_pd(B[2 * q], _mm512_mul_pd(lo, lo));
             B[2 * q + 1] = _mm512_add_pd(B[2 * q + 1], _mm512_mul_pd(hi, hi));
         }
     }
-    for (int q = 0; q < NQ; q++) {
-        long l = w - 16 * q;
-        __mmask8 mlo = (__mmask8)(l >= 8 ? 0xFF : (1u << l) - 1), mhi = (__mmask8)(l >= 16 ? 0xFF : l <= 8 ? 0 : (1u << (l - 8)) - 1);
-        _mm512_mask_storeu_pd(s1 + k0 + 16 * q, mlo, A[2 * q]);
-        _mm512_mask_storeu_pd(s1 + k0 + 16 * q + 8, mhi, A[2 * q + 1]);
-        _mm512_mask_storeu_pd(s2 + k0 + 16 * q, mlo, B[2 * q]);
-        _mm512_mask_storeu_pd(s2 + k0 + 16 * q + 8, mhi, B[2 * q + 1]);
-    }
+    storeSums(NQ, w, A, B, s1 + k0, s2 + k0);
 }
 
 TGT512 static void stats512(const float *x, long a, long c, double *s1, double *s2) {
@@ -116,24 +127,16 @@ TGT512 INLINE void sumsBlock(const int NQ, const float *x, float *dy, long a, lo
                 g = siluGrad16(g, xv, mv[q], sv[q], bv[q]);
                 if (mode == 1) _mm512_mask_storeu_ps(gr + 16 * q, m[q], g);
             }
-            __m512d glo = _mm512_cvtps_pd(_mm512_castps512_ps256(g));
-            __m512d ghi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(g), 1)));
-            __m512d xlo = _mm512_cvtps_pd(_mm512_castps512_ps256(xv));
-            __m512d xhi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(xv), 1)));
+            __m512d glo, ghi, xlo, xhi;
+            widen(g, &glo, &ghi);
+            widen(xv, &xlo, &xhi);
             A[2 * q] = _mm512_add_pd(A[2 * q], _mm512_mul_pd(glo, xlo));
             A[2 * q + 1] = _mm512_add_pd(A[2 * q + 1], _mm512_mul_pd(ghi, xhi));
             B[2 * q] = _mm512_add_pd(B[2 * q], glo);
             B[2 * q + 1] = _mm512_add_pd(B[2 * q + 1], ghi);
         }
     }
-    for (int q = 0; q < NQ; q++) {
-        long l = w - 16 * q;
-        __mmask8 mlo = (__mmask8)(l >= 8 ? 0xFF : (1u << l) - 1), mhi = (__mmask8)(l >= 16 ? 0xFF : l <= 8 ? 0 : (1u << (l - 8)) - 1);
-        _mm512_mask_storeu_pd(sa + k0 + 16 * q, mlo, A[2 * q]);
-        _mm512_mask_storeu_pd(sa + k0 + 16 * q + 8, mhi, A[2 * q + 1]);
-        _mm512_mask_storeu_pd(sb + k0 + 16 * q, mlo, B[2 * q]);
-        _mm512_mask_storeu_pd(sb + k0 + 16 * q + 8, mhi, B[2 * q + 1]);
-    }
+    storeSums(NQ, w, A, B, sa + k0, sb + k0);
 }
 
 TGT512 static void sums512(const float *x, float *dy, long a, long c, const float *mu, const float *scale, const float *beta,
