@@ -1,4 +1,4 @@
-/* fastExp (Sources/Tensor/Kernels/FastMath.swift) on vector lanes, for the C kernels that replace Swift
+/* fastExp (Sources/Tensor/Kernels/FastMath.swift) on vector lanes, and lane masks for loop tails, for the C kernels that replace Swift
  * loops calling it (softmax.c, groupnorm.c). Every step is the Swift function's IEEE operation, in its
  * order (no FMA: the including file switches contraction off; min/max with Swift's operand order and
  * NaN behaviour), so each lane gives the scalar function's bits (SoftmaxKernelTests, GroupNormKernelTests). */
@@ -60,6 +60,14 @@ TGT2 INLINE __m256 exp8(__m256 x) {
     __m256 y = _mm256_mul_ps(er, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(k, _mm256_set1_epi32(127)), 23)));
     __m256 under = _mm256_cmp_ps(x, _mm256_set1_ps(EXP_LO), _CMP_LT_OQ);
     return _mm256_blendv_ps(y, _mm256_setzero_ps(), under);
+}
+
+/* Lane masks of the first min(left, width) lanes, for the tails of the C kernels' loops. */
+INLINE __mmask16 tail16(long left) { return left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1); }
+/* Lane mask of the first min(left, 8) lanes (all bits set = lane on, for maskload/maskstore/gather). */
+TGT2 INLINE __m256i tail8(long left) {
+    int l = left >= 8 ? 8 : (int)left;
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(l), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
 #endif

@@ -32,7 +32,6 @@
 
 /* ---- AVX-512F: 16 lanes ------------------------------------------------------------------------------ */
 
-INLINE __mmask16 tail16(long left) { return left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1); }
 
 /* Rows r0 .. r0+g−1 (g ≤ 16) of n floats: y = e (see the top), m[r], z[r]. */
 TGT512 static void expRows512(const float *x, float *y, int g, long n, float *m, float *z) {
@@ -103,11 +102,6 @@ TGT512 static void backwardRows512(const float *y, const float *dy, float *dx, i
 
 /* ---- AVX2: 8 lanes (the same operations; tails through lane masks) ------------------------------------ */
 
-/* Lane mask of the first min(left, 8) lanes (all bits set = lane on, for maskload/maskstore/gather). */
-TGT2 INLINE __m256i tail8(long left) {
-    int l = left >= 8 ? 8 : (int)left;
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(l), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
 
 TGT2 static void expRows256(const float *x, float *y, int g, long n, float *m, float *z) {
     for (int r = 0; r < g; r++) {

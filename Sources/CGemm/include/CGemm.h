@@ -58,13 +58,13 @@ int rdd_softmax_rows(const float *x, float *y, long rows, long n, int normalise,
    y_j·(dy_j − dot). Returns 0 as rdd_softmax_rows. */
 int rdd_softmax_backward_rows(const float *y, const float *dy, float *dx, long rows, long n, int accumulate);
 
-/* GroupNorm's forward over one sample's a pixels × c channels (NHWC; groupnorm.c), on AVX-512F only:
+/* GroupNorm's forward over one sample's a pixels × c channels (NHWC; groupnorm.c), on AVX-512F and AVX2:
    s1[k] = Σ_p x_pk, s2[k] = Σ_p x_pk² (Float64, pixel order; stored, not added), and
    y = (x − mu_k)·scale_k + beta_k, times 1/(1 + fastExp(−y)) when `silu`. The same bits as
-   Normalization.swift's loops. Return 0 (and do nothing) unless the selected ISA is AVX-512F. */
+   Normalization.swift's loops. Return 0 (and do nothing) when the selected ISA is the portable one. */
 int rdd_groupnorm_stats(const float *x, long a, long c, double *s1, double *s2);
 int rdd_groupnorm_apply(const float *x, float *y, long a, long c, const float *mu, const float *scale, const float *beta, int silu);
-/* GroupNorm's backward over one sample (AVX-512F only, 0 otherwise): dŷ = dy (mode 0) or dy·SiLU′(ŷ) with
+/* GroupNorm's backward over one sample (AVX-512F only; 0 otherwise): dŷ = dy (mode 0) or dy·SiLU′(ŷ) with
    ŷ = (x − mu)·scale + beta (mode 1: stored over dy; 2: not stored); sa[k] = Σ_p dŷ·x, sb[k] = Σ_p dŷ
    (Float64, pixel order; stored). Then dx (= or +=, `accumulate`) dŷ·k1 + (x − mu)·k2 + k3, with dŷ
    recomputed from dy (`recompute`, ŷ from smu, scale, beta) or dy itself. */

@@ -48,8 +48,8 @@ func groupNormCore(_ x: Tensor, groups: Int, weight gamma: Tensor, bias beta: Te
             var scale = [Float](repeating: 0, count: c), mu = [Float](repeating: 0, count: c)
             for bb in s..<e {
                 let xb = px.p + bb * a * c, yb = py.p + bb * a * c
-                // AVX-512F: the same per-channel sums in C (Sources/CGemm/groupnorm.c, vector lanes along the
-                // channels, each sum in pixel order); these loops are the other ISAs' path and its reference.
+                // AVX-512F and AVX2: the same per-channel sums in C (Sources/CGemm/groupnorm.c, vector lanes along
+                // the channels, each sum in pixel order); these loops are the portable path and the reference.
                 let inC = s1.withUnsafeMutableBufferPointer { p1 in s2.withUnsafeMutableBufferPointer { p2 in
                     rdd_groupnorm_stats(xb, a, c, p1.baseAddress!, p2.baseAddress!) != 0
                 } }
@@ -71,7 +71,7 @@ func groupNormCore(_ x: Tensor, groups: Int, weight gamma: Tensor, bias beta: Te
                     for k in g * cg ..< (g + 1) * cg { scale[k] = Float(r) * pg.p[k]; mu[k] = Float(m) }
                 }
                 scale.withUnsafeBufferPointer { sc in mu.withUnsafeBufferPointer { mk in
-                    // AVX-512F: the loops below in C, the same operations per element (groupnorm.c).
+                    // AVX-512F and AVX2: the loops below in C, the same operations per element (groupnorm.c).
                     if rdd_groupnorm_apply(xb, yb, a, c, mk.baseAddress!, sc.baseAddress!, pb.p, silu ? 1 : 0) != 0 { return }
                     for p in 0..<a {
                         let xr = xb + p * c, yr = yb + p * c
@@ -118,7 +118,7 @@ func groupNormCore(_ x: Tensor, groups: Int, weight gamma: Tensor, bias beta: Te
                     for k in 0..<c { sa[k] = 0; sb[k] = 0 }
                     scale.withUnsafeBufferPointer { sc in smu.withUnsafeBufferPointer { mk in drow.withUnsafeMutableBufferPointer { dr in
                         // AVX-512F: this pass in C (groupnorm.c), the same operations per element and each sum in
-                        // pixel order; the loops below are the other ISAs' path and its reference.
+                        // pixel order; the loops below are the other ISAs' path and the reference.
                         let mode: Int32 = dyInPlace ? 1 : silu ? 2 : 0
                         let inC = sa.withUnsafeMutableBufferPointer { pa in sb.withUnsafeMutableBufferPointer { pbs in
                             rdd_groupnorm_backward_sums(xb, dyb, a, c, mk.baseAddress!, sc.baseAddress!, pb.p, mode, pa.baseAddress!, pbs.baseAddress!) != 0
@@ -247,11 +247,16 @@ public func batchNorm(_ x: Tensor, weight gamma: Tensor, bias beta: Tensor, runn
     }
 }
 
-/// True when the C kernel (groupnorm.c), not the Swift loops, computes GroupNorm's forward on the selected
-/// ISA — for tests, so that a silent fallback cannot pass as the kernel's check.
-func groupNormKernelRuns() -> Bool {
+/// Whether the C kernels (groupnorm.c), not the Swift loops, compute GroupNorm's forward and its backward on
+/// the selected ISA — for tests, so that a silent fallback cannot pass as the kernels' check.
+func groupNormKernelsRun() -> (forward: Bool, backward: Bool) {
     _ = GemmDispatch.isa
     var s = [Double](repeating: 0, count: 2)
-    let x: [Float] = [1]
-    return s.withUnsafeMutableBufferPointer { rdd_groupnorm_stats(x, 1, 1, $0.baseAddress!, $0.baseAddress! + 1) != 0 }
+    var x: [Float] = [1], p: [Float] = [0]
+    return s.withUnsafeMutableBufferPointer { sp in
+        x.withUnsafeMutableBufferPointer { xp in
+            (rdd_groupnorm_stats(xp.baseAddress!, 1, 1, sp.baseAddress!, sp.baseAddress! + 1) != 0,
+             rdd_groupnorm_backward_sums(p, xp.baseAddress!, 1, 1, p, p, p, 0, sp.baseAddress!, sp.baseAddress! + 1) != 0)
+        }
+    }
 }
