@@ -84,6 +84,53 @@ final class WinogradTests: XCTestCase {
         XCTAssertEqual(one, two)
     }
 
+    /// The input and output transforms give the same bits on every ISA this CPU runs (the portable SSE2
+    /// loop, AVX2 and AVX-512F, the same C compiled for three vector widths: issue 23 keeps every output
+    /// element's order of operations): channel counts below, at and past the vector widths (tails), odd image
+    /// sizes (tiles with missing pixels at the right and bottom edges), the three output modes.
+    func testTransformsSameBitsOnEveryISA() throws {
+        let isas = [KernelISA.portable, .avx2, .avx512].filter(\.isSupported)
+        try XCTSkipUnless(isas.count > 1, "CPU lacks AVX2+FMA: only the portable transforms run here")
+        let saved = GemmDispatch.isa
+        defer { try? GemmDispatch.select(saved) }
+        var rng = RNG(seed: 37)
+        for (B, H, W) in [(2, 5, 7), (1, 1, 1), (1, 4, 6)] {
+            let tH = (H + 1) / 2, tW = (W + 1) / 2, T = B * tH * tW
+            for n in [1, 3, 7, 8, 9, 15, 16, 17, 31, 33, 64, 100] {
+                let x = K.rand(B * H * W * n, &rng), zero = [Float](repeating: 0, count: n)
+                let m = K.rand(16 * T * n, &rng), out0 = K.rand(B * H * W * n, &rng), bias = K.rand(n, &rng)
+                var inputs: [[Float]] = [], outputs: [[[Float]]] = []
+                for isa in isas {
+                    try GemmDispatch.select(isa)
+                    var v = [Float](repeating: 9, count: 16 * T * n)
+                    v.withUnsafeMutableBufferPointer { vp in
+                        Winograd.inputTransform(vp.baseAddress!, x, zero: zero, tiles: 0, T, ld: T * n, H: H, W: W, tH: tH, tW: tW, cin: n)
+                    }
+                    inputs.append(v)
+                    var perMode: [[Float]] = []
+                    bias.withUnsafeBufferPointer { bp in
+                        for mode in [RowInit.zero, .accumulate, .bias(bp.baseAddress!)] {
+                            var out = out0
+                            out.withUnsafeMutableBufferPointer { op in
+                                Winograd.outputTransform(op.baseAddress!, m, tiles: 0, T, ld: T * n, H: H, W: W, tH: tH, tW: tW, cout: n, mode)
+                            }
+                            perMode.append(out)
+                        }
+                    }
+                    outputs.append(perMode)
+                }
+                for k in 1..<isas.count {
+                    XCTAssertEqual(inputs[k].map(\.bitPattern), inputs[0].map(\.bitPattern), "input transform \(isas[k]) vs \(isas[0]): \(B)x\(H)x\(W), \(n) channels")
+                    for mode in 0..<3 {
+                        XCTAssertEqual(outputs[k][mode].map(\.bitPattern), outputs[0][mode].map(\.bitPattern),
+                                       "output transform mode \(mode) \(isas[k]) vs \(isas[0]): \(B)x\(H)x\(W), \(n) channels")
+                    }
+                }
+                XCTAssertNotEqual(outputs[0][0], out0, "the output transform wrote")
+            }
+        }
+    }
+
     func testEnvironmentValue() throws {
         XCTAssertEqual(try ConvAlgorithm.parse(nil), .winograd, "the default since rdd-0.5.0")
         XCTAssertEqual(try ConvAlgorithm.parse(""), ConvAlgorithm.standard)

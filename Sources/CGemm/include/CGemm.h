@@ -49,6 +49,31 @@ void rdd_sgemm_tn(long M, long N, long K, const float *A, long lda,
 void rdd_winograd_input(float *v, long ld, const float *const *d, long n);
 void rdd_winograd_output(const float *m, long ld, float *const *o, int mode, const float *bias, long n);
 
+/* Softmax over `rows` contiguous rows of n floats (softmax.c): e_j = fastExp(x_j − m) with m the row's
+   maximum, z = Σ_j e_j in j order; y = e/z when `normalise`, else y = e. m[r], z[r] are stored when
+   non-null. The same bits as Softmax.swift's loops on every ISA. Returns 0 (and does nothing) when the
+   selected ISA is the portable one or n is outside 1 ... 2²⁶: the caller runs its own loops. */
+int rdd_softmax_rows(const float *x, float *y, long rows, long n, int normalise, float *m, float *z);
+/* Softmax backward over contiguous rows: dot = Σ_j dy_j·y_j in j order, dx_j (= or +=, `accumulate`)
+   y_j·(dy_j − dot). Returns 0 as rdd_softmax_rows. */
+int rdd_softmax_backward_rows(const float *y, const float *dy, float *dx, long rows, long n, int accumulate);
+
+/* GroupNorm's forward over one sample's a pixels × c channels (NHWC; groupnorm.c), on AVX-512F and AVX2:
+   s1[k] = Σ_p x_pk, s2[k] = Σ_p x_pk² (Float64, pixel order; stored, not added), and
+   y = (x − mu_k)·scale_k + beta_k, times 1/(1 + fastExp(−y)) when `silu`. The same bits as
+   Normalization.swift's loops. Return 0 (and do nothing) when the selected ISA is the portable one. */
+int rdd_groupnorm_stats(const float *x, long a, long c, double *s1, double *s2);
+int rdd_groupnorm_apply(const float *x, float *y, long a, long c, const float *mu, const float *scale, const float *beta, int silu);
+/* GroupNorm's backward over one sample (AVX-512F only; 0 otherwise): dŷ = dy (mode 0) or dy·SiLU′(ŷ) with
+   ŷ = (x − mu)·scale + beta (mode 1: stored over dy; 2: not stored); sa[k] = Σ_p dŷ·x, sb[k] = Σ_p dŷ
+   (Float64, pixel order; stored). Then dx (= or +=, `accumulate`) dŷ·k1 + (x − mu)·k2 + k3, with dŷ
+   recomputed from dy (`recompute`, ŷ from smu, scale, beta) or dy itself. */
+int rdd_groupnorm_backward_sums(const float *x, float *dy, long a, long c, const float *mu, const float *scale, const float *beta,
+                                int mode, double *sa, double *sb);
+int rdd_groupnorm_backward_dx(const float *x, const float *dy, float *dx, long a, long c, const float *k1, const float *k2,
+                              const float *k3, const float *mu, const float *smu, const float *scale, const float *beta,
+                              int recompute, int accumulate);
+
 /* CPUs in this process's affinity mask (taskset, cpusets); 0 when unknown (cpus.c). */
 int rdd_available_cpus(void);
 

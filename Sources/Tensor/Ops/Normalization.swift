@@ -1,4 +1,5 @@
 import Foundation
+import CGemm
 
 /// GroupNorm and BatchNorm over NHWC tensors (channels last).
 ///
@@ -39,6 +40,7 @@ func groupNormCore(_ x: Tensor, groups: Int, weight gamma: Tensor, bias beta: Te
     let out = Tensor(uninitialized: x.shape)
     var mean = [Float](repeating: 0, count: b * groups), rstd = [Float](repeating: 0, count: b * groups)
     let px = SendablePtr(x.data), py = SendablePtr(out.data), pg = SendablePtr(gamma.data), pb = SendablePtr(beta.data)
+    _ = GemmDispatch.isa   // the RDD_KERNELS choice, before the C kernels read it
     mean.withUnsafeMutableBufferPointer { mb in rstd.withUnsafeMutableBufferPointer { rb in
         let pm = SendablePtr(mb.baseAddress!), pr = SendablePtr(rb.baseAddress!)
         parallelRange(b, minChunk: 1) { s, e in
@@ -46,10 +48,17 @@ func groupNormCore(_ x: Tensor, groups: Int, weight gamma: Tensor, bias beta: Te
             var scale = [Float](repeating: 0, count: c), mu = [Float](repeating: 0, count: c)
             for bb in s..<e {
                 let xb = px.p + bb * a * c, yb = py.p + bb * a * c
-                for k in 0..<c { s1[k] = 0; s2[k] = 0 }
-                for p in 0..<a {
-                    let row = xb + p * c
-                    for k in 0..<c { let v = Double(row[k]); s1[k] += v; s2[k] += v * v }
+                // AVX-512F and AVX2: the same per-channel sums in C (Sources/CGemm/groupnorm.c, vector lanes along
+                // the channels, each sum in pixel order); these loops are the portable path and the reference.
+                let inC = s1.withUnsafeMutableBufferPointer { p1 in s2.withUnsafeMutableBufferPointer { p2 in
+                    rdd_groupnorm_stats(xb, a, c, p1.baseAddress!, p2.baseAddress!) != 0
+                } }
+                if !inC {
+                    for k in 0..<c { s1[k] = 0; s2[k] = 0 }
+                    for p in 0..<a {
+                        let row = xb + p * c
+                        for k in 0..<c { let v = Double(row[k]); s1[k] += v; s2[k] += v * v }
+                    }
                 }
                 for g in 0..<groups {
                     var g1 = 0.0, g2 = 0.0
@@ -62,6 +71,8 @@ func groupNormCore(_ x: Tensor, groups: Int, weight gamma: Tensor, bias beta: Te
                     for k in g * cg ..< (g + 1) * cg { scale[k] = Float(r) * pg.p[k]; mu[k] = Float(m) }
                 }
                 scale.withUnsafeBufferPointer { sc in mu.withUnsafeBufferPointer { mk in
+                    // AVX-512F and AVX2: the loops below in C, the same operations per element (groupnorm.c).
+                    if rdd_groupnorm_apply(xb, yb, a, c, mk.baseAddress!, sc.baseAddress!, pb.p, silu ? 1 : 0) != 0 { return }
                     for p in 0..<a {
                         let xr = xb + p * c, yr = yb + p * c
                         if silu {
@@ -106,6 +117,13 @@ func groupNormCore(_ x: Tensor, groups: Int, weight gamma: Tensor, bias beta: Te
                     }
                     for k in 0..<c { sa[k] = 0; sb[k] = 0 }
                     scale.withUnsafeBufferPointer { sc in smu.withUnsafeBufferPointer { mk in drow.withUnsafeMutableBufferPointer { dr in
+                        // AVX-512F: this pass in C (groupnorm.c), the same operations per element and each sum in
+                        // pixel order; the loops below are the other ISAs' path and the reference.
+                        let mode: Int32 = dyInPlace ? 1 : silu ? 2 : 0
+                        let inC = sa.withUnsafeMutableBufferPointer { pa in sb.withUnsafeMutableBufferPointer { pbs in
+                            rdd_groupnorm_backward_sums(xb, dyb, a, c, mk.baseAddress!, sc.baseAddress!, pb.p, mode, pa.baseAddress!, pbs.baseAddress!) != 0
+                        } }
+                        if inC { return }
                         for p in 0..<a {
                             let xr = xb + p * c
                             var gr = dyb + p * c
@@ -136,6 +154,8 @@ func groupNormCore(_ x: Tensor, groups: Int, weight gamma: Tensor, bias beta: Te
                         k1.withUnsafeBufferPointer { c1 in k2.withUnsafeBufferPointer { c2 in k3.withUnsafeBufferPointer { c3 in
                             mu.withUnsafeBufferPointer { mk in scale.withUnsafeBufferPointer { sc in smu.withUnsafeBufferPointer { sm in
                               drow.withUnsafeMutableBufferPointer { drb in
+                                if rdd_groupnorm_backward_dx(xb, dyb, dxb, a, c, c1.baseAddress!, c2.baseAddress!, c3.baseAddress!, mk.baseAddress!,
+                                                             sm.baseAddress!, sc.baseAddress!, pb.p, silu && !dyInPlace ? 1 : 0, fresh ? 0 : 1) != 0 { return }
                                 for p in 0..<a {
                                     let xr = xb + p * c, dr = dxb + p * c
                                     var gr = dyb + p * c
@@ -224,5 +244,19 @@ public func batchNorm(_ x: Tensor, weight gamma: Tensor, bias beta: Tensor, runn
         }
         if gamma.requiresGrad { let d = gamma.gradBuffer(); for k in 0..<c { d[k] += Float(dgamma[k]) } }
         if beta.requiresGrad { let d = beta.gradBuffer(); for k in 0..<c { d[k] += Float(dbeta[k]) } }
+    }
+}
+
+/// Whether the C kernels (groupnorm.c), not the Swift loops, compute GroupNorm's forward and its backward on
+/// the selected ISA — for tests, so that a silent fallback cannot pass as the kernels' check.
+func groupNormKernelsRun() -> (forward: Bool, backward: Bool) {
+    _ = GemmDispatch.isa
+    var s = [Double](repeating: 0, count: 2)
+    var x: [Float] = [1], p: [Float] = [0]
+    return s.withUnsafeMutableBufferPointer { sp in
+        x.withUnsafeMutableBufferPointer { xp in
+            (rdd_groupnorm_stats(xp.baseAddress!, 1, 1, sp.baseAddress!, sp.baseAddress! + 1) != 0,
+             rdd_groupnorm_backward_sums(p, xp.baseAddress!, 1, 1, p, p, p, 0, sp.baseAddress!, sp.baseAddress! + 1) != 0)
+        }
     }
 }

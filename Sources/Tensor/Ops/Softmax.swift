@@ -1,4 +1,5 @@
 import Foundation
+import CGemm
 
 /// Softmax, log-softmax and L2 normalisation over one axis.
 ///
@@ -15,16 +16,7 @@ extension Tensor {
         return out.recording([self]) { out, g in
             // Rows are independent: parallel over `outer` (each row's sums in j order, whatever the split).
             let (d, fresh) = self.gradBufferForWrite()
-            let pdx = SendablePtr(d), py = SendablePtr(out.data), pdy = SendablePtr(g.data)
-            parallelRange(outer, minChunk: max(1, 16384 / max(1, n * inner))) { s, e in
-                let dx = pdx.p, y = py.p, dy = pdy.p
-                for a in s..<e { for c in 0..<inner {
-                    var dot: Float = 0
-                    for j in 0..<n { let i = (a * n + j) * inner + c; dot += dy[i] * y[i] }
-                    if fresh { for j in 0..<n { let i = (a * n + j) * inner + c; dx[i] = y[i] * (dy[i] - dot) } }
-                    else { for j in 0..<n { let i = (a * n + j) * inner + c; dx[i] += y[i] * (dy[i] - dot) } }
-                } }
-            }
+            softmaxBackwardRows(y: out.data, dy: g.data, dx: d, outer: outer, n: n, inner: inner, accumulate: !fresh)
         }
     }
 
@@ -80,8 +72,30 @@ extension Tensor {
 /// Row-wise (log-)softmax kernel on the (outer, n, inner) split; parallel over `outer`.
 func softmaxRows(x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, outer: Int, n: Int, inner: Int, log: Bool) {
     let px = SendablePtr(x), py = SendablePtr(y)
+    let contiguous = inner == 1 && GemmDispatch.isa != .portable
     parallelRange(outer, minChunk: max(1, 16384 / max(1, n * inner))) { s, e in
         let x = px.p, y = py.p
+        // Contiguous rows (the attention's softmax over keys, any softmax along the last axis): the vector
+        // kernel of Sources/CGemm/softmax.c, which performs the loops below operation for operation (vector
+        // lanes along a row for max, exp and scale; one row per lane for the in-order sums). The loops below
+        // stay the portable path and the reference (SoftmaxKernelTests).
+        if contiguous {
+            if !log {
+                if rdd_softmax_rows(x + s * n, y + s * n, e - s, n, 1, nil, nil) != 0 { return }
+            } else {
+                var mz = [Float](repeating: 0, count: 2 * (e - s))
+                let done = mz.withUnsafeMutableBufferPointer { b in
+                    rdd_softmax_rows(x + s * n, y + s * n, e - s, n, 0, b.baseAddress!, b.baseAddress! + (e - s)) != 0
+                }
+                if done {
+                    for a in s..<e {
+                        let lz = Float(DetMath.log(Double(mz[e - s + a - s]))) + mz[a - s]
+                        for j in 0..<n { let i = a * n + j; y[i] = x[i] - lz }
+                    }
+                    return
+                }
+            }
+        }
         for a in s..<e { for c in 0..<inner {
             var m = -Float.infinity
             for j in 0..<n { m = max(m, x[(a * n + j) * inner + c]) }
@@ -96,4 +110,32 @@ func softmaxRows(x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, outer:
             }
         } }
     }
+}
+
+/// Softmax backward on the (outer, n, inner) split: dx (= or +=, `accumulate`) y ⊙ (dy − Σ_j dy⊙y), each
+/// row's sum in j order; parallel over `outer` (rows are independent, so the split never changes a bit).
+func softmaxBackwardRows(y: UnsafePointer<Float>, dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>,
+                         outer: Int, n: Int, inner: Int, accumulate: Bool) {
+    let pdx = SendablePtr(dx), py = SendablePtr(y), pdy = SendablePtr(dy)
+    let contiguous = inner == 1 && GemmDispatch.isa != .portable
+    parallelRange(outer, minChunk: max(1, 16384 / max(1, n * inner))) { s, e in
+        let dx = pdx.p, y = py.p, dy = pdy.p
+        // Contiguous rows: the vector kernel of Sources/CGemm/softmax.c, the loops below operation for operation.
+        if contiguous && rdd_softmax_backward_rows(y + s * n, dy + s * n, dx + s * n, e - s, n, accumulate ? 1 : 0) != 0 { return }
+        for a in s..<e { for c in 0..<inner {
+            var dot: Float = 0
+            for j in 0..<n { let i = (a * n + j) * inner + c; dot += dy[i] * y[i] }
+            if !accumulate { for j in 0..<n { let i = (a * n + j) * inner + c; dx[i] = y[i] * (dy[i] - dot) } }
+            else { for j in 0..<n { let i = (a * n + j) * inner + c; dx[i] += y[i] * (dy[i] - dot) } }
+        } }
+    }
+}
+
+/// True when the vector kernel (not the Swift loops) computes a softmax over rows of `n` floats on the
+/// selected ISA — for tests, so that a silent fallback to the loops cannot pass as the kernel's check.
+func vectorSoftmaxHandles(n: Int) -> Bool {
+    _ = GemmDispatch.isa
+    let x = [Float](repeating: 0, count: max(n, 1))
+    var y = x
+    return y.withUnsafeMutableBufferPointer { rdd_softmax_rows(x, $0.baseAddress!, 1, n, 1, nil, nil) != 0 }
 }
