@@ -212,9 +212,19 @@ extension RunExport {
     public static func stream(formatVersion: Int = 1, sweeps: [SweepRecord], trailer: String = "", chunk: Int = 1 << 22,
                               into sink: (UnsafeRawBufferPointer) throws -> Void,
                               trials produce: ((TrialRecord) throws -> Void) throws -> Void) throws {
+        try stream(formatVersion: formatVersion, sweeps: sweeps, trailer: trailer, chunk: chunk, into: sink, parts: produce, trial: { $0 })
+    }
+
+    /// `stream(…trials:)` where `produce` hands over what each trial is made of and `trial` makes it, on the writing
+    /// thread: a reader can leave the assembly of its records (copies, parsing) to the thread that has time to spare.
+    public static func stream<Parts>(formatVersion: Int = 1, sweeps: [SweepRecord], trailer: String = "", chunk: Int = 1 << 22,
+                                     into sink: (UnsafeRawBufferPointer) throws -> Void,
+                                     parts produce: ((Parts) throws -> Void) throws -> Void,
+                                     trial make: (Parts) throws -> TrialRecord) throws {
         var w = RunExportJSONWriter(capacity: chunk + (1 << 20))
         w.begin(formatVersion: formatVersion, sweeps: sweeps)
-        try TwoThreadPipeline.run(produce: produce, consume: { (t: TrialRecord) in
+        try TwoThreadPipeline.run(produce: produce, consume: { (parts: Parts) in
+            let t = try make(parts)
             guard RunExport(sweeps: [], trials: [t]).isFinite else {
                 _ = try RunExport(formatVersion: formatVersion, sweeps: sweeps, trials: [t]).foundationEncoded()   // throws
                 throw ReportError("trial \(t.key) of \(t.sweep) has a number JSON cannot hold (NaN or infinite)")

@@ -24,7 +24,7 @@ extension Reports {
         try openReader().read { db in
             let sweeps = try exportSweeps(db, sweep: ref, preset: preset)
             var trials: [TrialRecord] = []
-            try exportTrials(db, sweeps) { trials.append($0) }
+            try exportTrials(db, sweeps) { trials.append($0.record()) }
             return RunExport(sweeps: Self.exportRecords(sweeps), trials: trials)
         }
     }
@@ -36,9 +36,10 @@ extension Reports {
                                 into sink: (UnsafeRawBufferPointer) throws -> Void) throws {
         try openReader().read { db in
             let sweeps = try exportSweeps(db, sweep: ref, preset: preset)
-            try RunExport.stream(sweeps: Self.exportRecords(sweeps), trailer: trailer, into: sink) { emit in
+            // The database is read on this thread, each trial's record is assembled and written on the second.
+            try RunExport.stream(sweeps: Self.exportRecords(sweeps), trailer: trailer, into: sink, parts: { emit in
                 try exportTrials(db, sweeps, emit)
-            }
+            }, trial: { try $0.record() })
         }
     }
 
@@ -69,16 +70,57 @@ extension Reports {
         }
     }
 
+    /// What the database says of one trial, read on the reading thread; `record()` assembles its `TrialRecord` (on the
+    /// writing thread, when streaming): the copies of shared stage records, the axes' parse and the configuration's
+    /// look-up were a fifth of the reading thread's time.
+    struct TrialParts {
+        var sweep: String, key: String, axesJSON: String, configJSON: String, status: TrialStatus
+        /// The trial's links in plan order: its name for the stage, the stage, and the series its record carries.
+        var stages: [(name: String, stage: ExportedStage, series: [String: [SeriesPoint]]?)]
+
+        func record() -> TrialRecord {
+            var axes: [String: String] = [:]
+            for (k, v) in ((try? JSONParser.parse(axesJSON).value)?.objectPairs) ?? [] { axes[k] = v.serialized() }
+            var evaluations: [EvaluationRecord] = []
+            var records: [StageRecord] = []
+            records.reserveCapacity(stages.count)
+            for (name, stage, series) in stages {
+                var record = stage.record
+                record.name = name
+                if let series { record.series = series }
+                for var e in stage.evaluations { e.stage = name; evaluations.append(e) }
+                records.append(record)
+            }
+            // Written only when not the default (ExperimentConfig.encode): absent = "shared". A configuration whose text
+            // has no "replicate" key anywhere has none at the top level either, so it is not parsed.
+            let replicate: ReplicateMode = !Reports.mentionsReplicate(configJSON) ? .shared
+                : (try? JSONParser.parse(configJSON).value)?["replicate"]?.stringValue.flatMap(ReplicateMode.init(rawValue:)) ?? .shared
+            return TrialRecord(sweep: sweep, key: key, axes: axes, configJSON: configJSON, status: status,
+                               evaluations: evaluations, stages: records, replicate: replicate)
+        }
+    }
+
+    /// A stage as every trial linking it exports it: its record (`name` and series set per trial) and its evaluations
+    /// (`stage` set per trial). A class: a trial's parts refer to it, and it is never changed once made.
+    final class ExportedStage: @unchecked Sendable {
+        let record: StageRecord
+        let evaluations: [EvaluationRecord]
+        init(record: StageRecord, evaluations: [EvaluationRecord]) { self.record = record; self.evaluations = evaluations }
+    }
+
     /// Hands each trial of `sweeps` to `body`, in export order (by sweep, then trial index).
-    func exportTrials(_ db: Database, _ sweeps: [SweepRecord], _ body: (TrialRecord) throws -> Void) throws {
+    func exportTrials(_ db: Database, _ sweeps: [SweepRecord], _ body: (TrialParts) throws -> Void) throws {
         // A stage shared by many trials (the classifier, teacher and PD chain of a seed) is read and converted once,
         // not once per trial: its record (all but the trial's name for it), its evaluations and its series.
-        var stageOf: [String: (record: StageRecord, evaluations: [EvaluationRecord])?] = [:]
+        var stageOf: [String: ExportedStage?] = [:]
         // Each stage's row and evaluations are read when the first trial linking it comes, and become its record then
         // (its configuration and inputs are not kept): the first trials are written while the later ones' are read.
-        func stage(_ identity: String) throws -> (record: StageRecord, evaluations: [EvaluationRecord])? {
+        func stage(_ identity: String) throws -> ExportedStage? {
             if let known = stageOf[identity] { return known }
-            let made = try RunLedger.stage(db, identity: identity).map { try stageRecord($0, evaluations: RunLedger.stageEvaluations(db, stage: identity)) }
+            let made = try RunLedger.stage(db, identity: identity).map {
+                let (record, evaluations) = try stageRecord($0, evaluations: RunLedger.stageEvaluations(db, stage: identity))
+                return ExportedStage(record: record, evaluations: evaluations)
+            }
             stageOf[identity] = .some(made)
             return made
         }
@@ -90,30 +132,21 @@ extension Reports {
             var linkCount: [String: Int] = [:]
             for l in links.values { for (_, stage) in l { linkCount[stage, default: 0] += 1 } }
             for t in try RunLedger.trials(db, sweep: sw.id) {
-                var axes: [String: String] = [:]
-                for (k, v) in ((try? JSONParser.parse(t.axesJSON).value)?.objectPairs) ?? [] { axes[k] = v.serialized() }
-                var evaluations: [EvaluationRecord] = []
-                var stages: [StageRecord] = []
+                var parts = TrialParts(sweep: sw.label, key: t.key, axesJSON: t.axesJSON, configJSON: t.configJSON, status: t.status, stages: [])
                 for (tname, identity) in links[t.id] ?? [] {
                     guard let known = try stage(identity) else { continue }   // a link without a stage row is not exported
-                    var record = known.record
-                    record.name = tname
-                    for var e in known.evaluations { e.stage = tname; evaluations.append(e) }
+                    var series: [String: [SeriesPoint]]?
                     // Learning curves (`curve-…` evaluations) keep theirs too: their values by training step.
-                    if record.kind == .distill || StageName(tname).map({ if case .curve = $0 { return true }; return false }) == true {
-                        if let s = seriesOf[identity] { record.series = s } else {
-                            record.series = try RunLedger.series(db, stage: identity).mapValues { $0.map { SeriesPoint(step: $0.step, value: $0.value) } }
-                            if (linkCount[identity] ?? 0) > 1 || sweeps.count > 1 { seriesOf[identity] = record.series }
+                    if known.record.kind == .distill || StageName(tname).map({ if case .curve = $0 { return true }; return false }) == true {
+                        if let s = seriesOf[identity] { series = s } else {
+                            let read = try RunLedger.series(db, stage: identity).mapValues { $0.map { SeriesPoint(step: $0.step, value: $0.value) } }
+                            if (linkCount[identity] ?? 0) > 1 || sweeps.count > 1 { seriesOf[identity] = read }
+                            series = read
                         }
                     }
-                    stages.append(record)
+                    parts.stages.append((tname, known, series))
                 }
-                // Written only when not the default (ExperimentConfig.encode): absent = "shared". A configuration
-                // whose text has no "replicate" key anywhere has none at the top level either, so it is not parsed.
-                let replicate: ReplicateMode = !Self.mentionsReplicate(t.configJSON) ? .shared
-                    : (try? JSONParser.parse(t.configJSON).value)?["replicate"]?.stringValue.flatMap(ReplicateMode.init(rawValue:)) ?? .shared
-                try body(TrialRecord(sweep: sw.label, key: t.key, axes: axes, configJSON: t.configJSON, status: t.status,
-                                     evaluations: evaluations, stages: stages, replicate: replicate))
+                try body(parts)
             }
         }
     }
