@@ -173,12 +173,6 @@ extension RunLedger {
             """, arguments: [kind])
     }
 
-    /// The completed evaluations that recorded their time: identity, configuration and worker seconds.
-    static func finishedEvaluations(_ db: Database) throws -> [(identity: String, configJSON: String, seconds: Double)] {
-        try Row.fetchAll(db, sql: "SELECT identity, config_json, seconds FROM stages WHERE kind = ? AND status = ? AND seconds IS NOT NULL",
-                         arguments: [StageKind.eval.rawValue, StageStatus.completed]).map { ($0["identity"], $0["config_json"], $0["seconds"]) }
-    }
-
     // MARK: live view and stage pages
 
     /// The metrics of stage `id`'s latest logged step, by name (NaN, stored as NULL, left out).
