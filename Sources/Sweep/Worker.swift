@@ -214,25 +214,38 @@ func writeExitRecord(dir: String, _ r: WorkerExitRecord) {
 
 /// A Slurm worker stopping on a signal: for a warning signal (not SIGTERM) asks Slurm to requeue its
 /// job, records `exit.json`, and returns `WorkerExit.requeued`.
+///
+/// The stop is written (log line and `exit.json`) *before* `scontrol requeue` runs: Slurm ends a job it
+/// requeues, and a worker killed while it waits for scontrol must still leave the record of why it
+/// stopped. If it survives scontrol, the outcome is appended to the log and the record rewritten with it.
 func stopForSlurm(dir: String, step: Int?, note: String) -> Int32 {
     let sig = workerStopSignal
     var what = "stopped by \(Proc.signalName(sig)) (\(note))"
+    func record(_ line: String) {
+        FileHandle.standardError.write(Data("rdd-sweep worker: \(line)\n".utf8))
+        writeExitRecord(dir: dir, WorkerExitRecord(status: WorkerExit.requeued, reason: what, step: step, time: Date().timeIntervalSince1970))
+    }
     // The task as ARRAYJOB_TASK: an array task's own SLURM_JOB_ID can equal the array's job id, which
     // scontrol would take as the whole array.
     let env = ProcessInfo.processInfo.environment
     let task = env["SLURM_ARRAY_JOB_ID"].flatMap { a in env["SLURM_ARRAY_TASK_ID"].map { "\(a)_\($0)" } } ?? env["SLURM_JOB_ID"]
-    if sig != SIGTERM, let job = task, job.range(of: "^[0-9]+(_[0-9]+)?$", options: .regularExpression) != nil {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["scontrol", "requeue", job]
-        do {
-            try p.run()
-            p.waitUntilExit()
-            what += p.terminationStatus == 0 ? "; job \(job) requeued" : "; `scontrol requeue \(job)` failed with exit status \(p.terminationStatus)"
-        } catch { what += "; cannot run scontrol: \(error)" }
+    guard sig != SIGTERM, let job = task, job.range(of: "^[0-9]+(_[0-9]+)?$", options: .regularExpression) != nil else {
+        record(what)
+        return WorkerExit.requeued
     }
-    FileHandle.standardError.write(Data("rdd-sweep worker: \(what)\n".utf8))
-    writeExitRecord(dir: dir, WorkerExitRecord(status: WorkerExit.requeued, reason: what, step: step, time: Date().timeIntervalSince1970))
+    what += "; job \(job) to be requeued (scontrol requeue \(job))"
+    record(what)
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = ["scontrol", "requeue", job]
+    let outcome: String
+    do {
+        try p.run()
+        p.waitUntilExit()
+        outcome = p.terminationStatus == 0 ? "job \(job) requeued" : "`scontrol requeue \(job)` failed with exit status \(p.terminationStatus)"
+    } catch { outcome = "cannot run scontrol: \(error)" }
+    what += "; " + outcome
+    record(outcome)
     return WorkerExit.requeued
 }
 

@@ -233,6 +233,8 @@ final class SlurmTests: XCTestCase {
             XCTAssertEqual(w.terminationStatus, WorkerExit.requeued, "signal \(sig)")
             let rec = try exitRecord(interrupted)
             XCTAssertEqual(rec.status, WorkerExit.requeued)
+            // USR1: the stop recorded before scontrol ran, then its outcome (the fake scontrol succeeds).
+            XCTAssertEqual(rec.reason.hasSuffix("; job 5_2 to be requeued (scontrol requeue 5_2); job 5_2 requeued"), sig == SIGUSR1, rec.reason)
             let info = try Checkpoint.inspect(interrupted + "/stages/\(id)/checkpoint.h5")
             guard case .int(let step)? = info.attributes["step"] else { XCTFail("no step in the checkpoint"); return }
             XCTAssertEqual(rec.step, Int(step), "checkpoint saved where it stopped, not at a multiple of 1000")
