@@ -116,9 +116,11 @@ public func curvesReport(_ data: ReportData, links: LinkStyle) -> ReportOutput {
 /// What a curve's metric is: the independent evaluator's FID, or the classifier-feature FID with its caveat.
 func curveLabel(_ metric: String, _ t: TrialView) -> String {
     let n = t.config.map { "N=\($0.evaluation.curveSamples) per snapshot" } ?? "N as configured"
+    // The snapshots are scored against the trial's `evaluation.reference` (a pilot's: the validation set).
+    let reference = (t.config?.evaluation.reference ?? .test) == .test ? "test split" : "validation set (from the training split)"
     switch metric {
-    case "fid_evaluator": return "FID (independent evaluator \(t.config?.evaluator.networkLabel ?? "?"), \(n), vs \(t.dataset) test)"
-    case "fid_classifier": return "FID (classifier features, \(n), vs \(t.dataset) test; same network as the distillation losses: biased toward feature-matching methods)"
+    case "fid_evaluator": return "FID (independent evaluator \(t.config?.evaluator.networkLabel ?? "?"), \(n), vs \(t.dataset) \(reference))"
+    case "fid_classifier": return "FID (classifier features, \(n), vs \(t.dataset) \(reference); same network as the distillation losses: biased toward feature-matching methods)"
     default: return "\(metric) (\(n))"
     }
 }

@@ -43,6 +43,23 @@ final class CommittedResultsTests: XCTestCase {
         try assertCurvesReproduce(root: "results/tiny-table3-verdicts")
     }
 
+    /// Issue 24's v2 pilot (experiments/v2/pilot.json, validation reference): its learning curves and the plateau
+    /// rule's table (`rdd-report plateau --sweep v2-pilot`), from which the main runs' steps per stage were chosen.
+    func testV2PilotCurvesAndPlateauReproduceFromTheCommittedExport() throws {
+        try assertCurvesReproduce(root: "results/v2/pilot")
+        let dir = repositoryRoot() + "/results/v2/pilot"
+        let markdown = try plateauReport(ReportData(try RunExport.load(path: dir + "/export.json")), options: PlateauOptions(sweep: "v2-pilot", threshold: 0.05))
+        XCTAssertTrue(FileManager.default.contents(atPath: dir + "/plateau.md") == Data(markdown.utf8),
+                      "results/v2/pilot/plateau.md differs from `rdd-report plateau --sweep v2-pilot --export results/v2/pilot/export.json`: regenerate and commit")
+        // Its validation-set metrics per method (`rdd-report sweep v2-pilot`): descriptive, n = 1, chose nothing.
+        let (sweep, files) = try sweepReport(ReportData(try RunExport.load(path: dir + "/export.json")), options: SweepReportOptions(name: "v2-pilot"), links: LinkStyle(stem: "sweep"))
+        XCTAssertTrue(FileManager.default.contents(atPath: dir + "/sweep.md") == Data(sweep.utf8),
+                      "results/v2/pilot/sweep.md differs from `rdd-report sweep v2-pilot --export results/v2/pilot/export.json --out results/v2/pilot/sweep.md`: regenerate and commit")
+        XCTAssertEqual(files.map(\.name), [], "a method axis has no plot")
+        // The pilot chose nothing by a test-split number: every snapshot and evaluation is against the validation set.
+        XCTAssertTrue(try String(contentsOfFile: dir + "/curves/index.md", encoding: .utf8).contains("vs fashion-mnist validation set (from the training split)"))
+    }
+
     private func assertCurvesReproduce(root: String, file: StaticString = #filePath, line: UInt = #line) throws {
         let dir = repositoryRoot() + "/" + root
         var r = ReportRequest(kind: .curves)
