@@ -43,10 +43,41 @@ public struct RunOptions {
     public var executor: ExecutorKind = .local
     /// Options of the Slurm executor (used with `executor == .slurm`).
     public var slurm = SlurmRunOptions()
+    /// Which ready stage the local executor launches first (`rdd-sweep run --order`).
+    public var order: StageOrder = .plan
 
     public init(root: String, workerExecutable: String) {
         self.root = root
         self.workerExecutable = workerExecutable
+    }
+}
+
+/// Which ready stage the local executor launches first. Either order launches a stage only once its inputs
+/// are done and computes the same numbers; it decides what is finished when a run is interrupted.
+public enum StageOrder: String, CaseIterable, Sendable {
+    /// Plan order: trial 0's chain first, then each trial's stages in the order the spec expands them
+    /// (for a grid over methods × seeds, every seed of the first method before the second method).
+    case plan
+    /// Seed by seed (in the order of the spec's seeds), plan order within a seed: every method of the
+    /// first seed completes before the next seed's chain starts, so an interrupted multi-day sweep leaves
+    /// whole replicates — a table with fewer seeds — rather than whole methods and none of the others.
+    case seeds
+
+    /// Launch rank of each plan position (lower first). A stage shared by several trials ranks with its
+    /// earliest seed; its inputs are shared by at least the same trials, so they never rank later than it.
+    func ranks(_ plan: SweepPlan) -> [Int] {
+        switch self {
+        case .plan: return Array(plan.stages.indices)
+        case .seeds:
+            var seedRank: [UInt64: Int] = [:]
+            for t in plan.trials where seedRank[t.config.seed] == nil { seedRank[t.config.seed] = seedRank.count }
+            let byTrial = Dictionary(uniqueKeysWithValues: plan.trials.map { ($0.index, seedRank[$0.config.seed]!) })
+            let key = plan.stages.map { s in s.trials.compactMap { byTrial[$0] }.min() ?? 0 }
+            let order = plan.stages.indices.sorted { (key[$0], $0) < (key[$1], $1) }
+            var rank = [Int](repeating: 0, count: order.count)
+            for (r, i) in order.enumerated() { rank[i] = r }
+            return rank
+        }
     }
 }
 
@@ -117,10 +148,12 @@ public final class Scheduler {
     var inFlight: [String: String] = [:]
     /// The last time the scheduler found itself resumed after a suspension (heartbeat ages count from it).
     var resumedAt = 0.0
-    /// Plan positions of the stages that may be ready to launch (`nextReady` checks lazily); a stage is
-    /// pushed when it is queued at reconciliation, when one of its inputs completes and when it is
-    /// requeued for a retry, so the first ready stage in plan order is found without scanning the plan.
+    /// Launch ranks (`options.order`) of the stages that may be ready to launch (`nextReady` checks lazily);
+    /// a stage is pushed when it is queued at reconciliation, when one of its inputs completes and when it
+    /// is requeued for a retry, so the first ready stage is found without scanning the plan.
     var candidates = Heap<Int>()
+    /// Plan position → launch rank, and rank → position.
+    let rank: [Int], positionOfRank: [Int]
     /// Plan position → positions of the stages that take it as an input.
     let dependents: [[Int]]
 
@@ -134,6 +167,10 @@ public final class Scheduler {
             for input in Set(s.inputs.values) { if let j = plan.position[input] { dependents[j].append(i) } }
         }
         self.dependents = dependents
+        rank = options.order.ranks(plan)
+        var positionOfRank = [Int](repeating: 0, count: rank.count)
+        for (i, r) in rank.enumerated() { positionOfRank[r] = i }
+        self.positionOfRank = positionOfRank
         executor = options.executor.make(for: self)
     }
 
@@ -275,7 +312,7 @@ public final class Scheduler {
             }
             try updateTrials(db, plan.trials.map(\.index))
         }
-        for (i, s) in plan.stages.enumerated() where status[s.identity] == .queued { candidates.insert(i) }
+        for (i, s) in plan.stages.enumerated() where status[s.identity] == .queued { candidates.insert(rank[i]) }
     }
 
     /// The in-memory side of `RunLedger.adoptCompleted`: the stage failed no more; an attempt row it added counts.
@@ -288,12 +325,12 @@ public final class Scheduler {
 
     func isDone(_ id: String) -> Bool { status[id]?.isDone ?? false }
 
-    /// The first stage in plan order that is queued, not held, and whose inputs are all done.
-    /// Candidates that are not ready are dropped; each is pushed again by the event that can make it
+    /// The first stage in launch order (`options.order`) that is queued, not held, and whose inputs are all
+    /// done. Candidates that are not ready are dropped; each is pushed again by the event that can make it
     /// ready (an input completing, a retry), so a sweep costs O(links · log stages), not stages².
     func nextReady() -> PlannedStage? {
-        while let i = candidates.min {
-            let s = plan.stages[i]
+        while let r = candidates.min {
+            let s = plan.stages[positionOfRank[r]]
             if status[s.identity] == .queued && held[s.identity] == nil && s.inputs.values.allSatisfy(isDone) { return s }
             _ = candidates.removeMin()
         }
@@ -303,8 +340,8 @@ public final class Scheduler {
     /// Queues the stage at plan position `i` and, when it completed, its dependents as launch candidates.
     func markCandidates(after id: String) {
         guard let i = plan.position[id] else { return }
-        if status[id] == .queued { candidates.insert(i) }
-        if isDone(id) { for d in dependents[i] { candidates.insert(d) } }
+        if status[id] == .queued { candidates.insert(rank[i]) }
+        if isDone(id) { for d in dependents[i] { candidates.insert(rank[d]) } }
     }
 
     /// An executor's report that a stage changed state (completed, requeued, failed, running).

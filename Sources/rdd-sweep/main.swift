@@ -59,6 +59,8 @@ func loadPlan(_ path: String, maxTrials: Int) throws -> SweepPlan {
 
 /// Where stages run (`ExecutorKind`, Sources/Sweep/StageExecutor.swift).
 extension ExecutorKind: ExpressibleByArgument {}
+/// Which ready stage a local run launches first (`StageOrder`, Sources/Sweep/Scheduler.swift).
+extension StageOrder: ExpressibleByArgument {}
 
 struct CommonRunOptions: ParsableArguments {
     @Option(help: "Worker processes at once (each gets RDD_THREADS = --threads, else max(1, cores / jobs)).") var jobs = 1
@@ -70,6 +72,7 @@ struct CommonRunOptions: ParsableArguments {
     @Option(help: "Progress display: auto (tty on a terminal, else plain), tty, plain, quiet.") var display: String = "auto"
     @Option(help: "Where stages run: local (worker processes here) or slurm (sbatch job arrays; docs/sweeps.md, \"Slurm\").") var executor = ExecutorKind.local
     @Option(help: "Refuse a spec that expands to more trials than this (counted before expanding).") var maxTrials = SweepSpec.defaultMaxTrials
+    @Option(help: "Which ready stage the local executor launches first: plan (the spec's trial order) or seeds (seed by seed, so an interrupted run leaves whole replicates). Same numbers either way.") var order = StageOrder.plan
 }
 
 extension CommonRunOptions {
@@ -130,6 +133,8 @@ func execute(_ plan: SweepPlan, _ o: CommonRunOptions, _ sf: SlurmFlags, retryFa
     opts.display = mode
     opts.handleSignals = true
     opts.executor = o.executor
+    if o.executor == .slurm, o.order != .plan { throw ValidationError("--order is for the local executor; Slurm orders the jobs it is given by their dependencies") }
+    opts.order = o.order
     opts.slurm.flags = sf.resources
     opts.slurm.detach = sf.detach
     opts.slurm.pollInterval = max(0.2, sf.pollInterval)
