@@ -105,13 +105,24 @@ public func cell(_ trials: [TrialView], stage: String, metric: String) -> Cell {
     })
 }
 
-/// Which FID the reports use in a scope: Inception FID when every evaluation that has a classifier FID
-/// also has an Inception one, else the classifier-feature FID.
+/// Which FID the reports use in a scope — for their cells, figures and verdicts — in order of preference:
+/// 1. `fid_inception` when every evaluation with an FID has an Inception FID (the paper's metric);
+/// 2. `fid_evaluator` when every evaluation with an FID has the independent evaluator's (a network no loss has
+///    seen, trained apart from the distillation classifier: issue 20 §1, the metric of issue 24's v2 verdicts);
+/// 3. else `fid_classifier`, computed on the network whose features the feature-matching losses match (biased
+///    toward them; every table says so beside it).
+/// The others the evaluations recorded stay as companions (columns, and the verdicts' "metrics disagree").
 public func fidMetric(_ trials: [TrialView]) -> String {
     let evals = trials.flatMap(\.record.evaluations)
-    let stagesWithFID = Set(evals.filter { $0.metric == "fid_classifier" || $0.metric == "fid_inception" }.map { "\($0.stage)@\($0.artifactDirectory)" })
-    let stagesWithInception = Set(evals.filter { $0.metric == "fid_inception" }.map { "\($0.stage)@\($0.artifactDirectory)" })
-    return !stagesWithInception.isEmpty && stagesWithInception == stagesWithFID ? "fid_inception" : "fid_classifier"
+    func stages(_ metrics: Set<String>) -> Set<String> {
+        Set(evals.filter { metrics.contains($0.metric) }.map { "\($0.stage)@\($0.artifactDirectory)" })
+    }
+    let withFID = stages(["fid_classifier", "fid_inception", "fid_evaluator"])
+    for m in ["fid_inception", "fid_evaluator"] {
+        let with = stages([m])
+        if !with.isEmpty && with == withFID { return m }
+    }
+    return "fid_classifier"
 }
 
 /// What the FID in a report is, and why it is not the paper's number.
@@ -119,6 +130,9 @@ public func fidCaveat(_ metric: String, samples: [Int]) -> String {
     let n = samples.isEmpty ? "?" : samples.map(String.init).joined(separator: ", ")
     if metric == "fid_inception" {
         return "FID here is the Inception FID, but on N = \(n) samples per evaluation of our scaled models and data, not the paper's 50,000 CIFAR-10 samples: compare orderings and differences, not numbers."
+    }
+    if metric == "fid_evaluator" {
+        return "FID here is computed on the independent evaluator's features (a small network trained on our data set apart from the distillation classifier; not Inception), on N = \(n) samples per evaluation: it is not comparable in absolute value with the paper's Inception FID on CIFAR-10 / ImageNet 64 — compare orderings and differences, not numbers."
     }
     return "FID here is computed on our classifier's features (not Inception), on N = \(n) samples per evaluation: it is not comparable in absolute value with the paper's Inception FID on CIFAR-10 / ImageNet 64 — compare orderings and differences, not numbers."
 }

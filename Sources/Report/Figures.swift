@@ -46,6 +46,7 @@ func fidAxisName(_ metric: String) -> String {
     switch metric {
     case "fid_classifier": return "classifier features"
     case "fid_inception": return "Inception pool3"
+    case "fid_evaluator": return "independent evaluator"
     default: return metric
     }
 }

@@ -91,6 +91,7 @@ public func fig5Report(_ data: ReportData, resultsRoot: String, seed: Int?, step
         var table: [[String]] = []
         var problems: [String] = []
         var shown: [TrialView] = []
+        let fid = fidMetric(trials)
         for m in methods {
             let name = PaperReference.paperName(m)
             guard let (t, r) = rec(m, chosen) else {
@@ -98,18 +99,20 @@ public func fig5Report(_ data: ReportData, resultsRoot: String, seed: Int?, step
                 continue
             }
             let path = resultsRoot + "/" + r.artifactDirectory + "/samples.h5"
-            let fid = fidMetric(trials)
             let fidText = t.metric(r.stage, fid).map { fixed($0.value, 2) } ?? "–"
+            // The row comes from the export; only the image and its "Stored" column need the samples file.
+            var stored = "not readable"
             do {
                 let s = try loadSamples(path)
                 if let f = rows.first?.1, (f.h, f.w, f.c) != (s.h, s.w, s.c) { throw ReportError("image size \(s.h)×\(s.w)×\(s.c) differs from the first row's") }
                 rows.append((name, s))
-                shown.append(t)
-                table.append([name, t.ref, "`\(r.stage)`", fidText, "`\(r.artifactDirectory)/samples.h5`", "\(s.n) × \(s.h)×\(s.w)×\(s.c)"])
+                stored = "\(s.n) × \(s.h)×\(s.w)×\(s.c)"
             } catch {
                 // The message names the path relative to the results root only, so the report does not depend on where it runs.
                 problems.append("missing: \(name) samples `\(r.artifactDirectory)/samples.h5` could not be read under the results root — pass --results-root (the directory the evaluations' artifactDirectory is relative to)")
             }
+            table.append([name, t.ref, "`\(r.stage)`", fidText, "`\(r.artifactDirectory)/samples.h5`", stored])
+            shown.append(t)
         }
         if !rows.isEmpty {
             let name = scopes.count > 1 ? links.stem + "-" + anchorID(scope.title) + ".png" : links.assetName("png")
@@ -119,7 +122,7 @@ public func fig5Report(_ data: ReportData, resultsRoot: String, seed: Int?, step
             }
         }
         out += "Seed \(chosen), \(steps)-step students, data set **\(scope.dataset)** (preset `\(scope.preset)`), rows top to bottom:\n\n"
-        out += markdownTable(["Row", "Trial", "Evaluation", "FID of this seed", "Samples file", "Stored"], table) + "\n"
+        out += markdownTable(["Row", "Trial", "Evaluation", "FID of this seed (`\(fid)`)", "Samples file", "Stored"], table) + "\n"
         if !shown.isEmpty { out += computedOnLine(shown) + "\n\n" }
         if !problems.isEmpty { out += problems.map { "- \($0)\n" }.joined() + "\n" }
     }

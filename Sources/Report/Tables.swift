@@ -121,10 +121,9 @@ func methodTable(_ data: ReportData, conditional: Bool, paper: [PaperReference.R
         }
         out += "**FID ↓** (`\(fid)`\(fidHeadingNote(fid)); each cell: ours, mean ± 95% CI [n seeds] (paper))\n\n"
         out += grid(fid, { $0.fid }, trackMissing: true) + "\n"
-        for (metric, decimals) in [("fid_evaluator", 2), ("kid_evaluator", 4)] {
-            guard let heading = metricHeading(trials, metric) else { continue }
-            out += "**\(heading) ↓** (`\(metric)`; no loss sees this network; each cell: ours, mean ± 95% CI [n seeds]; the paper has no such column)\n\n"
-            out += grid(metric, { _ in nil }, trackMissing: false, decimals: decimals) + "\n"
+        for c in companionColumns(trials, primary: fid) {
+            out += "**\(c.heading) ↓** (`\(c.metric)`; \(c.note); each cell: ours, mean ± 95% CI [n seeds]; the paper has no such column)\n\n"
+            out += grid(c.metric, { _ in nil }, trackMissing: false, decimals: c.decimals) + "\n"
         }
         out += "**Classifier score ↑** (`classifier_score`; the paper's column is the Inception Score)\n\n"
         out += grid("classifier_score", { $0.inceptionScore }, trackMissing: false) + "\n"
@@ -229,8 +228,7 @@ public func table3Report(_ data: ReportData, links: LinkStyle) -> String {
         var missing: [String] = []
         var records: [EvaluationRecord] = []
         var convergence = ConvergenceNotes()
-        // The independent evaluator's FID and KID (issue 20 §1), as columns when the trials recorded them.
-        let independent = [("fid_evaluator", 2), ("kid_evaluator", 4)].filter { metricHeading(trials, $0.0) != nil }
+        let independent = companionColumns(trials, primary: fid)
         for (i, r) in table3Rows.enumerated() {
             let c = studentCell(trials, methods: r.methods, steps: 1, metric: fid)
             cells.append(c)
@@ -240,17 +238,17 @@ public func table3Report(_ data: ReportData, links: LinkStyle) -> String {
             var row = [r.label, r.methods.map { "`\($0)`" }.joined(separator: ", "),
                        c.text(2, paper: PaperReference.table3[i].fid) + convergence.mark(c, steps: 1, in: trials, what: r.label),
                        c.values.isEmpty ? "–" : c.perSeed(2)]
-            for (metric, decimals) in independent {
-                let e = studentCell(trials, methods: r.methods, steps: 1, metric: metric)
+            for c in independent {
+                let e = studentCell(trials, methods: r.methods, steps: 1, metric: c.metric)
                 records += e.records
-                row.append(e.text(decimals))
+                row.append(e.text(c.decimals))
             }
             rows.append(row + [refs.isEmpty ? "–" : refs.joined(separator: " ")])
         }
         out += "**FID ↓** (`\(fid)`\(fidHeadingNote(fid)); ours, mean ± 95% CI [n seeds] (paper))\n\n"
-        out += markdownTable(["Loss", "Method", "FID ours (paper)", "Per seed"] + independent.map { "`\($0.0)` ↓" } + ["Term diagnostics"], rows,
+        out += markdownTable(["Loss", "Method", "FID ours (paper)", "Per seed"] + independent.map { "`\($0.metric)` ↓" } + ["Term diagnostics"], rows,
                              align: ["l", "l", "r", "l"] + independent.map { _ in "r" } + ["l"]) + "\n"
-        for (metric, _) in independent { out += "- `\(metric)`: \(metricHeading(trials, metric)!) — no loss sees this network.\n" }
+        for c in independent { out += "- `\(c.metric)`: \(c.heading) — \(c.note).\n" }
         out += LabelSummary(records: records, trials: trials).lines(metric: fid, scoreMetric: nil).joined(separator: "\n") + "\n"
         if let note = convergence.footnote { out += note + "\n" }
         out += "- Term diagnostics: the time-averaged value, gradient norms and gradient share of each loss term (issue 11) of one trial per configuration (the lowest seed), in the `terms` report; other seeds: `rdd-report terms --trial <sweep/key>`.\n\n"
@@ -287,7 +285,26 @@ func metricHeading(_ trials: [TrialView], _ metric: String) -> String? {
 }
 
 /// What a table says beside its FID metric's name: the classifier FID is computed on the network whose features
-/// the feature-matching losses match.
+/// the feature-matching losses match; the evaluator's on a network no loss sees.
 func fidHeadingNote(_ metric: String) -> String {
-    metric == "fid_classifier" ? ": classifier features — same network as the distillation losses: biased toward feature-matching methods" : ""
+    switch metric {
+    case "fid_classifier": return ": classifier features — same network as the distillation losses: biased toward feature-matching methods"
+    case "fid_evaluator": return ": independent evaluator — no loss sees this network"
+    default: return ""
+    }
+}
+
+/// The distance metrics a table shows beside its FID metric (`fidMetric`), when the trials recorded them: the
+/// independent evaluator's FID and KID (issue 20 §1), and — when the table's FID is the evaluator's — the
+/// classifier's FID, kept and labelled biased (issue 24 §4).
+func companionColumns(_ trials: [TrialView], primary: String) -> [(metric: String, decimals: Int, heading: String, note: String)] {
+    let evaluator = "no loss sees this network"
+    var candidates = [("fid_evaluator", 2, evaluator), ("kid_evaluator", 4, evaluator)]
+    if primary == "fid_evaluator" {
+        candidates.append(("fid_classifier", 2, "same network as the distillation losses: biased toward feature-matching methods"))
+    }
+    return candidates.compactMap { m, decimals, note in
+        guard m != primary, let heading = metricHeading(trials, m) else { return nil }
+        return (m, decimals, heading, note)
+    }
 }

@@ -69,22 +69,31 @@ final class LearningCurveReportTests: XCTestCase {
         XCTAssertEqual([r.kind.rawValue, r.outDir, r.sweep], ["curves", "x", "ablation"])
     }
 
-    /// Item 3: where evaluations recorded the independent evaluator's FID and KID, Tables 1 and 3 show them under
-    /// their label; the classifier FID's heading says it is the losses' own network.
-    func testTablesShowTheIndependentEvaluator() throws {
+    /// The synthetic export with the evaluator's FID (20 + seed, + 0.5 for RDD) and KID recorded beside each
+    /// trial's classifier FID, except for the trials `without` names ("method/seed").
+    func exportWithEvaluator(without: Set<String> = []) -> RunExport {
         var ex = export()
         let label = "FID (independent evaluator ResNet-6 (widths [16, 32], blocks [1, 1]), N=256, vs digits test split (252 images)), ddim 1 steps (NFE 1)"
         for i in ex.trials.indices {
-            let base = ex.trials[i].evaluations[0], s = Double(ex.trials[i].axes["seed"]!)!
+            let m = ex.trials[i].axes["distill.method"]!.replacingOccurrences(of: "\"", with: ""), seed = ex.trials[i].axes["seed"]!
+            if without.contains("\(m)/\(seed)") { continue }
+            let base = ex.trials[i].evaluations[0], s = Double(seed)! + (m == "rdd" ? 0.5 : 0)
             for (metric, value, text) in [("fid_evaluator", 20 + s, label), ("kid_evaluator", 0.01 * (1 + s), "KID (independent evaluator …), ddim 1 steps (NFE 1)")] {
                 ex.trials[i].evaluations.append(EvaluationRecord(stage: base.stage, model: base.model, metric: metric, value: value, label: text,
                                                                  featureNetwork: "ResNet-6", samples: 256, reference: "digits test split (252 images)",
                                                                  sampler: "ddim", steps: 1, nfe: 1, secondsPerImage: 0.001, artifactDirectory: base.artifactDirectory))
             }
         }
+        return ex
+    }
+
+    /// Item 3: where some evaluations lack the independent evaluator, the tables stay on the classifier FID (its
+    /// heading says it is the losses' own network) and show the evaluator's FID and KID beside it under their label.
+    func testTablesShowTheIndependentEvaluator() throws {
+        let ex = exportWithEvaluator(without: ["rdd/2"])
         let t3 = table3Report(ReportData(ex), links: LinkStyle(stem: "table3"))
         XCTAssertTrue(t3.contains("| Loss | Method | FID ours (paper) | Per seed | `fid_evaluator` ↓ | `kid_evaluator` ↓ | Term diagnostics |"), t3)
-        // rcfd seeds 0, 1, 2: 20, 21, 22 → 21.00 ± 2.48; 0.01, 0.02, 0.03 → 0.0200 ± 0.0248.
+        // rcfd seeds 0, 1, 2: 20, 21, 22 → 21.00 ± 2.48 (t_{0.975,2}·1/√3 = 4.303/1.732); 0.01, 0.02, 0.03 → 0.0200 ± 0.0248.
         let cfd = try XCTUnwrap(t3.split(separator: "\n").first { $0.hasPrefix("| CFD (= RCFD)") })
         XCTAssertTrue(cfd.contains("| 21.00 ± 2.48 [n=3] | 0.0200 ± 0.0248 [n=3] |"), String(cfd))
         XCTAssertTrue(t3.contains("- `fid_evaluator`: FID (independent evaluator ResNet-6 (widths [16, 32], blocks [1, 1]), N=256, vs digits test split (252 images)) — no loss sees this network."), t3)
@@ -92,5 +101,27 @@ final class LearningCurveReportTests: XCTestCase {
         let t1 = table1Report(ReportData(ex), links: LinkStyle(stem: "table1"))
         XCTAssertTrue(t1.contains("**FID (independent evaluator ResNet-6 (widths [16, 32], blocks [1, 1]), N=256, vs digits test split (252 images)) ↓** (`fid_evaluator`"), t1)
         XCTAssertTrue(t1.contains("21.00 ± 2.48 [n=3] (–)"), t1)
+    }
+
+    /// Issue 24 §4: when every evaluation recorded the independent evaluator's FID, it is the tables' FID — their
+    /// cells, figures and verdicts — and the classifier FID becomes a column labelled biased.
+    func testEvaluatorFIDLeadsWhenEveryEvaluationHasIt() throws {
+        let data = ReportData(exportWithEvaluator())
+        XCTAssertEqual(fidMetric(data.trials), "fid_evaluator")
+        XCTAssertEqual(fidMetric(ReportData(exportWithEvaluator(without: ["rcfd/0"])).trials), "fid_classifier", "one evaluation without it")
+        let t3 = table3Report(data, links: LinkStyle(stem: "table3"))
+        XCTAssertTrue(t3.contains("**FID ↓** (`fid_evaluator`: independent evaluator — no loss sees this network; ours, mean ± 95% CI [n seeds] (paper))"), t3)
+        XCTAssertTrue(t3.contains("| Loss | Method | FID ours (paper) | Per seed | `kid_evaluator` ↓ | `fid_classifier` ↓ | Term diagnostics |"), t3)
+        // RCFD: evaluator 20, 21, 22 (paper CFD 8.92); classifier 10, 11, 12 → 11.00 ± 2.48.
+        let cfd = try XCTUnwrap(t3.split(separator: "\n").first { $0.hasPrefix("| CFD (= RCFD)") })
+        XCTAssertTrue(cfd.contains("| 21.00 ± 2.48 [n=3] (8.92) | s0: 20.00, s1: 21.00, s2: 22.00 | 0.0200 ± 0.0248 [n=3] | 11.00 ± 2.48 [n=3] |"), String(cfd))
+        XCTAssertTrue(t3.contains(" — same network as the distillation losses: biased toward feature-matching methods.\n"), t3)
+        XCTAssertTrue(t3.contains("FID metric: `fid_evaluator`"), t3)
+        XCTAssertTrue(t3.contains("FID here is computed on the independent evaluator's features"), t3)
+        // The verdicts are on the evaluator (RDD − RCFD = +0.50 on every seed) with the classifier as a companion.
+        let verdict = try XCTUnwrap(t3.split(separator: "\n").first { $0.hasPrefix("- RDD < CFD (= RCFD):") })
+        XCTAssertTrue(verdict.contains("+0.50") && verdict.contains("FID (`fid_evaluator`)") && verdict.contains("`fid_classifier`: +0.50"), String(verdict))
+        let t1 = table1Report(data, links: LinkStyle(stem: "table1"))
+        XCTAssertTrue(t1.contains("(`fid_classifier`; same network as the distillation losses: biased toward feature-matching methods; each cell"), t1)
     }
 }
