@@ -60,6 +60,46 @@ final class CommittedResultsTests: XCTestCase {
         XCTAssertTrue(try String(contentsOfFile: dir + "/curves/index.md", encoding: .utf8).contains("vs fashion-mnist validation set (from the training split)"))
     }
 
+    /// Issue 24's "Show": every v2 export's stages ran after their spec was committed, and no v2 spec was edited
+    /// after its first commit (the repository's history: `git log` of experiments/v2/<name>.json).
+    func testV2ExportsRanAfterTheirSpecsWereCommitted() throws {
+        let repo = repositoryRoot()
+        func git(_ args: [String]) throws -> String {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            p.arguments = ["git", "-C", repo] + args
+            let out = Pipe()
+            p.standardOutput = out
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            let data = out.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            guard p.terminationStatus == 0 else { throw XCTSkip("`git \(args.joined(separator: " "))` failed (no git history here), so the commit times cannot be read") }
+            return String(decoding: data, as: UTF8.self)
+        }
+        if try git(["rev-parse", "--is-shallow-repository"]).hasPrefix("true") { throw XCTSkip("a shallow clone: the specs' first commits are not in its history") }
+        let dirs = try FileManager.default.contentsOfDirectory(atPath: repo + "/results/v2").sorted()
+            .filter { FileManager.default.fileExists(atPath: repo + "/results/v2/\($0)/export.json") }
+        XCTAssertTrue(dirs.contains("pilot"))
+        let iso = ISO8601DateFormatter()
+        for d in dirs {
+            let spec = "experiments/v2/\(d).json"
+            let commits = try git(["log", "--format=%cI", "--", spec]).split(separator: "\n")
+            XCTAssertEqual(commits.count, 1, "\(spec) is committed once and never edited")
+            let committed = try XCTUnwrap(commits.last.flatMap { iso.date(from: String($0)) }, "\(spec): no commit time")
+            let export = try RunExport.load(path: repo + "/results/v2/\(d)/export.json")
+            var checked = 0
+            for t in export.trials where t.sweep.hasPrefix("v2-\(d)@") {
+                for st in t.stages where st.status == .completed {
+                    let started = try XCTUnwrap(st.startedAt.flatMap { iso.date(from: $0) }, "\(d): \(st.name) has no start time")
+                    XCTAssertGreaterThan(started, committed, "\(d): \(st.name) [\(st.identity.prefix(10))] started \(st.startedAt!) before \(spec) was committed")
+                    checked += 1
+                }
+            }
+            XCTAssertGreaterThan(checked, 0, "\(d): no stage of sweep v2-\(d) in its export")
+        }
+    }
+
     private func assertCurvesReproduce(root: String, file: StaticString = #filePath, line: UInt = #line) throws {
         let dir = repositoryRoot() + "/" + root
         var r = ReportRequest(kind: .curves)
