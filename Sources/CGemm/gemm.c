@@ -35,10 +35,8 @@
 #include <immintrin.h>
 #include <math.h>
 #include <stdlib.h>
+#include "gemm_layout.h"   /* NR, KCMAX, NC and the packed-B layout */
 
-#define NR 16
-#define KCMAX 256
-#define NC 256
 #define MRMAX 12
 #define TGT2 __attribute__((target("avx2,fma")))
 #define TGT512 __attribute__((target("avx512f,avx2,fma")))
@@ -287,13 +285,8 @@ static Kernel kernelFor(int isa) {
 /* Per-thread packing buffer (KCMAX × NC floats, 64-byte aligned), allocated on first use and kept. */
 static _Thread_local float *packed = 0;
 
-/* K block size for a product with K > 0: near-equal blocks of at most KCMAX. Depends on K only. */
-static long kBlock(long K) {
-    long nkb = (K + KCMAX - 1) / KCMAX;
-    return (K + nkb - 1) / nkb;
-}
-
-static long padded(long n) { return (n + NR - 1) / NR * NR; }
+static long kBlock(long K) { return rddKBlock(K); }
+static long padded(long n) { return rddPadded(n); }
 
 /* Whole op(B) packed as the product's loops read it: N block jc (NC columns), then K block pc,
    each block's 16-column panels; block (jc, pc) starts at jc·K + padded(nc)·pc. */
