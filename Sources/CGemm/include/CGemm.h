@@ -36,6 +36,10 @@ long rdd_packed_b_floats(long N, long K);
 void rdd_pack_b(int transB, long N, long K, const float *B, long ldb, float *dst);
 void rdd_sgemm_packed(long M, long N, long K, const float *A, long lda, const float *packedB,
                       float beta, float *C, long ldc);
+/* C = A·B + bias, the bias row (N floats) added to every row: the same bits as C prefilled with the bias rows
+   and rdd_sgemm_packed with beta 1 (each element: (P_1 + bias) + P_2 + …), without the prefill's pass over C. */
+void rdd_sgemm_packed_bias(long M, long N, long K, const float *A, long lda, const float *packedB,
+                           const float *bias, float *C, long ldc);
 
 /* rdd_sgemm_ex with transA = 1, transB = 0, alpha = 1: the transposed form of a convolution's weight
    gradient, loweredᵀ·dY, whose reduction runs over pixel rows (the h values of one k are contiguous). */

@@ -411,13 +411,19 @@ struct ConvPlan {
     var parts: Int { kind == .band ? L.k : 1 }
 
     /// out rows of chunk c (row stride n) = (beta) out + lowered · wᵀ, with w n×K (`transB`), or
-    /// lowered · w with w K×n. With `packed` (from `packWeight`), each part's op(w) comes pre-packed.
+    /// lowered · w with w K×n. With `packed` (from `packWeight`), each part's op(w) comes pre-packed; with
+    /// `packed` and `bias`, out = bias rows + lowered · wᵀ (beta ignored): the first part's product adds the bias
+    /// where it would have added the prefilled rows (the same bits, one pass over out fewer).
     func gemm(_ c: Int, _ buf: UnsafePointer<Float>, _ src: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
               n N: Int, transB: Bool, beta: Float, _ out: UnsafeMutablePointer<Float>,
-              packed: UnsafePointer<Float>? = nil) {
+              packed: UnsafePointer<Float>? = nil, bias: UnsafePointer<Float>? = nil) {
         let (r0, r1) = rows(c)
         for part in 0..<parts {
             let (a, kc, lda) = operand(c, part: part, buf, src)
+            if let packed, let bias, part == 0 {
+                sgemmPackedB(m: r1 - r0, n: N, k: kc, a: a, lda: lda, packedB: packed, bias: bias, c: out + r0 * N, ldc: N)
+                continue
+            }
             if let packed {
                 sgemmPackedB(m: r1 - r0, n: N, k: kc, a: a, lda: lda, packedB: packed + part * packedBFloats(n: N, k: kc),
                              beta: part == 0 ? beta : 1, c: out + r0 * N, ldc: N)
@@ -476,11 +482,16 @@ func loweredGemm(_ out: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>
             forEachChunk(plan.count, bufferFloats: plan.bufferFloats) { t, c, buf in
                 var c0 = Conv2dProfile.now()
                 plan.lower(c, buf, srcP.p, 0, plan.lowerCount(c))
-                let (r0, r1) = plan.rows(c)
-                prefillRows(outP.p, rows: r0, r1, n: N, mode)
+                // With packed weights the products add the bias themselves (no prefill pass over the rows).
+                var bias: UnsafePointer<Float>? = nil
+                if case .bias(let b) = mode, packedP != nil { bias = b } else {
+                    let (r0, r1) = plan.rows(c)
+                    prefillRows(outP.p, rows: r0, r1, n: N, mode)
+                }
                 Conv2dProfile.addLower(t, c0)
                 c0 = Conv2dProfile.now()
-                plan.gemm(c, buf, srcP.p, wP.p, n: N, transB: transB, beta: beta, outP.p, packed: packedP.map { UnsafePointer($0.p) })
+                plan.gemm(c, buf, srcP.p, wP.p, n: N, transB: transB, beta: beta, outP.p, packed: packedP.map { UnsafePointer($0.p) },
+                          bias: bias)
                 Conv2dProfile.addGemm(t, c0)
             }
         }
