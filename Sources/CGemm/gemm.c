@@ -140,14 +140,14 @@ TGT2 static void tileAVX2(int transA, int h, int np, long kc, const float *A, lo
  * compiled twice through a 16-float vector type V16: natively on __m512, and "emulated" on a pair of
  * __m256 (the same lane arithmetic), so that the AVX-512 tiling — 12-row tiles, panel pairs and their
  * edges — is tested for bit-identity on CPUs without AVX-512 too (GemmKernelTests). */
-#define DEFINE_TILE16(NAME, TGT, V16, ZERO, LOAD, SET1, FMA, ADD, STORE)                                      \
-TGT INLINE void NAME##Body(const int h, const int np, long kc, const float *A, long rs, long cs, const float *Bp, \
+#define TILE16_BODY(NAME, UNROLL, TGT, V16, ZERO, LOAD, SET1, FMA, ADD, STORE)                                      \
+TGT INLINE void NAME(const int h, const int np, long kc, const float *A, long rs, long cs, const float *Bp, \
                            long ps, float *C, long ldc, int acc, const float *X, long ldx) {                   \
     V16 c0[MRMAX], c1[MRMAX];                                                                                  \
     _Pragma("clang loop unroll(full)")                                                                        \
     for (int r = 0; r < h; r++) { c0[r] = ZERO(); c1[r] = ZERO(); }                                            \
     const float *Bq = Bp + ps;                                                                                 \
-    _Pragma("clang loop unroll_count(2)")                                                                      \
+    UNROLL                                                                      \
     for (long k = 0; k < kc; k++) {                                                                            \
         V16 b0 = LOAD(Bp), b1 = np == 2 ? LOAD(Bq) : ZERO();                                                   \
         _Pragma("clang loop unroll(full)")                                                                    \
@@ -169,7 +169,17 @@ TGT INLINE void NAME##Body(const int h, const int np, long kc, const float *A, l
             STORE(p + NR, c1[r]);                                                                              \
         }                                                                                                      \
     }                                                                                                          \
-}                                                                                                              \
+}
+
+/* Each tile in two loop shapes that differ only in unrolling (the same FMAs per accumulator in the same k order,
+ * so the same bits): the panel pair with A's rows in place (!transA, 24 accumulators, up to 12 row pointers) runs
+ * the k loop rolled — unrolled by 2, clang kept broadcasts and row pointers on the stack (zmm spills in the hot
+ * loop: 110 GFLOP/s per CPU-second on one core of the Xeon against 170 rolled, a C driver on 64×128×128,
+ * 1024×128×192 and 96×256×256 products, identical output hashes, session 14); the other cases keep the unroll
+ * by 2, which measured equal (np = 1) or 9% faster (transA, 576×64×1024). */
+#define DEFINE_TILE16(NAME, TGT, V16, ZERO, LOAD, SET1, FMA, ADD, STORE)                                      \
+TILE16_BODY(NAME##Body, _Pragma("clang loop unroll_count(2)"), TGT, V16, ZERO, LOAD, SET1, FMA, ADD, STORE)      \
+TILE16_BODY(NAME##BodyRolled, _Pragma("clang loop unroll(disable)"), TGT, V16, ZERO, LOAD, SET1, FMA, ADD, STORE) \
 TGT static void NAME(int transA, int h, int np, long kc, const float *A, long ld, const float *Bp, long ps,     \
                      float *C, long ldc, int acc, const float *X, long ldx) {                                  \
     switch ((h - 1) * 4 + (np - 1) * 2 + (transA ? 1 : 0)) {                                                   \
@@ -183,7 +193,7 @@ TGT static void NAME(int transA, int h, int np, long kc, const float *A, long ld
 #define T16(NAME, H)                                                                                           \
     case (H - 1) * 4 + 0: NAME##Body(H, 1, kc, A, ld, 1, Bp, ps, C, ldc, acc, X, ldx); break;                          \
     case (H - 1) * 4 + 1: NAME##Body(H, 1, kc, A, 1, ld, Bp, ps, C, ldc, acc, X, ldx); break;                          \
-    case (H - 1) * 4 + 2: NAME##Body(H, 2, kc, A, ld, 1, Bp, ps, C, ldc, acc, X, ldx); break;                          \
+    case (H - 1) * 4 + 2: NAME##BodyRolled(H, 2, kc, A, ld, 1, Bp, ps, C, ldc, acc, X, ldx); break;                          \
     case (H - 1) * 4 + 3: NAME##Body(H, 2, kc, A, 1, ld, Bp, ps, C, ldc, acc, X, ldx); break;
 
 #define Z512() _mm512_setzero_ps()
