@@ -175,11 +175,14 @@ TGT INLINE void NAME(const int h, const int np, long kc, const float *A, long rs
  * so the same bits): the panel pair with A's rows in place (!transA, 24 accumulators, up to 12 row pointers) runs
  * the k loop rolled — unrolled by 2, clang kept broadcasts and row pointers on the stack (zmm spills in the hot
  * loop: 110 GFLOP/s per CPU-second on one core of the Xeon against 170 rolled, a C driver on 64×128×128,
- * 1024×128×192 and 96×256×256 products, identical output hashes, session 14); the other cases keep the unroll
- * by 2, which measured equal (np = 1) or 9% faster (transA, 576×64×1024). */
+ * 1024×128×192 and 96×256×256 products, identical output hashes, session 14); the panel pair with A transposed
+ * (the weight gradient's loweredᵀ·dY: its 12 values of one k are contiguous) is unrolled by 4 (136 → 147 and
+ * 142 → 154 GFLOP/s per CPU-second on 576×64×1024 and 1152×128×512; by 2 was 9% faster than rolled, by 8 mixed);
+ * np = 1 keeps the unroll by 2 (rolled measured equal). */
 #define DEFINE_TILE16(NAME, TGT, V16, ZERO, LOAD, SET1, FMA, ADD, STORE)                                      \
 TILE16_BODY(NAME##Body, _Pragma("clang loop unroll_count(2)"), TGT, V16, ZERO, LOAD, SET1, FMA, ADD, STORE)      \
 TILE16_BODY(NAME##BodyRolled, _Pragma("clang loop unroll(disable)"), TGT, V16, ZERO, LOAD, SET1, FMA, ADD, STORE) \
+TILE16_BODY(NAME##Body4, _Pragma("clang loop unroll_count(4)"), TGT, V16, ZERO, LOAD, SET1, FMA, ADD, STORE)     \
 TGT static void NAME(int transA, int h, int np, long kc, const float *A, long ld, const float *Bp, long ps,     \
                      float *C, long ldc, int acc, const float *X, long ldx) {                                  \
     switch ((h - 1) * 4 + (np - 1) * 2 + (transA ? 1 : 0)) {                                                   \
@@ -194,7 +197,7 @@ TGT static void NAME(int transA, int h, int np, long kc, const float *A, long ld
     case (H - 1) * 4 + 0: NAME##Body(H, 1, kc, A, ld, 1, Bp, ps, C, ldc, acc, X, ldx); break;                          \
     case (H - 1) * 4 + 1: NAME##Body(H, 1, kc, A, 1, ld, Bp, ps, C, ldc, acc, X, ldx); break;                          \
     case (H - 1) * 4 + 2: NAME##BodyRolled(H, 2, kc, A, ld, 1, Bp, ps, C, ldc, acc, X, ldx); break;                          \
-    case (H - 1) * 4 + 3: NAME##Body(H, 2, kc, A, 1, ld, Bp, ps, C, ldc, acc, X, ldx); break;
+    case (H - 1) * 4 + 3: NAME##Body4(H, 2, kc, A, 1, ld, Bp, ps, C, ldc, acc, X, ldx); break;
 
 #define Z512() _mm512_setzero_ps()
 DEFINE_TILE16(tileAVX512, TGT512, __m512, Z512, _mm512_loadu_ps, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_add_ps, _mm512_storeu_ps)
