@@ -18,7 +18,8 @@
  *   - Loop order: N block → K block (pack B) → MC rows → panel (group) → row tile → micro-kernel.
  *     The first K block stores the tile (beta 0) or adds it to C, later blocks add.
  *   - Edges: fewer rows than the tile height use the same kernel with h rows; a last panel of fewer
- *     than 16 columns goes through a stack tile of C (the packed columns past N are zero).
+ *     than 16 columns goes through a stack tile of C (the packed columns past N are zero), or on AVX-512F
+ *     straight into C with masked loads and stores (the same arithmetic: edgeAVX512).
  *
  * One accumulation order on every instruction set. Every C element is
  *     C = (…((P_1 [+ C_old]) + P_2) + …) + P_nb,   P_b = fma chain over k of K block b, starting at 0,
@@ -35,10 +36,8 @@
 #include <immintrin.h>
 #include <math.h>
 #include <stdlib.h>
+#include "gemm_layout.h"   /* NR, KCMAX, NC and the packed-B layout */
 
-#define NR 16
-#define KCMAX 256
-#define NC 256
 #define MRMAX 12
 #define TGT2 __attribute__((target("avx2,fma")))
 #define TGT512 __attribute__((target("avx512f,avx2,fma")))
@@ -79,16 +78,17 @@ int rdd_gemm_selected(void) {
 }
 
 /* ---- micro-kernels --------------------------------------------------------------------------------
- * tile(transA, h, np, kc, A, ld, Bp, ps, C, ldc, acc): rows r < h, columns j < 16·np of C:
- *   c = Σ_k fma(a(r, k), Bp[panel][k][j]) in k order from 0; C = acc ? c + C : c.
+ * tile(transA, h, np, kc, A, ld, Bp, ps, C, ldc, acc, X, ldx): rows r < h, columns j < 16·np of C:
+ *   c = Σ_k fma(a(r, k), Bp[panel][k][j]) in k order from 0; C = acc ? c + X : c, with X[r][j] = X[r·ldx + j]:
+ *   C itself (X = C, ldx = ldc) or a bias row added to every row (ldx = 0; rdd_sgemm_packed_bias).
  * a(r, k) = A[r·ld + k] (!transA, rows in place) or A[r + k·ld] (transA: the h values of one k are
  * contiguous); panel p of the packed B starts at Bp + p·ps. */
 typedef void (*TileFn)(int transA, int h, int np, long kc, const float *A, long ld, const float *Bp, long ps,
-                       float *C, long ldc, int acc);
+                       float *C, long ldc, int acc, const float *X, long ldx);
 
 /* Portable: one element at a time, fmaf() (exactly rounded, so the same bits as the vector FMAs). */
 static void tilePortable(int transA, int h, int np, long kc, const float *A, long ld, const float *Bp, long ps,
-                         float *C, long ldc, int acc) {
+                         float *C, long ldc, int acc, const float *X, long ldx) {
     long rs = transA ? 1 : ld, cs = transA ? ld : 1;
     for (int r = 0; r < h; r++)
         for (int p = 0; p < np; p++)
@@ -97,12 +97,13 @@ static void tilePortable(int transA, int h, int np, long kc, const float *A, lon
                 float c = 0;
                 for (long k = 0; k < kc; k++) c = fmaf(a[k * cs], b[k * NR], c);
                 float *dst = C + r * ldc + p * NR + j;
-                *dst = acc ? c + *dst : c;
+                *dst = acc ? c + X[r * ldx + p * NR + j] : c;
             }
 }
 
 /* AVX2 + FMA: h ≤ 6 rows × 16 columns in 12 ymm accumulators, 2 loads + h broadcasts + 2h FMAs per k. */
-TGT2 INLINE void tile2(const int h, long kc, const float *A, long rs, long cs, const float *Bp, float *C, long ldc, int acc) {
+TGT2 INLINE void tile2(const int h, long kc, const float *A, long rs, long cs, const float *Bp, float *C, long ldc, int acc,
+                       const float *X, long ldx) {
     __m256 c[6][2];
     for (int r = 0; r < 6; r++) { c[r][0] = _mm256_setzero_ps(); c[r][1] = _mm256_setzero_ps(); }
     _Pragma("clang loop unroll_count(4)")
@@ -118,17 +119,18 @@ TGT2 INLINE void tile2(const int h, long kc, const float *A, long rs, long cs, c
     for (int r = 0; r < h; r++) {
         float *p = C + r * ldc;
         if (acc) {
-            c[r][0] = _mm256_add_ps(c[r][0], _mm256_loadu_ps(p));
-            c[r][1] = _mm256_add_ps(c[r][1], _mm256_loadu_ps(p + 8));
+            const float *x = X + r * ldx;
+            c[r][0] = _mm256_add_ps(c[r][0], _mm256_loadu_ps(x));
+            c[r][1] = _mm256_add_ps(c[r][1], _mm256_loadu_ps(x + 8));
         }
         _mm256_storeu_ps(p, c[r][0]);
         _mm256_storeu_ps(p + 8, c[r][1]);
     }
 }
 
-#define T2(H) case H: if (transA) tile2(H, kc, A, 1, ld, Bp, C, ldc, acc); else tile2(H, kc, A, ld, 1, Bp, C, ldc, acc); break;
+#define T2(H) case H: if (transA) tile2(H, kc, A, 1, ld, Bp, C, ldc, acc, X, ldx); else tile2(H, kc, A, ld, 1, Bp, C, ldc, acc, X, ldx); break;
 TGT2 static void tileAVX2(int transA, int h, int np, long kc, const float *A, long ld, const float *Bp, long ps,
-                          float *C, long ldc, int acc) {
+                          float *C, long ldc, int acc, const float *X, long ldx) {
     (void)np; (void)ps;   /* always one panel: the AVX2 driver never groups panels */
     switch (h) { T2(1) T2(2) T2(3) T2(4) T2(5) default: T2(6) }
 }
@@ -138,14 +140,14 @@ TGT2 static void tileAVX2(int transA, int h, int np, long kc, const float *A, lo
  * compiled twice through a 16-float vector type V16: natively on __m512, and "emulated" on a pair of
  * __m256 (the same lane arithmetic), so that the AVX-512 tiling — 12-row tiles, panel pairs and their
  * edges — is tested for bit-identity on CPUs without AVX-512 too (GemmKernelTests). */
-#define DEFINE_TILE16(NAME, TGT, V16, ZERO, LOAD, SET1, FMA, ADD, STORE)                                      \
-TGT INLINE void NAME##Body(const int h, const int np, long kc, const float *A, long rs, long cs, const float *Bp, \
-                           long ps, float *C, long ldc, int acc) {                                             \
+#define TILE16_BODY(NAME, UNROLL, TGT, V16, ZERO, LOAD, SET1, FMA, ADD, STORE)                                      \
+TGT INLINE void NAME(const int h, const int np, long kc, const float *A, long rs, long cs, const float *Bp, \
+                           long ps, float *C, long ldc, int acc, const float *X, long ldx) {                   \
     V16 c0[MRMAX], c1[MRMAX];                                                                                  \
     _Pragma("clang loop unroll(full)")                                                                        \
     for (int r = 0; r < h; r++) { c0[r] = ZERO(); c1[r] = ZERO(); }                                            \
     const float *Bq = Bp + ps;                                                                                 \
-    _Pragma("clang loop unroll_count(2)")                                                                      \
+    UNROLL                                                                      \
     for (long k = 0; k < kc; k++) {                                                                            \
         V16 b0 = LOAD(Bp), b1 = np == 2 ? LOAD(Bq) : ZERO();                                                   \
         _Pragma("clang loop unroll(full)")                                                                    \
@@ -159,16 +161,30 @@ TGT INLINE void NAME##Body(const int h, const int np, long kc, const float *A, l
     _Pragma("clang loop unroll(full)")                                                                        \
     for (int r = 0; r < h; r++) {                                                                              \
         float *p = C + r * ldc;                                                                                \
-        if (acc) c0[r] = ADD(c0[r], LOAD(p));                                                                  \
+        const float *x = X + r * ldx;                                                                          \
+        if (acc) c0[r] = ADD(c0[r], LOAD(x));                                                                  \
         STORE(p, c0[r]);                                                                                       \
         if (np == 2) {                                                                                         \
-            if (acc) c1[r] = ADD(c1[r], LOAD(p + NR));                                                         \
+            if (acc) c1[r] = ADD(c1[r], LOAD(x + NR));                                                         \
             STORE(p + NR, c1[r]);                                                                              \
         }                                                                                                      \
     }                                                                                                          \
-}                                                                                                              \
+}
+
+/* Each tile in two loop shapes that differ only in unrolling (the same FMAs per accumulator in the same k order,
+ * so the same bits): the panel pair with A's rows in place (!transA, 24 accumulators, up to 12 row pointers) runs
+ * the k loop rolled — unrolled by 2, clang kept broadcasts and row pointers on the stack (zmm spills in the hot
+ * loop: 110 GFLOP/s per CPU-second on one core of the Xeon against 170 rolled, a C driver on 64×128×128,
+ * 1024×128×192 and 96×256×256 products, identical output hashes, session 14); the panel pair with A transposed
+ * (the weight gradient's loweredᵀ·dY: its 12 values of one k are contiguous) is unrolled by 4 (136 → 147 and
+ * 142 → 154 GFLOP/s per CPU-second on 576×64×1024 and 1152×128×512; by 2 was 9% faster than rolled, by 8 mixed);
+ * np = 1 keeps the unroll by 2 (rolled measured equal). */
+#define DEFINE_TILE16(NAME, TGT, V16, ZERO, LOAD, SET1, FMA, ADD, STORE)                                      \
+TILE16_BODY(NAME##Body, _Pragma("clang loop unroll_count(2)"), TGT, V16, ZERO, LOAD, SET1, FMA, ADD, STORE)      \
+TILE16_BODY(NAME##BodyRolled, _Pragma("clang loop unroll(disable)"), TGT, V16, ZERO, LOAD, SET1, FMA, ADD, STORE) \
+TILE16_BODY(NAME##Body4, _Pragma("clang loop unroll_count(4)"), TGT, V16, ZERO, LOAD, SET1, FMA, ADD, STORE)     \
 TGT static void NAME(int transA, int h, int np, long kc, const float *A, long ld, const float *Bp, long ps,     \
-                     float *C, long ldc, int acc) {                                                            \
+                     float *C, long ldc, int acc, const float *X, long ldx) {                                  \
     switch ((h - 1) * 4 + (np - 1) * 2 + (transA ? 1 : 0)) {                                                   \
     T16(NAME, 1) T16(NAME, 2) T16(NAME, 3) T16(NAME, 4) T16(NAME, 5) T16(NAME, 6) T16(NAME, 7)                 \
     T16(NAME, 8) T16(NAME, 9) T16(NAME, 10) T16(NAME, 11) T16(NAME, 12)            \
@@ -178,13 +194,50 @@ TGT static void NAME(int transA, int h, int np, long kc, const float *A, long ld
 
 /* The four (np, transA) cases of height H, with constant arguments so each is a fully unrolled tile. */
 #define T16(NAME, H)                                                                                           \
-    case (H - 1) * 4 + 0: NAME##Body(H, 1, kc, A, ld, 1, Bp, ps, C, ldc, acc); break;                          \
-    case (H - 1) * 4 + 1: NAME##Body(H, 1, kc, A, 1, ld, Bp, ps, C, ldc, acc); break;                          \
-    case (H - 1) * 4 + 2: NAME##Body(H, 2, kc, A, ld, 1, Bp, ps, C, ldc, acc); break;                          \
-    case (H - 1) * 4 + 3: NAME##Body(H, 2, kc, A, 1, ld, Bp, ps, C, ldc, acc); break;
+    case (H - 1) * 4 + 0: NAME##Body(H, 1, kc, A, ld, 1, Bp, ps, C, ldc, acc, X, ldx); break;                          \
+    case (H - 1) * 4 + 1: NAME##Body(H, 1, kc, A, 1, ld, Bp, ps, C, ldc, acc, X, ldx); break;                          \
+    case (H - 1) * 4 + 2: NAME##BodyRolled(H, 2, kc, A, ld, 1, Bp, ps, C, ldc, acc, X, ldx); break;                          \
+    case (H - 1) * 4 + 3: NAME##Body4(H, 2, kc, A, 1, ld, Bp, ps, C, ldc, acc, X, ldx); break;
 
 #define Z512() _mm512_setzero_ps()
 DEFINE_TILE16(tileAVX512, TGT512, __m512, Z512, _mm512_loadu_ps, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_add_ps, _mm512_storeu_ps)
+
+/* AVX-512F, the last panel of w < 16 columns straight into C with masked loads and stores (session 14: the
+ * stack tile's zeroing and copies took 20% of a 64 → 3 channel layer's forward). The same FMA chain per element
+ * as the full tile; the stack-tile path added the stack's values to every element — C's (or the bias's) when
+ * acc, else +0 — so this adds X's values or +0 likewise (c + 0 turns a −0 into +0, as before). Masked-off lanes
+ * are neither read nor written. */
+typedef void (*EdgeFn)(int transA, int h, long kc, const float *A, long ld, const float *Bp, float *C, long ldc,
+                       int acc, const float *X, long ldx, long w);
+TGT512 INLINE void edge512Body(const int h, long kc, const float *A, long rs, long cs, const float *Bp, float *C, long ldc,
+                               int acc, const float *X, long ldx, __mmask16 m) {
+    __m512 c[MRMAX];
+    _Pragma("clang loop unroll(full)")
+    for (int r = 0; r < h; r++) c[r] = _mm512_setzero_ps();
+    _Pragma("clang loop unroll_count(2)")
+    for (long k = 0; k < kc; k++) {
+        __m512 b = _mm512_loadu_ps(Bp);
+        _Pragma("clang loop unroll(full)")
+        for (int r = 0; r < h; r++) c[r] = _mm512_fmadd_ps(_mm512_set1_ps(A[r * rs]), b, c[r]);
+        A += cs; Bp += NR;
+    }
+    _Pragma("clang loop unroll(full)")
+    for (int r = 0; r < h; r++) {
+        __m512 x = acc ? _mm512_maskz_loadu_ps(m, X + r * ldx) : _mm512_setzero_ps();
+        _mm512_mask_storeu_ps(C + r * ldc, m, _mm512_add_ps(c[r], x));
+    }
+}
+#define E512(H) \
+    case (H - 1) * 2: edge512Body(H, kc, A, ld, 1, Bp, C, ldc, acc, X, ldx, m); break; \
+    case (H - 1) * 2 + 1: edge512Body(H, kc, A, 1, ld, Bp, C, ldc, acc, X, ldx, m); break;
+TGT512 static void edgeAVX512(int transA, int h, long kc, const float *A, long ld, const float *Bp, float *C, long ldc,
+                              int acc, const float *X, long ldx, long w) {
+    __mmask16 m = (__mmask16)((1u << w) - 1);
+    switch ((h - 1) * 2 + (transA ? 1 : 0)) {
+    E512(1) E512(2) E512(3) E512(4) E512(5) E512(6) E512(7) E512(8) E512(9) E512(10) E512(11) E512(12)
+    default: break;
+    }
+}
 
 typedef struct { __m256 lo, hi; } Pair256;
 TGT2 INLINE Pair256 pZero(void) { Pair256 v = { _mm256_setzero_ps(), _mm256_setzero_ps() }; return v; }
@@ -271,14 +324,14 @@ typedef void (*PackFn)(float *dst, const float *B, long ldb, int transB, long kc
 
 /* What the driver needs of an ISA: its tile, its packing, the tile height, how many 16-column
    panels one tile covers and the rows per L2 block (MC, a multiple of the tile height). None of it changes the arithmetic of an element (see the top comment). */
-typedef struct { TileFn tile; PackFn pack; int mr; int maxPanels; long mc; } Kernel;
+typedef struct { TileFn tile; PackFn pack; int mr; int maxPanels; long mc; EdgeFn edge; } Kernel;
 
 static Kernel kernelFor(int isa) {
     switch (isa) {
-    case RDD_GEMM_AVX2: { Kernel k = { tileAVX2, packBAVX2, 6, 1, 96 }; return k; }
-    case RDD_GEMM_AVX512: { Kernel k = { tileAVX512, packBAVX2, 12, 2, 96 }; return k; }
-    case RDD_GEMM_AVX512_EMULATED: { Kernel k = { tileAVX512Emulated, packBAVX2, 12, 2, 96 }; return k; }
-    default: { Kernel k = { tilePortable, packBPortable, 6, 1, 96 }; return k; }
+    case RDD_GEMM_AVX2: { Kernel k = { tileAVX2, packBAVX2, 6, 1, 96, 0 }; return k; }
+    case RDD_GEMM_AVX512: { Kernel k = { tileAVX512, packBAVX2, 12, 2, 96, edgeAVX512 }; return k; }
+    case RDD_GEMM_AVX512_EMULATED: { Kernel k = { tileAVX512Emulated, packBAVX2, 12, 2, 96, 0 }; return k; }
+    default: { Kernel k = { tilePortable, packBPortable, 6, 1, 96, 0 }; return k; }
     }
 }
 
@@ -287,13 +340,8 @@ static Kernel kernelFor(int isa) {
 /* Per-thread packing buffer (KCMAX × NC floats, 64-byte aligned), allocated on first use and kept. */
 static _Thread_local float *packed = 0;
 
-/* K block size for a product with K > 0: near-equal blocks of at most KCMAX. Depends on K only. */
-static long kBlock(long K) {
-    long nkb = (K + KCMAX - 1) / KCMAX;
-    return (K + nkb - 1) / nkb;
-}
-
-static long padded(long n) { return (n + NR - 1) / NR * NR; }
+static long kBlock(long K) { return rddKBlock(K); }
+static long padded(long n) { return rddPadded(n); }
 
 /* Whole op(B) packed as the product's loops read it: N block jc (NC columns), then K block pc,
    each block's 16-column panels; block (jc, pc) starts at jc·K + padded(nc)·pc. */
@@ -314,10 +362,16 @@ void rdd_pack_b(int transB, long N, long K, const float *B, long ldb, float *dst
 
 /* The blocked product behind every entry point: a(i, k) = A[i·lda + k] (!transA) or A[k·lda + i]
    (transA), read in place; op(B) packed per (N block, K block) into a per-thread buffer, or taken from
-   `prepacked` (rdd_pack_b's layout, alpha 1). */
+   `prepacked` (rdd_pack_b's layout, alpha 1). With `bias` (beta 0 only), the first K block adds bias[j]
+   where it would add C (c + bias[j]: the bits of C prefilled with the bias rows and beta 1, without that pass
+   over C). */
 static void gemm(int transA, int transB, long M, long N, long K, float alpha, const float *A, long lda,
-                 const float *B, long ldb, const float *prepacked, float beta, float *C, long ldc) {
+                 const float *B, long ldb, const float *prepacked, float beta, float *C, long ldc, const float *bias) {
     if (M <= 0 || N <= 0) return;
+    if (bias && (beta != 0 || K <= 0 || alpha == 0)) {   /* the general path: C = bias rows, then accumulate */
+        for (long i = 0; i < M; i++) for (long j = 0; j < N; j++) C[i * ldc + j] = bias[j];
+        bias = 0; beta = 1;
+    }
     if (beta != 0 && beta != 1) {   /* C = beta·C, then accumulate */
         for (long i = 0; i < M; i++) for (long j = 0; j < N; j++) C[i * ldc + j] *= beta;
         beta = 1;
@@ -344,7 +398,8 @@ static void gemm(int transA, int transB, long M, long N, long K, float alpha, co
                 if (alpha != 1) for (long i = 0; i < padded(nc) * kc; i++) packed[i] *= alpha;
                 packedBlock = packed;
             }
-            int acc = pc > 0 || beta != 0;
+            int acc = pc > 0 || beta != 0 || bias;
+            int fromBias = pc == 0 && bias;   /* the first block adds the bias row (ldx 0) instead of C */
             long ps = kc * NR;   /* floats per packed panel */
             for (long ic = 0; ic < M; ic += kern.mc) {
                 long mc = M - ic < kern.mc ? M - ic : kern.mc;
@@ -356,11 +411,14 @@ static void gemm(int transA, int transB, long M, long N, long K, float alpha, co
                         int h = (int)(ic + mc - i0 < kern.mr ? ic + mc - i0 : kern.mr);
                         const float *ap = transA ? A + pc * lda + i0 : A + i0 * lda + pc;
                         float *cp = C + i0 * ldc + jc + j0;
-                        if (w >= NR) kern.tile(transA, h, np, kc, ap, lda, bp, ps, cp, ldc, acc);
+                        const float *xp = fromBias ? bias + jc + j0 : cp;
+                        long ldx = fromBias ? 0 : ldc;
+                        if (w >= NR) kern.tile(transA, h, np, kc, ap, lda, bp, ps, cp, ldc, acc, xp, ldx);
+                        else if (kern.edge) kern.edge(transA, h, kc, ap, lda, bp, cp, ldc, acc, xp, ldx, w);
                         else {   /* last panel, w < 16 columns: through a stack tile */
                             for (long r = 0; r < h; r++)
-                                for (long j = 0; j < NR; j++) edge[r * NR + j] = (acc && j < w) ? cp[r * ldc + j] : 0;
-                            kern.tile(transA, h, 1, kc, ap, lda, bp, ps, edge, NR, 1);
+                                for (long j = 0; j < NR; j++) edge[r * NR + j] = (acc && j < w) ? xp[r * ldx + j] : 0;
+                            kern.tile(transA, h, 1, kc, ap, lda, bp, ps, edge, NR, 1, edge, NR);
                             for (long r = 0; r < h; r++)
                                 for (long j = 0; j < w; j++) cp[r * ldc + j] = edge[r * NR + j];
                         }
@@ -374,20 +432,25 @@ static void gemm(int transA, int transB, long M, long N, long K, float alpha, co
 
 void rdd_sgemm_ex(int transA, int transB, long M, long N, long K, float alpha, const float *A, long lda,
                   const float *B, long ldb, float beta, float *C, long ldc) {
-    gemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, 0, beta, C, ldc);
+    gemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, 0, beta, C, ldc, 0);
 }
 
 void rdd_sgemm(int transB, long M, long N, long K, const float *A, long lda,
                const float *B, long ldb, float beta, float *C, long ldc) {
-    gemm(0, transB, M, N, K, 1, A, lda, B, ldb, 0, beta, C, ldc);
+    gemm(0, transB, M, N, K, 1, A, lda, B, ldb, 0, beta, C, ldc, 0);
 }
 
 void rdd_sgemm_packed(long M, long N, long K, const float *A, long lda, const float *packedB,
                       float beta, float *C, long ldc) {
-    gemm(0, 0, M, N, K, 1, A, lda, 0, 0, packedB, beta, C, ldc);
+    gemm(0, 0, M, N, K, 1, A, lda, 0, 0, packedB, beta, C, ldc, 0);
+}
+
+void rdd_sgemm_packed_bias(long M, long N, long K, const float *A, long lda, const float *packedB,
+                           const float *bias, float *C, long ldc) {
+    gemm(0, 0, M, N, K, 1, A, lda, 0, 0, packedB, 0, C, ldc, bias);
 }
 
 void rdd_sgemm_tn(long M, long N, long K, const float *A, long lda,
                   const float *B, long ldb, float beta, float *C, long ldc) {
-    gemm(1, 0, M, N, K, 1, A, lda, B, ldb, 0, beta, C, ldc);
+    gemm(1, 0, M, N, K, 1, A, lda, B, ldb, 0, beta, C, ldc, 0);
 }

@@ -4,6 +4,12 @@
  * over channels (the Swift loops, with 16 possibly aliasing pointers, were not: 50% of a Winograd
  * forward's instructions under callgrind). */
 #include "CGemm.h"
+#include "gemm_layout.h"
+#include <string.h>
+
+/* No a·b + c contraction into FMAs: every element keeps the Swift reference's separately rounded operations. */
+#pragma STDC FP_CONTRACT OFF
+#pragma clang fp contract(off)
 
 #define TGT2 __attribute__((target("avx2,fma")))
 #define TGT512 __attribute__((target("avx512f,avx2,fma")))
@@ -83,5 +89,76 @@ void rdd_winograd_output(const float *m, long ld, float *const *o, int mode, con
     case RDD_GEMM_PORTABLE: outputPortable(m, ld, o, mode, bias, n); break;
     case RDD_GEMM_AVX512: outputAVX512(m, ld, o, mode, bias, n); break;
     default: outputAVX2(m, ld, o, mode, bias, n);
+    }
+}
+
+/* ---- the weight transform, written straight into the GEMM's packed-B layout -----------------------
+ * U_ξ = G g Gᵀ for the kernels g of output channel o (< cout, GEMM column) and input channel i (GEMM row,
+ * i0 ≤ i < i1), with exactly Winograd.transformWeight's operations: Float64 t = G·g by columns b,
+ *     t0b = k0,  t1b = ½·((k0 + k1) + k2),  t2b = ½·((k0 − k1) + k2),  t3b = k2,
+ * then by rows a, U[a][0] = t_a0, U[a][1] = ½·((t_a0 + t_a1) + t_a2), U[a][2] = ½·((t_a0 − t_a1) + t_a2),
+ * U[a][3] = t_a2, each rounded once to Float. Every element is its own short sequence of IEEE operations
+ * (lanes run over output channels, never along one sum), so the three builds give the same bits.
+ * Matrix ξ = 4a + b is op(B) of the ξ-th product (K = cin × N = cout) in rdd_pack_b's layout, at
+ * dst + ξ·rdd_packed_b_floats(cout, cin): transform and packing are one pass (they were a Swift loop over
+ * closures plus 16 packing passes, single-threaded: up to 44% of a 256-channel 4×4 layer's fwd+bwd).
+ * g(o, i, a, b) = w[o·so + i·si + a·sa + b·sb]. */
+static inline __attribute__((always_inline))
+void weightBody(float *dst, const float *w, long cin, long cout, long so, long si, long sa, long sb, long i0, long i1) {
+    const long per = rddPadded(cout) * cin, KC = rddKBlock(cin);
+    for (long i = i0; i < i1; i++) {
+        long pc = i / KC * KC, kc = cin - pc < KC ? cin - pc : KC;
+        for (long jc = 0; jc < cout; jc += NC) {
+            long nc = cout - jc < NC ? cout - jc : NC;
+            float *blk = dst + jc * cin + rddPadded(nc) * pc + (i - pc) * NR;
+            for (long p = 0; p < nc; p += NR) {
+                float u[16][NR];
+                long width = nc - p < NR ? nc - p : NR;
+                for (long j = 0; j < width; j++) {
+                    const float *g = w + (jc + p + j) * so + i * si;
+                    double t[4][3];
+                    for (int b = 0; b < 3; b++) {
+                        double k0 = g[b * sb], k1 = g[sa + b * sb], k2 = g[2 * sa + b * sb];
+                        t[0][b] = k0;
+                        t[1][b] = 0.5 * (k0 + k1 + k2);
+                        t[2][b] = 0.5 * (k0 - k1 + k2);
+                        t[3][b] = k2;
+                    }
+                    for (int a = 0; a < 4; a++) {
+                        double t0 = t[a][0], t1 = t[a][1], t2 = t[a][2];
+                        u[4 * a][j] = (float)t0;
+                        u[4 * a + 1][j] = (float)(0.5 * (t0 + t1 + t2));
+                        u[4 * a + 2][j] = (float)(0.5 * (t0 - t1 + t2));
+                        u[4 * a + 3][j] = (float)t2;
+                    }
+                }
+                for (long j = width; j < NR; j++) for (int x = 0; x < 16; x++) u[x][j] = 0;   /* columns past N */
+                float *d = blk + (p / NR) * kc * NR;
+                for (int x = 0; x < 16; x++) memcpy(d + x * per, u[x], sizeof u[x]);
+            }
+        }
+    }
+}
+
+TGT512 static void weightAVX512(float *d, const float *w, long cin, long cout, long so, long si, long sa, long sb, long i0, long i1) {
+    weightBody(d, w, cin, cout, so, si, sa, sb, i0, i1);
+}
+TGT2 static void weightAVX2(float *d, const float *w, long cin, long cout, long so, long si, long sa, long sb, long i0, long i1) {
+    weightBody(d, w, cin, cout, so, si, sa, sb, i0, i1);
+}
+static void weightPortable(float *d, const float *w, long cin, long cout, long so, long si, long sa, long sb, long i0, long i1) {
+    weightBody(d, w, cin, cout, so, si, sa, sb, i0, i1);
+}
+
+void rdd_winograd_weight_packed(float *dst, const float *w, long cin, long cout, int flipped, long i0, long i1) {
+    /* forward: w is (cout, cin, 3, 3), g(o, i, a, b) = w[o, i, a, b];
+       flipped (the input gradient's transposed convolution): w is (cin, cout, 3, 3), g(o, i, a, b) = w[i, o, 2 − a, 2 − b]. */
+    long so = flipped ? 9 : cin * 9, si = flipped ? cout * 9 : 9, sa = flipped ? -3 : 3, sb = flipped ? -1 : 1;
+    const float *base = flipped ? w + 8 : w;
+    if (cin <= 0 || cout <= 0 || i0 >= i1) return;
+    switch (rdd_gemm_selected()) {
+    case RDD_GEMM_PORTABLE: weightPortable(dst, base, cin, cout, so, si, sa, sb, i0, i1); break;
+    case RDD_GEMM_AVX512: weightAVX512(dst, base, cin, cout, so, si, sa, sb, i0, i1); break;
+    default: weightAVX2(dst, base, cin, cout, so, si, sa, sb, i0, i1);
     }
 }

@@ -36,6 +36,8 @@ struct ConvShape {
 /// Timed runs of one case (ms), Swift and PyTorch per layout.
 struct Samples {
     var swiftFB = [Double](), swiftF = [Double]()
+    /// Process CPU milliseconds (all threads, getrusage) of each timed run: robust to other processes on a shared machine.
+    var swiftFBCPU = [Double](), swiftFCPU = [Double]()
     var torchFB = [String: [Double]](), torchF = [String: [Double]]()
 }
 
@@ -128,6 +130,9 @@ struct ConvBench: ParsableCommand {
     @Option(help: "Tuning: least number of chunks per lowering.") var minChunks: Int?
     @Option(help: "Repeat the whole (interleaved) table this many times; medians over all runs are reported.")
     var rounds = 1
+    @Flag(help: "Time the forward only (no forward+backward runs).") var forwardOnly = false
+    @Flag(help: "Prepare (transform, pack) the weights in every call, as a training step does, instead of keeping them between calls with unchanged weights (Conv2dTuning.preparedWeightBytes = 0).")
+    var noWeightCache = false
 
     func shapes() -> [ConvShape] {
         if !shape.isEmpty { return shape.compactMap { ConvShape(spec: $0) } }
@@ -158,6 +163,7 @@ struct ConvBench: ParsableCommand {
         if let m = minChunks { Conv2dTuning.minChunks = m }
         if let b = band { Conv2dTuning.bandLowering = b != 0 }
         if let b = bandMinPixels { Conv2dTuning.bandMinPixels = b }
+        if noWeightCache { Conv2dTuning.preparedWeightBytes = 0 }
         let cases = shapes()
         let modeName = Conv2dTuning.perThread ? "per-thread" : "shared"
         let bandInfo = "band \(Conv2dTuning.bandLowering) (min \(Conv2dTuning.bandMinPixels) px)"
@@ -188,9 +194,11 @@ struct ConvBench: ParsableCommand {
         print("fwd+bwd = forward + dX + dW + db (3x fwd FLOPs); medians of \(max(1, rounds) * ((runs + max(1, block) - 1) / max(1, block)) * max(1, block)) runs "
               + "(sides alternate in turns of 1 untimed + \(max(1, block)) timed runs); "
               + "ratio = PyTorch best layout / Swift (>= 1.0: Swift faster)")
+        print("CPU ms = process CPU time (user + system, all threads) per timed run, mean over the runs: "
+              + "the measure to compare under load (wall times are not)")
         let hdr = ["case", "Swift f+b ms", "GFLOP/s", "torch NCHW", "torch NHWC", "ratio f+b",
-                   "Swift fwd ms", "GFLOP/s", "torch NCHW", "torch NHWC", "ratio fwd"]
-        let widths = [26, 12, 7, 10, 10, 9, 12, 7, 10, 10, 9]
+                   "Swift fwd ms", "GFLOP/s", "torch NCHW", "torch NHWC", "ratio fwd", "f+b CPU ms", "fwd CPU ms"]
+        let widths = [26, 12, 7, 10, 10, 9, 12, 7, 10, 10, 9, 10, 10]
         func row(_ cells: [String]) -> String {
             zip(cells, widths).enumerated().map { i, cw in
                 i == 0 ? cw.0.padding(toLength: cw.1, withPad: " ", startingAt: 0)
@@ -201,7 +209,7 @@ struct ConvBench: ParsableCommand {
         print(row(hdr))
         for (i, c) in cases.enumerated() {
             let s = sm[i]
-            let sfb = median(s.swiftFB), sf = median(s.swiftF)
+            let sfb = s.swiftFB.isEmpty ? .nan : median(s.swiftFB), sf = median(s.swiftF)
             var cells = [c.label, f1(sfb), f0(3 * c.fwdFlops / sfb / 1e6)]
             let nchwFB = withTorch ? med(s.torchFB["NCHW"]) : nil, nhwcFB = withTorch ? med(s.torchFB["NHWC"]) : nil
             let nchwF = withTorch ? med(s.torchF["NCHW"]) : nil, nhwcF = withTorch ? med(s.torchF["NHWC"]) : nil
@@ -209,6 +217,8 @@ struct ConvBench: ParsableCommand {
             cells += [nchwFB.map(f1) ?? "-", nhwcFB.map(f1) ?? "-", bestFB.map { f2($0 / sfb) } ?? "-"]
             cells += [f1(sf), f0(c.fwdFlops / sf / 1e6), nchwF.map(f1) ?? "-", nhwcF.map(f1) ?? "-",
                       bestF.map { f2($0 / sf) } ?? "-"]
+            func mean(_ v: [Double]) -> String { v.isEmpty ? "-" : String(format: "%.2f", v.reduce(0, +) / Double(v.count)) }
+            cells += [mean(s.swiftFBCPU), mean(s.swiftFCPU)]
             print(row(cells))
         }
     }
@@ -260,14 +270,14 @@ struct ConvBench: ParsableCommand {
         // Turns: Swift (1 untimed + `block` timed runs), PyTorch NCHW (same), PyTorch NHWC (same), ...
         let blk = max(1, block)
         let turns = (runs + blk - 1) / blk
-        for kind in ["fb", "f"] {
+        for kind in forwardOnly ? ["f"] : ["fb", "f"] {
             for _ in 0..<turns {
                 if kind == "fb" { fwd(); bwd() } else { fwd() }
                 for _ in 0..<blk {
-                    let t0 = nowSeconds()
+                    let t0 = nowSeconds(), cpu0 = cpuSeconds()
                     if kind == "fb" { fwd(); bwd() } else { fwd() }
-                    let ms = (nowSeconds() - t0) * 1e3
-                    if kind == "fb" { out.swiftFB.append(ms) } else { out.swiftF.append(ms) }
+                    let ms = (nowSeconds() - t0) * 1e3, cpuMs = (cpuSeconds() - cpu0) * 1e3
+                    if kind == "fb" { out.swiftFB.append(ms); out.swiftFBCPU.append(cpuMs) } else { out.swiftF.append(ms); out.swiftFCPU.append(cpuMs) }
                 }
                 guard let t = torch else { continue }
                 for l in layouts {

@@ -145,6 +145,53 @@ final class GemmKernelTests: XCTestCase {
         }
     }
 
+    /// The bias-initialised product (`sgemmPackedB(…, bias:)`, session 14: the lowered convolutions' forward adds
+    /// the bias in the first K block instead of prefilling the rows) gives the same bits as the path it replaced —
+    /// rows prefilled with the bias, then beta 1 — on every ISA this CPU runs, with N < 16, N not a multiple of 16,
+    /// N past one 256-column block, K past one 256 block, rows not a multiple of either tile height; plus −0 and
+    /// +0 biases (c + bias must keep the sign rules of the old c + C) and the Float64 bound of `check`; and the
+    /// plain beta-0 product's bits across ISAs on the same edge shapes (AVX-512F's masked last panel, session 14).
+    func testBiasInitialisedProductSameBitsAsPrefill() throws {
+        let isas = [KernelISA.portable, .avx2, .avx512].filter(\.isSupported)
+        let saved = GemmDispatch.isa
+        defer { try? GemmDispatch.select(saved) }
+        for (m, n, k) in [(37, 3, 64), (13, 17, 5), (25, 300, 600), (12, 32, 1), (7, 64, 257)] {
+            let a = rand([m * k], seed: 91, grad: false), b = rand([k * n], seed: 92, grad: false)
+            var bias = rand([n], seed: 93, grad: false).array
+            bias[0] = -0.0
+            if n > 1 { bias[1] = 0 }
+            let packed = Tensor(zeros: [packedBFloats(n: n, k: k)])
+            packBForOwnKernel(transB: true, n: n, k: k, b: b.data, ldb: k, into: packed.data)
+            var results: [[UInt32]] = []
+            for isa in isas {
+                try GemmDispatch.select(isa)
+                let old = Tensor(zeros: [m * n]), new = Tensor(repeating: .nan, shape: [m * n])
+                for i in 0..<m { for j in 0..<n { old.data[i * n + j] = bias[j] } }
+                sgemmPackedB(m: m, n: n, k: k, a: a.data, lda: k, packedB: packed.data, beta: 1, c: old.data, ldc: n)
+                bias.withUnsafeBufferPointer { bp in
+                    sgemmPackedB(m: m, n: n, k: k, a: a.data, lda: k, packedB: packed.data, bias: bp.baseAddress!, c: new.data, ldc: n)
+                }
+                XCTAssertEqual(new.array.map(\.bitPattern), old.array.map(\.bitPattern), "m \(m) n \(n) k \(k) on \(isa)")
+                results.append(new.array.map(\.bitPattern))
+                // And beta 0 (the masked AVX-512 edge's non-accumulating case), compared across ISAs below.
+                let plain = Tensor(repeating: .nan, shape: [m * n])
+                sgemmPackedB(m: m, n: n, k: k, a: a.data, lda: k, packedB: packed.data, beta: 0, c: plain.data, ldc: n)
+                results.append(plain.array.map(\.bitPattern))
+                var worst = 0.0
+                for i in 0..<m {
+                    for j in 0..<n {
+                        var s = Double(bias[j])
+                        for p in 0..<k { s += Double(a.data[i * k + p]) * Double(b.data[j * k + p]) }
+                        worst = max(worst, abs(Double(new.data[i * n + j]) - s) / (1 + abs(s)))
+                    }
+                }
+                XCTAssertLessThan(worst, 2e-6 * Double(k).squareRoot(), "m \(m) n \(n) k \(k) on \(isa) against Float64")
+            }
+            for (i, r) in results.enumerated().dropFirst(2) { XCTAssertEqual(r, results[i % 2], "m \(m) n \(n) k \(k): ISAs agree (\(i % 2 == 0 ? "bias" : "beta 0"))") }
+        }
+        if isas.count == 1 { throw XCTSkip("CPU lacks AVX2+FMA: only the portable path ran (against the prefilled product)") }
+    }
+
     /// The dispatching `sgemm` agrees with OpenBLAS (the test reference) to Float32 round-off, on a
     /// conv-shaped product and on one with K > 1536 (which used to go to OpenBLAS).
     func testDispatchAgreesWithOpenBLAS() {

@@ -36,6 +36,10 @@ long rdd_packed_b_floats(long N, long K);
 void rdd_pack_b(int transB, long N, long K, const float *B, long ldb, float *dst);
 void rdd_sgemm_packed(long M, long N, long K, const float *A, long lda, const float *packedB,
                       float beta, float *C, long ldc);
+/* C = A·B + bias, the bias row (N floats) added to every row: the same bits as C prefilled with the bias rows
+   and rdd_sgemm_packed with beta 1 (each element: (P_1 + bias) + P_2 + …), without the prefill's pass over C. */
+void rdd_sgemm_packed_bias(long M, long N, long K, const float *A, long lda, const float *packedB,
+                           const float *bias, float *C, long ldc);
 
 /* rdd_sgemm_ex with transA = 1, transB = 0, alpha = 1: the transposed form of a convolution's weight
    gradient, loweredᵀ·dY, whose reduction runs over pixel rows (the h values of one k are contiguous). */
@@ -48,6 +52,12 @@ void rdd_sgemm_tn(long M, long N, long K, const float *A, long lda,
    stored (mode 0), added (1) or stored plus bias[c] (2). */
 void rdd_winograd_input(float *v, long ld, const float *const *d, long n);
 void rdd_winograd_output(const float *m, long ld, float *const *o, int mode, const float *bias, long n);
+/* The 16 transformed weights U_ξ = G g Gᵀ (Float64, rounded once: Winograd.transformWeight's operations) of
+   input channels i0 ≤ i < i1, written into dst as rdd_pack_b would pack them: matrix ξ (K = cin rows × N = cout
+   columns) at dst + ξ·rdd_packed_b_floats(cout, cin). w is the (cout, cin, 3, 3) kernel, or with `flipped` the
+   (cin, cout, 3, 3) kernel of the convolution whose input gradient this is (g(o, i, a, b) = w[i, o, 2 − a, 2 − b]).
+   Disjoint i ranges write disjoint floats (threads split them); every ISA writes the same bits. */
+void rdd_winograd_weight_packed(float *dst, const float *w, long cin, long cout, int flipped, long i0, long i1);
 
 /* Softmax over `rows` contiguous rows of n floats (softmax.c): e_j = fastExp(x_j − m) with m the row's
    maximum, z = Σ_j e_j in j order; y = e/z when `normalise`, else y = e. m[r], z[r] are stored when

@@ -186,6 +186,13 @@ public func sgemmPackedB(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: I
     rdd_sgemm_packed(m, n, k, a, lda, packedB, beta, c, ldc)
 }
 
+/// C = A·op(B) + bias (the row `bias`, n floats, added to every row of C) with op(B) from `packBForOwnKernel`:
+/// the same bits as C prefilled with the bias rows and `sgemmPackedB` with beta 1, one pass over C fewer.
+public func sgemmPackedB(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, packedB: UnsafePointer<Float>,
+                         bias: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    rdd_sgemm_packed_bias(m, n, k, a, lda, packedB, bias, c, ldc)
+}
+
 /// Our kernel directly, whatever `GemmDispatch.ownKernel` says (tests and benchmarks):
 /// C = alpha·op(A)·op(B) + beta·C on the selected ISA.
 public func sgemmOwnKernel(transA: Bool = false, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,

@@ -82,6 +82,10 @@ public enum Conv2dTuning {
     /// Per-worker lowering + single-threaded sgemm (true) or, for comparison, sequential chunks with a
     /// parallel lowering and one multi-threaded sgemm per chunk (false).
     nonisolated(unsafe) public static var perThread: Bool = true
+    /// Bytes that `PreparedWeights` may keep (weights transformed/packed for the forward and the Winograd
+    /// input gradient, with a copy of each weight to detect changes); 0 turns the cache off. 256 MB holds the
+    /// anchor U-Net's ≈ 70 MB with room for a larger model.
+    nonisolated(unsafe) public static var preparedWeightBytes: Int = 256 << 20
     /// Stride-1 k×k convolutions lower one band of output rows per chunk, once per kernel row, and
     /// run k GEMMs with K = k·Cin (true), instead of a full im2col with K = k·k·Cin (false).
     nonisolated(unsafe) public static var bandLowering: Bool = true
@@ -146,13 +150,31 @@ public func conv2dForward(_ y: UnsafeMutablePointer<Float>,
     let L = ConvLowering(B: B, H: H, W: W, C: Cin, k: k, s: s, p: p, Ho: Ho, Wo: Wo)
     let mode: RowInit = bias.map { .bias($0) } ?? .zero
     if k == 3 && s == 1 && p == 1 && Conv2dTuning.algorithm == .winograd {
-        ScratchPool.withScratch(16 * Cin * Cout) { u in
-            timedOther { Winograd.transformWeight(u, cin: Cin, cout: Cout) { o, i, a, b in weight[((o * Cin + i) * 3 + a) * 3 + b] } }
-            Winograd.forward(y, x, u: u, B: B, H: H, W: W, cin: Cin, cout: Cout, mode)
+        Winograd.withWeight(weight, cin: Cin, cout: Cout, flipped: false) { u in
+            Winograd.forward(y, x, u, B: B, H: H, W: W, cin: Cin, cout: Cout, mode)
         }
         return
     }
-    if k == 1 {  // (Cout, Cin, 1, 1) is already Cout × K
+    // The weight as the products' B: (Cout, Cin, 1, 1) is already Cout × K; k > 1 is permuted to (ky, kx, ci)
+    // order. Packed for our kernel once and kept while its values are unchanged (`PreparedWeights`).
+    let plan = ConvPlan(L, chunkFloats: Conv2dTuning.chunkFloats)
+    let packedFloats = plan.packedWeightFloats(n: Cout)
+    if packedFloats > 0 && (Conv2dTuning.perThread || Threads.count == 1) {
+        PreparedWeights.with(weight, count: L.K * Cout, form: .lowered(n: Cout, k: k, parts: plan.parts, permuted: k > 1),
+                             floats: packedFloats, prepare: { dst in
+            if k == 1 { timedOther { plan.packWeight(weight, n: Cout, transB: true, into: dst) }; return }
+            ScratchPool.withScratch(L.K * Cout) { wm in
+                timedOther {
+                    permuteWeightNxK(wm, weight, Cout: Cout, Cin: Cin, k: k)
+                    plan.packWeight(wm, n: Cout, transB: true, into: dst)
+                }
+            }
+        }) { packed in
+            loweredGemm(y, x, L, weight, n: Cout, transB: true, mode, packed: packed)
+        }
+        return
+    }
+    if k == 1 {
         loweredGemm(y, x, L, weight, n: Cout, transB: true, mode)
         return
     }
@@ -196,9 +218,8 @@ public func conv2dBackward(_ dx: UnsafeMutablePointer<Float>?, _ dweight: Unsafe
     guard let dx = dx else { return }
     if k == 3 && s == 1 && p == 1 && Conv2dTuning.algorithm == .winograd {
         // The transposed convolution as a Winograd forward of dY: kernel g'(ci, co, a, b) = W[co, ci, 2 − a, 2 − b].
-        ScratchPool.withScratch(16 * Cin * Cout) { u in
-            timedOther { Winograd.transformWeight(u, cin: Cout, cout: Cin) { ci, co, a, b in weight[((co * Cin + ci) * 3 + 2 - a) * 3 + 2 - b] } }
-            Winograd.forward(dx, dy, u: u, B: B, H: H, W: W, cin: Cout, cout: Cin, overwriteDx ? .zero : .accumulate)
+        Winograd.withWeight(weight, cin: Cout, cout: Cin, flipped: true) { u in
+            Winograd.forward(dx, dy, u, B: B, H: H, W: W, cin: Cout, cout: Cin, overwriteDx ? .zero : .accumulate)
         }
         return
     }
@@ -390,13 +411,19 @@ struct ConvPlan {
     var parts: Int { kind == .band ? L.k : 1 }
 
     /// out rows of chunk c (row stride n) = (beta) out + lowered · wᵀ, with w n×K (`transB`), or
-    /// lowered · w with w K×n. With `packed` (from `packWeight`), each part's op(w) comes pre-packed.
+    /// lowered · w with w K×n. With `packed` (from `packWeight`), each part's op(w) comes pre-packed; with
+    /// `packed` and `bias`, out = bias rows + lowered · wᵀ (beta ignored): the first part's product adds the bias
+    /// where it would have added the prefilled rows (the same bits, one pass over out fewer).
     func gemm(_ c: Int, _ buf: UnsafePointer<Float>, _ src: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
               n N: Int, transB: Bool, beta: Float, _ out: UnsafeMutablePointer<Float>,
-              packed: UnsafePointer<Float>? = nil) {
+              packed: UnsafePointer<Float>? = nil, bias: UnsafePointer<Float>? = nil) {
         let (r0, r1) = rows(c)
         for part in 0..<parts {
             let (a, kc, lda) = operand(c, part: part, buf, src)
+            if let packed, let bias, part == 0 {
+                sgemmPackedB(m: r1 - r0, n: N, k: kc, a: a, lda: lda, packedB: packed, bias: bias, c: out + r0 * N, ldc: N)
+                continue
+            }
             if let packed {
                 sgemmPackedB(m: r1 - r0, n: N, k: kc, a: a, lda: lda, packedB: packed + part * packedBFloats(n: N, k: kc),
                              beta: part == 0 ? beta : 1, c: out + r0 * N, ldc: N)
@@ -441,8 +468,11 @@ struct ConvPlan {
 
 /// out (L.rows × n, row stride n) ⟵ init, then += lowered(src, L) · wᵀ with w n×K (`transB`), or
 /// lowered(src, L) · w with w K×n.
+///
+/// `packed`: op(w) already packed as `ConvPlan.packWeight` packs it (per-thread mode only; else it is packed
+/// here, per call).
 func loweredGemm(_ out: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ L: ConvLowering,
-                 _ w: UnsafePointer<Float>, n N: Int, transB: Bool, _ mode: RowInit) {
+                 _ w: UnsafePointer<Float>, n N: Int, transB: Bool, _ mode: RowInit, packed given: UnsafePointer<Float>? = nil) {
     let T = Threads.count
     let beta = mode.beta
     let outP = SendablePtr(out), srcP = SendablePtr(src), wP = SendablePtr(w)
@@ -452,14 +482,20 @@ func loweredGemm(_ out: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>
             forEachChunk(plan.count, bufferFloats: plan.bufferFloats) { t, c, buf in
                 var c0 = Conv2dProfile.now()
                 plan.lower(c, buf, srcP.p, 0, plan.lowerCount(c))
-                let (r0, r1) = plan.rows(c)
-                prefillRows(outP.p, rows: r0, r1, n: N, mode)
+                // With packed weights the products add the bias themselves (no prefill pass over the rows).
+                var bias: UnsafePointer<Float>? = nil
+                if case .bias(let b) = mode, packedP != nil { bias = b } else {
+                    let (r0, r1) = plan.rows(c)
+                    prefillRows(outP.p, rows: r0, r1, n: N, mode)
+                }
                 Conv2dProfile.addLower(t, c0)
                 c0 = Conv2dProfile.now()
-                plan.gemm(c, buf, srcP.p, wP.p, n: N, transB: transB, beta: beta, outP.p, packed: packedP.map { UnsafePointer($0.p) })
+                plan.gemm(c, buf, srcP.p, wP.p, n: N, transB: transB, beta: beta, outP.p, packed: packedP.map { UnsafePointer($0.p) },
+                          bias: bias)
                 Conv2dProfile.addGemm(t, c0)
             }
         }
+        if let given { run(SendablePtr(given)); return }
         let packedFloats = plan.packedWeightFloats(n: N)
         if packedFloats == 0 { run(nil); return }
         ScratchPool.withScratch(packedFloats) { packed in

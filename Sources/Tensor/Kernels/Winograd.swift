@@ -57,25 +57,69 @@ enum Winograd {
         max(16, Conv2dTuning.chunkFloats / (16 * (cin + cout)))
     }
 
+    /// The 16 transformed weights as the products take them.
+    enum Weights {
+        /// Packed for our kernel (`packWeight`): matrix ξ at + ξ·packedBFloats(n: cout, k: cin).
+        case packed(UnsafePointer<Float>)
+        /// Plain Cin × Cout matrices (`transformWeight`), for OpenBLAS when a benchmark switched our kernel off.
+        case plain(UnsafePointer<Float>)
+    }
+
+    /// Floats of `packWeight`'s output.
+    static func packedWeightFloats(cin: Int, cout: Int) -> Int { 16 * packedBFloats(n: cout, k: cin) }
+
+    /// `transformWeight` followed by `packBForOwnKernel` of each U_ξ, in one pass and split over threads by
+    /// input channels (`rdd_winograd_weight_packed`: the same Float64 operations, so the same bits; tested in
+    /// WinogradTests.testPackedWeightTransformSameBits). `w` is the (cout, cin, 3, 3) kernel, or with `flipped`
+    /// the (cin, cout, 3, 3) kernel of the convolution whose input gradient this is.
+    static func packWeight(_ dst: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, cin: Int, cout: Int, flipped: Bool) {
+        let d = SendablePtr(dst), wp = SendablePtr(w)
+        parallelRange(cin, minChunk: max(1, 4096 / max(1, cout))) { i0, i1 in
+            rdd_winograd_weight_packed(d.p, wp.p, cin, cout, flipped ? 1 : 0, i0, i1)
+        }
+    }
+
+    /// Runs `body` with the transformed weights of `w` (layouts as in `packWeight`): packed for our kernel and
+    /// kept between calls while `w`'s values are unchanged (`PreparedWeights`), or plain for OpenBLAS.
+    static func withWeight<R>(_ w: UnsafePointer<Float>, cin: Int, cout: Int, flipped: Bool, _ body: (Weights) -> R) -> R {
+        if GemmDispatch.useOwn(transA: false) {
+            return PreparedWeights.with(w, count: 9 * cin * cout, form: .winograd(cin: cin, cout: cout, flipped: flipped),
+                                        floats: packedWeightFloats(cin: cin, cout: cout),
+                                        prepare: { dst in timedOther { packWeight(dst, w, cin: cin, cout: cout, flipped: flipped) } }) {
+                body(.packed($0))
+            }
+        }
+        return ScratchPool.withScratch(16 * cin * cout) { u in
+            timedOther {
+                if flipped {
+                    transformWeight(u, cin: cin, cout: cout) { o, i, a, b in w[((i * cout + o) * 3 + 2 - a) * 3 + 2 - b] }
+                } else {
+                    transformWeight(u, cin: cin, cout: cout) { o, i, a, b in w[((o * cin + i) * 3 + a) * 3 + b] }
+                }
+            }
+            return body(.plain(UnsafePointer(u)))
+        }
+    }
+
     /// out (B, H, W, Cout) (=, + bias, or += per `mode`) = conv3×3(x (B, H, W, Cin)), stride 1, padding 1,
-    /// with the transformed weight `u` (from `transformWeight`).
-    static func forward(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, u: UnsafePointer<Float>,
+    /// with the transformed weights `weights` (`withWeight`).
+    static func forward(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ weights: Weights,
                         B: Int, H: Int, W: Int, cin: Int, cout: Int, _ mode: RowInit) {
         let tH = (H + 1) / 2, tW = (W + 1) / 2
         let tiles = B * tH * tW
         let tc = tilesPerChunk(cin: cin, cout: cout)
         let chunks = (tiles + tc - 1) / tc
-        let own = GemmDispatch.useOwn(transA: false)
-        let packedPer = own ? packedBFloats(n: cout, k: cin) : 0
-        ScratchPool.withScratch(max(1, 16 * packedPer) + cin) { packed in
-            let zero = packed + 16 * packedPer
-            zero.update(repeating: 0, count: cin)
-            if own {
-                for xi in 0..<16 {
-                    packBForOwnKernel(transB: false, n: cout, k: cin, b: u + xi * cin * cout, ldb: cout, into: packed + xi * packedPer)
-                }
+        let packedPer = packedBFloats(n: cout, k: cin)
+        let (packed, plain): (UnsafePointer<Float>?, UnsafePointer<Float>?) = {
+            switch weights {
+            case .packed(let p): return (p, nil)
+            case .plain(let u): return (nil, u)
             }
-            let pOut = SendablePtr(out), pX = SendablePtr(x), pU = SendablePtr(u), pPacked = SendablePtr(packed), pZero = SendablePtr(zero)
+        }()
+        ScratchPool.withScratch(cin) { zero in
+            zero.update(repeating: 0, count: cin)
+            let pOut = SendablePtr(out), pX = SendablePtr(x), pZero = SendablePtr(zero)
+            let pPacked = packed.map { SendablePtr($0) }, pU = plain.map { SendablePtr($0) }
             parallelRange(chunks, minChunk: 1) { c0, c1 in
                 ScratchPool.withScratch(16 * tc * (cin + cout)) { buf in
                     let v = buf, m = buf + 16 * tc * cin
@@ -83,11 +127,11 @@ enum Winograd {
                         let t0 = chunk * tc, n = min(tc, tiles - t0)
                         inputTransform(v, pX.p, zero: pZero.p, tiles: t0, n, ld: tc * cin, H: H, W: W, tH: tH, tW: tW, cin: cin)
                         for xi in 0..<16 {
-                            if own {
-                                sgemmPackedB(m: n, n: cout, k: cin, a: v + xi * tc * cin, lda: cin, packedB: pPacked.p + xi * packedPer,
+                            if let pp = pPacked {
+                                sgemmPackedB(m: n, n: cout, k: cin, a: v + xi * tc * cin, lda: cin, packedB: pp.p + xi * packedPer,
                                              beta: 0, c: m + xi * tc * cout, ldc: cout)
                             } else {
-                                sgemm(m: n, n: cout, k: cin, a: v + xi * tc * cin, b: pU.p + xi * cin * cout, c: m + xi * tc * cout)
+                                sgemm(m: n, n: cout, k: cin, a: v + xi * tc * cin, b: pU!.p + xi * cin * cout, c: m + xi * tc * cout)
                             }
                         }
                         outputTransform(pOut.p, m, tiles: t0, n, ld: tc * cout, H: H, W: W, tH: tH, tW: tW, cout: cout, mode)
