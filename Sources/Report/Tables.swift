@@ -122,7 +122,7 @@ func methodTable(_ data: ReportData, conditional: Bool, paper: [PaperReference.R
         out += "**FID ↓** (`\(fid)`\(fidHeadingNote(fid)); each cell: ours, mean ± 95% CI [n seeds] (paper))\n\n"
         out += grid(fid, { $0.fid }, trackMissing: true) + "\n"
         for c in companionColumns(trials, primary: fid) {
-            out += "**\(c.heading) ↓** (`\(c.metric)`; \(c.note); each cell: ours, mean ± 95% CI [n seeds]; the paper has no such column)\n\n"
+            out += "**\(c.heading) ↓** (`\(c.metric)`\(c.note.isEmpty ? "" : "; " + c.note); each cell: ours, mean ± 95% CI [n seeds]; the paper has no such column)\n\n"
             out += grid(c.metric, { _ in nil }, trackMissing: false, decimals: c.decimals) + "\n"
         }
         out += "**Classifier score ↑** (`classifier_score`; the paper's column is the Inception Score)\n\n"
@@ -248,7 +248,7 @@ public func table3Report(_ data: ReportData, links: LinkStyle) -> String {
         out += "**FID ↓** (`\(fid)`\(fidHeadingNote(fid)); ours, mean ± 95% CI [n seeds] (paper))\n\n"
         out += markdownTable(["Loss", "Method", "FID ours (paper)", "Per seed"] + independent.map { "`\($0.metric)` ↓" } + ["Term diagnostics"], rows,
                              align: ["l", "l", "r", "l"] + independent.map { _ in "r" } + ["l"]) + "\n"
-        for c in independent { out += "- `\(c.metric)`: \(c.heading) — \(c.note).\n" }
+        for c in independent { out += "- `\(c.metric)`: \(c.heading)\(c.note.isEmpty ? "" : " — " + c.note).\n" }
         out += LabelSummary(records: records, trials: trials).lines(metric: fid, scoreMetric: nil).joined(separator: "\n") + "\n"
         if let note = convergence.footnote { out += note + "\n" }
         out += "- Term diagnostics: the time-averaged value, gradient norms and gradient share of each loss term (issue 11) of one trial per configuration (the lowest seed), in the `terms` report; other seeds: `rdd-report terms --trial <sweep/key>`.\n\n"
@@ -305,6 +305,7 @@ func companionColumns(_ trials: [TrialView], primary: String) -> [(metric: Strin
     }
     return candidates.compactMap { m, decimals, note in
         guard m != primary, let heading = metricHeading(trials, m) else { return nil }
-        return (m, decimals, heading, note)
+        // The classifier's own label already carries its caveat: not said twice.
+        return (m, decimals, heading, heading.contains(note) ? "" : note)
     }
 }

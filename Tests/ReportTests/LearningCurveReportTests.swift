@@ -115,7 +115,8 @@ final class LearningCurveReportTests: XCTestCase {
         // RCFD: evaluator 20, 21, 22 (paper CFD 8.92); classifier 10, 11, 12 → 11.00 ± 2.48.
         let cfd = try XCTUnwrap(t3.split(separator: "\n").first { $0.hasPrefix("| CFD (= RCFD)") })
         XCTAssertTrue(cfd.contains("| 21.00 ± 2.48 [n=3] (8.92) | s0: 20.00, s1: 21.00, s2: 22.00 | 0.0200 ± 0.0248 [n=3] | 11.00 ± 2.48 [n=3] |"), String(cfd))
-        XCTAssertTrue(t3.contains(" — same network as the distillation losses: biased toward feature-matching methods.\n"), t3)
+        // The caveat is said once: added here, where the (synthetic) label lacks it; a real label carries it itself.
+        XCTAssertTrue(t3.contains("- `fid_classifier`: fid_classifier — same network as the distillation losses: biased toward feature-matching methods.\n"), t3)
         XCTAssertTrue(t3.contains("FID metric: `fid_evaluator`"), t3)
         XCTAssertTrue(t3.contains("FID here is computed on the independent evaluator's features"), t3)
         // The verdicts are on the evaluator (RDD − RCFD = +0.50 on every seed) with the classifier as a companion.
