@@ -70,18 +70,34 @@ public final class EvaluatorExtractor: FeatureExtractor {
     public func preprocessing(height: Int, width: Int, channels: Int) -> String { "[-1,1] model space" }
 
     public func features(_ images: Tensor) throws -> FeatureMatrix<Float> {
+        try pass(images, probabilities: false).features
+    }
+
+    /// The pooled features and the softmax of the logits p(y|x) of the same forward pass (the features are the
+    /// same bits as `features`): what `score_evaluator` needs.
+    public func featuresAndProbabilities(_ images: Tensor) throws -> (features: FeatureMatrix<Float>, probabilities: FeatureMatrix<Float>) {
+        let r = try pass(images, probabilities: true)
+        return (r.features, r.probabilities!)
+    }
+
+    private func pass(_ images: Tensor, probabilities: Bool) throws -> (features: FeatureMatrix<Float>, probabilities: FeatureMatrix<Float>?) {
         let n = images.shape[0], per = images.count / max(n, 1)
-        var pooled: [Float] = []
-        var dim = 0, s = 0
+        var pooled: [Float] = [], probs: [Float] = []
+        var dim = 0, classes = 0, s = 0
         while s < n {
             let b = min(batchSize, n - s)
             let x = Tensor(Array(UnsafeBufferPointer(start: images.data + s * per, count: b * per)), shape: [b] + Array(images.shape.dropFirst()))
             let out = Autograd.noGrad { net(x) }
             dim = out.pooled.shape[1]
             pooled += out.pooled.array
+            if probabilities {
+                classes = out.logits.shape[1]
+                probs += Autograd.noGrad { out.logits.softmax(axis: -1) }.array
+            }
             s += b
         }
-        return try FeatureMatrix(rows: n, columns: dim, values: pooled, name: "evaluator features")
+        return (try FeatureMatrix(rows: n, columns: dim, values: pooled, name: "evaluator features"),
+                probabilities ? try FeatureMatrix(rows: n, columns: classes, values: probs, name: "evaluator class probabilities") : nil)
     }
 }
 
@@ -93,7 +109,10 @@ public let sameNetworkCaveat = "same network as the distillation losses: biased 
 /// - `fid_evaluator`: the Fréchet distance, labelled "FID (independent evaluator <arch>, N=…, vs <reference>)";
 /// - `kid_evaluator` and `kid_evaluator_std`: KID over 20 subsets of min(1000, N, reference) and the population
 ///   std of the per-subset values (the spread a single evaluation's KID carries);
-/// - `precision_evaluator`, `recall_evaluator`: Kynkäänniemi et al. 2019 with k = 3.
+/// - `precision_evaluator`, `recall_evaluator`: Kynkäänniemi et al. 2019 with k = 3;
+/// - `score_evaluator` and `score_evaluator_std`: the Inception Score formula (spec §5 "IS", Metrics/InceptionScore.swift)
+///   on the evaluator's softmax over min(10, N) splits, mean and population std — the IS-style column of Tables 1
+///   and 2 on a network no loss sees (`classifier_score` applies it to the distillation classifier's softmax).
 /// `describe` appends the sampler part of the label; `result` builds a `MetricResult`.
 func evaluatorResults(_ metrics: [EvaluatorMetric], samples: Tensor, reference refSet: ReferenceSet, evaluatorPath: String, seed: UInt64,
                       describe: (String) -> String,
@@ -101,7 +120,8 @@ func evaluatorResults(_ metrics: [EvaluatorMetric], samples: Tensor, reference r
     let ev = try EvaluatorExtractor.load(from: evaluatorPath)
     let net = ev.featureNetwork, arch = ev.settings.networkLabel
     let n = samples.shape[0]
-    let gen = try ev.features(samples)
+    // One forward pass; the softmax only when the score is asked for (the features are the same bits either way).
+    let (gen, probabilities) = metrics.contains(.score) ? try ev.featuresAndProbabilities(samples) : (try ev.features(samples), nil)
     let cache = ReferenceStatisticsCache(directory: (evaluatorPath as NSString).deletingLastPathComponent + "/reference-stats")
     let refEntry = try cache.statistics(for: refSet, extractor: ev, keepFeatures: true)
     let prep = ev.preprocessing(height: samples.shape[1], width: samples.shape[2], channels: samples.shape[3])
@@ -128,6 +148,10 @@ func evaluatorResults(_ metrics: [EvaluatorMetric], samples: Tensor, reference r
             let value = m == .precision ? pr.precision : pr.recall
             let what = m == .precision ? "precision" : "recall"
             out.append(result(m.rawValue, value, describe("\(what) (Kynkäänniemi et al. 2019, k = 3, independent evaluator \(arch), N=\(n), vs \(ref))"), net, ref))
+        case .score:
+            let sc = try inceptionScore(probabilities: probabilities!, splits: min(10, n), network: .classifier(name: "independent evaluator \(arch)"))
+            out.append(result(m.rawValue, sc.mean, describe("IS-style score (the Inception Score formula on the independent evaluator \(arch)'s softmax, \(min(10, n)) splits, N=\(n); no reference set)"), "independent evaluator \(arch) softmax", "none"))
+            out.append(result(m.rawValue + "_std", sc.standardDeviation, "population std over splits of score_evaluator", "independent evaluator \(arch) softmax", "none"))
         }
     }
     return out

@@ -125,6 +125,30 @@ public func fidMetric(_ trials: [TrialView]) -> String {
     return "fid_classifier"
 }
 
+/// Which IS-style score the tables show in the paper's Inception Score column: `score_evaluator` (the formula on the
+/// independent evaluator's softmax, which no loss sees) when every evaluation with a score has it, else
+/// `classifier_score` (on the distillation classifier's softmax) — the same preference as `fidMetric`.
+public func scoreMetric(_ trials: [TrialView]) -> String {
+    let evals = trials.flatMap(\.record.evaluations)
+    func stages(_ metrics: Set<String>) -> Set<String> {
+        Set(evals.filter { metrics.contains($0.metric) }.map { "\($0.stage)@\($0.artifactDirectory)" })
+    }
+    let with = stages(["score_evaluator"])
+    return !with.isEmpty && with == stages(["score_evaluator", "classifier_score"]) ? "score_evaluator" : "classifier_score"
+}
+
+/// The table heading of a score metric.
+func scoreHeading(_ metric: String) -> String {
+    metric == "score_evaluator" ? "IS-style score (independent evaluator)" : "Classifier score"
+}
+
+/// What a score metric is, for the lines under a table.
+func scoreNote(_ metric: String) -> String {
+    metric == "score_evaluator"
+        ? "the IS formula on the independent evaluator's softmax, not Inception's; no loss sees this network"
+        : "the IS formula on our classifier's softmax, not Inception's"
+}
+
 /// What the FID in a report is, and why it is not the paper's number.
 public func fidCaveat(_ metric: String, samples: [Int]) -> String {
     let n = samples.isEmpty ? "?" : samples.map(String.init).joined(separator: ", ")
@@ -167,7 +191,7 @@ public struct LabelSummary {
         var out = [
             "- Aggregation: mean ± half-width of the 95% Student-t confidence interval over seeds (one value per seed, first trial in export order when a seed repeats; repeated seeds and non-finite values are counted inside the brackets, never dropped silently); n = number of seeds in brackets; n = 1 has no interval.",
             varianceSources,
-            "- N (samples per evaluation): \(samples.isEmpty ? "–" : samples.map(String.init).joined(separator: ", ")); FID metric: `\(metric)`\(scoreMetric.map { "; score metric: `\($0)` (the IS formula on our classifier's softmax, not Inception's)" } ?? "").",
+            "- N (samples per evaluation): \(samples.isEmpty ? "–" : samples.map(String.init).joined(separator: ", ")); FID metric: `\(metric)`\(scoreMetric.map { "; score metric: `\($0)` (\(scoreNote($0)))" } ?? "").",
             "- Feature network: \(featureNetworks.isEmpty ? "–" : featureNetworks.joined(separator: "; ")).",
             "- Reference: \(references.isEmpty ? "–" : references.joined(separator: "; ")).",
             "- Dataset: \(datasets.joined(separator: ", ")); preset: \(presets.joined(separator: ", ")).",

@@ -88,12 +88,12 @@ public enum PaperReference {
     }
 
     /// The paper's number beside one evaluation of ours: the row of Table 1 (Table 2 when `conditional`) for the
-    /// sampled model at its step count — FID for an FID metric, IS for `classifier_score` (our stand-in for the
-    /// Inception Score) — else, for an unconditional 1-step student of a loss combination ("cfd+ii_p2p"), Table 3's
+    /// sampled model at its step count — FID for an FID metric, IS for `classifier_score` or `score_evaluator` (our
+    /// stand-ins for the Inception Score) — else, for an unconditional 1-step student of a loss combination ("cfd+ii_p2p"), Table 3's
     /// FID. Nil where the paper has no such number.
     public static func value(model: String, steps: Int, metric: String, conditional: Bool) -> Double? {
         let isFID = metric.hasPrefix("fid")
-        guard isFID || metric == "classifier_score" else { return nil }
+        guard isFID || metric == "classifier_score" || metric == "score_evaluator" else { return nil }
         if let r = row(conditional ? table2 : table1, method: paperName(model), steps: steps) { return isFID ? r.fid : r.inceptionScore }
         guard isFID, !conditional, steps == 1 else { return nil }
         let terms = model.split(separator: "+").map { termName(String($0)) }

@@ -125,8 +125,13 @@ func methodTable(_ data: ReportData, conditional: Bool, paper: [PaperReference.R
             out += "**\(c.heading) ↓** (`\(c.metric)`\(c.note.isEmpty ? "" : "; " + c.note); each cell: ours, mean ± 95% CI [n seeds]; the paper has no such column)\n\n"
             out += grid(c.metric, { _ in nil }, trackMissing: false, decimals: c.decimals) + "\n"
         }
-        out += "**Classifier score ↑** (`classifier_score`; the paper's column is the Inception Score)\n\n"
-        out += grid("classifier_score", { $0.inceptionScore }, trackMissing: false) + "\n"
+        let score = scoreMetric(trials)
+        out += "**\(scoreHeading(score)) ↑** (`\(score)`; the paper's column is the Inception Score)\n\n"
+        out += grid(score, { $0.inceptionScore }, trackMissing: false) + "\n"
+        if score == "score_evaluator" && trials.contains(where: { t in t.record.evaluations.contains { $0.metric == "classifier_score" } }) {
+            out += "**Classifier score ↑** (`classifier_score`: the same formula on the distillation classifier's softmax — same network as the distillation losses: biased toward feature-matching methods; the paper has no such column)\n\n"
+            out += grid("classifier_score", { _ in nil }, trackMissing: false) + "\n"
+        }
 
         // Training-free baselines and the 8-step PD model: every table trial of the scope evaluates them the same way.
         var extra = baselineRows
@@ -140,7 +145,7 @@ func methodTable(_ data: ReportData, conditional: Bool, paper: [PaperReference.R
         for b in extra {
             let kind = b.sampler.rawValue, n = b.steps
             let stage = "eval-\(kind)-\(n)"
-            let cf = cell(trials, stage: stage, metric: fid), cs = cell(trials, stage: stage, metric: "classifier_score")
+            let cf = cell(trials, stage: stage, metric: fid), cs = cell(trials, stage: stage, metric: score)
             records += cf.records
             let p = PaperReference.row(paper, method: PaperReference.paperName(kind), steps: n)
             let nfe = Array(Set(cf.records.map(\.nfe))).sorted().map(String.init).joined(separator: ", ")
@@ -153,7 +158,7 @@ func methodTable(_ data: ReportData, conditional: Bool, paper: [PaperReference.R
         }
         out += "**Other rows** (samplers on the teacher; the 8-step PD model)\n\n"
         out += markdownTable(["Row", "NFE (ours)", "FID ↓ ours (paper)", "Score ↑ ours (paper IS)"], brows, align: ["l", "r", "r", "r"]) + "\n"
-        out += LabelSummary(records: records, trials: trials).lines(metric: fid).joined(separator: "\n") + "\n"
+        out += LabelSummary(records: records, trials: trials).lines(metric: fid, scoreMetric: score).joined(separator: "\n") + "\n"
         if let note = convergence.footnote { out += note + "\n" }
         out += "- The PD+LPIPS column is our `pd_perceptual`: L_PD plus a perceptual distance on our classifier's features (no LPIPS network).\n\n"
         if !missing.isEmpty {

@@ -33,6 +33,8 @@ public enum EvaluationMetric: String, CaseIterable, ConfigEnum {
     case kidEvaluator = "kid_evaluator"
     case precisionEvaluator = "precision_evaluator"
     case recallEvaluator = "recall_evaluator"
+    /// The IS formula on the independent evaluator's softmax (docs/metrics.md): the unbiased IS-style score.
+    case scoreEvaluator = "score_evaluator"
 
     /// Whether it is computed on the trial's own classifier's features (so the plan needs the classifier).
     public var usesClassifier: Bool { [.fidClassifier, .classifierScore, .kidClassifier].contains(self) }

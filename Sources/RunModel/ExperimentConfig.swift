@@ -256,6 +256,8 @@ extension ExperimentConfig {
 /// The metrics measured on the independent evaluator's features.
 public enum EvaluatorMetric: String, CaseIterable, Sendable {
     case fid = "fid_evaluator", kid = "kid_evaluator", precision = "precision_evaluator", recall = "recall_evaluator"
+    /// The Inception Score formula on the evaluator's softmax: the IS-style column (Tables 1 and 2) on a network no loss sees.
+    case score = "score_evaluator"
 }
 
 extension ExperimentConfig {

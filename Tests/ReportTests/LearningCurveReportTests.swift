@@ -125,4 +125,39 @@ final class LearningCurveReportTests: XCTestCase {
         let t1 = table1Report(data, links: LinkStyle(stem: "table1"))
         XCTAssertTrue(t1.contains("(`fid_classifier`; same network as the distillation losses: biased toward feature-matching methods; each cell"), t1)
     }
+
+    /// The IS column: `score_evaluator` (the IS formula on the evaluator's softmax) leads when every evaluation with a
+    /// score has it, the classifier's score shown beside it labelled biased; otherwise the classifier's score leads
+    /// (the same rule as `fidMetric`). Synthetic values: evaluator score 5 + seed, classifier score 8 + seed.
+    func testEvaluatorScoreLeadsTheScoreColumn() throws {
+        func withScores(without: Set<String> = []) -> RunExport {
+            var ex = exportWithEvaluator()
+            for i in ex.trials.indices {
+                let m = ex.trials[i].axes["distill.method"]!.replacingOccurrences(of: "\"", with: ""), seed = ex.trials[i].axes["seed"]!
+                let base = ex.trials[i].evaluations[0], s = Double(seed)!
+                var scores = [("classifier_score", 8 + s)]
+                if !without.contains("\(m)/\(seed)") { scores.append(("score_evaluator", 5 + s)) }
+                for (metric, value) in scores {
+                    ex.trials[i].evaluations.append(EvaluationRecord(stage: base.stage, model: base.model, metric: metric, value: value, label: metric,
+                                                                     featureNetwork: "softmax", samples: 256, reference: "none", sampler: "ddim", steps: 1,
+                                                                     nfe: 1, secondsPerImage: 0.001, artifactDirectory: base.artifactDirectory))
+                }
+            }
+            return ex
+        }
+        let data = ReportData(withScores())
+        XCTAssertEqual(scoreMetric(data.trials), "score_evaluator")
+        XCTAssertEqual(scoreMetric(ReportData(withScores(without: ["rdd/1"])).trials), "classifier_score", "one evaluation without it")
+        XCTAssertEqual(scoreMetric(ReportData(exportWithEvaluator()).trials), "classifier_score", "no score at all")
+        let t1 = table1Report(data, links: LinkStyle(stem: "table1"))
+        XCTAssertTrue(t1.contains("**IS-style score (independent evaluator) ↑** (`score_evaluator`; the paper's column is the Inception Score)"), t1)
+        // RCFD 1 step: 5, 6, 7 → 6.00 ± 2.48 beside the paper's IS 8.87 (paper-tables.json, Table 1); classifier 8, 9, 10.
+        XCTAssertTrue(t1.contains("| 1 | missing (7.88) | missing (8.51) | 6.00 ± 2.48 [n=3] (8.87) |"), t1)
+        XCTAssertTrue(t1.contains("**Classifier score ↑** (`classifier_score`: the same formula on the distillation classifier's softmax — same network as the distillation losses"), t1)
+        XCTAssertTrue(t1.contains("| 1 | missing (–) | missing (–) | 9.00 ± 2.48 [n=3] (–) |"), t1)
+        XCTAssertTrue(t1.contains("score metric: `score_evaluator` (the IS formula on the independent evaluator's softmax, not Inception's; no loss sees this network)"), t1)
+        let fallback = table1Report(ReportData(withScores(without: ["rdd/1"])), links: LinkStyle(stem: "table1"))
+        XCTAssertTrue(fallback.contains("**Classifier score ↑** (`classifier_score`; the paper's column is the Inception Score)"), fallback)
+        XCTAssertFalse(fallback.contains("IS-style score (independent evaluator)"), fallback)
+    }
 }

@@ -40,6 +40,16 @@ the main runs' curves show convergence on the test split — shown, never used t
   fig8        N_q, V with CFD + M_P2P; S · 64 embeddings per stage refresh even the largest queue at least twice
               (checked here).
   fig6        the distillation batch size for CFD + IS_P2P, with the loss evaluation's own peak memory.
+  table1      Table 1 with the paper's IS column: v2-tables' trials of PD, PD + perceptual, RCFD and RDD re-evaluated
+              with v2-tables' metrics plus `score_evaluator` and `classifier_score` (the tables spec had no IS-style
+              score; every training stage is reused, so it costs evaluations only). Written in session 15, before any
+              of its stages ran, with table2.
+  table2      Table 2 (the paper's class-conditional ImageNet 64) as class-conditional Fashion-MNIST: a conditional
+              teacher and PD chain per seed, PD, PD + perceptual, RCFD and RDD at 1, 2 and 4 steps, seeds 0–2, the
+              IS-style scores beside the FIDs; PD-8, DDIM-8, DPM-Solver-12, PNDM-10 and DDIM-128 on each
+              teacher (DDIM-1024 left out: ≈ 1 h of sampling per seed). Last in the order, beyond the ≈ 61 h of the
+              specs before it: added (session 15, before any of its stages ran) so that the command that fills it
+              exists and the README can name it.
 Each spec's description carries its estimated machine hours, from the pilot's own stage times (`pilot_costs`).
 
 Run: python3 scripts/experiments/make_v2_specs.py [--steps S]. It never overwrites a spec that exists: a v2 spec
@@ -54,6 +64,8 @@ METHODS = ["pd", "pd_perceptual", "rcfd", "cfd+ii_p2p", "cfd+is_p2p", "cfd+m_p2p
 EVALUATOR_METRICS = ["fid_evaluator", "kid_evaluator"]
 # The distillation classifier's FID stays, labelled biased (same network as the feature losses).
 CLASSIFIER_METRICS = ["fid_classifier", "kid_classifier"]
+# The paper's IS column (Tables 1 and 2): the IS formula on the evaluator's softmax (unbiased) and on the classifier's.
+SCORE_METRICS = ["score_evaluator", "classifier_score"]
 PILOT_STEPS, PILOT_EVERY, PILOT_CURVE_N = 1600, 200, 500
 
 
@@ -227,6 +239,52 @@ def main_specs(steps):
            f"{steps * EMBEDDINGS_PER_STEP / max(NQ):.1f} times (the report lists the refills per cell).")
     figure("fig6", 6, "distillation batch size for IS_P2P, with the loss evaluation's own peak memory",
            [("cfd+is_p2p", "distill.batchSize", BATCH)])
+
+
+    # Table 1 with its IS column: v2-tables' metrics lack an IS-style score (the tables spec asked for FID and KID
+    # only), so this re-evaluates Table 1's cells — the same trials, every training stage and curve reused — with
+    # every metric of v2-tables plus `score_evaluator` (the IS formula on the independent evaluator's softmax) and
+    # `classifier_score` (the same on the distillation classifier's, biased). Its Table 1 report is v2's Table 1.
+    t1_methods = ["pd", "pd_perceptual", "rcfd", "rdd"]
+    t_table1 = len(SEEDS_TABLES) * (len(t1_methods) * 3 + len(BASELINES)) * evaluation
+    write("table1", {
+        "$schema": SCHEMA, "name": "v2-table1",
+        "description": (f"v2 Table 1 with the paper's IS column (issue 24 §5): v2-tables' trials for PD, PD + perceptual, "
+                        f"RCFD and RDD (every training stage and curve reused) re-evaluated at 1, 2 and 4 steps and on the "
+                        f"baselines DDIM-8, PNDM-10, DPM-Solver-12, PD-8, N = 2000 against the test split, with v2-tables' "
+                        f"metrics plus the IS-style scores: `score_evaluator` (the IS formula on the independent evaluator's "
+                        f"softmax, which no loss sees) and `classifier_score` (on the distillation classifier's, biased). "
+                        f"Seeds {SEEDS_TABLES[0]}–{SEEDS_TABLES[-1]}. Estimated {hours(t_table1)} machine hours once "
+                        f"v2-tables has run (evaluations only)."),
+        "preset": "small",
+        "base": {"replicate": "chain", "distill": {"steps": [steps] * 3},
+                 "evaluation": {"samples": 2000, "studentSteps": [1, 2, 4],
+                                "metrics": EVALUATOR_METRICS + CLASSIFIER_METRICS + SCORE_METRICS,
+                                "baselines": BASELINES, **curves}},
+        "grid": {"distill.method": t1_methods}, "seeds": SEEDS_TABLES, "execution": {"logEvery": 10}})
+
+    # Table 2: the paper's four methods on a class-conditional chain (one-hot label → Linear added to the time
+    # embedding, docs/architecture.md), as v1's experiments/table2.json; its own teacher and PD chain per seed
+    # (a conditional teacher is a different stage), the classifier and evaluator shared with the other specs.
+    t2_methods, t2_baselines = ["pd", "pd_perceptual", "rcfd", "rdd"], BASELINES + ["ddim:128"]
+    ddim128 = 128 / 1024 * 3600                                          # ≈ 1 h per 2000 images at 1024 steps
+    t_table2 = len(SEEDS_FIGURES) * (chain + sum(3 * stage(m) + 3 * evaluation for m in t2_methods)
+                                     + len(BASELINES) * evaluation + ddim128)
+    write("table2", {
+        "$schema": SCHEMA, "name": "v2-table2",
+        "description": (f"v2 Table 2 (issue 24 §5, last: the paper's class-conditional ImageNet 64) as class-conditional "
+                        f"{common}; PD, PD + perceptual, RCFD and RDD distilled 8 → 4 → 2 → 1 on seeds "
+                        f"{SEEDS_FIGURES[0]}–{SEEDS_FIGURES[-1]}, the 1-, 2- and 4-step students at N = 2000 against the test "
+                        f"split (evaluator FID/KID and IS-style score `score_evaluator`; the classifier's FID/KID and score, "
+                        f"biased toward feature matching); PD-8, DDIM-8, DPM-Solver-12, PNDM-10 and DDIM-128 on every seed's conditional teacher "
+                        f"(DDIM-1024 left out: ≈ 1 h of sampling per seed). Estimated {hours(t_table2)} machine hours on 2 "
+                        f"cores (from the pilot's stage times; the conditional chain costed as the unconditional one)."),
+        "preset": "small",
+        "base": {"replicate": "chain", "conditional": True, "unet": {"numClasses": 10}, "distill": {"steps": [steps] * 3},
+                 "evaluation": {"samples": 2000, "studentSteps": [1, 2, 4],
+                                "metrics": EVALUATOR_METRICS + CLASSIFIER_METRICS + SCORE_METRICS,
+                                "baselines": t2_baselines, **curves}},
+        "grid": {"distill.method": t2_methods}, "seeds": SEEDS_FIGURES, "execution": {"logEvery": 10}})
 
 
 if __name__ == "__main__":
