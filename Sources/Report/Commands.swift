@@ -103,7 +103,7 @@ struct InputOptions: ParsableArguments {
 struct ReportOptions: ParsableArguments {
     @OptionGroup var input: InputOptions
     @Option(help: "Only trials of this preset.") var preset: String?
-    @Option(help: "Only trials of this sweep (NAME or NAME@REVISION), e.g. table1-inception.") var sweep: String?
+    @Option(help: "Only trials of this sweep (NAME or NAME@REVISION), e.g. table1-inception, or of several: a comma-separated list, e.g. v2-table1,v2-ddim1024.") var sweep: String?
     @Option(help: "Write the Markdown here (figures next to it) instead of stdout.") var out: String?
 
     func request(_ kind: ReportKind) -> ReportRequest {

@@ -52,7 +52,8 @@ public struct ReportRequest: Equatable {
     /// `sampling-<preset>.json` (written by `rdd-bench sampling --output`).
     public var benchmarks = "results/benchmarks"
     public var preset: String?
-    /// `--sweep NAME[@REV]`: only that sweep's trials (e.g. an Inception-FID sweep reported on its own).
+    /// `--sweep NAME[@REV][,NAME[@REV]…]`: only those sweeps' trials (e.g. an Inception-FID sweep reported on its own, or
+    /// Table 1's students with the DDIM-1024 row of another sweep).
     public var sweep: String?
     public var trials: [String] = []
     public var seed: Int?

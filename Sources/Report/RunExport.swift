@@ -28,9 +28,20 @@ public struct SweepRecord: Codable, Equatable, Sendable {
     /// The spec's axes in spec order (nil in exports written before they were recorded: reports then read
     /// the axes from the trials).
     public var axes: [SweepAxisRecord]?
-    public init(name: String, specPath: String, specHash: String, preset: String, description: String? = nil, axes: [SweepAxisRecord]? = nil) {
+    /// The results root the sweep ran under, relative to the working directory of `rdd-sweep export` when it lies
+    /// below it ("runs/v2"), else absolute — so the reports' "`rdd-sweep run SPEC --root ROOT` resumes them" names the
+    /// root that holds the finished stages (`resumeCommand`). Nil in exports written before it was recorded.
+    public var root: String?
+    public init(name: String, specPath: String, specHash: String, preset: String, description: String? = nil, axes: [SweepAxisRecord]? = nil,
+                root: String? = nil) {
         self.name = name; self.specPath = specPath; self.specHash = specHash; self.preset = preset
-        self.description = description; self.axes = axes
+        self.description = description; self.axes = axes; self.root = root
+    }
+
+    /// The command that runs (or resumes) this sweep where it ran: `rdd-sweep run SPEC`, with `--root ROOT` unless the
+    /// root is rdd-sweep's default (`results`) or unknown.
+    public var resumeCommand: String {
+        "rdd-sweep run \(specPath)" + (root.map { $0 == "results" ? "" : " --root \($0)" } ?? "")
     }
 }
 

@@ -240,6 +240,7 @@ struct RunExportJSONWriter {
         string(&n, indent, "description", s.description)
         string(&n, indent, "name", s.name)
         string(&n, indent, "preset", s.preset)
+        string(&n, indent, "root", s.root)
         string(&n, indent, "specHash", s.specHash)
         string(&n, indent, "specPath", s.specPath)
         close(0x7D, n, indent)

@@ -60,7 +60,7 @@ public func sweepReport(_ data: ReportData, options o: SweepReportOptions, links
     }.joined(separator: "; ")) + "; seeds: \(seeds.map(String.init).joined(separator: ", ")).\n\n"
     let waiting = all.filter { !$0.isCompleted }
     if !waiting.isEmpty {
-        out += "**Unfinished:** \(waiting.count) trial\(waiting.count == 1 ? "" : "s") (\(statesText(waiting))); `rdd-sweep run \(sweep.specPath)` resumes \(waiting.count == 1 ? "it" : "them"):\n\n"
+        out += "**Unfinished:** \(waiting.count) trial\(waiting.count == 1 ? "" : "s") (\(statesText(waiting))); `\(sweep.resumeCommand)` resumes \(waiting.count == 1 ? "it" : "them"):\n\n"
         for t in waiting { out += "- \(t.record.key): \(axisText(axes, t)), seed \(t.seed) — \(t.record.status.rawValue)\n" }
         out += "\n"
     }

@@ -45,8 +45,8 @@ func statesText(_ trials: [TrialView]) -> String {
 
 /// The `rdd-sweep run SPEC` commands that resume the sweeps of `trials`.
 func resumeCommands(_ data: ReportData, _ trials: [TrialView]) -> String {
-    Array(Set(trials.map { data.sweep(named: $0.record.sweep)?.specPath ?? $0.record.sweep })).sorted()
-        .map { "`rdd-sweep run \($0)`" }.joined(separator: ", ")
+    Array(Set(trials.map { data.sweep(named: $0.record.sweep)?.resumeCommand ?? "rdd-sweep run \($0.record.sweep)" })).sorted()
+        .map { "`\($0)`" }.joined(separator: ", ")
 }
 
 /// Said above a table or figure some of whose trials have not completed (a report made while sweeps

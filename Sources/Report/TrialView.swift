@@ -59,7 +59,8 @@ public struct ReportData {
     public let trials: [TrialView]
     /// Restrict to one preset (nil: all).
     public var presetFilter: String?
-    /// Restrict to the sweeps named this: "NAME" (any revision) or "NAME@REV" (nil: all).
+    /// Restrict to the sweeps named this: "NAME" (any revision) or "NAME@REV", or a comma-separated list of them — one
+    /// report over several sweeps, e.g. "v2-table1,v2-ddim1024" (nil: all).
     public var sweepFilter: String?
     /// Restrict to trials with at least one evaluation of this metric, e.g. "fid_inception" (nil: all).
     public var metricFilter: String?
@@ -77,12 +78,16 @@ public struct ReportData {
     /// Trials not completed (queued, running, stale, failed), within the filters.
     public var notCompleted: [TrialView] { trials.filter { !$0.isCompleted && passesFilters($0) } }
 
-    /// The preset filter, and the sweep filter: "NAME@REV" exactly, "NAME" any revision.
+    /// The preset filter, and the sweep filter: each of its comma-separated entries "NAME@REV" exactly, "NAME" any revision.
     func passesFilters(_ t: TrialView) -> Bool {
         if let p = presetFilter, t.preset != p { return false }
         if let m = metricFilter, !t.record.evaluations.contains(where: { $0.metric == m }) { return false }
         guard let f = sweepFilter else { return true }
-        return f.contains("@") ? t.record.sweep == f : t.record.sweep.split(separator: "@").first.map(String.init) == f
+        let name = t.record.sweep.split(separator: "@").first.map(String.init)
+        return f.split(separator: ",").contains { entry in
+            let e = entry.trimmingCharacters(in: .whitespaces)
+            return e.contains("@") ? t.record.sweep == e : name == e
+        }
     }
 
     /// Scopes present among completed trials, sorted.

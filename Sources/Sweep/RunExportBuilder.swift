@@ -25,7 +25,7 @@ extension Reports {
             let sweeps = try exportSweeps(db, sweep: ref, preset: preset)
             var trials: [TrialRecord] = []
             try exportTrials(db, sweeps) { trials.append($0.record()) }
-            return RunExport(sweeps: Self.exportRecords(sweeps), trials: trials)
+            return RunExport(sweeps: Self.exportRecords(sweeps, root: root), trials: trials)
         }
     }
 
@@ -37,7 +37,7 @@ extension Reports {
         try openReader().read { db in
             let sweeps = try exportSweeps(db, sweep: ref, preset: preset)
             // The database is read on this thread, each trial's record is assembled and written on the second.
-            try RunExport.stream(sweeps: Self.exportRecords(sweeps), trailer: trailer, into: sink, parts: { emit in
+            try RunExport.stream(sweeps: Self.exportRecords(sweeps, root: root), trailer: trailer, into: sink, parts: { emit in
                 try exportTrials(db, sweeps, emit)
             }, trial: { try $0.record() })
         }
@@ -62,12 +62,21 @@ extension Reports {
     }
 
     /// The export's sweep records (name, spec, its axes).
-    static func exportRecords(_ sweeps: [SweepRecord]) -> [Report.SweepRecord] {
-        sweeps.map { sw in
+    /// `root` (absolute) is recorded as `displayedRoot` says (`SweepRecord.root`).
+    static func exportRecords(_ sweeps: [SweepRecord], root: String) -> [Report.SweepRecord] {
+        let shown = displayedRoot(root, workingDirectory: FileManager.default.currentDirectoryPath)
+        return sweeps.map { sw in
             let spec = try? SweepSpec.parse(sw.specJSON, file: sw.specFile)
             return Report.SweepRecord(name: sw.label, specPath: sw.specFile, specHash: sw.specHash, preset: sw.preset,
-                                      description: spec?.description, axes: spec.map(Self.axisRecords))
+                                      description: spec?.description, axes: spec.map(Self.axisRecords), root: shown)
         }
+    }
+
+    /// An absolute results root as a user would type it: relative to the working directory when it lies below it
+    /// ("runs/v2"), else whole.
+    static func displayedRoot(_ root: String, workingDirectory: String) -> String {
+        let cwd = URL(fileURLWithPath: workingDirectory).standardizedFileURL.path
+        return root.hasPrefix(cwd + "/") ? String(root.dropFirst(cwd.count + 1)) : root
     }
 
     /// What the database says of one trial, read on the reading thread; `record()` assembles its `TrialRecord` (on the

@@ -48,6 +48,15 @@ final class GoldenReportTests: XCTestCase {
         XCTAssertTrue(only.completed.allSatisfy { $0.record.sweep.split(separator: "@").first.map(String.init) == base })
         XCTAssertEqual(ReportData(all.export, sweep: name).completed.count, only.completed.count)
         XCTAssertTrue(ReportData(all.export, sweep: base + "@999").completed.isEmpty)
+        // A comma-separated list keeps the trials of each sweep named (one report over several sweeps).
+        let names = Array(Set(all.completed.map { String($0.record.sweep.split(separator: "@")[0]) })).sorted()
+        XCTAssertGreaterThanOrEqual(names.count, 3)
+        let second = try XCTUnwrap(all.completed.first { $0.record.sweep.split(separator: "@")[0] == names[1] }).record.sweep   // as labelled
+        let two = ReportData(all.export, sweep: "\(names[0]), \(second),no-such-sweep")
+        XCTAssertEqual(two.completed.map(\.index), all.completed.filter { t in
+            String(t.record.sweep.split(separator: "@")[0]) == names[0] || t.record.sweep == second
+        }.map(\.index))
+        XCTAssertEqual(Set(two.completed.map { String($0.record.sweep.split(separator: "@")[0]) }), [names[0], names[1]])
         var r = try request(.table3)
         r.sweep = "no-such-sweep"
         let md = try produceReport(r, links: LinkStyle(stem: "table3")).markdown
@@ -66,6 +75,13 @@ final class GoldenReportTests: XCTestCase {
         XCTAssertFalse(md.contains("missing: method=rdd at 1 step, any seed — add it"), md)
         // (Only the table trials among them count: the fixture's rdd trials include figure sweeps.)
         XCTAssertTrue(md.contains("**Incomplete:** 2 trials behind this report have not completed (2 queued)") && md.contains("fixture-tables.json` resumes them."), md)
+        // An export that records the sweep's root names it (the default root `results` goes without saying).
+        for (root, command) in [("runs/v2", "fixture-tables.json --root runs/v2`"), ("results", "fixture-tables.json`")] {
+            var rooted = ex
+            for k in rooted.sweeps.indices { rooted.sweeps[k].root = root }
+            let m = try produceReport(.table3, ReportData(rooted), request: request(.table3), links: LinkStyle(stem: "table3")).markdown
+            XCTAssertTrue(m.contains("missing: method=rdd at 1 step — its trials have not completed yet (") && m.contains(command + " resumes them."), m)
+        }
         // A figure with one trial of its sweep still running says so above its table.
         var fig = try RunExport.load(path: try fixturesDirectory() + "/export.json")
         let i = try XCTUnwrap(fig.trials.firstIndex { $0.axes["distill.tauIS"] != nil })

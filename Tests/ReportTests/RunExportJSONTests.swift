@@ -84,7 +84,8 @@ final class RunExportJSONTests: XCTestCase {
                                     replicate: Bool.random(using: &g) ? ReplicateMode.allCases.randomElement(using: &g)! : nil)
             let sweep = SweepRecord(name: text(), specPath: text(), specHash: text(), preset: text(),
                                     description: Bool.random(using: &g) ? text() : nil,
-                                    axes: Bool.random(using: &g) ? nil : [SweepAxisRecord(path: text(), source: text(), values: Bool.random(using: &g) ? [] : [text(), text()])])
+                                    axes: Bool.random(using: &g) ? nil : [SweepAxisRecord(path: text(), source: text(), values: Bool.random(using: &g) ? [] : [text(), text()])],
+                                    root: Bool.random(using: &g) ? text() : nil)
             let e = RunExport(formatVersion: Int.random(in: -2...3, using: &g), sweeps: Bool.random(using: &g) ? [] : [sweep, sweep],
                               trials: Bool.random(using: &g) ? [] : [trial, trial])
             try assertSameBytes(e, "random export \(round)")

@@ -86,6 +86,12 @@ final class ReportFromDatabaseTests: XCTestCase {
             XCTAssertLessThanOrEqual(started, finished, s.name)
         }
         XCTAssertEqual(Set(built.trials.map(\.replicate)), [.shared])
+        // The root each sweep ran under, so reports name `--root` in the command that resumes it: here the temporary
+        // root is not below the working directory, so it is recorded whole; below it, relative (`exportRecords`).
+        XCTAssertEqual(built.sweeps.map(\.root), [URL(fileURLWithPath: root).standardizedFileURL.path])
+        XCTAssertEqual(Reports.displayedRoot("/work/rdd/runs/v2", workingDirectory: "/work/rdd/"), "runs/v2")
+        XCTAssertEqual(Reports.displayedRoot("/work/rdd-other/runs", workingDirectory: "/work/rdd"), "/work/rdd-other/runs")
+        XCTAssertEqual(built.sweeps[0].resumeCommand, "rdd-sweep run db-report.json --root \(built.sweeps[0].root!)")
 
         // Every report, in-process: from the database through the loader = from the file.
         let loader = ExportLoader(database: { try Reports.runExport(databasePath: $0) })
@@ -126,11 +132,14 @@ final class ReportFromDatabaseTests: XCTestCase {
         XCTAssertTrue(missing.out.contains("no run database at '\(root)/nothing.sqlite'"), missing.out)
 
         // A moved root (or a copy on another machine) exports the same relative artifact directories,
-        // though its database recorded the old absolute ones: Fig. 5 still finds the samples.
+        // though its database recorded the old absolute ones: Fig. 5 still finds the samples. Only the recorded
+        // root (where the sweep resumes) is the new one.
         let moved = root + "-moved"
         try FileManager.default.moveItem(atPath: root, toPath: moved)
         addTeardownBlock { try? FileManager.default.removeItem(atPath: moved) }
-        XCTAssertEqual(try Reports(root: moved).export(sweep: nil, format: .report), exported)
+        func std(_ p: String) -> String { URL(fileURLWithPath: p).standardizedFileURL.path.replacingOccurrences(of: "/", with: "\\/") }   // as JSON writes it
+        XCTAssertEqual(try Reports(root: moved).export(sweep: nil, format: .report),
+                       exported.replacingOccurrences(of: "\"root\" : \"\(std(root))\"", with: "\"root\" : \"\(std(moved))\""))
     }
 
     func testDatabaseOptionParsingAndFileOnlyLoader() throws {
