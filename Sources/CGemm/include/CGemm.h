@@ -87,4 +87,9 @@ int rdd_groupnorm_backward_dx(const float *x, const float *dy, float *dx, long a
 /* CPUs in this process's affinity mask (taskset, cpusets); 0 when unknown (cpus.c). */
 int rdd_available_cpus(void);
 
+/* y[i] = DetMath.exp(x[i]) (fdlibm's exp in Float64, Sources/Tensor/Kernels/DetMath.swift) for i < n, on 8 (AVX-512F)
+   or 4 (AVX2) lanes with the Swift function's operations and bits (detexp.c); x == y allowed. Returns 0 (and
+   writes nothing) on the portable path: the caller runs the Swift loop. */
+int rdd_det_exp(const double *x, double *y, long n);
+
 #endif

@@ -36,39 +36,64 @@ public func klDivergence(teacherLogits t: Tensor, studentLogits s: Tensor, tauTe
     logSoftmaxRows64(t.data, scale: 1 / Double(tauTeacher), rows: rows, n: n, into: &logP)
     logSoftmaxRows64(s.data, scale: 1 / Double(tauStudent), rows: rows, n: n, into: &logQ)
     var rowKL = [Double](repeating: 0, count: rows)
+    // p = e^{log p}, on vector lanes (DetMath.exp(_:into:count:): the scalar function's bits) and kept for the
+    // backward, which used to compute the same exponentials again. The row sums stay in-order chains.
+    var p = [Double](repeating: 0, count: t.count)
     var total = 0.0
-    for r in 0..<rows {
-        var acc = 0.0
-        for j in 0..<n { let i = r * n + j; acc += DetMath.exp(logP[i]) * (logP[i] - logQ[i]) }
-        rowKL[r] = acc
-        total += acc
-    }
+    logP.withUnsafeBufferPointer { lp in logQ.withUnsafeBufferPointer { lq in p.withUnsafeMutableBufferPointer { pp in
+        DetMath.exp(lp.baseAddress!, into: pp.baseAddress!, count: t.count)
+        for r in 0..<rows {
+            var acc = 0.0
+            for j in 0..<n { let i = r * n + j; acc += pp[i] * (lp[i] - lq[i]) }
+            rowKL[r] = acc
+            total += acc
+        }
+    } } }
     let out = Tensor(scalar: Float(total / Double(max(rows, 1))))
     return out.recording([t, s]) { _, g in
         let gv = g.data[0] / Float(rows)
         if s.requiresGrad {
             let d = s.gradBuffer()
-            for i in 0..<s.count { d[i] += gv * Float(DetMath.exp(logQ[i]) - DetMath.exp(logP[i])) / tauStudent }
+            var q = [Double](repeating: 0, count: s.count)
+            logQ.withUnsafeBufferPointer { lq in q.withUnsafeMutableBufferPointer { qp in p.withUnsafeBufferPointer { pp in
+                DetMath.exp(lq.baseAddress!, into: qp.baseAddress!, count: s.count)
+                for i in 0..<s.count { d[i] += gv * Float(qp[i] - pp[i]) / tauStudent }
+            } } }
         }
         if t.requiresGrad {
             let d = t.gradBuffer()
             for r in 0..<rows { for j in 0..<n {
                 let i = r * n + j
-                d[i] += gv * Float(DetMath.exp(logP[i]) * (logP[i] - logQ[i] - rowKL[r])) / tauTeacher
+                d[i] += gv * Float(p[i] * (logP[i] - logQ[i] - rowKL[r])) / tauTeacher
             } }
         }
     }
 }
 
-/// Row-wise log-softmax of `scale·x` in Float64 (rows of length n).
+/// Row-wise log-softmax of `scale·x` in Float64 (rows of length n): m = max_j scale·x_j, z = Σ_j e^{scale·x_j − m} in j
+/// order, log z + m subtracted. The exponentials of all rows are taken in one vector call (the scalar function's
+/// bits, DetMath.exp(_:into:count:)) between computing their arguments and summing them.
 func logSoftmaxRows64(_ x: UnsafePointer<Float>, scale: Double, rows: Int, n: Int, into y: inout [Double]) {
-    for r in 0..<rows {
-        let row = x + r * n
-        var m = -Double.infinity
-        for j in 0..<n { m = max(m, Double(row[j]) * scale) }
-        var z = 0.0
-        for j in 0..<n { z += DetMath.exp(Double(row[j]) * scale - m) }
-        let lz = DetMath.log(z) + m
-        for j in 0..<n { y[r * n + j] = Double(row[j]) * scale - lz }
+    guard rows > 0, n > 0 else { return }
+    var m = [Double](repeating: -Double.infinity, count: rows)
+    var e = [Double](repeating: 0, count: rows * n)
+    e.withUnsafeMutableBufferPointer { ep in
+        for r in 0..<rows {
+            let row = x + r * n
+            var mr = -Double.infinity
+            for j in 0..<n { mr = max(mr, Double(row[j]) * scale) }
+            m[r] = mr
+            for j in 0..<n { ep[r * n + j] = Double(row[j]) * scale - mr }
+        }
+        DetMath.exp(ep.baseAddress!, into: ep.baseAddress!, count: rows * n)
+        y.withUnsafeMutableBufferPointer { yp in
+            for r in 0..<rows {
+                let row = x + r * n
+                var z = 0.0
+                for j in 0..<n { z += ep[r * n + j] }
+                let lz = DetMath.log(z) + m[r]
+                for j in 0..<n { yp[r * n + j] = Double(row[j]) * scale - lz }
+            }
+        }
     }
 }
