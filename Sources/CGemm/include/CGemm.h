@@ -92,4 +92,9 @@ int rdd_available_cpus(void);
    writes nothing) on the portable path: the caller runs the Swift loop. */
 int rdd_det_exp(const double *x, double *y, long n);
 
+/* Adam's element update without weight decay over n elements (adam.c; Sources/NN/Optim.swift's loop, the same bits on
+   every vector width). Returns 0 on the portable path (the caller runs the Swift loop). p, g, m, v must not overlap. */
+int rdd_adam_update(float *p, const float *g, float *m, float *v, long n,
+                    float b1, float b2, float stepSize, float bc2Sqrt, float eps);
+
 #endif
