@@ -66,3 +66,22 @@ int rdd_adam_update(float *p, const float *g, float *m, float *v, long n,
     if (isa == RDD_GEMM_AVX2 || isa == RDD_GEMM_AVX512_EMULATED) { adam256(p, g, m, v, n, b1, b2, stepSize, bc2Sqrt, eps); return 1; }
     return 0;
 }
+
+/* y[r·c + k] = x[r·c + k]·scale[k] + shift[k] (BatchNorm's forward, Sources/Tensor/Ops/Normalization.swift): a product
+ * rounded, then a sum (contraction is off in this file), element by element — any vector width gives the Swift loop's
+ * bits. The Swift loop stayed scalar (its pointers may alias as far as the compiler knows). */
+#define AFFINE_BODY for (long r = 0; r < rows; r++) { const float *xr = x + r * c; float *yr = y + r * c; \
+                        for (long k = 0; k < c; k++) yr[k] = xr[k] * scale[k] + shift[k]; }
+__attribute__((target("avx512f,avx2,fma")))
+static void affine512(const float *restrict x, float *restrict y, long rows, long c, const float *restrict scale,
+                      const float *restrict shift) { AFFINE_BODY }
+__attribute__((target("avx2,fma")))
+static void affine256(const float *restrict x, float *restrict y, long rows, long c, const float *restrict scale,
+                      const float *restrict shift) { AFFINE_BODY }
+
+int rdd_channel_affine(const float *x, float *y, long rows, long c, const float *scale, const float *shift) {
+    int isa = rdd_gemm_selected();
+    if (isa == RDD_GEMM_AVX512) { affine512(x, y, rows, c, scale, shift); return 1; }
+    if (isa == RDD_GEMM_AVX2 || isa == RDD_GEMM_AVX512_EMULATED) { affine256(x, y, rows, c, scale, shift); return 1; }
+    return 0;
+}

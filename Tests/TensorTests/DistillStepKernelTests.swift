@@ -9,8 +9,9 @@ import CGemm
 ///   `DetMath.exp` on its branch boundaries (NaN, ±∞, the overflow and underflow thresholds, |x| around 2⁻²⁸ and
 ///   0.5·ln2, subnormal results, ±0) and on random arguments of several ranges, at lengths with vector tails;
 /// - `klDivergence` (vector exponentials, p = e^{log p} kept for the backward): value and both gradients;
-/// - `batchNorm` in evaluation mode (the frozen classifier): the backward skips the unused γ/β sums and splits dx
-///   over threads; in training mode and with γ, β trainable it must still give the old gradients.
+/// - `batchNorm`: the forward's per-channel affine map vectorised in C (adam.c, `rdd_channel_affine`); in evaluation mode
+///   (the frozen classifier) the backward skips the unused γ/β sums and splits dx over threads; in training mode and
+///   with γ, β trainable it must still give the old gradients.
 final class DistillStepKernelTests: XCTestCase {
     func isas() -> [KernelISA] { [KernelISA.portable, .avx2, .avx512, .avx512Emulated].filter(\.isSupported) }
 
@@ -183,14 +184,18 @@ final class DistillStepKernelTests: XCTestCase {
                     for k in 0..<c { mean[k] = rm[k]; rstd[k] = 1 / (rv[k] + 1e-5).squareRoot() }
                 }
                 let ref = Self.referenceBatchNormBackward(x: x, dy: dy, gamma: gamma, mean: mean, rstd: rstd, c: c, training: training)
-                let want = ref.dx.map(\.bitPattern) + (trainableAffine ? (ref.dgamma + ref.dbeta).map(\.bitPattern) : [])
+                // The forward as before: y = x·scale + shift, scale = rstd·γ, shift = β − mean·scale.
+                let scale = (0..<c).map { rstd[$0] * gamma[$0] }
+                let shift = (0..<c).map { beta[$0] - mean[$0] * scale[$0] }
+                let yRef = (0..<(rows * c)).map { i in x[i] * scale[i % c] + shift[i % c] }
+                let want = yRef.map(\.bitPattern) + ref.dx.map(\.bitPattern) + (trainableAffine ? (ref.dgamma + ref.dbeta).map(\.bitPattern) : [])
                 try withEach("batchNorm \(rows)×\(c) training \(training)") { () -> [UInt32] in
                     let xt = Tensor(x, shape: [rows, c], requiresGrad: true)
                     let gt = Tensor(gamma, shape: [c], requiresGrad: trainableAffine), bt = Tensor(beta, shape: [c], requiresGrad: trainableAffine)
                     let y = batchNorm(xt, weight: gt, bias: bt, runningMean: Tensor(rm, shape: [c]), runningVar: Tensor(rv, shape: [c]),
                                       training: training)
                     y.backward(Tensor(dy, shape: [rows, c]))
-                    let got = xt.grad!.array.map(\.bitPattern)
+                    let got = y.array.map(\.bitPattern) + xt.grad!.array.map(\.bitPattern)
                         + (trainableAffine ? (gt.grad!.array + bt.grad!.array).map(\.bitPattern) : [])
                     XCTAssertEqual(got, want, "batchNorm \(rows)×\(c) training \(training) affine \(trainableAffine) on \(GemmDispatch.isa)")
                     return got

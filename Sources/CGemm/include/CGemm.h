@@ -97,4 +97,8 @@ int rdd_det_exp(const double *x, double *y, long n);
 int rdd_adam_update(float *p, const float *g, float *m, float *v, long n,
                     float b1, float b2, float stepSize, float bc2Sqrt, float eps);
 
+/* y[r·c + k] = x[r·c + k]·scale[k] + shift[k] for r < rows, k < c (adam.c; BatchNorm's forward, the Swift loop's
+   bits). Returns 0 on the portable path. x and y must not overlap. */
+int rdd_channel_affine(const float *x, float *y, long rows, long c, const float *scale, const float *shift);
+
 #endif
