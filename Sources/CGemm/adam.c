@@ -85,33 +85,3 @@ int rdd_channel_affine(const float *x, float *y, long rows, long c, const float 
     if (isa == RDD_GEMM_AVX2 || isa == RDD_GEMM_AVX512_EMULATED) { affine256(x, y, rows, c, scale, shift); return 1; }
     return 0;
 }
-
-/* ReLU (Sources/Tensor/Ops/Unary.swift, `relu()`): forward y = max(x, 0) with Swift's max(x, y) = (y >= x) ? y : x —
- * so NaN stays NaN and −0 gives +0 —, backward dx (=, +=) g·(x > 0 ? 1 : 0), element by element as the generic Swift
- * loop (which the compiler kept scalar: its pointers may alias as far as it knows). Any vector width gives the same
- * bits; clang's vector code for these selects keeps their IEEE semantics (no fast-math here). */
-#define RELU_FWD for (long i = 0; i < n; i++) { float v = x[i]; y[i] = (0.0f >= v) ? 0.0f : v; }
-#define RELU_BWD if (accumulate) { for (long i = 0; i < n; i++) dx[i] += g[i] * (x[i] > 0.0f ? 1.0f : 0.0f); } \
-                 else { for (long i = 0; i < n; i++) dx[i] = g[i] * (x[i] > 0.0f ? 1.0f : 0.0f); }
-__attribute__((target("avx512f,avx2,fma")))
-static void reluF512(const float *x, float *y, long n) { RELU_FWD }
-__attribute__((target("avx2,fma")))
-static void reluF256(const float *x, float *y, long n) { RELU_FWD }
-__attribute__((target("avx512f,avx2,fma")))
-static void reluB512(const float *x, const float *g, float *dx, long n, int accumulate) { RELU_BWD }
-__attribute__((target("avx2,fma")))
-static void reluB256(const float *x, const float *g, float *dx, long n, int accumulate) { RELU_BWD }
-
-int rdd_relu_forward(const float *x, float *y, long n) {
-    int isa = rdd_gemm_selected();
-    if (isa == RDD_GEMM_AVX512) { reluF512(x, y, n); return 1; }
-    if (isa == RDD_GEMM_AVX2 || isa == RDD_GEMM_AVX512_EMULATED) { reluF256(x, y, n); return 1; }
-    return 0;
-}
-
-int rdd_relu_backward(const float *x, const float *g, float *dx, long n, int accumulate) {
-    int isa = rdd_gemm_selected();
-    if (isa == RDD_GEMM_AVX512) { reluB512(x, g, dx, n, accumulate); return 1; }
-    if (isa == RDD_GEMM_AVX2 || isa == RDD_GEMM_AVX512_EMULATED) { reluB256(x, g, dx, n, accumulate); return 1; }
-    return 0;
-}

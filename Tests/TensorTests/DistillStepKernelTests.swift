@@ -203,33 +203,4 @@ final class DistillStepKernelTests: XCTestCase {
             } }
         }
     }
-
-    // MARK: ReLU (the generic unary loops with ReluFn before session 15)
-
-    func testReluSameBitsAsBefore() throws {
-        var rng = RNG(seed: 12)
-        let specials: [Float] = [.nan, -.nan, .infinity, -.infinity, 0, -0.0, .leastNonzeroMagnitude, -.leastNonzeroMagnitude, 1, -1]
-        for n in [1, 7, 8, 9, 16, 17, 100, 16_384, 40_003] {
-            var x = (0..<n).map { _ in Float(rng.uniform() * 4 - 2) }
-            for i in stride(from: 0, to: n, by: 3) { x[i] = specials[(i / 3) % specials.count] }
-            let dy = (0..<n).map { i in i % 13 == 5 ? Float.infinity : Float(rng.uniform() * 2 - 1) }
-            let prior = (0..<n).map { _ in Float(rng.uniform() - 0.5) }
-            let yRef = x.map { max($0, 0) }
-            let fresh = (0..<n).map { dy[$0] * (x[$0] > 0 ? 1 : 0) }
-            let accumulated = (0..<n).map { prior[$0] + dy[$0] * (x[$0] > 0 ? 1 : 0) }
-            let want = (yRef + fresh + accumulated).map(\.bitPattern)
-            try withEach("relu of \(n)") { () -> [UInt32] in
-                let xt = Tensor(x, shape: [n], requiresGrad: true)
-                let y = xt.relu()
-                y.backward(Tensor(dy, shape: [n]))
-                let freshGot = xt.grad!.array
-                let xa = Tensor(x, shape: [n], requiresGrad: true)
-                xa.grad = Tensor(prior, shape: [n])
-                xa.relu().backward(Tensor(dy, shape: [n]))
-                let got = (y.array + freshGot + xa.grad!.array).map(\.bitPattern)
-                XCTAssertEqual(got, want, "relu of \(n) on \(GemmDispatch.isa)")
-                return got
-            }
-        }
-    }
 }

@@ -101,9 +101,4 @@ int rdd_adam_update(float *p, const float *g, float *m, float *v, long n,
    bits). Returns 0 on the portable path. x and y must not overlap. */
 int rdd_channel_affine(const float *x, float *y, long rows, long c, const float *scale, const float *shift);
 
-/* ReLU forward y = max(x, 0) (Swift's max: NaN stays, −0 → +0) and backward dx (=, +=) g·(x > 0 ? 1 : 0) over n
-   elements (adam.c; the Swift loops' bits). Return 0 on the portable path. */
-int rdd_relu_forward(const float *x, float *y, long n);
-int rdd_relu_backward(const float *x, const float *g, float *dx, long n, int accumulate);
-
 #endif

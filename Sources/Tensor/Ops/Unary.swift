@@ -1,5 +1,4 @@
 import Foundation
-import CGemm
 
 /// Elementwise unary ops: y = f(x), dx += dy · f′(x, y).
 ///
@@ -87,27 +86,7 @@ extension Tensor {
     public func square() -> Tensor { unary(self, SquareFn()) }
 
     /// ReLU: max(x, 0); the derivative at 0 is 0 (as in PyTorch).
-    /// The generic `unary` loops, with each chunk handed to C (adam.c: the same element operations vectorised, the same
-    /// bits) where the ISA has it: the Swift loops stayed scalar and ReLU is the classifier's most frequent pass.
-    public func relu() -> Tensor {
-        let x = self, fn = ReluFn()
-        _ = GemmDispatch.isa
-        let out = Tensor(uninitialized: x.shape)
-        let px = SendablePtr(x.data), po = SendablePtr(out.data)
-        parallelRange(x.count, minChunk: 1 << 14) { s, e in
-            if rdd_relu_forward(px.p + s, po.p + s, e - s) != 0 { return }
-            for i in s..<e { po.p[i] = fn.f(px.p[i]) }
-        }
-        return out.recording([x]) { out, g in
-            let (d, fresh) = x.gradBufferForWrite()
-            let dx = SendablePtr(d), pg = SendablePtr(g.data), py = SendablePtr(out.data)
-            parallelRange(x.count, minChunk: 1 << 14) { s, e in
-                if rdd_relu_backward(px.p + s, pg.p + s, dx.p + s, e - s, fresh ? 0 : 1) != 0 { return }
-                if fresh { for i in s..<e { dx.p[i] = pg.p[i] * fn.df(px.p[i], py.p[i]) } }
-                else { for i in s..<e { dx.p[i] += pg.p[i] * fn.df(px.p[i], py.p[i]) } }
-            }
-        }
-    }
+    public func relu() -> Tensor { unary(self, ReluFn()) }
 
     /// SiLU / Swish: x·σ(x); derivative σ(x)(1 + x(1 − σ(x))). σ on `fastExp` (≈ 2 ulp), in loops of
     /// their own (they need σ in both passes rather than f′(x, y)).
