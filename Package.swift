@@ -38,7 +38,7 @@ let package = Package(
         // Plain values and Foundation only, so every layer (math, pipeline, sweep, reports) can share them.
         .target(name: "RunModel"),
         // Layers, named parameters, optimisers, learning-rate schedules, EMA, gradient clipping.
-        .target(name: "NN", dependencies: ["Tensor", "Checkpoint"]),
+        .target(name: "NN", dependencies: ["Tensor", "Checkpoint", "CGemm"]),
         // The paper's networks: U-Net (spec §2.2), DenseNet-BC (§3), projection head (§4.4).
         .target(name: "Models", dependencies: ["Tensor", "NN", "Diffusion", "RunModel"]),
         // Named tensors + attributes to/from HDF5, atomic writes, checksums.

@@ -154,7 +154,10 @@ func blockedRelationKL(teacher t: UnsafePointer<Float>, student s: UnsafePointer
     var rt = [Float](repeating: 0, count: rowsMax * n)
     var rs = [Float](repeating: 0, count: rowsMax * n)
     var grad: [Float]? = gradient ? [Float](repeating: 0, count: n * c) : nil
-    var logP = [Double](repeating: 0, count: a), logQ = [Double](repeating: 0, count: a)
+    // One row of the block (n = B·A relations): log p, log q, p, q.
+    let rowScratch = UnsafeMutablePointer<Double>.allocate(capacity: 4 * n)
+    defer { rowScratch.deallocate() }
+    let logP = rowScratch, logQ = rowScratch + n, expP = rowScratch + 2 * n, expQ = rowScratch + 3 * n
     let invTau = 1 / tau
     let scale = 1 / (Double(b) * Double(b) * Double(a))
     var total = 0.0
@@ -165,17 +168,24 @@ func blockedRelationKL(teacher t: UnsafePointer<Float>, student s: UnsafePointer
             // R_block = F̄[i0·A ..< (i0+nb)·A] · F̄ᵀ : (rows × n).
             sgemmParallel(transA: false, transB: true, m: rows, n: n, k: c, a: t + i0 * a * c, b: t, c: rtp.baseAddress!)
             sgemmParallel(transA: false, transB: true, m: rows, n: n, k: c, a: s + i0 * a * c, b: s, c: rsp.baseAddress!)
+            // Row r of the block holds B segments of A relations (j = 0 ..< B), each its own log-softmax. The whole row's
+            // log-softmaxes and then e^{log p}, e^{log q} are taken at once (logSoftmaxRows64 and DetMath.exp on vector
+            // lanes: the scalar functions' bits); the KL sums and the stored gradient are the same in-order loops as
+            // per segment before (a segment of rsp is overwritten only after the whole row was read, and each segment's
+            // values depend on that segment only).
             for r in 0..<rows {
+                let off = r * n
+                logSoftmaxRows64(rtp.baseAddress! + off, scale: invTau, rows: b, n: a, into: logP)
+                logSoftmaxRows64(rsp.baseAddress! + off, scale: invTau, rows: b, n: a, into: logQ)
+                DetMath.exp(logP, into: expP, count: n)
+                DetMath.exp(logQ, into: expQ, count: n)
                 for j in 0..<b {
-                    let off = r * n + j * a
-                    logSoftmax64(rtp.baseAddress! + off, count: a, scale: invTau, into: &logP)
-                    logSoftmax64(rsp.baseAddress! + off, count: a, scale: invTau, into: &logQ)
                     var kl = 0.0
-                    for k in 0..<a {
-                        let p = DetMath.exp(logP[k])
+                    for k in j * a ..< (j + 1) * a {
+                        let p = expP[k]
                         kl += p * (logP[k] - logQ[k])
                         // G = ∂loss/∂R^S = (q − p)/(τ·B²·A), stored over the student relations.
-                        rsp[off + k] = Float((DetMath.exp(logQ[k]) - p) * invTau * scale)
+                        rsp[off + k] = Float((expQ[k] - p) * invTau * scale)
                     }
                     total += kl
                 }
@@ -195,17 +205,6 @@ func blockedRelationKL(teacher t: UnsafePointer<Float>, student s: UnsafePointer
         i0 += nb
     }
     return (total * scale, grad)
-}
-
-/// log softmax(scale·x) of one row of `count` floats, in Float64.
-@inline(__always)
-func logSoftmax64(_ x: UnsafePointer<Float>, count n: Int, scale: Double, into y: inout [Double]) {
-    var m = -Double.infinity
-    for k in 0..<n { m = max(m, Double(x[k]) * scale) }
-    var z = 0.0
-    for k in 0..<n { z += DetMath.exp(Double(x[k]) * scale - m) }
-    let lz = DetMath.log(z) + m
-    for k in 0..<n { y[k] = Double(x[k]) * scale - lz }
 }
 
 // MARK: - Eq. 8–9: M_P2P (formula without the head)

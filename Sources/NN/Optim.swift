@@ -1,5 +1,6 @@
 import Foundation
 import Tensor
+import CGemm
 
 /// Adam / AdamW exactly as `torch.optim.Adam(W)` computes them (spec §2.3–2.5 use Adam, β = 0.9/0.999,
 /// eps 1e-8): m ← β₁m + (1−β₁)g; v ← β₂v + (1−β₂)g²; p ← p − (lr/(1−β₁ᵗ))·m/(√v/√(1−β₂ᵗ) + eps).
@@ -33,10 +34,13 @@ public final class Adam {
         let stepSize = Float(Double(lr) / bc1)
         let bc2Sqrt = Float(bc2.squareRoot())
         let (b1, b2, e, wd, lrv, dec) = (beta1, beta2, eps, weightDecay, lr, decoupled)
+        _ = GemmDispatch.isa   // the kernel ISA (RDD_KERNELS) is chosen before rdd_adam_update asks for it
         for (i, (_, p)) in params.enumerated() {
             guard let g = p.grad else { continue }
             let pp = SendablePtr(p.data), gp = SendablePtr(g.data), mp = SendablePtr(m[i].data), vp = SendablePtr(v[i].data)
             parallelRange(p.count, minChunk: 1 << 15) { s, eIdx in
+                // Without weight decay: the same element operations vectorised in C (adam.c), the same bits.
+                if wd == 0, rdd_adam_update(pp.p + s, gp.p + s, mp.p + s, vp.p + s, eIdx - s, b1, b2, stepSize, bc2Sqrt, e) != 0 { return }
                 for j in s..<eIdx {
                     var gj = gp.p[j]
                     if wd != 0 {

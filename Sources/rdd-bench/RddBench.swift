@@ -7,7 +7,7 @@ struct RddBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rdd-bench",
         abstract: "Micro-benchmarks of rdd's kernels, compared with PyTorch CPU in the same run.",
-        subcommands: [ConvBench.self, GemmBench.self, UNetBench.self, InceptionBench.self, SamplingBench.self, FIDBench.self, HarnessScaleBench.self, DashboardBench.self, PlanDump.self])
+        subcommands: [ConvBench.self, GemmBench.self, UNetBench.self, StepBench.self, InceptionBench.self, SamplingBench.self, FIDBench.self, HarnessScaleBench.self, DashboardBench.self, PlanDump.self])
 }
 
 /// One convolution shape: batch, channels, square spatial size, kernel, stride, padding.

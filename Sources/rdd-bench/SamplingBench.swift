@@ -61,9 +61,12 @@ struct SamplingBench: ParsableCommand {
         var rng = RNG(seed: 7)
         let shape = [ucfg.imageSize, ucfg.imageSize, ucfg.inChannels]
         let noise = (0..<((samples + batch - 1) / batch)).map { i in Tensor.randn([min(batch, samples - i * batch)] + shape, rng: &rng) }
-        func time(_ indices: [Int]) -> Double {
-            let clock = ContinuousClock(), t0 = clock.now
+        /// Wall seconds of sampling every batch with `indices`; `cpu` gets the process CPU seconds (getrusage, all threads:
+        /// the measure to compare on a shared machine, printed, not part of the record).
+        func time(_ indices: [Int], cpu: inout Double) -> Double {
+            let clock = ContinuousClock(), t0 = clock.now, c0 = cpuSeconds()
             for x in noise { _ = Autograd.noGrad { ddimSample(model: denoiser, indices: indices, xT: x) } }
+            cpu = cpuSeconds() - c0
             return (clock.now - t0) / .seconds(1)
         }
         let network = "U-Net ch \(ucfg.ch) × \(ucfg.chMult) at \(ucfg.imageSize)×\(ucfg.imageSize)×\(ucfg.inChannels), \(net.parameterCount) parameters"
@@ -72,11 +75,13 @@ struct SamplingBench: ParsableCommand {
         let started = Date(), loadStart = loadAverage()
         var measured: [SamplingBenchmark.Round] = []
         for r in 1...rounds {
-            let ts = time(student), tt = time(teacher)
+            var cs = 0.0, ct = 0.0
+            let ts = time(student, cpu: &cs), tt = time(teacher, cpu: &ct)
             measured.append(SamplingBenchmark.Round(student: .init(seconds: ts, samples: samples), teacher: .init(seconds: tt, samples: samples)))
             print(String(format: "round %d: student %d step%@ (NFE %d): %.3f s = %.2f images/s | DDIM 1024 (NFE %d): %.1f s = %.4f images/s | speed-up %.0f× (NFE ratio %d×)",
                          r, studentSteps, studentSteps == 1 ? "" : "s", student.count - 1, ts, Double(samples) / ts,
-                         teacher.count - 1, tt, Double(samples) / tt, tt / ts, (teacher.count - 1) / (student.count - 1)))
+                         teacher.count - 1, tt, Double(samples) / tt, tt / ts, (teacher.count - 1) / (student.count - 1))
+                  + String(format: " | CPU per image: student %.2f ms, DDIM 1024 %.1f ms", cs / Double(samples) * 1e3, ct / Double(samples) * 1e3))
         }
         guard let output else { return }
         let iso = ISO8601DateFormatter()

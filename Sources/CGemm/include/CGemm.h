@@ -87,4 +87,18 @@ int rdd_groupnorm_backward_dx(const float *x, const float *dy, float *dx, long a
 /* CPUs in this process's affinity mask (taskset, cpusets); 0 when unknown (cpus.c). */
 int rdd_available_cpus(void);
 
+/* y[i] = DetMath.exp(x[i]) (fdlibm's exp in Float64, Sources/Tensor/Kernels/DetMath.swift) for i < n, on 8 (AVX-512F)
+   or 4 (AVX2) lanes with the Swift function's operations and bits (detexp.c); x == y allowed. Returns 0 (and
+   writes nothing) on the portable path: the caller runs the Swift loop. */
+int rdd_det_exp(const double *x, double *y, long n);
+
+/* Adam's element update without weight decay over n elements (adam.c; Sources/NN/Optim.swift's loop, the same bits on
+   every vector width). Returns 0 on the portable path (the caller runs the Swift loop). p, g, m, v must not overlap. */
+int rdd_adam_update(float *p, const float *g, float *m, float *v, long n,
+                    float b1, float b2, float stepSize, float bc2Sqrt, float eps);
+
+/* y[r·c + k] = x[r·c + k]·scale[k] + shift[k] for r < rows, k < c (adam.c; BatchNorm's forward, the Swift loop's
+   bits). Returns 0 on the portable path. x and y must not overlap. */
+int rdd_channel_affine(const float *x, float *y, long rows, long c, const float *scale, const float *shift);
+
 #endif

@@ -1,3 +1,5 @@
+import CGemm
+
 /// Double-precision elementary functions of our own, so that every number the harness computes is the
 /// same bits on every x86-64 machine (issue 23; docs/architecture.md, "Kernels and determinism").
 ///
@@ -22,6 +24,15 @@ public enum DetMath {
 
     static let ln2Hi = 6.93147180369123816490e-01, ln2Lo = 1.90821492927058770002e-10
 
+    /// y[i] = exp(x[i]) for i < n, the same bits as the scalar function: on the vector lanes of detexp.c where the
+    /// selected ISA has them (AVX-512F, AVX2), else this loop. x and y may be the same array.
+    public static func exp(_ x: UnsafePointer<Double>, into y: UnsafeMutablePointer<Double>, count n: Int) {
+        guard n > 0 else { return }
+        _ = GemmDispatch.isa   // applies RDD_KERNELS before the first use
+        if rdd_det_exp(x, y, n) != 0 { return }
+        for i in 0..<n { y[i] = exp(x[i]) }
+    }
+
     /// e^x (fdlibm e_exp.c): x = k·ln2 + r, |r| ≤ ln2/2 (ln2 in two parts, so r is exact to ~2⁻⁸⁴),
     /// e^r = 1 + r + r·c/(2 − c) with c = r − r²·P(r²) (a Remez rational form), then the exponent.
     public static func exp(_ x: Double) -> Double {
@@ -33,7 +44,7 @@ public enum DetMath {
         var k = 0
         var hi = x, lo = 0.0
         if ax > 0.5 * 0.6931471805599453 {
-            k = Int((1.44269504088896338700 * x + (x < 0 ? -0.5 : 0.5)).rounded(.towardZero))
+            k = Int(1.44269504088896338700 * x + (x < 0 ? -0.5 : 0.5))   // Int(_:) truncates toward zero, as fdlibm's (int) cast
             hi = x - Double(k) * ln2Hi
             lo = Double(k) * ln2Lo
         }
@@ -113,7 +124,7 @@ public enum DetMath {
         let pio2_2 = 6.07710050630396597660e-11, pio2_2t = 2.02226624879595063154e-21
         let pio2_3 = 2.02226624871116645580e-21, pio2_3t = 8.47842766036889956997e-32
         let t0 = abs(x)
-        let n = Int((t0 * 6.36619772367581382433e-01 + 0.5).rounded(.towardZero))
+        let n = Int(t0 * 6.36619772367581382433e-01 + 0.5)   // truncates toward zero
         let fn = Double(n)
         var r = t0 - fn * pio2_1
         var w = fn * pio2_1t

@@ -217,30 +217,45 @@ public func batchNorm(_ x: Tensor, weight gamma: Tensor, bias beta: Tensor, runn
     let shift = (0..<c).map { beta.data[$0] - mean[$0] * scale[$0] }
     scale.withUnsafeBufferPointer { sc in shift.withUnsafeBufferPointer { sh in
         let psc = SendablePtr(sc.baseAddress!), psh = SendablePtr(sh.baseAddress!)
+        _ = GemmDispatch.isa
         parallelRange(rows, minChunk: max(1, 16384 / max(c, 1))) { s, e in
+            // The same element operations vectorised in C where the ISA allows (the same bits); else this loop.
+            if rdd_channel_affine(px.p + s * c, py.p + s * c, e - s, c, psc.p, psh.p) != 0 { return }
             for r in s..<e { for k in 0..<c { py.p[r * c + k] = px.p[r * c + k] * psc.p[k] + psh.p[k] } }
         }
     } }
     return out.recording([x, gamma, beta]) { _, gOut in
         let dy = gOut.data
         var dgamma = [Double](repeating: 0, count: c), dbeta = [Double](repeating: 0, count: c)
-        for r in 0..<rows { for k in 0..<c {
-            let i = r * c + k
-            dgamma[k] += Double(dy[i] * (x.data[i] - mean[k]) * rstd[k]); dbeta[k] += Double(dy[i])
-        } }
-        if x.requiresGrad {
-            let dx = x.gradBuffer()
-            if training {
-                let n = Float(rows)
-                // Σ dx̂ = γ Σ dy and Σ dx̂ x̂ = γ Σ dy x̂ per channel.
-                for r in 0..<rows { for k in 0..<c {
-                    let i = r * c + k
-                    let xh = (x.data[i] - mean[k]) * rstd[k]
-                    dx[i] += rstd[k] * gamma.data[k] * (dy[i] - Float(dbeta[k]) / n - xh * Float(dgamma[k]) / n)
-                } }
-            } else {
-                for r in 0..<rows { for k in 0..<c { dx[r * c + k] += dy[r * c + k] * gamma.data[k] * rstd[k] } }
+        // The per-channel sums feed γ's and β's gradients and the training-mode dx; a frozen network in evaluation
+        // mode (the distillation classifier: gradients flow through it into the student's image only) needs none
+        // of them, so they are skipped there — they were computed and dropped (a serial pass over the activations).
+        if gamma.requiresGrad || beta.requiresGrad || (training && x.requiresGrad) {
+            for r in 0..<rows { for k in 0..<c {
+                let i = r * c + k
+                dgamma[k] += Double(dy[i] * (x.data[i] - mean[k]) * rstd[k]); dbeta[k] += Double(dy[i])
+            } }
+        }
+        if x.requiresGrad, !training {
+            // dx += (dy·γ)·rstd, element by element (each element its own operations, in the old order), over row
+            // chunks on the threads.
+            let pdx = SendablePtr(x.gradBuffer()), pdy = SendablePtr(dy)
+            let pg = SendablePtr(gamma.data)
+            rstd.withUnsafeBufferPointer { rs in
+                let pr = SendablePtr(rs.baseAddress!)
+                parallelRange(rows, minChunk: max(1, 16384 / max(c, 1))) { s, e in
+                    for r in s..<e { for k in 0..<c { pdx.p[r * c + k] += pdy.p[r * c + k] * pg.p[k] * pr.p[k] } }
+                }
             }
+        } else if x.requiresGrad {
+            let dx = x.gradBuffer()
+            let n = Float(rows)
+            // Σ dx̂ = γ Σ dy and Σ dx̂ x̂ = γ Σ dy x̂ per channel.
+            for r in 0..<rows { for k in 0..<c {
+                let i = r * c + k
+                let xh = (x.data[i] - mean[k]) * rstd[k]
+                dx[i] += rstd[k] * gamma.data[k] * (dy[i] - Float(dbeta[k]) / n - xh * Float(dgamma[k]) / n)
+            } }
         }
         if gamma.requiresGrad { let d = gamma.gradBuffer(); for k in 0..<c { d[k] += Float(dgamma[k]) } }
         if beta.requiresGrad { let d = beta.gradBuffer(); for k in 0..<c { d[k] += Float(dbeta[k]) } }
