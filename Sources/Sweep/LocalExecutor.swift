@@ -103,7 +103,7 @@ final class LocalExecutor: StageExecutor {
 
     func endEvents(_ summary: RunSummary) -> [String] {
         if summary.interrupted {
-            return ["interrupted: running stages were stopped and are marked stale; `rdd-sweep run \(run.plan.spec.file)` resumes them from their last checkpoint"]
+            return ["interrupted: running stages were stopped and are marked stale; `rdd-sweep run \(run.plan.spec.file) --root \(options.root)` resumes them from their last checkpoint"]
         }
         return [String(format: "sweep %@: %d/%d trials completed, %d failed; %d stages run now, %d reused; %.1f s (scheduler bookkeeping %.0f ms)",
                        summary.sweep, summary.trialsCompleted, summary.trials, summary.trialsFailed, summary.stagesRun, summary.stagesReused,
