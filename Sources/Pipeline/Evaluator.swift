@@ -77,10 +77,11 @@ public final class EvaluatorExtractor: FeatureExtractor {
     /// same bits as `features`): what `score_evaluator` needs.
     public func featuresAndProbabilities(_ images: Tensor) throws -> (features: FeatureMatrix<Float>, probabilities: FeatureMatrix<Float>) {
         let r = try pass(images, probabilities: true)
-        return (r.features, r.probabilities!)
+        return (r.features, try FeatureMatrix(rows: images.shape[0], columns: r.classes, values: r.probabilities, name: "evaluator class probabilities"))
     }
 
-    private func pass(_ images: Tensor, probabilities: Bool) throws -> (features: FeatureMatrix<Float>, probabilities: FeatureMatrix<Float>?) {
+    /// One forward pass in batches: the pooled features, and (when `probabilities`) the softmax rows and their width.
+    private func pass(_ images: Tensor, probabilities: Bool) throws -> (features: FeatureMatrix<Float>, probabilities: [Float], classes: Int) {
         let n = images.shape[0], per = images.count / max(n, 1)
         var pooled: [Float] = [], probs: [Float] = []
         var dim = 0, classes = 0, s = 0
@@ -96,8 +97,7 @@ public final class EvaluatorExtractor: FeatureExtractor {
             }
             s += b
         }
-        return (try FeatureMatrix(rows: n, columns: dim, values: pooled, name: "evaluator features"),
-                probabilities ? try FeatureMatrix(rows: n, columns: classes, values: probs, name: "evaluator class probabilities") : nil)
+        return (try FeatureMatrix(rows: n, columns: dim, values: pooled, name: "evaluator features"), probs, classes)
     }
 }
 
@@ -149,7 +149,8 @@ func evaluatorResults(_ metrics: [EvaluatorMetric], samples: Tensor, reference r
             let what = m == .precision ? "precision" : "recall"
             out.append(result(m.rawValue, value, describe("\(what) (Kynkäänniemi et al. 2019, k = 3, independent evaluator \(arch), N=\(n), vs \(ref))"), net, ref))
         case .score:
-            let sc = try inceptionScore(probabilities: probabilities!, splits: min(10, n), network: .classifier(name: "independent evaluator \(arch)"))
+            guard let probabilities else { throw PipelineError("score_evaluator: the evaluator's class probabilities were not computed") }
+            let sc = try inceptionScore(probabilities: probabilities, splits: min(10, n), network: .classifier(name: "independent evaluator \(arch)"))
             out.append(result(m.rawValue, sc.mean, describe("IS-style score (the Inception Score formula on the independent evaluator \(arch)'s softmax, \(min(10, n)) splits, N=\(n); no reference set)"), "independent evaluator \(arch) softmax", "none"))
             out.append(result(m.rawValue + "_std", sc.standardDeviation, "population std over splits of score_evaluator", "independent evaluator \(arch) softmax", "none"))
         }
