@@ -101,4 +101,11 @@ int rdd_adam_update(float *p, const float *g, float *m, float *v, long n,
    bits). Returns 0 on the portable path. x and y must not overlap. */
 int rdd_channel_affine(const float *x, float *y, long rows, long c, const float *scale, const float *shift);
 
+/* One output pixel of NHWC max / average pooling (pool.c; Sources/Tensor/Ops/Pool3x3.swift's loops, the same bits on
+   every vector width): y[c] over the ny × nx window elements x[iy·rowStride + ix·pixStride + c], c < C — max: the
+   first of the largest (a NaN taken and kept, as the loop), from −inf; avg: the in-order sum from +0, times inv.
+   Return 0 on the portable path (the caller runs the Swift loop). y must not overlap x. */
+int rdd_pool_max_pixel(float *y, const float *x, long C, int ny, int nx, long rowStride, long pixStride);
+int rdd_pool_avg_pixel(float *y, const float *x, long C, int ny, int nx, long rowStride, long pixStride, float inv);
+
 #endif

@@ -1,3 +1,5 @@
+import CGemm
+
 /// k×k max and average pooling of NHWC images with stride and zero padding (PyTorch's `max_pool2d`,
 /// `avg_pool2d` with floor mode, dilation 1), as the Inception network uses them: max 3×3 stride 2,
 /// max 3×3 stride 1 padding 1, average 3×3 stride 1 padding 1 with `count_include_pad=False`.
@@ -23,6 +25,7 @@ public func maxPool2dForward(_ y: UnsafeMutablePointer<Float>, ldOut: Int, _ x: 
                              kernel k: Int, stride s: Int, padding p: Int) {
     let Ho = pool2dOutputSize(H, kernel: k, stride: s, padding: p), Wo = pool2dOutputSize(W, kernel: k, stride: s, padding: p)
     let py = SendablePtr(y), px = SendablePtr(x)
+    _ = GemmDispatch.isa
     parallelRange(B * Ho, minChunk: max(1, 4096 / max(1, Wo * C))) { r0, r1 in
         for r in r0..<r1 {
             let b = r / Ho, oy = r % Ho
@@ -30,6 +33,10 @@ public func maxPool2dForward(_ y: UnsafeMutablePointer<Float>, ldOut: Int, _ x: 
             for ox in 0..<Wo {
                 let x0 = max(0, ox * s - p), x1 = min(W, ox * s - p + k)
                 let o = py.p + (r * Wo + ox) * ldOut
+                // The same element operations on vector lanes along the channels where the ISA allows
+                // (Sources/CGemm/pool.c: the same bits); else this loop.
+                if rdd_pool_max_pixel(o, px.p + ((b * H + y0) * W + x0) * ldIn, C, Int32(y1 - y0), Int32(x1 - x0),
+                                      W * ldIn, ldIn) != 0 { continue }
                 o.update(repeating: -.infinity, count: C)
                 for iy in y0..<y1 { for ix in x0..<x1 {
                     let src = px.p + ((b * H + iy) * W + ix) * ldIn
@@ -46,6 +53,7 @@ public func avgPool2dForward(_ y: UnsafeMutablePointer<Float>, ldOut: Int, _ x: 
                              kernel k: Int, stride s: Int, padding p: Int, countIncludePad: Bool) {
     let Ho = pool2dOutputSize(H, kernel: k, stride: s, padding: p), Wo = pool2dOutputSize(W, kernel: k, stride: s, padding: p)
     let py = SendablePtr(y), px = SendablePtr(x)
+    _ = GemmDispatch.isa
     parallelRange(B * Ho, minChunk: max(1, 4096 / max(1, Wo * C))) { r0, r1 in
         for r in r0..<r1 {
             let b = r / Ho, oy = r % Ho
@@ -53,12 +61,14 @@ public func avgPool2dForward(_ y: UnsafeMutablePointer<Float>, ldOut: Int, _ x: 
             for ox in 0..<Wo {
                 let x0 = max(0, ox * s - p), x1 = min(W, ox * s - p + k)
                 let o = py.p + (r * Wo + ox) * ldOut
+                let inv = 1 / Float(countIncludePad ? k * k : (y1 - y0) * (x1 - x0))
+                if rdd_pool_avg_pixel(o, px.p + ((b * H + y0) * W + x0) * ldIn, C, Int32(y1 - y0), Int32(x1 - x0),
+                                      W * ldIn, ldIn, inv) != 0 { continue }
                 o.update(repeating: 0, count: C)
                 for iy in y0..<y1 { for ix in x0..<x1 {
                     let src = px.p + ((b * H + iy) * W + ix) * ldIn
                     for c in 0..<C { o[c] += src[c] }
                 } }
-                let inv = 1 / Float(countIncludePad ? k * k : (y1 - y0) * (x1 - x0))
                 for c in 0..<C { o[c] *= inv }
             }
         }
