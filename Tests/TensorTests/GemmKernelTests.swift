@@ -192,6 +192,67 @@ final class GemmKernelTests: XCTestCase {
         if isas.count == 1 { throw XCTSkip("CPU lacks AVX2+FMA: only the portable path ran (against the prefilled product)") }
     }
 
+    /// The AVX-512F narrow panel (session 16: a last panel of ≤ 8 columns computed 16 rows per vector, A's rows
+    /// transposed in registers or, transposed A, read 16 contiguous rows per k) gives the bits of the portable path
+    /// (fmaf per element, the order's reference), AVX2 and the emulated AVX-512 tiling (which keep the 16-lane
+    /// tile): every width 1 … 8 and the tile's 9 and 15 beside it, after full panels and past a 256-column N block
+    /// (N = 19, 40, 260), rows 1, 15, 16, 17, 97 (> one 96-row block), K below the narrow path's 8 (7), at 8, 15,
+    /// 16, 17 (a transposed block plus a 1-k tail), 257 (two K blocks), both op(A) and op(B), beta 0, 1 and 0.5,
+    /// alpha −2, padded lda/ldc (padding untouched), at 1 and 2 threads (`sgemmParallel`, which splits only large products —
+    /// 1100×3×400 here) and in three row blocks (5, 16, rest: the 16-row groups fall elsewhere). Skipped with
+    /// the reason on a CPU without AVX-512F, where the narrow path cannot run.
+    func testNarrowPanelsSameBitsOnEveryISA() throws {
+        guard KernelISA.avx512.isSupported else {
+            throw XCTSkip("CPU lacks AVX-512F: the narrow panel is AVX-512F code (the other paths keep the tile)")
+        }
+        let isas = [KernelISA.portable, .avx2, .avx512Emulated, .avx512]
+        let saved = GemmDispatch.isa, savedThreads = Threads.count
+        defer { try? GemmDispatch.select(saved); Threads.set(savedThreads) }
+        var cases: [(Int, Int, Int)] = []
+        for n in [1, 2, 3, 4, 5, 6, 7, 8, 9, 15] { for m in [1, 17, 97] { for k in [7, 16, 17] { cases.append((m, n, k)) } } }
+        cases += [(15, 3, 8), (16, 3, 15), (16, 1, 257), (40, 5, 600), (33, 19, 64), (50, 40, 33), (20, 260, 40), (97, 3, 257),
+                  (1100, 3, 400)]   // m·n·k > 2²⁰: sgemmParallel splits it over 2 threads
+        var compared = 0
+        for (m, n, k) in cases {
+            for (transA, transB) in [(false, false), (true, false), (false, true), (true, true)] {
+                for (alpha, beta): (Float, Float) in [(1, 0), (1, 1), (-2, 0.5)] {
+                    let lda = (transA ? m : k) + 3, ldb = (transB ? k : n) + 1, ldc = n + 2
+                    let a = rand([(transA ? k : m) * lda], seed: UInt64(13 * m + k), grad: false)
+                    let b = rand([(transB ? n : k) * ldb], seed: UInt64(17 * n + k), grad: false)
+                    let c0 = rand([m * ldc], seed: UInt64(m + 3 * n), grad: false)
+                    var reference: [UInt32]? = nil
+                    for isa in isas {
+                        try GemmDispatch.select(isa)
+                        for threads in [1, 2] {   // 2: sgemmParallel's row split, and three row blocks by hand
+                            Threads.set(threads)
+                            let c = c0.detached()
+                            sgemmParallel(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a.data, lda: lda,
+                                          b: b.data, ldb: ldb, beta: beta, c: c.data, ldc: ldc)
+                            if threads == 2 {   // small products stay whole in sgemmParallel: split rows at 5 and 21 too
+                                let split = c0.detached()
+                                var r0 = 0
+                                for r1 in [min(5, m), min(21, m), m] where r1 > r0 {
+                                    sgemmOwnKernel(transA: transA, transB: transB, m: r1 - r0, n: n, k: k, alpha: alpha,
+                                                   a: a.data + (transA ? r0 : r0 * lda), lda: lda, b: b.data, ldb: ldb, beta: beta,
+                                                   c: split.data + r0 * ldc, ldc: ldc)
+                                    r0 = r1
+                                }
+                                XCTAssertEqual(split.array.map(\.bitPattern), c.array.map(\.bitPattern), "row blocks on \(isa): m \(m) n \(n) k \(k) transA \(transA)")
+                            }
+                            for i in 0..<m { for j in n..<ldc { XCTAssertEqual(c.data[i * ldc + j].bitPattern, c0.data[i * ldc + j].bitPattern, "padding") } }
+                            let bits = c.array.map(\.bitPattern)
+                            if let r = reference {
+                                XCTAssertEqual(bits, r, "\(isa) at \(threads) threads vs portable: m \(m) n \(n) k \(k) transA \(transA) transB \(transB) alpha \(alpha) beta \(beta)")
+                                compared += 1
+                            } else { reference = bits }
+                        }
+                    }
+                }
+            }
+        }
+        XCTAssertEqual(compared, cases.count * 4 * 3 * 7, "every case compared on 3 ISAs × 2 thread counts + portable at 2")
+    }
+
     /// The dispatching `sgemm` agrees with OpenBLAS (the test reference) to Float32 round-off, on a
     /// conv-shaped product and on one with K > 1536 (which used to go to OpenBLAS).
     func testDispatchAgreesWithOpenBLAS() {
