@@ -19,7 +19,9 @@
  *     The first K block stores the tile (beta 0) or adds it to C, later blocks add.
  *   - Edges: fewer rows than the tile height use the same kernel with h rows; a last panel of fewer
  *     than 16 columns goes through a stack tile of C (the packed columns past N are zero), or on AVX-512F
- *     straight into C with masked loads and stores (the same arithmetic: edgeAVX512).
+ *     straight into C with masked loads and stores (the same arithmetic: edgeAVX512); a last panel of few
+ *     columns (≤ 8 on AVX-512F, ≤ 6 on AVX2) runs with the rows along the lanes instead (narrowAVX512,
+ *     narrowAVX2: one FMA per real column instead of one per row — the same FMA chain per element).
  *
  * One accumulation order on every instruction set. Every C element is
  *     C = (…((P_1 [+ C_old]) + P_2) + …) + P_nb,   P_b = fma chain over k of K block b, starting at 0,
@@ -358,6 +360,60 @@ TGT2 INLINE void transpose8(__m256 r[8]) {
     r[6] = _mm256_permute2f128_ps(s2, s6, 0x31); r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
 }
 
+/* AVX2 + FMA, the same narrow panel with 8 rows per ymm vector (8×8 register transposes; session 16): the 6×16
+ * tile spends two 8-lane FMAs per row and k on a panel of 3 real columns, this w per 8 rows and 24 shuffles per
+ * 8 k. w ≤ 6 keeps the 8 transposed rows, the accumulators and a broadcast within the 16 ymm registers. */
+#define NARROW2_MAXW 6
+TGT2 INLINE void narrow2Body(const int W, const int transA, long h, long kc, const float *A, long ld, const float *Bp,
+                             float *C, long ldc, int acc, const float *X, long ldx) {
+    static const int ramp[16] = { -1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0 };
+    __m256 c[8];
+    _Pragma("clang loop unroll(full)")
+    for (int j = 0; j < W; j++) c[j] = _mm256_setzero_ps();
+    __m256i hm = _mm256_loadu_si256((const __m256i *)(ramp + 8 - (h >= 8 ? 8 : h)));   /* lanes < h */
+    if (transA) {
+        for (long k = 0; k < kc; k++) {
+            __m256 a = _mm256_maskload_ps(A + k * ld, hm);
+            _Pragma("clang loop unroll(full)")
+            for (int j = 0; j < W; j++) c[j] = _mm256_fmadd_ps(a, _mm256_broadcast_ss(Bp + k * NR + j), c[j]);
+        }
+    } else {
+        for (long k0 = 0; k0 < kc; k0 += 8) {
+            long kk = kc - k0 < 8 ? kc - k0 : 8;
+            __m256i km = _mm256_loadu_si256((const __m256i *)(ramp + 8 - kk));   /* lanes < kk */
+            __m256 r[8];
+            _Pragma("clang loop unroll(full)")
+            for (int m = 0; m < 8; m++) r[m] = m < h ? _mm256_maskload_ps(A + m * ld + k0, km) : _mm256_setzero_ps();
+            transpose8(r);
+            const float *b = Bp + k0 * NR;
+            _Pragma("clang loop unroll(full)")
+            for (int k = 0; k < 8; k++) {
+                if (k >= kk) break;
+                _Pragma("clang loop unroll(full)")
+                for (int j = 0; j < W; j++) c[j] = _mm256_fmadd_ps(r[k], _mm256_broadcast_ss(b + k * NR + j), c[j]);
+            }
+        }
+    }
+    __m256 r[8];
+    _Pragma("clang loop unroll(full)")
+    for (int j = 0; j < 8; j++) r[j] = j < W ? c[j] : _mm256_setzero_ps();
+    transpose8(r);
+    __m256i wm = _mm256_loadu_si256((const __m256i *)(ramp + 8 - W));
+    _Pragma("clang loop unroll(full)")
+    for (int m = 0; m < 8; m++) {
+        if (m >= h) break;
+        __m256 x = acc ? _mm256_maskload_ps(X + m * ldx, wm) : _mm256_setzero_ps();
+        _mm256_maskstore_ps(C + m * ldc, wm, _mm256_add_ps(r[m], x));
+    }
+}
+#define N2(W) \
+    case W: if (transA) narrow2Body(W, 1, h, kc, A, ld, Bp, C, ldc, acc, X, ldx); \
+            else narrow2Body(W, 0, h, kc, A, ld, Bp, C, ldc, acc, X, ldx); break;
+TGT2 static void narrowAVX2(int transA, long h, long kc, const float *A, long ld, const float *Bp, float *C, long ldc,
+                            int acc, const float *X, long ldx, long w) {
+    switch (w) { N2(1) N2(2) N2(3) N2(4) N2(5) N2(6) default: break; }
+}
+
 /* Packs op(B)[k][j], k < kc, j < n, into panels of NR columns: panel p holds k-major rows of 16 floats
    (columns past n are 0). B points at op(B)[0][0] of the block. A copy: every ISA packs the same bits;
    `vector` uses AVX2 loads and 8×8 register transposes (only when the CPU has AVX2). */
@@ -414,14 +470,14 @@ typedef void (*PackFn)(float *dst, const float *B, long ldb, int transB, long kc
 
 /* What the driver needs of an ISA: its tile, its packing, the tile height, how many 16-column
    panels one tile covers and the rows per L2 block (MC, a multiple of the tile height). None of it changes the arithmetic of an element (see the top comment). */
-typedef struct { TileFn tile; PackFn pack; int mr; int maxPanels; long mc; EdgeFn edge; NarrowFn narrow; } Kernel;
+typedef struct { TileFn tile; PackFn pack; int mr; int maxPanels; long mc; EdgeFn edge; NarrowFn narrow; int narrowRows; int narrowMaxW; } Kernel;
 
 static Kernel kernelFor(int isa) {
     switch (isa) {
-    case RDD_GEMM_AVX2: { Kernel k = { tileAVX2, packBAVX2, 6, 1, 96, 0, 0 }; return k; }
-    case RDD_GEMM_AVX512: { Kernel k = { tileAVX512, packBAVX2, 12, 2, 96, edgeAVX512, narrowAVX512 }; return k; }
-    case RDD_GEMM_AVX512_EMULATED: { Kernel k = { tileAVX512Emulated, packBAVX2, 12, 2, 96, 0, 0 }; return k; }
-    default: { Kernel k = { tilePortable, packBPortable, 6, 1, 96, 0, 0 }; return k; }
+    case RDD_GEMM_AVX2: { Kernel k = { tileAVX2, packBAVX2, 6, 1, 96, 0, narrowAVX2, 8, NARROW2_MAXW }; return k; }
+    case RDD_GEMM_AVX512: { Kernel k = { tileAVX512, packBAVX2, 12, 2, 96, edgeAVX512, narrowAVX512, NARROW_ROWS, NARROW_MAXW }; return k; }
+    case RDD_GEMM_AVX512_EMULATED: { Kernel k = { tileAVX512Emulated, packBAVX2, 12, 2, 96, 0, 0, 0, 0 }; return k; }
+    default: { Kernel k = { tilePortable, packBPortable, 6, 1, 96, 0, 0, 0, 0 }; return k; }
     }
 }
 
@@ -497,9 +553,9 @@ static void gemm(int transA, int transB, long M, long N, long K, float alpha, co
                     long w = nc - j0;
                     int np = w >= 2 * NR && kern.maxPanels >= 2 ? 2 : 1;
                     const float *bp = packedBlock + (j0 / NR) * ps;
-                    if (w <= NARROW_MAXW && kern.narrow && (transA || kc >= NARROW_MINK)) {   /* a narrow last panel: 16 rows per vector */
-                        for (long i0 = ic; i0 < ic + mc; i0 += NARROW_ROWS) {
-                            long h = ic + mc - i0 < NARROW_ROWS ? ic + mc - i0 : NARROW_ROWS;
+                    if (w <= kern.narrowMaxW && (transA || kc >= NARROW_MINK)) {   /* a narrow last panel: rows along the lanes */
+                        for (long i0 = ic; i0 < ic + mc; i0 += kern.narrowRows) {
+                            long h = ic + mc - i0 < kern.narrowRows ? ic + mc - i0 : kern.narrowRows;
                             const float *ap = transA ? A + pc * lda + i0 : A + i0 * lda + pc;
                             float *cp = C + i0 * ldc + jc + j0;
                             kern.narrow(transA, h, kc, ap, lda, bp, cp, ldc, acc, fromBias ? bias + jc + j0 : cp, fromBias ? 0 : ldc, w);
