@@ -19,7 +19,9 @@
  *     The first K block stores the tile (beta 0) or adds it to C, later blocks add.
  *   - Edges: fewer rows than the tile height use the same kernel with h rows; a last panel of fewer
  *     than 16 columns goes through a stack tile of C (the packed columns past N are zero), or on AVX-512F
- *     straight into C with masked loads and stores (the same arithmetic: edgeAVX512).
+ *     straight into C with masked loads and stores (the same arithmetic: edgeAVX512); a last panel of few
+ *     columns (≤ 8 on AVX-512F, ≤ 6 on AVX2) runs with the rows along the lanes instead (narrowAVX512,
+ *     narrowAVX2: one FMA per real column instead of one per row — the same FMA chain per element).
  *
  * One accumulation order on every instruction set. Every C element is
  *     C = (…((P_1 [+ C_old]) + P_2) + …) + P_nb,   P_b = fma chain over k of K block b, starting at 0,
@@ -239,6 +241,96 @@ TGT512 static void edgeAVX512(int transA, int h, long kc, const float *A, long l
     }
 }
 
+/* AVX-512F, a last panel of w ≤ 8 columns with the rows along the lanes ("narrow"): 16 rows of C per vector, one
+ * accumulator per column, c[j] = fma(a(rows, k), b(k, j), c[j]) for k in order — the same FMA chain per element as
+ * the tiles (fma(a, b, c) = fma(b, a, c): one rounding of the exact a·b + c) and the same final addition of X's value
+ * or +0. Why: a tile spends one 16-lane FMA per row and k however few columns are real, so a 3-column panel (the
+ * 64 → 3 output layer) used 3 of 16 lanes, a 1-column one (the small preset's 32 → 1 output layer, its 1-channel
+ * input gradient) 1 of 16 (session 16). Here each FMA does 16 rows of one real column: w FMAs per k for 16 rows
+ * instead of 16. With A transposed (the weight gradient's loweredᵀ·dY) the 16 rows of one k are contiguous (one
+ * load); with A's rows in place, 16 rows × 16 k are loaded and transposed in registers (64 shuffles per 16 k, on
+ * the shuffle port: still at most half the tile's cycles). Past w = 8 the shuffles and the w FMAs cost what the
+ * tile's 16 do, so wider panels keep the tile (edgeAVX512). */
+TGT512 INLINE void transpose16(__m512 r[16]) {
+    __m512 t[16];
+    for (int i = 0; i < 16; i += 2) { t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]); t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]); }
+    for (int i = 0; i < 16; i += 4) {
+        r[i] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    /* r[4q + s] now holds, in each 128-bit lane L, column 4L + s of rows 4q … 4q + 3. */
+    for (int i = 0; i < 4; i++) {
+        t[i] = _mm512_shuffle_f32x4(r[i], r[4 + i], 0x88);        /* lanes 0, 2 of rows 0-3 | 0, 2 of rows 4-7 */
+        t[4 + i] = _mm512_shuffle_f32x4(r[i], r[4 + i], 0xDD);    /* lanes 1, 3 */
+        t[8 + i] = _mm512_shuffle_f32x4(r[8 + i], r[12 + i], 0x88);
+        t[12 + i] = _mm512_shuffle_f32x4(r[8 + i], r[12 + i], 0xDD);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0x88);        /* column i */
+        r[8 + i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0xDD);    /* column 8 + i */
+        r[4 + i] = _mm512_shuffle_f32x4(t[4 + i], t[12 + i], 0x88);   /* column 4 + i */
+        r[12 + i] = _mm512_shuffle_f32x4(t[4 + i], t[12 + i], 0xDD);  /* column 12 + i */
+    }
+}
+
+TGT512 INLINE void narrow512Body(const int W, const int transA, long h, long kc, const float *A, long ld, const float *Bp,
+                                 float *C, long ldc, int acc, const float *X, long ldx) {
+    __m512 c[8];
+    _Pragma("clang loop unroll(full)")
+    for (int j = 0; j < W; j++) c[j] = _mm512_setzero_ps();
+    __mmask16 hm = (__mmask16)(h >= 16 ? 0xFFFF : (1u << h) - 1);
+    if (transA) {
+        for (long k = 0; k < kc; k++) {
+            __m512 a = _mm512_maskz_loadu_ps(hm, A + k * ld);
+            _Pragma("clang loop unroll(full)")
+            for (int j = 0; j < W; j++) c[j] = _mm512_fmadd_ps(a, _mm512_set1_ps(Bp[k * NR + j]), c[j]);
+        }
+    } else {
+        for (long k0 = 0; k0 < kc; k0 += 16) {
+            long kk = kc - k0 < 16 ? kc - k0 : 16;
+            __mmask16 km = (__mmask16)(kk >= 16 ? 0xFFFF : (1u << kk) - 1);
+            __m512 r[16];
+            _Pragma("clang loop unroll(full)")
+            for (int m = 0; m < 16; m++) r[m] = m < h ? _mm512_maskz_loadu_ps(km, A + m * ld + k0) : _mm512_setzero_ps();
+            transpose16(r);
+            const float *b = Bp + k0 * NR;
+            _Pragma("clang loop unroll(full)")
+            for (int k = 0; k < 16; k++) {
+                if (k >= kk) break;
+                _Pragma("clang loop unroll(full)")
+                for (int j = 0; j < W; j++) c[j] = _mm512_fmadd_ps(r[k], _mm512_set1_ps(b[k * NR + j]), c[j]);
+            }
+        }
+    }
+    /* Back to rows: transposed, r[m] holds row m's W values in lanes 0 … W − 1; C = c + X's value (or + 0). */
+    __m512 r[16];
+    _Pragma("clang loop unroll(full)")
+    for (int j = 0; j < 16; j++) r[j] = j < W ? c[j] : _mm512_setzero_ps();
+    transpose16(r);
+    __mmask16 wm = (__mmask16)((1u << W) - 1);
+    _Pragma("clang loop unroll(full)")
+    for (int m = 0; m < 16; m++) {
+        if (m >= h) break;
+        __m512 x = acc ? _mm512_maskz_loadu_ps(wm, X + m * ldx) : _mm512_setzero_ps();
+        _mm512_mask_storeu_ps(C + m * ldc, wm, _mm512_add_ps(r[m], x));
+    }
+}
+#define N512(W) \
+    case W: if (transA) narrow512Body(W, 1, h, kc, A, ld, Bp, C, ldc, acc, X, ldx); \
+            else narrow512Body(W, 0, h, kc, A, ld, Bp, C, ldc, acc, X, ldx); break;
+/* Rows r < h ≤ 16 of the last panel's w ≤ 8 columns (NARROW_ROWS rows per call). */
+#define NARROW_ROWS 16
+#define NARROW_MAXW 8
+#define NARROW_MINK 8   /* rows in place: below 8 k the two transposes cost more than the tile (50×20×3: +30%) */
+typedef void (*NarrowFn)(int transA, long h, long kc, const float *A, long ld, const float *Bp, float *C, long ldc,
+                         int acc, const float *X, long ldx, long w);
+TGT512 static void narrowAVX512(int transA, long h, long kc, const float *A, long ld, const float *Bp, float *C, long ldc,
+                                int acc, const float *X, long ldx, long w) {
+    switch (w) { N512(1) N512(2) N512(3) N512(4) N512(5) N512(6) N512(7) N512(8) default: break; }
+}
+
 typedef struct { __m256 lo, hi; } Pair256;
 TGT2 INLINE Pair256 pZero(void) { Pair256 v = { _mm256_setzero_ps(), _mm256_setzero_ps() }; return v; }
 TGT2 INLINE Pair256 pLoad(const float *p) { Pair256 v = { _mm256_loadu_ps(p), _mm256_loadu_ps(p + 8) }; return v; }
@@ -266,6 +358,60 @@ TGT2 INLINE void transpose8(__m256 r[8]) {
     r[2] = _mm256_permute2f128_ps(s2, s6, 0x20); r[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
     r[4] = _mm256_permute2f128_ps(s0, s4, 0x31); r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
     r[6] = _mm256_permute2f128_ps(s2, s6, 0x31); r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
+}
+
+/* AVX2 + FMA, the same narrow panel with 8 rows per ymm vector (8×8 register transposes; session 16): the 6×16
+ * tile spends two 8-lane FMAs per row and k on a panel of 3 real columns, this w per 8 rows and 24 shuffles per
+ * 8 k. w ≤ 6 keeps the 8 transposed rows, the accumulators and a broadcast within the 16 ymm registers. */
+#define NARROW2_MAXW 6
+TGT2 INLINE void narrow2Body(const int W, const int transA, long h, long kc, const float *A, long ld, const float *Bp,
+                             float *C, long ldc, int acc, const float *X, long ldx) {
+    static const int ramp[16] = { -1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0 };
+    __m256 c[8];
+    _Pragma("clang loop unroll(full)")
+    for (int j = 0; j < W; j++) c[j] = _mm256_setzero_ps();
+    __m256i hm = _mm256_loadu_si256((const __m256i *)(ramp + 8 - (h >= 8 ? 8 : h)));   /* lanes < h */
+    if (transA) {
+        for (long k = 0; k < kc; k++) {
+            __m256 a = _mm256_maskload_ps(A + k * ld, hm);
+            _Pragma("clang loop unroll(full)")
+            for (int j = 0; j < W; j++) c[j] = _mm256_fmadd_ps(a, _mm256_broadcast_ss(Bp + k * NR + j), c[j]);
+        }
+    } else {
+        for (long k0 = 0; k0 < kc; k0 += 8) {
+            long kk = kc - k0 < 8 ? kc - k0 : 8;
+            __m256i km = _mm256_loadu_si256((const __m256i *)(ramp + 8 - kk));   /* lanes < kk */
+            __m256 r[8];
+            _Pragma("clang loop unroll(full)")
+            for (int m = 0; m < 8; m++) r[m] = m < h ? _mm256_maskload_ps(A + m * ld + k0, km) : _mm256_setzero_ps();
+            transpose8(r);
+            const float *b = Bp + k0 * NR;
+            _Pragma("clang loop unroll(full)")
+            for (int k = 0; k < 8; k++) {
+                if (k >= kk) break;
+                _Pragma("clang loop unroll(full)")
+                for (int j = 0; j < W; j++) c[j] = _mm256_fmadd_ps(r[k], _mm256_broadcast_ss(b + k * NR + j), c[j]);
+            }
+        }
+    }
+    __m256 r[8];
+    _Pragma("clang loop unroll(full)")
+    for (int j = 0; j < 8; j++) r[j] = j < W ? c[j] : _mm256_setzero_ps();
+    transpose8(r);
+    __m256i wm = _mm256_loadu_si256((const __m256i *)(ramp + 8 - W));
+    _Pragma("clang loop unroll(full)")
+    for (int m = 0; m < 8; m++) {
+        if (m >= h) break;
+        __m256 x = acc ? _mm256_maskload_ps(X + m * ldx, wm) : _mm256_setzero_ps();
+        _mm256_maskstore_ps(C + m * ldc, wm, _mm256_add_ps(r[m], x));
+    }
+}
+#define N2(W) \
+    case W: if (transA) narrow2Body(W, 1, h, kc, A, ld, Bp, C, ldc, acc, X, ldx); \
+            else narrow2Body(W, 0, h, kc, A, ld, Bp, C, ldc, acc, X, ldx); break;
+TGT2 static void narrowAVX2(int transA, long h, long kc, const float *A, long ld, const float *Bp, float *C, long ldc,
+                            int acc, const float *X, long ldx, long w) {
+    switch (w) { N2(1) N2(2) N2(3) N2(4) N2(5) N2(6) default: break; }
 }
 
 /* Packs op(B)[k][j], k < kc, j < n, into panels of NR columns: panel p holds k-major rows of 16 floats
@@ -324,14 +470,14 @@ typedef void (*PackFn)(float *dst, const float *B, long ldb, int transB, long kc
 
 /* What the driver needs of an ISA: its tile, its packing, the tile height, how many 16-column
    panels one tile covers and the rows per L2 block (MC, a multiple of the tile height). None of it changes the arithmetic of an element (see the top comment). */
-typedef struct { TileFn tile; PackFn pack; int mr; int maxPanels; long mc; EdgeFn edge; } Kernel;
+typedef struct { TileFn tile; PackFn pack; int mr; int maxPanels; long mc; EdgeFn edge; NarrowFn narrow; int narrowRows; int narrowMaxW; } Kernel;
 
 static Kernel kernelFor(int isa) {
     switch (isa) {
-    case RDD_GEMM_AVX2: { Kernel k = { tileAVX2, packBAVX2, 6, 1, 96, 0 }; return k; }
-    case RDD_GEMM_AVX512: { Kernel k = { tileAVX512, packBAVX2, 12, 2, 96, edgeAVX512 }; return k; }
-    case RDD_GEMM_AVX512_EMULATED: { Kernel k = { tileAVX512Emulated, packBAVX2, 12, 2, 96, 0 }; return k; }
-    default: { Kernel k = { tilePortable, packBPortable, 6, 1, 96, 0 }; return k; }
+    case RDD_GEMM_AVX2: { Kernel k = { tileAVX2, packBAVX2, 6, 1, 96, 0, narrowAVX2, 8, NARROW2_MAXW }; return k; }
+    case RDD_GEMM_AVX512: { Kernel k = { tileAVX512, packBAVX2, 12, 2, 96, edgeAVX512, narrowAVX512, NARROW_ROWS, NARROW_MAXW }; return k; }
+    case RDD_GEMM_AVX512_EMULATED: { Kernel k = { tileAVX512Emulated, packBAVX2, 12, 2, 96, 0, 0, 0, 0 }; return k; }
+    default: { Kernel k = { tilePortable, packBPortable, 6, 1, 96, 0, 0, 0, 0 }; return k; }
     }
 }
 
@@ -407,6 +553,16 @@ static void gemm(int transA, int transB, long M, long N, long K, float alpha, co
                     long w = nc - j0;
                     int np = w >= 2 * NR && kern.maxPanels >= 2 ? 2 : 1;
                     const float *bp = packedBlock + (j0 / NR) * ps;
+                    if (w <= kern.narrowMaxW && (transA || kc >= NARROW_MINK)) {   /* a narrow last panel: rows along the lanes */
+                        for (long i0 = ic; i0 < ic + mc; i0 += kern.narrowRows) {
+                            long h = ic + mc - i0 < kern.narrowRows ? ic + mc - i0 : kern.narrowRows;
+                            const float *ap = transA ? A + pc * lda + i0 : A + i0 * lda + pc;
+                            float *cp = C + i0 * ldc + jc + j0;
+                            kern.narrow(transA, h, kc, ap, lda, bp, cp, ldc, acc, fromBias ? bias + jc + j0 : cp, fromBias ? 0 : ldc, w);
+                        }
+                        j0 += w;
+                        continue;
+                    }
                     for (long i0 = ic; i0 < ic + mc; i0 += kern.mr) {
                         int h = (int)(ic + mc - i0 < kern.mr ? ic + mc - i0 : kern.mr);
                         const float *ap = transA ? A + pc * lda + i0 : A + i0 * lda + pc;

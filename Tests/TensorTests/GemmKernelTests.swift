@@ -192,6 +192,66 @@ final class GemmKernelTests: XCTestCase {
         if isas.count == 1 { throw XCTSkip("CPU lacks AVX2+FMA: only the portable path ran (against the prefilled product)") }
     }
 
+    /// The narrow panel (session 16: a last panel of few columns computed with the rows along the vector lanes —
+    /// 16 rows per zmm for ≤ 8 columns on AVX-512F, 8 rows per ymm for ≤ 6 columns on AVX2; A's rows transposed in
+    /// registers or, transposed A, read contiguous per k) gives the bits of the portable path (fmaf per element, the
+    /// order's reference) and of the emulated AVX-512 tiling (which keeps the 16-lane tile): every width 1 … 8 and
+    /// the tiles' 9 and 15 beside it, after full panels and past a 256-column N block (N = 19, 40, 260), rows 1, 15,
+    /// 16, 17, 97 (> one 96-row block), K below the narrow path's 8 (7), at 8, 15, 16, 17 (a transposed block plus
+    /// a 1-k tail), 257 (two K blocks), both op(A) and op(B), beta 0, 1 and 0.5, alpha −2, padded lda/ldc (padding
+    /// untouched), at 1 and 2 threads (`sgemmParallel`, which splits only large products — 1100×3×400 here) and in
+    /// three row blocks (5, 16, rest: the row groups fall elsewhere). AVX-512F runs where the CPU has it; skipped
+    /// with the reason where it has neither AVX2 nor AVX-512F.
+    func testNarrowPanelsSameBitsOnEveryISA() throws {
+        try XCTSkipUnless(KernelISA.avx2.isSupported, "CPU lacks AVX2+FMA: no narrow panel runs here (portable only)")
+        let isas = [KernelISA.portable, .avx2, .avx512Emulated, .avx512].filter(\.isSupported)
+        let saved = GemmDispatch.isa, savedThreads = Threads.count
+        defer { try? GemmDispatch.select(saved); Threads.set(savedThreads) }
+        var cases: [(Int, Int, Int)] = []
+        for n in [1, 2, 3, 4, 5, 6, 7, 8, 9, 15] { for m in [1, 17, 97] { for k in [7, 16, 17] { cases.append((m, n, k)) } } }
+        cases += [(15, 3, 8), (16, 3, 15), (16, 1, 257), (40, 5, 600), (33, 19, 64), (50, 40, 33), (20, 260, 40), (97, 3, 257),
+                  (1100, 3, 400)]   // m·n·k > 2²⁰: sgemmParallel splits it over 2 threads
+        var compared = 0
+        for (m, n, k) in cases {
+            for (transA, transB) in [(false, false), (true, false), (false, true), (true, true)] {
+                for (alpha, beta): (Float, Float) in [(1, 0), (1, 1), (-2, 0.5)] {
+                    let lda = (transA ? m : k) + 3, ldb = (transB ? k : n) + 1, ldc = n + 2
+                    let a = rand([(transA ? k : m) * lda], seed: UInt64(13 * m + k), grad: false)
+                    let b = rand([(transB ? n : k) * ldb], seed: UInt64(17 * n + k), grad: false)
+                    let c0 = rand([m * ldc], seed: UInt64(m + 3 * n), grad: false)
+                    var reference: [UInt32]? = nil
+                    for isa in isas {
+                        try GemmDispatch.select(isa)
+                        for threads in [1, 2] {   // 2: sgemmParallel's row split, and three row blocks by hand
+                            Threads.set(threads)
+                            let c = c0.detached()
+                            sgemmParallel(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a.data, lda: lda,
+                                          b: b.data, ldb: ldb, beta: beta, c: c.data, ldc: ldc)
+                            if threads == 2 {   // small products stay whole in sgemmParallel: split rows at 5 and 21 too
+                                let split = c0.detached()
+                                var r0 = 0
+                                for r1 in [min(5, m), min(21, m), m] where r1 > r0 {
+                                    sgemmOwnKernel(transA: transA, transB: transB, m: r1 - r0, n: n, k: k, alpha: alpha,
+                                                   a: a.data + (transA ? r0 : r0 * lda), lda: lda, b: b.data, ldb: ldb, beta: beta,
+                                                   c: split.data + r0 * ldc, ldc: ldc)
+                                    r0 = r1
+                                }
+                                XCTAssertEqual(split.array.map(\.bitPattern), c.array.map(\.bitPattern), "row blocks on \(isa): m \(m) n \(n) k \(k) transA \(transA)")
+                            }
+                            for i in 0..<m { for j in n..<ldc { XCTAssertEqual(c.data[i * ldc + j].bitPattern, c0.data[i * ldc + j].bitPattern, "padding") } }
+                            let bits = c.array.map(\.bitPattern)
+                            if let r = reference {
+                                XCTAssertEqual(bits, r, "\(isa) at \(threads) threads vs portable: m \(m) n \(n) k \(k) transA \(transA) transB \(transB) alpha \(alpha) beta \(beta)")
+                                compared += 1
+                            } else { reference = bits }
+                        }
+                    }
+                }
+            }
+        }
+        XCTAssertEqual(compared, cases.count * 4 * 3 * (2 * isas.count - 1), "every case compared on every ISA × 2 thread counts")
+    }
+
     /// The dispatching `sgemm` agrees with OpenBLAS (the test reference) to Float32 round-off, on a
     /// conv-shaped product and on one with K > 1536 (which used to go to OpenBLAS).
     func testDispatchAgreesWithOpenBLAS() {
