@@ -1,12 +1,13 @@
 import XCTest
 @testable import NN
 @testable import Tensor
+import TestSupport
 
 /// Session 15 of issue 23 (docs/benchmarks.md): Adam's element update without weight decay runs vectorised in C
 /// (Sources/CGemm/adam.c). It must give the bits of the Swift loop it replaced — kept below verbatim (main 7bd1720) —
 /// for parameters, first and second moments over several steps, on every ISA this CPU runs, at 1 and 2 threads, for
 /// sizes with vector tails and above the threaded chunk (2¹⁵); weight decay (coupled and decoupled) stays the loop.
-final class AdamKernelTests: XCTestCase {
+final class AdamKernelTests: KernelPathTestCase {
     /// The old `Adam.update` for one parameter (step counted from 1).
     static func referenceStep(p: inout [Float], g: [Float], m: inout [Float], v: inout [Float], step: Int, lr: Float,
                               b1: Float, b2: Float, e: Float, wd: Float, dec: Bool) {
@@ -28,9 +29,7 @@ final class AdamKernelTests: XCTestCase {
     }
 
     func testUpdateSameBitsAsBefore() throws {
-        let isas = [KernelISA.portable, .avx2, .avx512, .avx512Emulated].filter(\.isSupported)
-        let saved = GemmDispatch.isa, savedThreads = Threads.count
-        defer { try? GemmDispatch.select(saved); Threads.set(savedThreads) }
+        let isas = supportedKernelPaths(emulated: true)
         var rng = RNG(seed: 3)
         let sizes = [1, 7, 15, 16, 17, 33, 40_000, 100_003]
         let p0 = sizes.map { n in (0..<n).map { _ in Float(rng.uniform() * 2 - 1) } }

@@ -1,12 +1,13 @@
 import XCTest
 @testable import Distill
 @testable import Tensor
+import TestSupport
 
 /// Session 15 of issue 23 (docs/benchmarks.md): the blocked IS_P2P kernel takes each relation row's log-softmaxes and
 /// exponentials on vector lanes (logSoftmaxRows64, DetMath.exp(_:into:count:)). It must give the bits of the per-segment
 /// scalar loops it replaced — kept below verbatim (main 7bd1720) — for the loss and the gradient, at every block size,
 /// on every ISA this CPU runs, at 1 and 2 threads.
-final class ISP2PKernelTests: XCTestCase {
+final class ISP2PKernelTests: KernelPathTestCase {
     static func referenceLogSoftmax64(_ x: UnsafePointer<Float>, count n: Int, scale: Double, into y: inout [Double]) {
         var m = -Double.infinity
         for k in 0..<n { m = max(m, Double(x[k]) * scale) }
@@ -64,9 +65,7 @@ final class ISP2PKernelTests: XCTestCase {
     }
 
     func testBlockedRelationKLSameBitsAsBefore() throws {
-        let isas = [KernelISA.portable, .avx2, .avx512, .avx512Emulated].filter(\.isSupported)
-        let saved = GemmDispatch.isa, savedThreads = Threads.count
-        defer { try? GemmDispatch.select(saved); Threads.set(savedThreads) }
+        let isas = supportedKernelPaths(emulated: true)
         var rng = RNG(seed: 7)
         // (B, A, C): single pixels, segments shorter than a vector and with tails, the small preset's 4×4 and 8×8 maps.
         for (b, a, c) in [(1, 1, 3), (2, 3, 5), (3, 5, 7), (4, 16, 24), (5, 9, 12), (8, 64, 16)] {

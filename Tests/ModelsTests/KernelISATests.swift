@@ -4,17 +4,16 @@ import Foundation
 import NN
 import Models
 import RunModel
+import TestSupport
 
 /// Issue 23: a U-Net training step gives the same bits on every GEMM instruction set and at 1 and 2
 /// threads. The step: a small U-Net (8×8, ch 32, attention at 4×4, GroupNorm+SiLU, time embedding),
 /// forward, MSE against a target, backward, two Adam updates; compared: the loss and every parameter.
-final class KernelISATests: XCTestCase {
+final class KernelISATests: KernelPathTestCase {
     /// (losses, all parameters) after two training steps with `threads` threads on `isa`.
     func trainingStep(threads: Int, isa: KernelISA) throws -> [Float] {
-        let savedThreads = Threads.count, savedISA = GemmDispatch.isa
         Threads.set(threads)
         try GemmDispatch.select(isa)
-        defer { Threads.set(savedThreads); try? GemmDispatch.select(savedISA) }
         let cfg = UNetConfig(imageSize: 8, inChannels: 1, ch: 32, chMult: [1, 2], attn: [1], numResBlocks: 1)
         let net = UNet(cfg, seed: 5)
         let opt = Adam(net.namedTrainableParameters(), lr: 1e-3)

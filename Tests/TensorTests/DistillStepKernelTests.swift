@@ -1,6 +1,7 @@
 import XCTest
 @testable import Tensor
 import CGemm
+import TestSupport
 
 /// Session 15 of issue 23 (docs/benchmarks.md): the distillation step's non-GEMM costs, made cheaper without changing
 /// a bit. Each test compares with a verbatim copy of the code it replaced (main 7bd1720), on every ISA this CPU runs,
@@ -13,16 +14,12 @@ import CGemm
 ///   (the frozen classifier) the backward skips the unused γ/β sums and splits dx over threads; in training mode and
 ///   with γ, β trainable it must still give the old gradients.
 final class DistillStepKernelTests: XCTestCase {
-    func isas() -> [KernelISA] { [KernelISA.portable, .avx2, .avx512, .avx512Emulated].filter(\.isSupported) }
-
+    /// `body`'s result on every kernel path (the emulated AVX-512 tiling included) at 1 and 2 threads, each
+    /// asserted equal to the first (the portable loops at one thread).
     func withEach<R: Equatable>(_ label: String, _ body: () -> R) throws {
-        let saved = GemmDispatch.isa, savedThreads = Threads.count
-        defer { try? GemmDispatch.select(saved); Threads.set(savedThreads) }
         var first: (String, R)?
-        for isa in isas() { for threads in [1, 2] {
-            try GemmDispatch.select(isa)
-            Threads.set(threads)
-            let r = body()
+        for isa in supportedKernelPaths(emulated: true) { for threads in [1, 2] {
+            let r = try withKernelPath(isa, threads: threads, body)
             if let (name, f) = first { XCTAssertEqual(r, f, "\(label): \(isa) at \(threads) threads vs \(name)") }
             else { first = ("\(isa) at \(threads) threads", r) }
         } }
@@ -68,12 +65,9 @@ final class DistillStepKernelTests: XCTestCase {
     /// The C lanes must actually run where the ISA has them, or the comparison above would be of the loop with itself.
     func testVectorExpRunsOnVectorISAs() throws {
         try XCTSkipUnless(KernelISA.avx2.isSupported, "CPU lacks AVX2+FMA: only the portable loop runs here")
-        let saved = GemmDispatch.isa
-        defer { try? GemmDispatch.select(saved) }
         var x: [Double] = [1], y: [Double] = [0]
-        for isa in isas() {
-            try GemmDispatch.select(isa)
-            XCTAssertEqual(rdd_det_exp(&x, &y, 1) != 0, isa != .portable, "\(isa)")
+        for isa in supportedKernelPaths(emulated: true) {
+            try withKernelPath(isa) { XCTAssertEqual(rdd_det_exp(&x, &y, 1) != 0, isa != .portable, "\(isa)") }
         }
     }
 

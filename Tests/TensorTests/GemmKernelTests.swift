@@ -7,7 +7,7 @@ import Foundation
 /// multiple of the tile height, columns not a multiple of 16, several K blocks — K > 1536 included —,
 /// N blocks > 256 columns, strided operands, every transposition, alpha and beta), its row-split
 /// determinism, and the bit-identity of its instruction sets (issue 23).
-final class GemmKernelTests: XCTestCase {
+final class GemmKernelTests: KernelPathTestCase {
     /// C = alpha·op(A)·op(B) + beta·C on padded storage (lda, ldb, ldc > dense); padding must stay untouched.
     /// Bound: |error| ≤ 2e-6·√K·(1 + |C|) — Float32 round-off of a K-term sum of products of values in
     /// [−1, 1] grows like √K·2⁻²⁴ for random signs (2e-6 ≈ 33·2⁻²⁴ leaves room for the blocked order).
@@ -64,8 +64,6 @@ final class GemmKernelTests: XCTestCase {
     }
 
     func assertISAsAgree(_ isas: [KernelISA]) throws {
-        let saved = GemmDispatch.isa
-        defer { try? GemmDispatch.select(saved) }
         for (m, n, k) in [(1, 1, 1), (7, 17, 33), (31, 47, 300), (20, 300, 513), (16, 64, 2304), (45, 16, 10)] {
             for (transA, transB) in [(false, false), (false, true), (true, false), (true, true)] {
                 for beta: Float in [0, 1] {
@@ -152,9 +150,7 @@ final class GemmKernelTests: XCTestCase {
     /// +0 biases (c + bias must keep the sign rules of the old c + C) and the Float64 bound of `check`; and the
     /// plain beta-0 product's bits across ISAs on the same edge shapes (AVX-512F's masked last panel, session 14).
     func testBiasInitialisedProductSameBitsAsPrefill() throws {
-        let isas = [KernelISA.portable, .avx2, .avx512].filter(\.isSupported)
-        let saved = GemmDispatch.isa
-        defer { try? GemmDispatch.select(saved) }
+        let isas = supportedKernelPaths()
         for (m, n, k) in [(37, 3, 64), (13, 17, 5), (25, 300, 600), (12, 32, 1), (7, 64, 257)] {
             let a = rand([m * k], seed: 91, grad: false), b = rand([k * n], seed: 92, grad: false)
             var bias = rand([n], seed: 93, grad: false).array
@@ -204,9 +200,7 @@ final class GemmKernelTests: XCTestCase {
     /// with the reason where it has neither AVX2 nor AVX-512F.
     func testNarrowPanelsSameBitsOnEveryISA() throws {
         try XCTSkipUnless(KernelISA.avx2.isSupported, "CPU lacks AVX2+FMA: no narrow panel runs here (portable only)")
-        let isas = [KernelISA.portable, .avx2, .avx512Emulated, .avx512].filter(\.isSupported)
-        let saved = GemmDispatch.isa, savedThreads = Threads.count
-        defer { try? GemmDispatch.select(saved); Threads.set(savedThreads) }
+        let isas = supportedKernelPaths(emulated: true)
         var cases: [(Int, Int, Int)] = []
         for n in [1, 2, 3, 4, 5, 6, 7, 8, 9, 15] { for m in [1, 17, 97] { for k in [7, 16, 17] { cases.append((m, n, k)) } } }
         cases += [(15, 3, 8), (16, 3, 15), (16, 1, 257), (40, 5, 600), (33, 19, 64), (50, 40, 33), (20, 260, 40), (97, 3, 257),

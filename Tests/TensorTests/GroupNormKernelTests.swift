@@ -1,5 +1,6 @@
 import XCTest
 @testable import Tensor
+import TestSupport
 
 /// GroupNorm in C (Sources/CGemm/groupnorm.c, issue 23: the forward on AVX-512F and AVX2, the backward on
 /// AVX-512F) gives exactly the bits of the Swift loops it replaced, with and without the fused SiLU, at 1 and
@@ -7,7 +8,7 @@ import XCTest
 /// backward against the portable and AVX2 paths (which run the loops). Edge shapes: channel counts below, at and past the 16-float vector and the 64-channel
 /// register block (tails), single pixels, and affine parameters that push SiLU's input past fastExp's
 /// clamp (|v| > 87).
-final class GroupNormKernelTests: XCTestCase {
+final class GroupNormKernelTests: KernelPathTestCase {
     /// groupNormCore's forward before the C kernel (main 458b112), unchanged: per-channel Float64 sums in
     /// pixel order, group statistics from the channels' sums, y = (x − μ)·(rstd·γ) + β, optional SiLU.
     static func reference(x: [Float], b: Int, c: Int, groups: Int, gamma: [Float], beta: [Float], eps: Float, silu: Bool) -> [Float] {
@@ -43,9 +44,7 @@ final class GroupNormKernelTests: XCTestCase {
     }
 
     func testForwardSameBitsAsReference() throws {
-        let isas = [KernelISA.portable, .avx2, .avx512].filter(\.isSupported)
-        let saved = GemmDispatch.isa, savedThreads = Threads.count
-        defer { try? GemmDispatch.select(saved); Threads.set(savedThreads) }
+        let isas = supportedKernelPaths()
         var rng = RNG(seed: 41)
         var compared = 0
         for (c, groups) in [(4, 2), (8, 4), (12, 3), (16, 4), (20, 5), (32, 8), (48, 4), (64, 32), (80, 16), (100, 4), (130, 2), (256, 32)] {
@@ -77,10 +76,8 @@ final class GroupNormKernelTests: XCTestCase {
     /// forms: dŷ stored over dy (the usual case), dŷ recomputed (the output's gradient retained), and dx
     /// accumulated into an existing gradient (x used twice, in both orders). dy = w exactly (L = Σ w ⊙ y).
     func testBackwardSameBitsOnEveryISA() throws {
-        let isas = [KernelISA.portable, .avx2, .avx512].filter(\.isSupported)
+        let isas = supportedKernelPaths()
         try XCTSkipUnless(isas.count > 1, "CPU lacks AVX2+FMA: only one path runs here")
-        let saved = GemmDispatch.isa, savedThreads = Threads.count
-        defer { try? GemmDispatch.select(saved); Threads.set(savedThreads) }
         var rng = RNG(seed: 43)
         for (c, groups) in [(4, 2), (12, 3), (20, 5), (64, 32), (100, 4), (130, 2), (256, 32)] {
             for (b, h, w) in [(1, 1, 1), (3, 3, 5), (2, 8, 8)] {
@@ -117,9 +114,7 @@ final class GroupNormKernelTests: XCTestCase {
     /// skipped with the reason on a CPU without AVX2).
     func testKernelsRunOnVectorISAs() throws {
         try XCTSkipUnless(KernelISA.avx2.isSupported, "CPU lacks AVX2+FMA: only the Swift loops run here")
-        let saved = GemmDispatch.isa
-        defer { try? GemmDispatch.select(saved) }
-        for isa in [KernelISA.portable, .avx2, .avx512] where isa.isSupported {
+        for isa in supportedKernelPaths() {
             try GemmDispatch.select(isa)
             let runs = groupNormKernelsRun()
             XCTAssertEqual(runs.forward, isa != .portable, "forward on \(isa)")

@@ -1,5 +1,6 @@
 import XCTest
 @testable import Tensor
+import TestSupport
 
 /// The vector pooling kernels (Sources/CGemm/pool.c, issue 23) give exactly the bits of the Swift loops they
 /// replaced — kept below verbatim as the reference — on every ISA this CPU runs, at 1 and 2 threads: max and
@@ -71,18 +72,6 @@ final class PoolKernelTests: XCTestCase {
         return x
     }
 
-    func isas() -> [KernelISA] { [KernelISA.portable, .avx2, .avx512].filter(\.isSupported) }
-
-    func bits(_ a: [Float]) -> [UInt32] { a.map(\.bitPattern) }
-
-    func withISA<R>(_ isa: KernelISA, threads: Int, _ body: () throws -> R) rethrows -> R {
-        let saved = GemmDispatch.isa, savedThreads = Threads.count
-        try? GemmDispatch.select(isa)
-        Threads.set(threads)
-        defer { try? GemmDispatch.select(saved); Threads.set(savedThreads) }
-        return try body()
-    }
-
     // MARK: tests
 
     func testSameBitsAsReference() throws {
@@ -109,9 +98,9 @@ final class PoolKernelTests: XCTestCase {
                                                       channels: C, kernel: g.k, stride: g.s, padding: g.p, countIncludePad: kind == .avgCountIncludePad)
                                 }
                             } }
-                            for isa in isas() { for threads in [1, 2] {
+                            for isa in supportedKernelPaths() { for threads in [1, 2] {
                                 var got = sentinel
-                                withISA(isa, threads: threads) {
+                                try withKernelPath(isa, threads: threads) {
                                     x.withUnsafeBufferPointer { xp in got.withUnsafeMutableBufferPointer { yp in
                                         if kind == .max {
                                             maxPool2dForward(yp.baseAddress!, ldOut: ldOut, xp.baseAddress!, ldIn: ldIn, batch: B, height: H, width: W,
@@ -125,7 +114,7 @@ final class PoolKernelTests: XCTestCase {
                                 // A sum's NaN is compared as "a NaN": which operand's payload and sign x86 returns follows
                                 // the operand order LLVM picks for a commutative fadd — not the source — so it is not part
                                 // of any path's contract (max pooling selects elements and keeps every NaN's bits).
-                                let canonical: ([Float]) -> [UInt32] = { kind == .max ? self.bits($0) : $0.map { $0.isNaN ? Float.nan.bitPattern : $0.bitPattern } }
+                                let canonical: ([Float]) -> [UInt32] = { kind == .max ? bitPatterns($0) : $0.map { $0.isNaN ? Float.nan.bitPattern : $0.bitPattern } }
                                 XCTAssertEqual(canonical(got), canonical(want),
                                                "\(kind) \(isa) threads \(threads): k \(g.k) s \(g.s) p \(g.p) C \(C) ldIn \(ldIn) ldOut \(ldOut) special \(special)")
                                 compared += 1

@@ -1,6 +1,7 @@
 import XCTest
 import CGemm
 @testable import Tensor
+import TestSupport
 
 /// The forward's prepared weights (session 14, issue 23; numbers unchanged at rdd-0.6.0):
 ///   - `rdd_winograd_weight_packed` (the Winograd weight transform written straight into the GEMM's packed
@@ -32,9 +33,6 @@ final class PreparedWeightsTests: XCTestCase {
         PreparedWeights.clear()
         super.tearDown()
     }
-
-    /// Bits of a Float array (so that −0 vs +0 and NaN payloads count as differences).
-    func bits(_ a: [Float]) -> [UInt32] { a.map(\.bitPattern) }
 
     /// The old path: Swift transform into 16 plain Cin × Cout matrices, then each packed.
     func transformThenPack(_ w: [Float], cin: Int, cout: Int, flipped: Bool) -> [Float] {
@@ -70,22 +68,16 @@ final class PreparedWeightsTests: XCTestCase {
     let transformShapes = [(1, 1), (3, 64), (64, 3), (17, 33), (256, 256), (300, 20), (20, 300), (257, 258)]
 
     func testPackedWeightTransformSameBits() throws {
-        let isas = [KernelISA.portable, .avx2, .avx512].filter(\.isSupported)
-        let savedISA = GemmDispatch.isa
-        defer { try? GemmDispatch.select(savedISA) }
+        let isas = supportedKernelPaths()
         var rng = RNG(seed: 41)
         for (cin, cout) in transformShapes {
             let w = K.rand(9 * cin * cout, &rng)
             for flipped in [false, true] {
                 let old = transformThenPack(w, cin: cin, cout: cout, flipped: flipped)
-                for isa in isas {
-                    try GemmDispatch.select(isa)
-                    for t in [1, 2] {
-                        Threads.set(t)
-                        XCTAssertEqual(bits(packedInOnePass(w, cin: cin, cout: cout, flipped: flipped)), bits(old),
-                                       "\(cin)->\(cout) flipped \(flipped), \(isa), \(t) threads")
-                    }
-                }
+                for isa in isas { for t in [1, 2] {
+                    let new = try withKernelPath(isa, threads: t) { packedInOnePass(w, cin: cin, cout: cout, flipped: flipped) }
+                    XCTAssertEqual(bitPatterns(new), bitPatterns(old), "\(cin)->\(cout) flipped \(flipped), \(isa), \(t) threads")
+                } }
             }
         }
         if isas.count == 1 { throw XCTSkip("CPU lacks AVX2+FMA: only the portable build of the transform ran (against the old path)") }
@@ -162,8 +154,8 @@ final class PreparedWeightsTests: XCTestCase {
         let second = K.forward(g, x: x, w: w, b: b)
         XCTAssertGreaterThan(PreparedWeights.statistics.hits, hits0, "\(what) \(g): the second call used the kept weights")
         XCTAssertGreaterThan(PreparedWeights.bytes, 0)
-        XCTAssertEqual(bits(first), bits(perCall), "\(what) \(g): prepared and kept vs per call")
-        XCTAssertEqual(bits(second), bits(perCall), "\(what) \(g): kept entry vs per call")
+        XCTAssertEqual(bitPatterns(first), bitPatterns(perCall), "\(what) \(g): prepared and kept vs per call")
+        XCTAssertEqual(bitPatterns(second), bitPatterns(perCall), "\(what) \(g): kept entry vs per call")
         let ref = K.refForward(g, x: x, w: w, b: b)
         var e = 0.0, r = 0.0
         for i in 0..<ref.count { e = max(e, abs(Double(second[i]) - ref[i])); r = max(r, abs(ref[i])) }
@@ -202,7 +194,7 @@ final class PreparedWeightsTests: XCTestCase {
             u.withUnsafeBufferPointer { up in x.withUnsafeBufferPointer { xp in old.withUnsafeMutableBufferPointer { yp in
                 Winograd.forward(yp.baseAddress!, xp.baseAddress!, .plain(up.baseAddress!), B: g.B, H: g.H, W: g.W, cin: g.Cin, cout: g.Cout, .zero)
             } } }
-            XCTAssertEqual(bits(new), bits(old), "\(g)")
+            XCTAssertEqual(bitPatterns(new), bitPatterns(old), "\(g)")
         }
     }
 
@@ -223,8 +215,8 @@ final class PreparedWeightsTests: XCTestCase {
             let after = K.forward(g, x: x, w: w, b: nil)
             Conv2dTuning.preparedWeightBytes = 0
             let fresh = K.forward(g, x: x, w: w, b: nil)
-            XCTAssertEqual(bits(after), bits(fresh), "\(algorithm) \(g): changed weight prepared again")
-            XCTAssertNotEqual(bits(after), bits(before), "\(algorithm) \(g): the change shows in the output (else this test could not fail)")
+            XCTAssertEqual(bitPatterns(after), bitPatterns(fresh), "\(algorithm) \(g): changed weight prepared again")
+            XCTAssertNotEqual(bitPatterns(after), bitPatterns(before), "\(algorithm) \(g): the change shows in the output (else this test could not fail)")
         }
     }
 
@@ -241,8 +233,8 @@ final class PreparedWeightsTests: XCTestCase {
                 return dx!
             }
             let perCall = dx(0), first = dx(256 << 20), kept = dx(256 << 20)
-            XCTAssertEqual(bits(first), bits(perCall), "\(g)")
-            XCTAssertEqual(bits(kept), bits(perCall), "\(g)")
+            XCTAssertEqual(bitPatterns(first), bitPatterns(perCall), "\(g)")
+            XCTAssertEqual(bitPatterns(kept), bitPatterns(perCall), "\(g)")
         }
         XCTAssertGreaterThan(PreparedWeights.statistics.hits, 0)
     }
@@ -262,6 +254,6 @@ final class PreparedWeightsTests: XCTestCase {
         let c = K.forward(g, x: x, w: w, b: nil), d = K.forward(g, x: x, w: w, b: nil)
         XCTAssertEqual(PreparedWeights.bytes, need, "one entry: the weight's copy and the 16 packed matrices")
         XCTAssertEqual(PreparedWeights.statistics.hits, 1)
-        XCTAssertEqual(bits(a), bits(b)); XCTAssertEqual(bits(a), bits(c)); XCTAssertEqual(bits(a), bits(d))
+        XCTAssertEqual(bitPatterns(a), bitPatterns(b)); XCTAssertEqual(bitPatterns(a), bitPatterns(c)); XCTAssertEqual(bitPatterns(a), bitPatterns(d))
     }
 }

@@ -1,5 +1,6 @@
 import XCTest
 @testable import Tensor
+import TestSupport
 
 /// The vector softmax over contiguous rows (Sources/CGemm/softmax.c, issue 23) gives exactly the bits of
 /// the Swift loops it replaced — kept below verbatim as the reference — on every ISA this CPU runs, at 1
@@ -60,18 +61,6 @@ final class SoftmaxKernelTests: XCTestCase {
     static let rowLengths = [1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 64, 100, 255, 256, 257]
     static let rowCounts = [1, 3, 7, 8, 9, 15, 16, 17, 33, 70]
 
-    func isas() -> [KernelISA] { [KernelISA.portable, .avx2, .avx512].filter(\.isSupported) }
-
-    func bits(_ a: [Float]) -> [UInt32] { a.map(\.bitPattern) }
-
-    func withISA<R>(_ isa: KernelISA, threads: Int, _ body: () throws -> R) rethrows -> R {
-        let saved = GemmDispatch.isa, savedThreads = Threads.count
-        try? GemmDispatch.select(isa)
-        Threads.set(threads)
-        defer { try? GemmDispatch.select(saved); Threads.set(savedThreads) }
-        return try body()
-    }
-
     // MARK: tests
 
     func testForwardSameBitsAsReference() throws {
@@ -86,14 +75,14 @@ final class SoftmaxKernelTests: XCTestCase {
                         x.withUnsafeBufferPointer { xp in want.withUnsafeMutableBufferPointer { yp in
                             Self.referenceRows(x: xp.baseAddress!, y: yp.baseAddress!, outer: rows, n: n, inner: 1, log: log)
                         } }
-                        for isa in isas() { for threads in [1, 2] {
+                        for isa in supportedKernelPaths() { for threads in [1, 2] {
                             var got = [Float](repeating: 7, count: x.count)
-                            withISA(isa, threads: threads) {
+                            try withKernelPath(isa, threads: threads) {
                                 x.withUnsafeBufferPointer { xp in got.withUnsafeMutableBufferPointer { yp in
                                     softmaxRows(x: xp.baseAddress!, y: yp.baseAddress!, outer: rows, n: n, inner: 1, log: log)
                                 } }
                             }
-                            XCTAssertEqual(bits(got), bits(want), "\(log ? "logSoftmax" : "softmax") \(isa) threads \(threads): rows \(rows) n \(n) special \(special)")
+                            XCTAssertEqual(bitPatterns(got), bitPatterns(want), "\(log ? "logSoftmax" : "softmax") \(isa) threads \(threads): rows \(rows) n \(n) special \(special)")
                             checked += 1
                         } }
                     }
@@ -120,14 +109,14 @@ final class SoftmaxKernelTests: XCTestCase {
                     want.withUnsafeMutableBufferPointer { d in
                         Self.referenceBackward(y: y, dy: dy, dx: d.baseAddress!, outer: rows, n: n, inner: 1, fresh: !accumulate)
                     }
-                    for isa in isas() { for threads in [1, 2] {
+                    for isa in supportedKernelPaths() { for threads in [1, 2] {
                         var got = dx0
-                        withISA(isa, threads: threads) {
+                        try withKernelPath(isa, threads: threads) {
                             got.withUnsafeMutableBufferPointer { d in
                                 softmaxBackwardRows(y: y, dy: dy, dx: d.baseAddress!, outer: rows, n: n, inner: 1, accumulate: accumulate)
                             }
                         }
-                        XCTAssertEqual(bits(got), bits(want), "backward \(isa) threads \(threads) accumulate \(accumulate): rows \(rows) n \(n)")
+                        XCTAssertEqual(bitPatterns(got), bitPatterns(want), "backward \(isa) threads \(threads) accumulate \(accumulate): rows \(rows) n \(n)")
                     } }
                 }
             }
@@ -143,18 +132,17 @@ final class SoftmaxKernelTests: XCTestCase {
             Self.referenceRows(x: xp.baseAddress!, y: yp.baseAddress!, outer: outer, n: n, inner: inner, log: false)
         } }
         let got = Tensor(x, shape: [outer, n, inner]).softmax(axis: 1).array
-        XCTAssertEqual(bits(got), bits(want))
+        XCTAssertEqual(bitPatterns(got), bitPatterns(want))
     }
 
     /// The vector kernel actually runs on the vector ISAs (a silent fallback to the Swift loops would make
     /// the comparisons above vacuous) and not on the portable one.
     func testVectorKernelRuns() throws {
         try XCTSkipUnless(KernelISA.avx2.isSupported, "CPU lacks AVX2+FMA: the vector kernel cannot run here")
-        let saved = GemmDispatch.isa
-        defer { try? GemmDispatch.select(saved) }
-        for isa in isas() {
-            try GemmDispatch.select(isa)
-            for n in Self.rowLengths { XCTAssertEqual(vectorSoftmaxHandles(n: n), isa != .portable, "\(isa) n \(n)") }
+        for isa in supportedKernelPaths() {
+            try withKernelPath(isa) {
+                for n in Self.rowLengths { XCTAssertEqual(vectorSoftmaxHandles(n: n), isa != .portable, "\(isa) n \(n)") }
+            }
         }
     }
 }

@@ -1,5 +1,6 @@
 import XCTest
 @testable import Tensor
+import TestSupport
 
 /// Winograd F(2×2, 3×3) (the default 3×3 stride-1 algorithm since rdd-0.5.0) against the Float64 reference of Conv2dKernelTests, on
 /// edge shapes (odd image sizes: partial output tiles; 1×1 and 2×2 images; channel counts that are not
@@ -11,7 +12,7 @@ import XCTest
 /// and halve (Bᵀ d B adds 4 inputs, G g Gᵀ is computed in Float64, Aᵀ M A adds 9 sums), so its round-off
 /// is of the direct product's order: measured 3.0e-7 against the direct kernel's 4.0e-7 on 64 → 64
 /// channels @16×16 (`testErrorAgainstDirect` prints both); the bound leaves ~5× room.
-final class WinogradTests: XCTestCase {
+final class WinogradTests: KernelPathTestCase {
     typealias K = Conv2dKernelTests
 
     func withWinograd<R>(_ body: () throws -> R) rethrows -> R {
@@ -74,9 +75,9 @@ final class WinogradTests: XCTestCase {
         var rng = RNG(seed: 31)
         let g = K.Geo(B: 4, H: 9, W: 12, Cin: 20, Cout: 36, k: 3, s: 1, p: 1)
         let x = K.rand(g.xCount, &rng), w = K.rand(g.wCount, &rng), b = K.rand(g.Cout, &rng)
-        let saved = Threads.count, savedChunk = Conv2dTuning.chunkFloats
+        let savedChunk = Conv2dTuning.chunkFloats
         Conv2dTuning.chunkFloats = 16 * 16 * (20 + 36)   // 16 tiles per chunk: many chunks
-        defer { Threads.set(saved); Conv2dTuning.chunkFloats = savedChunk }
+        defer { Conv2dTuning.chunkFloats = savedChunk }   // the thread count: restored by KernelPathTestCase
         Threads.set(1)
         let one = withWinograd { K.forward(g, x: x, w: w, b: b) }
         Threads.set(2)
@@ -89,10 +90,8 @@ final class WinogradTests: XCTestCase {
     /// element's order of operations): channel counts below, at and past the vector widths (tails), odd image
     /// sizes (tiles with missing pixels at the right and bottom edges), the three output modes.
     func testTransformsSameBitsOnEveryISA() throws {
-        let isas = [KernelISA.portable, .avx2, .avx512].filter(\.isSupported)
+        let isas = supportedKernelPaths()
         try XCTSkipUnless(isas.count > 1, "CPU lacks AVX2+FMA: only the portable transforms run here")
-        let saved = GemmDispatch.isa
-        defer { try? GemmDispatch.select(saved) }
         var rng = RNG(seed: 37)
         for (B, H, W) in [(2, 5, 7), (1, 1, 1), (1, 4, 6)] {
             let tH = (H + 1) / 2, tW = (W + 1) / 2, T = B * tH * tW
