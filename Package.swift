@@ -106,7 +106,7 @@ let package = Package(
         // What the test targets share: the one approximate-equality rule and the PyTorch-parity fixtures. A regular
         // target (a test target cannot be depended on); XCTest is in the toolchain's default search path on Linux.
         .target(name: "TestSupport", dependencies: ["Tensor", "Checkpoint"]),
-        .testTarget(name: "TensorTests", dependencies: ["Tensor", "NN", "Checkpoint", "TestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "NN", "Checkpoint", "CGemm", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "NN", "Tensor", "Checkpoint", "RunModel", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "CHDF5"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DataTests", dependencies: ["Data"]),
