@@ -233,21 +233,20 @@ public enum HarnessBench {
         let db = try RunDatabase(writerAt: path)
         db.walLimitBytes = walLimitBytes
         var r = Ingestion()
-        let lock = NSLock()
-        var stop = false, readTimes: [Double] = [], readError: Error?
+        let shared = ReaderShared()
         let finished = DispatchSemaphore(value: 0)
         if reader {
             let thread = Thread {
                 defer { finished.signal() }
                 do {
                     let rdb = try RunDatabase(readerAt: path)
-                    while !lock.withLock({ stop }) {
+                    while !shared.lock.withLock({ shared.stop }) {
                         let t0 = wallNow()
                         _ = try rdb.read { try Double.fetchOne($0, sql: "SELECT AVG(m.value) FROM metrics m JOIN stages s ON s.identity = m.stage WHERE s.kind = 'distill' AND m.name = 'seconds_per_step'") }
                         let dt = wallNow() - t0
-                        lock.withLock { readTimes.append(dt) }
+                        shared.lock.withLock { shared.readTimes.append(dt) }
                     }
-                } catch { lock.withLock { readError = error } }
+                } catch { shared.lock.withLock { shared.readError = error } }
             }
             thread.start()
         }
@@ -269,9 +268,11 @@ public enum HarnessBench {
         }
         r.total = wallNow() - t0
         r.walTruncations = db.walTruncations
-        lock.withLock { stop = true }
+        shared.lock.withLock { shared.stop = true }
         if reader { finished.wait() }
-        if let readError { throw readError }
+        // The reader has signalled `finished` (or never ran): its fields are ours alone from here.
+        if let readError = shared.readError { throw readError }
+        var readTimes = shared.readTimes
         r.rows = stage * batch
         r.commits = times.count
         times.sort()
@@ -380,4 +381,12 @@ final class StandInWorkers {
         let done = WorkerDone(seconds: 1, peakRSSKiB: 100_000, finished: Date().timeIntervalSince1970, pid: nextPID, codeVersion: CodeVersion.string, threads: "1")
         try JSONEncoder().encode(done).write(to: URL(fileURLWithPath: dir + "/" + StageFiles.done))
     }
+}
+
+/// What `measureMetricIngestion`'s reader thread shares with the writer, every field behind `lock` while both run.
+private final class ReaderShared: @unchecked Sendable {
+    let lock = NSLock()
+    var stop = false
+    var readTimes: [Double] = []
+    var readError: Error?
 }

@@ -39,7 +39,7 @@ extension Reports {
             // The database is read on this thread, each trial's record is assembled and written on the second.
             try RunExport.stream(sweeps: Self.exportRecords(sweeps, root: root), trailer: trailer, into: sink, parts: { emit in
                 try exportTrials(db, sweeps, emit)
-            }, trial: { try $0.record() })
+            }, trial: { $0.record() })
         }
     }
 
