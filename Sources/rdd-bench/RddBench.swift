@@ -39,6 +39,8 @@ struct Samples {
     /// Process CPU milliseconds (all threads, getrusage) of each timed run: robust to other processes on a shared machine.
     var swiftFBCPU = [Double](), swiftFCPU = [Double]()
     var torchFB = [String: [Double]](), torchF = [String: [Double]]()
+    /// Seconds waited for the other side's threads to fall quiet before each turn (`waitUntilQuiet`).
+    var settledSwift = [Double](), settledTorch = [Double]()
 }
 
 /// scripts/bench/torch_conv.py --serve as a child process: one request line in, one JSON line out.
@@ -91,6 +93,46 @@ final class TorchServer {
     }
 }
 
+/// Nanoseconds the threads of process `pid` have run on a CPU: the sum of the first field of
+/// /proc/<pid>/task/*/schedstat (nanosecond resolution, unlike the 10 ms ticks of /proc/<pid>/stat), leaving out
+/// thread `excluding`. Nil where /proc has no such file (not Linux, or the process is gone).
+func threadsRunNanoseconds(pid: Int32, excluding: Int32? = nil) -> UInt64? {
+    let dir = "/proc/\(pid)/task"
+    guard let tids = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return nil }
+    var total: UInt64 = 0
+    for tid in tids where Int32(tid) != excluding {
+        guard let text = try? String(contentsOfFile: "\(dir)/\(tid)/schedstat", encoding: .utf8),
+              let ns = text.split(separator: " ").first.flatMap({ UInt64($0) }) else { continue }
+        total &+= ns
+    }
+    return total
+}
+
+/// This thread's kernel id (the "TID" of /proc/thread-self → "PID/task/TID"; glibc's gettid is not imported into Swift).
+func currentThreadID() -> Int32? {
+    (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/thread-self"))
+        .flatMap { $0.split(separator: "/").last }.flatMap { Int32($0) }
+}
+
+/// Waits until the threads of `pid` (other than `excluding`) have run less than 0.1 ms in a 5 ms window, at most
+/// `limit` seconds; returns the seconds waited. Why: after every call PyTorch's OpenMP workers spin-wait before they
+/// sleep (libgomp's default wait policy) — measured on the Xeon of sessions 12–17: 6–8 ms of CPU after each 1×1
+/// convolution (0.1 ms with OMP_WAIT_POLICY=PASSIVE) — so a turn of ours that starts at once shares the two cores with
+/// a spinning thread: our forward of 1×1, strided and 3-channel layers measured 1.3–2× slower in the alternation than
+/// alone (docs/benchmarks.md, "Session 17"). Each side's turn starts once the other side is quiet.
+@discardableResult
+func waitUntilQuiet(pid: Int32, excluding: Int32? = nil, limit: Double = 1) -> Double {
+    let start = nowSeconds()
+    guard var last = threadsRunNanoseconds(pid: pid, excluding: excluding) else { return 0 }
+    while nowSeconds() - start < limit {
+        usleep(5_000)
+        guard let now = threadsRunNanoseconds(pid: pid, excluding: excluding) else { break }
+        if now &- last < 100_000 { break }
+        last = now
+    }
+    return nowSeconds() - start
+}
+
 func nowSeconds() -> Double { Double(DispatchTime.now().uptimeNanoseconds) * 1e-9 }
 
 /// Process CPU time (user + system), seconds: robust to other processes on a shared machine.
@@ -133,6 +175,8 @@ struct ConvBench: ParsableCommand {
     @Flag(help: "Time the forward only (no forward+backward runs).") var forwardOnly = false
     @Flag(help: "Prepare (transform, pack) the weights in every call, as a training step does, instead of keeping them between calls with unchanged weights (Conv2dTuning.preparedWeightBytes = 0).")
     var noWeightCache = false
+    @Flag(help: "Start each turn at once instead of waiting until the other side's threads are quiet (PyTorch's OpenMP workers spin for milliseconds after each call; see waitUntilQuiet). For comparison with the tables taken before session 17.")
+    var noSettle = false
 
     func shapes() -> [ConvShape] {
         if !shape.isEmpty { return shape.compactMap { ConvShape(spec: $0) } }
@@ -178,8 +222,9 @@ struct ConvBench: ParsableCommand {
                 print("PyTorch not available (\(python) \(torchScript) failed, or no 'import torch'): Swift only")
             }
         }
-        // Single timed runs alternate: Swift, PyTorch NCHW, PyTorch NHWC, Swift, ... so that on a
-        // shared machine both sides sample the same load; `rounds` repeats the whole table.
+        // Turns alternate: Swift, PyTorch NCHW, PyTorch NHWC, Swift, ... so that on a shared machine both sides
+        // sample the same load, each turn starting once the other side's threads are quiet (`waitUntilQuiet`);
+        // `rounds` repeats the whole table.
         for round in 0..<max(1, rounds) {
             for (i, c) in cases.enumerated() {
                 benchCase(c, torch, &samples[i], verbose: round == 0)
@@ -187,6 +232,14 @@ struct ConvBench: ParsableCommand {
         }
         torch?.close()
         printTable(cases, samples, torch != nil)
+        if torch != nil {
+            let beforeSwift = samples.flatMap(\.settledSwift), beforeTorch = samples.flatMap(\.settledTorch)
+            if noSettle { print("turns started at once (--no-settle): PyTorch's spinning OpenMP workers overlap our turns") }
+            else if !beforeSwift.isEmpty, !beforeTorch.isEmpty {
+                print(String(format: "settling: each turn waited for the other side's threads to fall quiet: before ours median %.1f ms (max %.1f), before PyTorch's median %.1f ms (max %.1f)",
+                             median(beforeSwift) * 1e3, beforeSwift.max()! * 1e3, median(beforeTorch) * 1e3, beforeTorch.max()! * 1e3))
+            }
+        }
     }
 
     func printTable(_ cases: [ConvShape], _ sm: [Samples], _ withTorch: Bool) {
@@ -270,8 +323,10 @@ struct ConvBench: ParsableCommand {
         // Turns: Swift (1 untimed + `block` timed runs), PyTorch NCHW (same), PyTorch NHWC (same), ...
         let blk = max(1, block)
         let turns = (runs + blk - 1) / blk
+        let me = getpid(), myThread = currentThreadID()
         for kind in forwardOnly ? ["f"] : ["fb", "f"] {
             for _ in 0..<turns {
+                if let t = torch, !noSettle { out.settledSwift.append(waitUntilQuiet(pid: t.process.processIdentifier)) }
                 if kind == "fb" { fwd(); bwd() } else { fwd() }
                 for _ in 0..<blk {
                     let t0 = nowSeconds(), cpu0 = cpuSeconds()
@@ -280,6 +335,7 @@ struct ConvBench: ParsableCommand {
                     if kind == "fb" { out.swiftFB.append(ms); out.swiftFBCPU.append(cpuMs) } else { out.swiftF.append(ms); out.swiftFCPU.append(cpuMs) }
                 }
                 guard let t = torch else { continue }
+                if !noSettle { out.settledTorch.append(waitUntilQuiet(pid: me, excluding: myThread)) }   // our workers, not this thread
                 for l in layouts {
                     guard let v = t.time(c.spec, l, kind, blk, warm: 1) else { continue }
                     if kind == "fb" { out.torchFB[l, default: []] += v } else { out.torchF[l, default: []] += v }
