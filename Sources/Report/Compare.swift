@@ -1,7 +1,7 @@
 import Foundation
 
 // `rdd-report compare A B`: two sweeps, or two trials, side by side — the configuration keys that differ,
-// every metric both recorded with its CI, and the difference B − A (paired by seed where the seeds match),
+// every metric both recorded with its CI, and the difference B − A (paired over the seeds both have),
 // under the reports' statistics rules (docs/reports.md).
 
 /// One side of a comparison: a sweep's completed trials, or one trial ("NAME/INDEX", INDEX counted from 0
@@ -84,6 +84,6 @@ public func compareReport(_ data: ReportData, _ refA: String, _ refB: String) th
     out += markdownTable(["metric", "steps", "A", "B", "B − A (95% CI)"], rows, align: ["l", "r", "r", "r", "r"]) + "\n"
     out += LabelSummary(records: records, trials: da + db).lines(metric: metrics.first(where: { $0.hasPrefix("fid") }) ?? metrics[0], scoreMetric: nil).joined(separator: "\n") + "\n\n"
     let (judged, size) = judgedAsFamily(verdicts)
-    out += "**Differences B − A** (paired by seed where the seeds match, Welch otherwise; \"differs\" when the Holm-adjusted p over these \(size) comparisons is < 0.05; docs/reports.md):\n\n"
+    out += "**Differences B − A** (paired over the seeds both cells have (at least two), Welch otherwise; \"differs\" when the Holm-adjusted p over these \(size) comparisons is < 0.05; docs/reports.md):\n\n"
     return out + judged.map { "- \($0.line)\n" }.joined()
 }

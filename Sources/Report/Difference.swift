@@ -3,9 +3,12 @@ import Metrics
 
 /// The difference A − B of two cells with its 95% confidence interval and two-sided p-value.
 ///
-/// Rule (docs/reports.md): when both cells have the same seeds and n ≥ 2, the difference is paired by
-/// seed (d_s = A_s − B_s; mean ± t_{0.975, n−1}·s_d/√n; t = mean/(s_d/√n) on n − 1 degrees of freedom).
-/// Otherwise Welch: mean_A − mean_B ± t_{0.975, ν}·√(s_A²/n_A + s_B²/n_B) with the Welch–Satterthwaite ν
+/// Rule (docs/reports.md): when the cells share at least two seeds, the difference is paired by seed over the
+/// seeds both have (d_s = A_s − B_s; mean ± t_{0.975, n−1}·s_d/√n; t = mean/(s_d/√n) on n − 1 degrees of freedom,
+/// n = the shared seeds). A seed only one cell has (a replicate not yet run on the other side, or a diverged run)
+/// is left out and named: with replicate = chain each seed's pair shares its classifier, teacher and PD chain, so
+/// the between-seed spread — most of a cell's interval — cancels in the pairs, and dropping the pairing for a
+/// missing seed would throw that away. Otherwise (fewer than two shared seeds) Welch: mean_A − mean_B ± t_{0.975, ν}·√(s_A²/n_A + s_B²/n_B) with the Welch–Satterthwaite ν
 /// rounded down (conservative), and the p-value on the same ν, so "p < 0.05" and "the 95% CI excludes 0"
 /// are the same statement. This needs n ≥ 2 on both sides; with fewer values there is no interval and no p.
 /// A difference with no spread (s = 0) has p = 0 when its mean is not 0, else p = 1.
@@ -21,6 +24,8 @@ public struct Difference: Equatable {
     /// Paired: the sample standard deviation s_d of the per-seed differences (the unit of the minimum
     /// detectable effect); nil otherwise.
     public var pairedSD: Double?
+    /// Paired: the seeds of A, and of B, that the other cell lacks (left out of the pairs); empty otherwise.
+    public var unpairedA: [Int] = [], unpairedB: [Int] = []
 
     public init?(_ a: Cell, _ b: Cell) {
         guard let sa = a.summary, let sb = b.summary else { return nil }
@@ -28,10 +33,15 @@ public struct Difference: Equatable {
         func pValue(_ mean: Double, _ se: Double, _ df: Double) -> Double {
             se == 0 ? (mean == 0 ? 1 : 0) : studentTTwoSidedP(mean / se, degreesOfFreedom: df)
         }
-        if a.seeds == b.seeds, a.n >= 2 {
-            let d = zip(a.values, b.values).map { $0.value - $1.value }
+        let shared = Set(a.seeds).intersection(b.seeds)
+        if shared.count >= 2 {
+            // Both cells' values are sorted by seed, so the shared ones pair up in order.
+            let pa = a.values.filter { shared.contains($0.seed) }, pb = b.values.filter { shared.contains($0.seed) }
+            let d = zip(pa, pb).map { $0.value - $1.value }
             let s = try? summarize(d)
-            kind = .paired; mean = s?.mean ?? (sa.mean - sb.mean); halfWidth = s?.halfWidth95
+            kind = .paired; nA = d.count; nB = d.count
+            unpairedA = a.seeds.filter { !shared.contains($0) }; unpairedB = b.seeds.filter { !shared.contains($0) }
+            mean = s?.mean ?? 0; halfWidth = s?.halfWidth95
             pairedSD = s?.standardDeviation
             if let sd = pairedSD { p = pValue(mean, sd / Double(d.count).squareRoot(), Double(d.count - 1)) }
             return
@@ -49,7 +59,12 @@ public struct Difference: Equatable {
         p = pValue(mean, se, Double(df))
     }
 
-    public var nText: String { kind == .paired ? "n = \(nA)" : "n = \(nA) vs \(nB)" }
+    /// "n = 5"; "n = 3 (paired seeds; left out, one side only: s3, s4)"; "n = 4 vs 3" (Welch).
+    public var nText: String {
+        guard kind == .paired else { return "n = \(nA) vs \(nB)" }
+        let left = (unpairedA + unpairedB).sorted()
+        return "n = \(nA)" + (left.isEmpty ? "" : " (paired seeds; left out, one side only: " + left.map { "s\($0)" }.joined(separator: ", ") + ")")
+    }
 
     public var ciText: String {
         switch kind {

@@ -102,7 +102,7 @@ func beatsRCFD(_ s: SweepData, rcfd: Cell) -> [Verdict] {
 
 /// Where the smallest mean FID of each line lies, whether the data separate it from the other values, and
 /// the optimum the paper states. "Resolved" needs every other value above the lowest beyond the 95% CI of
-/// their difference (`Difference`: paired by seed when the seeds match, Welch otherwise); a lowest mean
+/// their difference (`Difference`: paired over the seeds both cells have (at least two), Welch otherwise); a lowest mean
 /// that is not separated is reported as such rather than as an optimum.
 func optimumLine(_ s: SweepData) -> String {
     let paper = PaperReference.figureOptima[s.key.path].map { "paper's optimum: \($0)" } ?? "paper: no optimum stated"
@@ -182,7 +182,7 @@ func figureReport(_ data: ReportData, _ figure: FigureConfig, links: LinkStyle) 
         }
         body += LabelSummary(records: records, trials: trials).lines(metric: fid, scoreMetric: nil).joined(separator: "\n") + "\n"
         if let note = convergence.footnote { body += note + "\n" }
-        body += "- Error bars and the grey band: 95% CI over seeds (none for n = 1). “− RCFD”: the difference to RCFD's 4-step FID with its CI (paired by seed when the seeds match, Welch otherwise)."
+        body += "- Error bars and the grey band: 95% CI over seeds (none for n = 1). “− RCFD”: the difference to RCFD's 4-step FID with its CI (paired over the seeds both cells have (at least two), Welch otherwise)."
         body += keys.contains { !$0.paperOptimum.isEmpty } ? " Dotted vertical lines: the paper's stated optimum, where it lies within the values measured.\n\n" : "\n\n"
         if !verdicts.isEmpty { body += verdictSection(verdicts) + "\n" }
     }

@@ -102,7 +102,7 @@ public func sweepReport(_ data: ReportData, options o: SweepReportOptions, links
     out += "\n"
     let (judged, size) = judgedAsFamily(verdicts)
     if size > 0 || !judged.isEmpty {
-        out += "**Differences against the baseline** (paired by seed when the seeds match, Welch otherwise; \"differs\" when the Holm-adjusted p over these \(size) comparisons is < 0.05; \"metrics disagree\" when FID and KID differ in sign with a CI excluding 0; inconclusive paired comparisons state their minimum detectable effect; docs/reports.md):\n\n"
+        out += "**Differences against the baseline** (paired over the seeds both cells have (at least two), Welch otherwise; \"differs\" when the Holm-adjusted p over these \(size) comparisons is < 0.05; \"metrics disagree\" when FID and KID differ in sign with a CI excluding 0; inconclusive paired comparisons state their minimum detectable effect; docs/reports.md):\n\n"
         out += judged.map { "- \($0.line)\n" }.joined() + "\n"
     }
     guard !panels.isEmpty else { return (heading + out, []) }

@@ -214,7 +214,7 @@ public func judgedAsFamily(_ verdicts: [Verdict]) -> (verdicts: [Verdict], size:
 /// The verdict lines as a Markdown list under a heading, judged as one family (`judgedAsFamily`).
 public func verdictSection(_ verdicts: [Verdict], heading: String = "Verdicts") -> String {
     let (judged, m) = judgedAsFamily(verdicts)
-    var out = "**\(heading)** (rule: docs/reports.md — paired by seed when the seeds match, Welch otherwise, on the 95% CI of the difference; "
+    var out = "**\(heading)** (rule: docs/reports.md — paired over the seeds both cells have (at least two), Welch otherwise, on the 95% CI of the difference; "
     out += "the verdict word comes from the Holm-adjusted p over this list's \(m) comparison\(m == 1 ? "" : "s") (reproduced: adjusted p < 0.05 in the paper's direction); "
     out += "\"metrics disagree\" when FID and KID differ in sign with a CI excluding 0; an inconclusive paired comparison states its minimum detectable effect):\n\n"
     for v in judged { out += "- \(v.line)\n" }

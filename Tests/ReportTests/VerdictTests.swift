@@ -14,9 +14,26 @@ final class VerdictTests: XCTestCase {
         XCTAssertEqual(try XCTUnwrap(d.halfWidth), 4.3026527297 / 3.0.squareRoot(), accuracy: 1e-9)
     }
 
-    /// Welch: A = [1,2,3], B = [2,4,6,8] (different seeds): −3 ± t_{0.975,⌊4.0755⌋}·√2.
+    /// Paired over the shared seeds: A has seeds 0–2, B seeds 0–3; seed 3 is left out and named, and the pairs are
+    /// those of testPairedDifference (d = [−1, 0, −2]), not mean_A − mean_B = 2 − 4.25.
+    func testPairedOverSharedSeeds() throws {
+        let d = try XCTUnwrap(Difference(cellOf([1, 2, 3]), cellOf([2, 2, 5, 8], seeds: [0, 1, 2, 3])))
+        XCTAssertEqual(d.kind, .paired)
+        XCTAssertEqual(d.mean, -1, accuracy: 1e-12)
+        XCTAssertEqual(try XCTUnwrap(d.halfWidth), 4.3026527297 / 3.0.squareRoot(), accuracy: 1e-9)
+        XCTAssertEqual(d.nA, 3); XCTAssertEqual(d.nB, 3)
+        XCTAssertEqual(d.unpairedB, [3]); XCTAssertEqual(d.unpairedA, [])
+        XCTAssertEqual(d.nText, "n = 3 (paired seeds; left out, one side only: s3)")
+        // Seeds interleaved on both sides: A {0, 2, 5}, B {1, 2, 5}: pairs at 2 and 5 only (d = [4 − 1, 9 − 7]).
+        let e = try XCTUnwrap(Difference(cellOf([7, 4, 9], seeds: [0, 2, 5]), cellOf([3, 1, 7], seeds: [1, 2, 5])))
+        XCTAssertEqual(e.kind, .paired)
+        XCTAssertEqual(e.mean, 2.5, accuracy: 1e-12)
+        XCTAssertEqual(e.nText, "n = 2 (paired seeds; left out, one side only: s0, s1)")
+    }
+
+    /// Welch: A = [1,2,3] (seeds 0–2), B = [2,4,6,8] (seeds 2–5: one shared, too few to pair): −3 ± t_{0.975,⌊4.0755⌋}·√2.
     func testWelchDifference() throws {
-        let d = try XCTUnwrap(Difference(cellOf([1, 2, 3]), cellOf([2, 4, 6, 8], seeds: [0, 1, 2, 3])))
+        let d = try XCTUnwrap(Difference(cellOf([1, 2, 3]), cellOf([2, 4, 6, 8], seeds: [2, 3, 4, 5])))
         XCTAssertEqual(d.kind, .welch)
         XCTAssertEqual(d.mean, -3, accuracy: 1e-12)
         XCTAssertEqual(try XCTUnwrap(d.halfWidth), 2.7764451052 * 2.0.squareRoot(), accuracy: 1e-9)
