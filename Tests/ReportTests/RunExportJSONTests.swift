@@ -45,7 +45,7 @@ final class RunExportJSONTests: XCTestCase {
     func testEveryFieldAndEdgeCaseEncodesAsFoundation() throws {
         var g = SystemRandomNumberGenerator()
         let tricky = (0..<0x80).map { String(UnicodeScalar(UInt8($0))) }.joined() + "é\u{2028}😀\u{7f}"
-        let numbers: [Double] = [0, -0.0, 1, 3, 100, 0.1, 1e-5, 1e-7, 1e16, 1e20, 1.2345678901234568e+17, 5e-324,
+        let numbers: [Double] = [0, -0.0, 1, 3, 100, 0.1, 1e-5, 1e-7, 1e16, 1e20, 1.2345678901234568e+17, .leastNonzeroMagnitude,
                                  .greatestFiniteMagnitude, -.greatestFiniteMagnitude, .leastNormalMagnitude, 2.5e-10, -7.25]
         let keys = ["loss", "B", "Z", "_x", "a", "a.b", "a/b", "a10", "a9", "diag/q", "ä", "ｚ", "😀", "e\u{301}x", "f", ""]
         for round in 0..<60 {
