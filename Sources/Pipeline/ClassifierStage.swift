@@ -118,7 +118,7 @@ func trainSupervised(_ net: some FeatureClassifier, seed: UInt64, recipe s: Supe
         sgd.zeroGrad()
         loss.backward()
         sgd.update()
-        var metrics: [(String, Double)] = [("loss", Double(loss.item)), ("lr", Double(sgd.lr))]
+        let metrics: [(String, Double)] = [("loss", Double(loss.item)), ("lr", Double(sgd.lr))]
         if (step + 1) % perEpoch == 0 {
             let acc = classifierAccuracy(net, on: test)
             journal.log(step: step, [("test_accuracy", acc)])

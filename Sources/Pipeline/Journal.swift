@@ -31,7 +31,7 @@ public final class Journal {
         } else if resumeFrom == nil {
             try atomicWrite(Data(), to: path)
         }
-        if !fm.fileExists(atPath: path) { fm.createFile(atPath: path, contents: nil) }
+        if !fm.fileExists(atPath: path) { _ = fm.createFile(atPath: path, contents: nil) }   // a failure shows as the open error below
         guard let h = FileHandle(forWritingAtPath: path) else {
             throw PipelineError("journal '\(path)': cannot open for appending")
         }
