@@ -8,9 +8,10 @@ import Metrics
 /// n = the shared seeds). A seed only one cell has (a replicate not yet run on the other side, or a diverged run)
 /// is left out and named: with replicate = chain each seed's pair shares its classifier, teacher and PD chain, so
 /// the between-seed spread — most of a cell's interval — cancels in the pairs, and dropping the pairing for a
-/// missing seed would throw that away. Otherwise (fewer than two shared seeds) Welch: mean_A − mean_B ± t_{0.975, ν}·√(s_A²/n_A + s_B²/n_B) with the Welch–Satterthwaite ν
-/// rounded down (conservative), and the p-value on the same ν, so "p < 0.05" and "the 95% CI excludes 0"
-/// are the same statement. This needs n ≥ 2 on both sides; with fewer values there is no interval and no p.
+/// missing seed would throw that away. Otherwise (fewer than two shared seeds) Welch:
+/// mean_A − mean_B ± t_{0.975, ν}·√(s_A²/n_A + s_B²/n_B) with the Welch–Satterthwaite ν rounded down
+/// (conservative), and the p-value on the same ν, so "p < 0.05" and "the 95% CI excludes 0" are the same
+/// statement. This needs n ≥ 2 on both sides; with fewer values there is no interval and no p.
 /// A difference with no spread (s = 0) has p = 0 when its mean is not 0, else p = 1.
 public struct Difference: Equatable {
     public enum Kind: String { case paired, welch, none }
