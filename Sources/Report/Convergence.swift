@@ -58,12 +58,22 @@ func relativeFall(_ points: [SeriesPoint], minimumPoints: Int) -> Double? {
 /// stages `distill-<method>-<steps>` of its trials; each stage's logged `total` loss is read by `rule`. A cell
 /// gets the marker when the stage of any of its seeds is not converged, and the report gets one footnote that
 /// states the rule, the flagged cells with each seed's fall, and how many stages were read.
+///
+/// A flagged stage whose trial has its learning curve (`curve-<method>-<steps>`, the snapshots evaluated) also
+/// shows how the student's FID moved over the second half of the stage — the plateau rule's part (b) (Plateau.swift:
+/// least-squares line over the snapshots in [S/2, S], relative to their mean). A per-batch loss can keep falling
+/// after the samples stop improving (the v2 pilot: FID flat in 18 of 21 stages, loss still falling in 20), and the
+/// reader of a verdict needs to know which of the two a † means.
 struct ConvergenceNotes {
     var rule = ConvergenceRule()
     static let marker = "†"
-    /// The flagged cells ("RCFD 1 step: s0 12%, s2 7%"), each once, in the order first marked.
+    /// The flagged cells ("RCFD 1 step: s0 12% (FID −1%), s2 7%"), each once, in the order first marked.
     private(set) var flagged: [String] = []
     private(set) var stages = 0, notConverged = 0, undetermined = 0
+    /// Flagged stages with a readable learning curve, those whose FID fell by at most the threshold over its second
+    /// half, and the FID series read.
+    private(set) var flaggedWithCurve = 0, flatCurves = 0, risingCurves = 0
+    private(set) var curveMetrics = Set<String>()
     private var seen = Set<String>()
 
     /// " †" when the training stage of any of the cell's seeds is not converged, else "". `what` names the cell
@@ -75,18 +85,38 @@ struct ConvergenceNotes {
                 guard let t = trials.first(where: { $0.ref == ref }), let stage = t.stage("distill-\(t.method)-\(steps)"),
                       let series = stage.series[SeriesName.total] else { continue }
                 let reading = rule.assess(series)
-                if seen.insert(stage.identity).inserted {
+                let firstRead = seen.insert(stage.identity).inserted
+                if firstRead {
                     stages += 1
                     if reading == .undetermined { undetermined += 1 }
                     if reading.flag != nil { notConverged += 1 }
                 }
-                if case .notConverged(let fall) = reading { falls.append("s\(t.seed) \(fixed(100 * fall, 0))%") }
+                if case .notConverged(let fall) = reading {
+                    var text = "s\(t.seed) \(fixed(100 * fall, 0))%"
+                    if let (metric, fidFall) = Self.curveFall(t, distillStage: stage.name) {
+                        text += " (FID \(signed(-100 * fidFall, 0))%)"
+                        if firstRead { flaggedWithCurve += 1; curveMetrics.insert(metric); if fidFall <= rule.threshold { flatCurves += 1 }; if fidFall < 0 { risingCurves += 1 } }
+                    }
+                    falls.append(text)
+                }
             }
         }
         guard !falls.isEmpty else { return "" }
         let line = "\(what): \(falls.joined(separator: ", "))"
         if !flagged.contains(line) { flagged.append(line) }
         return " " + Self.marker
+    }
+
+    /// The fall of the student's FID over the second half of the learning curve of `distillStage` (its snapshots in
+    /// [S/2, S], S the last; at least `PlateauRule.minimumSnapshots`), with the FID series read — the independent
+    /// evaluator's where the curve has it; nil without a curve or with too few snapshots.
+    static func curveFall(_ t: TrialView, distillStage: String) -> (metric: String, fall: Double)? {
+        guard case .distill(let method, let steps)? = StageName(distillStage),
+              let curve = t.stage(StageName.curve(method: method, steps: steps).description),
+              let metric = [EvaluationMetric.fidEvaluator, .fidClassifier].map(\.rawValue).first(where: { curve.series[$0] != nil }),
+              let points = curve.series[metric], let last = points.map(\.step).max() else { return nil }
+        guard let fall = relativeFall(points.filter { 2 * $0.step >= last }, minimumPoints: PlateauRule.minimumSnapshots) else { return nil }
+        return (metric, fall)
     }
 
     /// The footnote (a Markdown list item), nil when no cell's stage had a loss series to read.
@@ -104,6 +134,17 @@ struct ConvergenceNotes {
         return "- \(Self.marker) **not converged**: the distillation stage that trained the student (`distill-<method>-<steps>`) of at least one seed "
             + "still lowered its loss (`total`) by more than \(pct) over the last quarter of its logged steps (least-squares line over that quarter's "
             + "points, relative to their mean; docs/reports.md, \"Convergence rule\"): its value may still be improving. "
-            + flagged.joined(separator: "; ") + ". \(notConverged) of the \(stages) stages behind these cells are not converged\(rest)."
+            + flagged.joined(separator: "; ") + ". \(notConverged) of the \(stages) stages behind these cells are not converged\(rest)." + curveText
+    }
+
+    /// What the learning curves say of the flagged stages ("" when none has one).
+    private var curveText: String {
+        guard flaggedWithCurve > 0 else { return "" }
+        let pct = fixed(100 * rule.threshold, 0) + "%"
+        let metrics = curveMetrics.sorted().map { "`\($0)`" }.joined(separator: ", ")
+        return " In parentheses, where the trial has its learning curve: the change of the student's FID (\(metrics)) over the second half of "
+            + "the stage (least-squares line over the snapshots in [S/2, S], S the last, relative to their mean: the plateau rule's part (b), "
+            + "docs/reports.md). \(flatCurves) of the \(flaggedWithCurve) flagged stages with a curve lowered their FID by at most \(pct) there "
+            + "(\(risingCurves) of them raised it): their samples had stopped improving measurably while the per-batch loss still fell."
     }
 }

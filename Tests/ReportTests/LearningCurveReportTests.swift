@@ -44,6 +44,31 @@ final class LearningCurveReportTests: XCTestCase {
         XCTAssertTrue(md.contains("CFD + IS_P2P + M_P2P (RDD): s0 15%. 1 of the 6 stages behind these cells are not converged."), md)
     }
 
+    /// A flagged stage with its learning curve: the footnote adds the FID's change over the curve's second half (the
+    /// plateau rule's (b): least-squares line over the snapshots in [S/2, S], relative to their mean). Still falling:
+    /// 6, 5.5, 5 at steps 100, 150, 200 → slope −0.01/step × 100 / mean 5.5 = 18.2% fall, "FID −18%". Flat: 5, 5.1, 5.1
+    /// → slope +0.001 (Σdx·dy = 5, Σdx² = 5000) × 100 / 5.0667 = a 2.0% rise, "FID +2%", counted as flat and as rising.
+    func testFootnoteGivesTheFIDCurveOfAFlaggedStage() throws {
+        func table3(_ late: [Double]) throws -> String {
+            var ex = export()
+            let i = try XCTUnwrap(ex.trials.firstIndex { $0.axes["distill.method"] == "\"rdd\"" && $0.axes["seed"] == "0" })
+            let points = [SeriesPoint(step: 0, value: 10)] + zip([100, 150, 200], late).map { SeriesPoint(step: $0.0, value: $0.1) }
+            ex.trials[i].stages.append(StageRecord(name: "curve-rdd-1", kind: .eval, identity: "c-rdd-0", status: .completed, seconds: 1,
+                                                   peakMemoryBytes: 1, series: ["fid_evaluator": points]))
+            return table3Report(ReportData(ex), links: LinkStyle(stem: "table3"))
+        }
+        let falling = try table3([6, 5.5, 5])
+        XCTAssertTrue(falling.contains("CFD + IS_P2P + M_P2P (RDD): s0 15% (FID −18%). 1 of the 6 stages behind these cells are not converged."), falling)
+        XCTAssertTrue(falling.contains("the change of the student's FID (`fid_evaluator`) over the second half of the stage"), falling)
+        XCTAssertTrue(falling.contains("0 of the 1 flagged stages with a curve lowered their FID by at most 5% there (0 of them raised it)"), falling)
+        let flat = try table3([5, 5.1, 5.1])
+        XCTAssertTrue(flat.contains("(RDD): s0 15% (FID +2%)."), flat)
+        XCTAssertTrue(flat.contains("1 of the 1 flagged stages with a curve lowered their FID by at most 5% there (1 of them raised it)"), flat)
+        // Without a curve for the flagged stage (the rcfd curves belong to unflagged stages) nothing is added.
+        let none = table3Report(ReportData(export()), links: LinkStyle(stem: "table3"))
+        XCTAssertFalse(none.contains("In parentheses"), none)
+    }
+
     func testSweepReportMarksTheRowAndSaysTheRule() throws {
         let (md, _) = try sweepReport(ReportData(export()), options: SweepReportOptions(name: "ablation"), links: LinkStyle(stem: "s"))
         let rdd = try XCTUnwrap(md.split(separator: "\n").first { $0.hasPrefix("| rdd |") })
