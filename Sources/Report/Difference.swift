@@ -60,11 +60,12 @@ public struct Difference: Equatable {
         p = pValue(mean, se, Double(df))
     }
 
-    /// "n = 5"; "n = 3 (paired seeds; left out, one side only: s3, s4)"; "n = 4 vs 3" (Welch).
+    /// "n = 5"; "n = 3 paired seeds (s3, s4 on one side only, left out)"; "n = 4 vs 3" (Welch). No ";": the claims index
+    /// (ClaimIndex.swift) ends a verdict's evidence at the first one.
     public var nText: String {
         guard kind == .paired else { return "n = \(nA) vs \(nB)" }
         let left = (unpairedA + unpairedB).sorted()
-        return "n = \(nA)" + (left.isEmpty ? "" : " (paired seeds; left out, one side only: " + left.map { "s\($0)" }.joined(separator: ", ") + ")")
+        return "n = \(nA)" + (left.isEmpty ? "" : " paired seeds (" + left.map { "s\($0)" }.joined(separator: ", ") + " on one side only, left out)")
     }
 
     public var ciText: String {

@@ -23,12 +23,12 @@ final class VerdictTests: XCTestCase {
         XCTAssertEqual(try XCTUnwrap(d.halfWidth), 4.3026527297 / 3.0.squareRoot(), accuracy: 1e-9)
         XCTAssertEqual(d.nA, 3); XCTAssertEqual(d.nB, 3)
         XCTAssertEqual(d.unpairedB, [3]); XCTAssertEqual(d.unpairedA, [])
-        XCTAssertEqual(d.nText, "n = 3 (paired seeds; left out, one side only: s3)")
+        XCTAssertEqual(d.nText, "n = 3 paired seeds (s3 on one side only, left out)")
         // Seeds interleaved on both sides: A {0, 2, 5}, B {1, 2, 5}: pairs at 2 and 5 only (d = [4 − 1, 9 − 7]).
         let e = try XCTUnwrap(Difference(cellOf([7, 4, 9], seeds: [0, 2, 5]), cellOf([3, 1, 7], seeds: [1, 2, 5])))
         XCTAssertEqual(e.kind, .paired)
         XCTAssertEqual(e.mean, 2.5, accuracy: 1e-12)
-        XCTAssertEqual(e.nText, "n = 2 (paired seeds; left out, one side only: s0, s1)")
+        XCTAssertEqual(e.nText, "n = 2 paired seeds (s0, s1 on one side only, left out)")
     }
 
     /// Welch: A = [1,2,3] (seeds 0–2), B = [2,4,6,8] (seeds 2–5: one shared, too few to pair): −3 ± t_{0.975,⌊4.0755⌋}·√2.
