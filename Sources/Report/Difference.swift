@@ -86,7 +86,14 @@ public struct Difference: Equatable {
 }
 
 /// "p = 0.034", "p < 0.001".
-func pText(_ p: Double) -> String { p < 0.001 ? "p < 0.001" : "p = " + fixed(p, 3) }
+/// Near 0.05 three decimals can hide which side of the threshold p lies on ("0.050" for 0.0497, beside "reproduced"):
+/// such a p gets more decimals, up to 6, until the printed value is not 0.05.
+func pText(_ p: Double) -> String {
+    if p < 0.001 { return "p < 0.001" }
+    var decimals = 3
+    while decimals < 6, Double(fixed(p, decimals)) == 0.05, p != 0.05 { decimals += 1 }
+    return "p = " + fixed(p, decimals)
+}
 
 /// The minimum detectable effect of an inconclusive paired comparison (docs/reports.md): the true
 /// difference the paired two-sided t test at 0.05 would detect with 80% power with this many seeds, at the

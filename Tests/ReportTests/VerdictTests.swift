@@ -40,6 +40,16 @@ final class VerdictTests: XCTestCase {
         XCTAssertEqual(d.nText, "n = 3 vs 4")
     }
 
+    /// p beside the 0.05 threshold keeps enough decimals to show its side; elsewhere three.
+    func testPTextNearTheThreshold() {
+        XCTAssertEqual(pText(0.0497), "p = 0.0497")
+        XCTAssertEqual(pText(0.0502), "p = 0.0502")
+        XCTAssertEqual(pText(0.049996), "p = 0.049996")
+        XCTAssertEqual(pText(0.05), "p = 0.050")
+        XCTAssertEqual(pText(0.0534), "p = 0.053")
+        XCTAssertEqual(pText(0.0004), "p < 0.001")
+    }
+
     func testNoIntervalWithOneValue() throws {
         let d = try XCTUnwrap(Difference(cellOf([1]), cellOf([2, 3])))
         XCTAssertEqual(d.kind, .none)
