@@ -64,15 +64,16 @@ struct ClaimLine: Equatable {
     }
 }
 
+/// The verdict lines of a report's Markdown (list items "- CLAIM: OUTCOME…"), in order.
+func verdictClaims(_ markdown: String) -> [ClaimLine] {
+    markdown.split(separator: "\n").filter { $0.hasPrefix("- ") }.compactMap { ClaimLine(String($0.dropFirst(2))) }
+}
+
 /// The claims table for index.md: one row per verdict line of each report (report link, claim, verdict, evidence,
 /// paper), in report order; nil when no report has a verdict line.
-func claimsSection(_ reports: [(stem: String, link: String, markdown: String)]) -> String? {
-    var rows: [[String]] = []
-    for r in reports {
-        for l in r.markdown.split(separator: "\n") where l.hasPrefix("- ") {
-            guard let c = ClaimLine(String(l.dropFirst(2))) else { continue }
-            rows.append(["[\(r.stem)](\(r.link))", c.claim, "**\(c.verdict)**", c.evidence.isEmpty ? "–" : c.evidence, c.paper.isEmpty ? "–" : c.paper])
-        }
+func claimsSection(_ reports: [(stem: String, link: String, claims: [ClaimLine])]) -> String? {
+    let rows = reports.flatMap { r in
+        r.claims.map { c in ["[\(r.stem)](\(r.link))", c.claim, "**\(c.verdict)**", c.evidence.isEmpty ? "–" : c.evidence, c.paper.isEmpty ? "–" : c.paper] }
     }
     guard !rows.isEmpty else { return nil }
     var out = "## Claims at a glance\n\n"

@@ -95,7 +95,12 @@ struct ConvergenceNotes {
                     var text = "s\(t.seed) \(fixed(100 * fall, 0))%"
                     if let (metric, fidFall) = Self.curveFall(t, distillStage: stage.name) {
                         text += " (FID \(signed(-100 * fidFall, 0))%)"
-                        if firstRead { flaggedWithCurve += 1; curveMetrics.insert(metric); if fidFall <= rule.threshold { flatCurves += 1 }; if fidFall < 0 { risingCurves += 1 } }
+                        if firstRead {
+                            flaggedWithCurve += 1
+                            curveMetrics.insert(metric)
+                            if fidFall <= rule.threshold { flatCurves += 1 }
+                            if fidFall < 0 { risingCurves += 1 }
+                        }
                     }
                     falls.append(text)
                 }

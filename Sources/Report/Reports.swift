@@ -92,13 +92,13 @@ public func produceReport(_ kind: ReportKind, _ data: ReportData, request r: Rep
         var files: [ReportFile] = []
         var index = "# Reports\n\nFrom a run export of \(data.export.trials.count) trials in \(data.export.sweeps.count) sweeps. Each report states its aggregation rule, N, feature network, data set and preset; verdict rules are in docs/reports.md.\n\n"
         var rows: [[String]] = []
-        var reports: [(stem: String, link: String, markdown: String)] = []
+        var reports: [(stem: String, link: String, claims: [ClaimLine])] = []
         func add(_ stem: String, _ o: ReportOutput) {
             files.append(ReportFile(name: stem + ".md", data: Data(o.markdown.utf8)))
-            reports.append((stem, "\(links.prefix)\(stem).md", o.markdown))
             files += o.files
             // A verdict line is "- CLAIM: OUTCOME…" (ClaimLine); every outcome is counted, "metrics disagree" included.
-            let claims = o.markdown.split(separator: "\n").filter { $0.hasPrefix("- ") }.compactMap { ClaimLine(String($0.dropFirst(2))) }
+            let claims = verdictClaims(o.markdown)
+            reports.append((stem, "\(links.prefix)\(stem).md", claims))
             let counts = Outcome.allCases.map { w in (w, claims.filter { $0.outcome == w }.count) }
             rows.append(["[\(stem)](\(links.prefix)\(stem).md)", reportTitle(o.markdown),
                          counts.allSatisfy { $0.1 == 0 } ? "–" : counts.map { "\($0.1) \($0.0.rawValue)" }.joined(separator: ", ")])

@@ -45,9 +45,10 @@ final class ClaimIndexTests: XCTestCase {
 
     func testClaimsSectionOneRowPerVerdictLine() throws {
         let md = "## Table\n\n- Dataset: digits\n- A < B: reproduced, difference −1.00 ± 0.50 FID, n = 3, p = 0.010; paper: −0.5\n- C < D: untested (no data for C)\n"
-        let section = try XCTUnwrap(claimsSection([(stem: "table3", link: "table3.md", markdown: md)]))
+        let section = try XCTUnwrap(claimsSection([(stem: "table3", link: "table3.md", claims: verdictClaims(md))]))
         XCTAssertTrue(section.contains("| [table3](table3.md) | A < B | **reproduced** | −1.00 ± 0.50 FID, n = 3, p = 0.010 | −0.5 |"), section)
         XCTAssertTrue(section.contains("| [table3](table3.md) | C < D | **untested (no data for C)** | – | – |"), section)
-        XCTAssertNil(claimsSection([(stem: "fig5", link: "fig5.md", markdown: "## Fig. 5\n\n- Dataset: digits\n")]))
+        XCTAssertEqual(verdictClaims(md).map(\.claim), ["A < B", "C < D"], "the list item that is no verdict is left out")
+        XCTAssertNil(claimsSection([(stem: "fig5", link: "fig5.md", claims: verdictClaims("## Fig. 5\n\n- Dataset: digits\n"))]))
     }
 }
